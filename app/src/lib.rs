@@ -1,0 +1,1 @@
+//! The Provisio application: the egui front end and the command-line interface.

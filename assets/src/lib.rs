@@ -1,0 +1,1 @@
+//! The built-in TOSCA type library, icons and example topologies, embedded in the binary.

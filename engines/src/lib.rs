@@ -1,0 +1,1 @@
+//! The deployment engine: executes plans through drivers and reports typed events.

@@ -1,0 +1,1 @@
+//! The device side: NodeMCU device agent and fleet simulator.

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the whole Provisio test suite on a fresh Debian machine.
+# Installs the system packages the tests need (real Mosquitto, sshd, LXC, InfluxDB, Xvfb, g++),
+# then runs every Rust test of the workspace and the host tests of the Arduino library.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  mosquitto            # real MQTT broker for device/engine tests
+  openssh-server       # real sshd standing in for Raspberry Pis
+  lxc                  # real Linux containers
+  influxdb             # InfluxDB 1.x for the MQTT -> InfluxDB connector
+  iproute2             # network namespaces for multi-host tests
+  xvfb                 # the real window under a virtual X server
+  mesa-vulkan-drivers  # software rendering for egui_kittest snapshots
+  libxkbcommon-x11-0 libgl1 libegl1
+  g++ make             # host build of the Arduino library
+  busybox-static       # tiny container root filesystems
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq || true
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" || {
+      echo "warning: some packages failed to install; tests needing them will report it" >&2; }
+  else
+    echo "warning: missing packages (${missing[*]}); run as root to install them" >&2
+  fi
+fi
+
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+if [ -d firmware/arduino ] && [ -f firmware/arduino/Makefile ]; then
+  echo "==> Arduino library host tests"
+  make -s -C firmware/arduino test
+fi
+
+echo "==> cargo tests (workspace)"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+  cargo test --workspace --doc
+else
+  cargo test --workspace --no-fail-fast
+fi
+echo "==> all tests passed"

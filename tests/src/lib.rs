@@ -1,0 +1,1 @@
+//! Cross-crate integration test helpers (spawning real peers on loopback).
