@@ -3,3 +3,4 @@
 //! No GUI and no network: everything here is deterministic and fast to test.
 
 pub mod protocol;
+pub mod xml;
