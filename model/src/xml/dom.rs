@@ -212,6 +212,14 @@ impl<'a> Scope<'a> {
         }
     }
 
+    /// The scope inside an element with declarations `decls`, whose parent scope is `self`.
+    pub fn enter_decls(&'a self, decls: &'a [NsDecl]) -> Scope<'a> {
+        Scope {
+            decls,
+            parent: Some(self),
+        }
+    }
+
     /// The URI bound to `prefix` (`None` = default namespace); `Some("")` when undeclared-to-empty.
     pub fn resolve(&self, prefix: Option<&str>) -> Option<&'a str> {
         if prefix == Some("xml") {

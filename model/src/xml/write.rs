@@ -46,11 +46,10 @@ fn resolve<'a>(scope: &'a [NsDecl], prefix: Option<&str>) -> Option<&'a str> {
 
 fn find_prefix(scope: &[NsDecl], uri: &str, allow_default: bool) -> Option<Option<String>> {
     for d in scope.iter().rev() {
-        if d.uri == uri && (allow_default || d.prefix.is_some()) {
-            if resolve(scope, d.prefix.as_deref()) == Some(uri) {
+        if d.uri == uri && (allow_default || d.prefix.is_some())
+            && resolve(scope, d.prefix.as_deref()) == Some(uri) {
                 return Some(d.prefix.clone());
             }
-        }
     }
     None
 }
