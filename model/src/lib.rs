@@ -2,9 +2,17 @@
 //!
 //! No GUI and no network: everything here is deterministic and fast to test.
 
+pub mod csar;
+pub mod diagnostic;
+pub mod library;
+pub mod load;
 pub mod protocol;
+pub mod save;
 pub mod qname;
 pub mod tosca;
 pub mod xml;
 
+pub use diagnostic::{Diagnostic, Severity};
+pub use library::Library;
+pub use load::{InputKind, LoadError, Loaded, load_path};
 pub use qname::QName;
