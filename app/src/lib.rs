@@ -1,1 +1,4 @@
 //! The Provisio application: the egui front end and the command-line interface.
+
+pub mod cli;
+pub mod library;

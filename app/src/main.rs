@@ -1,6 +1,8 @@
 //! The `provisio` binary: the GUI when run without arguments, the CLI otherwise.
 
-fn main() -> anyhow::Result<()> {
-    println!("provisio {}", env!("CARGO_PKG_VERSION"));
-    Ok(())
+use clap::Parser;
+
+fn main() {
+    let cli = provisio_app::cli::Cli::parse();
+    std::process::exit(provisio_app::cli::run(cli));
 }

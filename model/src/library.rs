@@ -100,19 +100,25 @@ impl Library {
             match self.index.get(&(kind, q.clone())) {
                 Some(existing) => {
                     let existing_builtin = self.files[existing.file].builtin;
-                    if existing_builtin && !builtin {
-                        self.index.insert((kind, q), loc);
-                    } else if !builtin || !existing_builtin {
-                        let first = &self.files[existing.file].path;
-                        self.load_diagnostics.push(
-                            Diagnostic::warning(
-                                "duplicate-definition",
-                                q.to_string(),
-                                format!("{} defined again; the one in {} is used", kind.element(), first.display()),
-                            )
-                            .with_hint("remove one of the two definitions")
-                            .at(Some(path.clone()), line),
-                        );
+                    match (existing_builtin, builtin) {
+                        // A user file overrides the built-in definition.
+                        (true, false) => {
+                            self.index.insert((kind, q), loc);
+                        }
+                        // The built-in one is shadowed by a user file loaded earlier.
+                        (false, true) => {}
+                        _ => {
+                            let first = &self.files[existing.file].path;
+                            self.load_diagnostics.push(
+                                Diagnostic::warning(
+                                    "duplicate-definition",
+                                    q.to_string(),
+                                    format!("{} defined again; the one in {} is used", kind.element(), first.display()),
+                                )
+                                .with_hint("remove one of the two definitions")
+                                .at(Some(path.clone()), line),
+                            );
+                        }
                     }
                 }
                 None => {
