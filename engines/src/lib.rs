@@ -1,1 +1,3 @@
 //! The deployment engine: executes plans through drivers and reports typed events.
+
+pub mod engine;

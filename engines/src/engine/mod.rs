@@ -1,0 +1,4 @@
+//! The deployment engine: executes a plan's steps through drivers, reports events, and keeps
+//! instance state on disk.
+
+pub mod executor;
