@@ -2,3 +2,4 @@
 //! instance state on disk.
 
 pub mod executor;
+pub mod instance;
