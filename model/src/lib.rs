@@ -5,6 +5,7 @@
 pub mod csar;
 pub mod diagnostic;
 pub mod library;
+pub mod plan;
 pub mod load;
 pub mod protocol;
 pub mod save;

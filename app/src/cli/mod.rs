@@ -4,6 +4,8 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod plan;
+pub mod select;
 pub mod validate;
 
 /// Provisio: model, validate, export and deploy TOSCA topologies of IoT systems.
@@ -23,12 +25,30 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the deployment plan: stages of lifecycle steps with resolved inputs.
+    Plan {
+        path: PathBuf,
+        /// `{namespace}id` or id of the service template (optional when there is one).
+        #[arg(long)]
+        service_template: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Deploy input `KEY=VALUE` (repeatable), e.g. for `get_input:` properties.
+        #[arg(long = "input", value_name = "KEY=VALUE")]
+        inputs: Vec<String>,
+        /// Print the undeploy plan instead.
+        #[arg(long)]
+        undeploy: bool,
+    },
 }
 
 /// Runs the CLI; returns the exit code.
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Some(Command::Validate { path, json }) => validate::run(&path, json),
+        Some(Command::Plan { path, service_template, json, inputs, undeploy }) => {
+            plan::run(&path, service_template.as_deref(), json, &inputs, undeploy)
+        }
         None => 0,
     }
 }

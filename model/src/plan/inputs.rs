@@ -1,0 +1,74 @@
+//! Resolving operation inputs the way the thesis does: the node's own properties first, then
+//! the nodes below it along HostedOn, then deploy inputs; `get_input: NAME` defers to the deploy
+//! input `NAME`.
+
+use super::{InputSource, MissingInput, ResolvedInput};
+use crate::tosca::properties::input_name;
+use crate::tosca::{Parameter, TopologyTemplate};
+use std::collections::BTreeMap;
+
+/// Whether an input of this name holds a secret (masked everywhere).
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["password", "passwd", "secret", "token", "privatekey", "private_key", "apikey", "api_key"]
+        .iter()
+        .any(|s| n.contains(s))
+}
+
+/// Resolves one parameter for `node`; `stack` is the node's HostedOn chain (excluding itself).
+pub(crate) fn resolve_input(
+    topo: &TopologyTemplate,
+    node: &str,
+    stack: &[String],
+    param: &Parameter,
+    deploy_inputs: &BTreeMap<String, String>,
+    operation: &str,
+    missing: &mut Vec<MissingInput>,
+) -> Option<ResolvedInput> {
+    let mut asked_for: Option<String> = None;
+    let candidates = std::iter::once((node, InputSource::Own))
+        .chain(stack.iter().map(|h| (h.as_str(), InputSource::Host(h.clone()))));
+    for (id, source) in candidates {
+        let Some(value) = topo.node(id).and_then(|n| n.property(&param.name)) else {
+            continue;
+        };
+        if let Some(input) = input_name(value) {
+            if let Some(v) = deploy_inputs.get(input) {
+                return Some(ResolvedInput {
+                    name: param.name.clone(),
+                    value: v.clone(),
+                    source: InputSource::DeployInput(input.to_string()),
+                    secret: is_secret_name(&param.name),
+                });
+            }
+            asked_for.get_or_insert_with(|| input.to_string());
+            continue;
+        }
+        if value.trim().is_empty() {
+            continue; // an empty property is asked for at deploy time
+        }
+        return Some(ResolvedInput {
+            name: param.name.clone(),
+            value: value.to_string(),
+            source,
+            secret: is_secret_name(&param.name),
+        });
+    }
+    if let Some(v) = deploy_inputs.get(&param.name) {
+        return Some(ResolvedInput {
+            name: param.name.clone(),
+            value: v.clone(),
+            source: InputSource::DeployInput(param.name.clone()),
+            secret: is_secret_name(&param.name),
+        });
+    }
+    if param.required || asked_for.is_some() {
+        missing.push(MissingInput {
+            node: node.to_string(),
+            operation: operation.to_string(),
+            input: param.name.clone(),
+            deploy_input: asked_for,
+        });
+    }
+    None
+}
