@@ -1,0 +1,73 @@
+//! The driver interface: one implementation per kind of device (NodeMCU over MQTT, Raspberry Pi
+//! over SSH/LXC, MICA over JSON-RPC), chosen by node type; plus a no-op driver.
+
+use super::executor::Outputs;
+use crate::events::EventSink;
+use futures::future::BoxFuture;
+use provisio_model::plan::Step;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// An artifact file made available to devices.
+#[derive(Debug, Clone)]
+pub struct ServedArtifact {
+    /// Deployment artifact name (from the node template or its implementation).
+    pub name: String,
+    pub file_name: String,
+    /// Where devices download it (artifact server or external base URL).
+    pub url: String,
+    pub size: u64,
+    /// Lowercase hex MD5.
+    pub md5: String,
+    pub bytes: Arc<Vec<u8>>,
+}
+
+/// What a driver gets besides the step.
+#[derive(Clone)]
+pub struct DriverContext {
+    pub events: EventSink,
+    pub cancel: CancellationToken,
+    /// Artifacts of this step's node, already served.
+    pub artifacts: Vec<ServedArtifact>,
+}
+
+/// Runs lifecycle operations for one kind of node.
+pub trait Driver: Send + Sync + 'static {
+    /// Runs `step`; `Ok` with the output parameters only when the operation fully succeeded.
+    fn run(&self, step: Step, ctx: DriverContext) -> BoxFuture<'static, Result<Outputs, String>>;
+}
+
+/// Drivers by key (`nodemcu`, `raspberry`, `mica`, …).
+#[derive(Clone, Default)]
+pub struct DriverRegistry {
+    drivers: HashMap<String, Arc<dyn Driver>>,
+}
+
+impl DriverRegistry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn insert(&mut self, key: &str, driver: Arc<dyn Driver>) {
+        self.drivers.insert(key.to_string(), driver);
+    }
+
+    pub fn get(&self, key: &str) -> Option<Arc<dyn Driver>> {
+        self.drivers.get(key).cloned()
+    }
+}
+
+/// The driver key for a node type, from its DerivedFrom chain's local names.
+pub fn driver_key(lib: &provisio_model::Library, node_type: &provisio_model::QName) -> Option<&'static str> {
+    use provisio_model::tosca::TypeKind;
+    for q in lib.ancestry(TypeKind::NodeType, node_type) {
+        match q.local.as_str() {
+            "NodeMCU_App" => return Some("nodemcu"),
+            "LXContainerRaspberryPi" | "RaspbianStretchLXC" => return Some("raspberry"),
+            "LXContainerMICA" => return Some("mica"),
+            _ => {}
+        }
+    }
+    None
+}
