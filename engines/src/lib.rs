@@ -1,4 +1,8 @@
 //! The deployment engine: executes plans through drivers and reports typed events.
 
+pub mod artifact_server;
+pub mod broker;
+pub mod drivers;
 pub mod engine;
 pub mod events;
+pub mod pubsub;

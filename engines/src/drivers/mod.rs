@@ -1,0 +1,3 @@
+//! Device drivers: how a lifecycle operation reaches a kind of device.
+
+pub mod nodemcu;

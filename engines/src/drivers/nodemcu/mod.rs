@@ -1,0 +1,205 @@
+//! The constrained-device driver (NodeMCU_App on NodeMCU, thesis §4.1): publish the command on
+//! the control topic with QoS 1, collect responses by hardwareId, end as soon as every listed
+//! device answered (plus a short grace period for unlisted ones) or the operation times out.
+//! A partial result is a failure with the per-device table, never a silent success.
+
+pub mod collect;
+
+use crate::engine::driver::{Driver, DriverContext, ServedArtifact};
+use crate::engine::executor::Outputs;
+use crate::events::{DeployEvent, DeviceState, Level};
+use crate::pubsub::parse_pubsub;
+use collect::Collector;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use provisio_model::plan::Step;
+use provisio_model::protocol::{Command, ESP8266_MAGIC_BYTE};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Timeouts (decisions.md: install 120 s, others 30 s, grace 2 s).
+#[derive(Debug, Clone)]
+pub struct NodeMcuConfig {
+    pub install_timeout: Duration,
+    pub other_timeout: Duration,
+    pub grace: Duration,
+    /// Time to wait for the broker connection and subscription.
+    pub connect_timeout: Duration,
+}
+
+impl Default for NodeMcuConfig {
+    fn default() -> Self {
+        NodeMcuConfig {
+            install_timeout: Duration::from_secs(120),
+            other_timeout: Duration::from_secs(30),
+            grace: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// The driver.
+#[derive(Debug, Clone, Default)]
+pub struct NodeMcuDriver {
+    pub config: NodeMcuConfig,
+}
+
+impl Driver for NodeMcuDriver {
+    fn run(&self, step: Step, ctx: DriverContext) -> BoxFuture<'static, Result<Outputs, String>> {
+        let config = self.config.clone();
+        async move { run_operation(&config, &step, &ctx).await }.boxed()
+    }
+}
+
+fn required<'a>(step: &'a Step, name: &str) -> Result<&'a str, String> {
+    step.input(name).ok_or_else(|| format!("input '{name}' is missing"))
+}
+
+/// Parses `hardwareIds` (a JSON list of strings, may be empty).
+pub fn parse_hardware_ids(value: &str) -> Result<Vec<String>, String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str::<Vec<String>>(v).map_err(|e| format!("hardwareIds is not a JSON list of strings ({e}): {v}"))
+}
+
+fn command_for(step: &Step, artifacts: &[ServedArtifact], ctx: &DriverContext) -> Result<Command, String> {
+    Ok(match step.operation.as_str() {
+        "install" => {
+            let a = artifacts
+                .iter()
+                .find(|a| a.bytes.first() == Some(&ESP8266_MAGIC_BYTE))
+                .or_else(|| artifacts.first())
+                .ok_or_else(|| "install needs a deployment artifact (the firmware .bin) and the node has none".to_string())?;
+            if a.bytes.first() != Some(&ESP8266_MAGIC_BYTE) {
+                ctx.events.log(
+                    Level::Warn,
+                    Some(&step.node),
+                    format!("artifact {} does not start with the ESP8266 magic byte 0xE9; devices will refuse it", a.file_name),
+                );
+            }
+            Command::Install { install_url: a.url.clone(), binary_size: a.size, hash: a.md5.clone() }
+        }
+        "configure" => Command::Configure { app_config: step.input("appConfig").unwrap_or("").to_string() },
+        "start" => Command::Start,
+        "stop" => Command::Stop,
+        "uninstall" => Command::Uninstall,
+        other => return Err(format!("NodeMCU devices have no operation '{other}'")),
+    })
+}
+
+/// Runs one operation against the devices of `step`.
+pub async fn run_operation(config: &NodeMcuConfig, step: &Step, ctx: &DriverContext) -> Result<Outputs, String> {
+    let broker = parse_pubsub(required(step, "pubSubServer")?).map_err(|e| e.to_string())?;
+    if broker.tls {
+        return Err("TLS brokers (mqtts://) are not supported by this build yet; use tcp://".into());
+    }
+    let control = required(step, "controlTopic")?.to_string();
+    let response = required(step, "responseTopic")?.to_string();
+    let listed = parse_hardware_ids(required(step, "hardwareIds")?)?;
+    let command = command_for(step, &ctx.artifacts, ctx)?;
+    let payload = serde_json::to_vec(&command).map_err(|e| e.to_string())?;
+    let timeout = if step.operation == "install" { config.install_timeout } else { config.other_timeout };
+
+    let client_id = format!("provisio-engine-{}", rand::random::<u32>());
+    let mut opts = MqttOptions::new(client_id, broker.host.clone(), broker.port);
+    opts.set_keep_alive(Duration::from_secs(30));
+    opts.set_clean_session(true);
+    opts.set_max_packet_size(1024 * 1024, 1024 * 1024);
+    let (client, mut eventloop) = AsyncClient::new(opts, 64);
+    let status_filter = format!("{response}/status/+");
+    let status_prefix = format!("{response}/status/");
+
+    let mut collector = Collector::new(&step.operation, listed);
+    let total = collector.listed().len() as u64;
+    let node = step.node.clone();
+    // Connect and subscribe before publishing, so no answer is missed.
+    client
+        .subscribe(response.clone(), QoS::AtLeastOnce)
+        .await
+        .map_err(|e| format!("MQTT: {e}"))?;
+    client.subscribe(status_filter, QoS::AtLeastOnce).await.map_err(|e| format!("MQTT: {e}"))?;
+    let connect_deadline = Instant::now() + config.connect_timeout;
+    let mut subacks = 0;
+    while subacks < 2 {
+        let ev = tokio::select! {
+            _ = ctx.cancel.cancelled() => return Err("cancelled".into()),
+            _ = tokio::time::sleep_until(connect_deadline) => {
+                return Err(format!("cannot reach the MQTT broker {}:{} (pubSubServer) within {:?}", broker.host, broker.port, config.connect_timeout));
+            }
+            ev = eventloop.poll() => ev,
+        };
+        match ev {
+            Ok(Event::Incoming(Packet::SubAck(_))) => subacks += 1,
+            Ok(Event::Incoming(Packet::Publish(p))) => handle(&mut collector, &p.topic, &p.payload, &response, &status_prefix, ctx, &node),
+            Ok(_) => {}
+            Err(e) => {
+                // Retry until the deadline: the broker may be starting.
+                tracing::debug!("MQTT connect: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    client
+        .publish(control.clone(), QoS::AtLeastOnce, false, payload)
+        .await
+        .map_err(|e| format!("MQTT: {e}"))?;
+    ctx.events.log(Level::Info, Some(&node), format!("{} sent to {} device(s) on '{control}'", step.operation, total));
+
+    let deadline = Instant::now() + timeout;
+    let mut grace_until: Option<Instant> = None;
+    let mut last_progress = u64::MAX;
+    loop {
+        if collector.complete() && grace_until.is_none() && total > 0 {
+            grace_until = Some(Instant::now() + config.grace);
+        }
+        let until = grace_until.map_or(deadline, |g| g.min(deadline));
+        let ev = tokio::select! {
+            _ = ctx.cancel.cancelled() => {
+                let _ = client.disconnect().await;
+                return Err("cancelled".into());
+            }
+            _ = tokio::time::sleep_until(until) => break,
+            ev = eventloop.poll() => ev,
+        };
+        match ev {
+            Ok(Event::Incoming(Packet::Publish(p))) => handle(&mut collector, &p.topic, &p.payload, &response, &status_prefix, ctx, &node),
+            Ok(_) => {}
+            Err(e) => {
+                // rumqttc reconnects on the next poll (broker restart); the command was
+                // delivered with QoS 1 or will be re-sent by the session.
+                ctx.events.log(Level::Warn, Some(&node), format!("MQTT connection: {e}; reconnecting"));
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        let answered = collector.answered() as u64;
+        if answered != last_progress {
+            last_progress = answered;
+            ctx.events.send(DeployEvent::StepProgress { step: step.id.clone(), done: answered, total });
+        }
+    }
+    let _ = client.disconnect().await;
+    for d in collector.missing() {
+        ctx.events.device(&node, &d, DeviceState::TimedOut);
+    }
+    let (result, warnings, _table) = collector.finish();
+    for w in warnings {
+        ctx.events.log(Level::Warn, Some(&node), w);
+    }
+    result
+}
+
+fn handle(c: &mut Collector, topic: &str, payload: &[u8], response: &str, status_prefix: &str, ctx: &DriverContext, node: &str) {
+    let update = if topic == response {
+        c.on_response(payload)
+    } else if let Some(device) = topic.strip_prefix(status_prefix) {
+        c.on_status(device, payload)
+    } else {
+        None
+    };
+    if let Some(u) = update {
+        ctx.events.device(node, &u.device, u.state);
+    }
+}
