@@ -1,0 +1,408 @@
+//! The transport-free device agent (sans-IO, like `quinn-proto`): inputs (control messages,
+//! download events, boot, timer) go in, [`Action`]s (publish, download, write slot, persist,
+//! reboot) come out. The tokio runner only moves bytes; tests drive this directly.
+//!
+//! Malformed control messages (bad JSON, unknown `messageType`) are ignored with a log line and
+//! no response: every device shares the control topic, and an answer could not name the command.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use md5::{Digest, Md5};
+use provisio_model::protocol::{Command, DeviceMessage, ESP8266_MAGIC_BYTE};
+
+use super::state::{DeviceState, Slot, SlotImage};
+
+/// The exact failure reasons a device sends as `error: <reason>`.
+pub mod reasons {
+    pub const MD5_MISMATCH: &str = "md5 mismatch";
+    pub const SIZE_MISMATCH: &str = "size mismatch";
+    pub const BAD_MAGIC_BYTE: &str = "bad magic byte";
+    pub const NOT_ENOUGH_SPACE: &str = "not enough space";
+    /// Prefix: `download failed: <detail>`.
+    pub const DOWNLOAD_FAILED: &str = "download failed";
+    pub const NO_APP_INSTALLED: &str = "no app installed";
+    pub const APP_REFUSED_TO_START: &str = "app refused to start";
+    /// The device rebooted while it wrote the new image; the old app is kept.
+    pub const FLASH_INTERRUPTED: &str = "flash interrupted";
+    /// A command arrived while an install was still downloading.
+    pub const BUSY: &str = "busy installing";
+}
+
+/// The app's callbacks (thesis listing 4.1: setCallbackInstall/Configure/Start/Stop/Uninstall).
+/// The app must bring itself into a safe state on stop and uninstall.
+pub trait App {
+    /// An install is about to replace the app.
+    fn install(&mut self) {}
+    /// New configuration text, unchanged from the command.
+    fn configure(&mut self, _app_config: &str) {}
+    /// Start the app; `false` means it refused.
+    fn start(&mut self) -> bool {
+        true
+    }
+    /// Stop the app (safe state).
+    fn stop(&mut self) {}
+    /// The app is being removed (safe state).
+    fn uninstall(&mut self) {}
+}
+
+/// An app that accepts everything.
+#[derive(Debug, Default)]
+pub struct NullApp;
+impl App for NullApp {}
+
+/// Tunables of one agent.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Bytes one slot can hold (ESP8266 4 MB flash: about 1 MB per OTA slot).
+    pub slot_capacity: u64,
+    /// How often a broken download is resumed before the install fails.
+    pub max_download_attempts: u32,
+    /// Wait before resuming a broken download.
+    pub retry_delay: Duration,
+    /// Progress messages per install (every 1/steps of the image; 0 = none).
+    pub progress_steps: u64,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            slot_capacity: 1 << 20,
+            max_download_attempts: 5,
+            retry_delay: Duration::from_millis(200),
+            progress_steps: 10,
+        }
+    }
+}
+
+/// What happens to the agent.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// The device (re)started from its persisted state.
+    Boot,
+    /// A payload arrived on the control topic.
+    Message(Bytes),
+    /// The HTTP response started; `total` is the full image size the server announced
+    /// (Content-Length of a 200, the total of Content-Range of a 206) when known.
+    DownloadStarted { total: Option<u64> },
+    /// The next bytes of the image, continuing where the previous chunk ended.
+    DownloadChunk(Bytes),
+    /// The server ended the body.
+    DownloadFinished,
+    /// The download broke; `retry` says whether resuming can help (not after a 404).
+    DownloadFailed { reason: String, retry: bool },
+    /// The timer set by [`Action::SetTimer`] fired.
+    Timer,
+}
+
+/// What the runner must do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Publish on the response topic (QoS 1).
+    Publish(DeviceMessage),
+    /// GET `url`, with `Range: bytes=<offset>-` when offset > 0.
+    StartDownload { url: String, offset: u64 },
+    /// Stop the running download, ignore what it still delivers.
+    AbortDownload,
+    /// Write `data` at `offset` of `slot` (offset 0 truncates the slot first).
+    WriteSlot { slot: Slot, offset: u64, data: Bytes },
+    /// Persist this state atomically before doing anything that follows.
+    Persist(DeviceState),
+    /// Fire [`Input::Timer`] after this delay.
+    SetTimer(Duration),
+    /// Restart the device from its persisted state (then feed [`Input::Boot`]).
+    Reboot,
+    /// A line for the device log.
+    Log(String),
+}
+
+/// An install in progress.
+#[derive(Debug, Clone)]
+struct Install {
+    url: String,
+    size: u64,
+    hash: String,
+    slot: Slot,
+    written: u64,
+    md5: Md5,
+    attempts: u32,
+    next_progress: u64,
+}
+
+/// One device's agent.
+#[derive(Debug)]
+pub struct Agent {
+    hardware_id: String,
+    config: AgentConfig,
+    state: DeviceState,
+    install: Option<Install>,
+}
+
+impl Agent {
+    /// An agent for `hardware_id` starting from `state` (feed [`Input::Boot`] next).
+    pub fn new(hardware_id: impl Into<String>, state: DeviceState, config: AgentConfig) -> Self {
+        Agent { hardware_id: hardware_id.into(), config, state, install: None }
+    }
+
+    /// The device's hardware id.
+    pub fn hardware_id(&self) -> &str {
+        &self.hardware_id
+    }
+
+    /// The current state (what would be persisted).
+    pub fn state(&self) -> &DeviceState {
+        &self.state
+    }
+
+    /// Whether an install is downloading.
+    pub fn is_installing(&self) -> bool {
+        self.install.is_some()
+    }
+
+    /// Feed one input; returns the actions to perform in order.
+    pub fn handle(&mut self, input: Input, app: &mut dyn App) -> Vec<Action> {
+        let mut out = Vec::new();
+        match input {
+            Input::Boot => self.boot(app, &mut out),
+            Input::Message(payload) => self.message(&payload, app, &mut out),
+            Input::DownloadStarted { total } => self.download_started(total, &mut out),
+            Input::DownloadChunk(data) => self.chunk(data, &mut out),
+            Input::DownloadFinished => self.finished(&mut out),
+            Input::DownloadFailed { reason, retry } => self.failed(reason, retry, &mut out),
+            Input::Timer => {
+                if let Some(job) = &self.install {
+                    out.push(Action::StartDownload { url: job.url.clone(), offset: job.written });
+                }
+            }
+        }
+        out
+    }
+
+    fn respond_ok(&self, out: &mut Vec<Action>) {
+        out.push(Action::Publish(DeviceMessage::success(&self.hardware_id)));
+    }
+
+    fn respond_err(&self, reason: &str, out: &mut Vec<Action>) {
+        out.push(Action::Publish(DeviceMessage::error(&self.hardware_id, reason)));
+    }
+
+    fn persist(&self, out: &mut Vec<Action>) {
+        out.push(Action::Persist(self.state.clone()));
+    }
+
+    fn boot(&mut self, app: &mut dyn App, out: &mut Vec<Action>) {
+        self.install = None;
+        let mut dirty = false;
+        if let Some(slot) = self.state.flashing.take() {
+            // The reboot cut an install: the half-written slot is not bootable.
+            self.state.set_slot(slot, None);
+            self.state.pending_response = None;
+            out.push(Action::Log(format!("boot: install into slot {slot:?} was interrupted")));
+            self.respond_err(reasons::FLASH_INTERRUPTED, out);
+            dirty = true;
+        }
+        if let Some(response) = self.state.pending_response.take() {
+            out.push(Action::Publish(DeviceMessage::Response {
+                response,
+                hardware_id: self.hardware_id.clone(),
+            }));
+            dirty = true;
+        }
+        if self.state.running {
+            if self.state.installed().is_some() && app.start() {
+                out.push(Action::Log("boot: app resumed".into()));
+            } else {
+                self.state.running = false;
+                dirty = true;
+                out.push(Action::Log("boot: app could not be resumed".into()));
+            }
+        }
+        if dirty {
+            self.persist(out);
+        }
+    }
+
+    fn message(&mut self, payload: &[u8], app: &mut dyn App, out: &mut Vec<Action>) {
+        let cmd: Command = match serde_json::from_slice(payload) {
+            Ok(c) => c,
+            Err(e) => {
+                out.push(Action::Log(format!("ignored control message: {e}")));
+                return;
+            }
+        };
+        if self.install.is_some() {
+            self.respond_err(reasons::BUSY, out);
+            return;
+        }
+        match cmd {
+            Command::Install { install_url, binary_size, hash } => {
+                self.begin_install(install_url, binary_size, hash, app, out)
+            }
+            Command::Configure { app_config } => {
+                if self.state.installed().is_none() {
+                    return self.respond_err(reasons::NO_APP_INSTALLED, out);
+                }
+                app.configure(&app_config);
+                self.state.app_config = Some(app_config);
+                self.persist(out);
+                self.respond_ok(out);
+            }
+            Command::Start => {
+                if self.state.installed().is_none() {
+                    return self.respond_err(reasons::NO_APP_INSTALLED, out);
+                }
+                if !self.state.running {
+                    if !app.start() {
+                        return self.respond_err(reasons::APP_REFUSED_TO_START, out);
+                    }
+                    self.state.running = true;
+                    self.persist(out);
+                }
+                self.respond_ok(out);
+            }
+            Command::Stop => {
+                if self.state.installed().is_none() {
+                    return self.respond_err(reasons::NO_APP_INSTALLED, out);
+                }
+                if self.state.running {
+                    app.stop();
+                    self.state.running = false;
+                    self.persist(out);
+                }
+                self.respond_ok(out);
+            }
+            Command::Uninstall => {
+                if self.state.installed().is_none() {
+                    return self.respond_err(reasons::NO_APP_INSTALLED, out);
+                }
+                if self.state.running {
+                    app.stop();
+                }
+                app.uninstall();
+                let active = self.state.active_slot;
+                self.state.set_slot(active, None);
+                self.state.running = false;
+                self.state.app_config = None;
+                self.persist(out);
+                self.respond_ok(out);
+            }
+        }
+    }
+
+    fn begin_install(&mut self, url: String, size: u64, hash: String, app: &mut dyn App, out: &mut Vec<Action>) {
+        if size == 0 {
+            return self.respond_err(reasons::SIZE_MISMATCH, out);
+        }
+        if size > self.config.slot_capacity {
+            return self.respond_err(reasons::NOT_ENOUGH_SPACE, out);
+        }
+        app.install();
+        let slot = self.state.active_slot.other();
+        let step = self.progress_step(size);
+        self.install = Some(Install {
+            url: url.clone(),
+            size,
+            hash: hash.to_ascii_lowercase(),
+            slot,
+            written: 0,
+            md5: Md5::new(),
+            attempts: 1,
+            next_progress: step,
+        });
+        self.state.flashing = Some(slot);
+        self.persist(out);
+        out.push(Action::StartDownload { url, offset: 0 });
+    }
+
+    fn progress_step(&self, size: u64) -> u64 {
+        match self.config.progress_steps {
+            0 => u64::MAX,
+            n => size.div_ceil(n).max(1),
+        }
+    }
+
+    /// End the install with a failure: the running app stays untouched.
+    fn fail_install(&mut self, reason: &str, abort: bool, out: &mut Vec<Action>) {
+        if let Some(job) = self.install.take() {
+            if abort {
+                out.push(Action::AbortDownload);
+            }
+            self.state.flashing = None;
+            self.state.set_slot(job.slot, None);
+            self.persist(out);
+            self.respond_err(reason, out);
+        }
+    }
+
+    fn download_started(&mut self, total: Option<u64>, out: &mut Vec<Action>) {
+        let Some(job) = &self.install else { return };
+        if let Some(total) = total
+            && total != job.size
+        {
+            self.fail_install(reasons::SIZE_MISMATCH, true, out);
+        }
+    }
+
+    fn chunk(&mut self, data: Bytes, out: &mut Vec<Action>) {
+        let Some(job) = &mut self.install else { return };
+        if data.is_empty() {
+            return;
+        }
+        if job.written == 0 && data[0] != ESP8266_MAGIC_BYTE {
+            return self.fail_install(reasons::BAD_MAGIC_BYTE, true, out);
+        }
+        if job.written + data.len() as u64 > job.size {
+            return self.fail_install(reasons::SIZE_MISMATCH, true, out);
+        }
+        job.md5.update(&data);
+        let offset = job.written;
+        job.written += data.len() as u64;
+        out.push(Action::WriteSlot { slot: job.slot, offset, data });
+        if job.written >= job.next_progress || job.written == job.size {
+            let step = job.size.div_ceil(self.config.progress_steps.max(1)).max(1);
+            while job.next_progress <= job.written {
+                job.next_progress = job.next_progress.saturating_add(step);
+            }
+            if self.config.progress_steps > 0 {
+                out.push(Action::Publish(DeviceMessage::Progress {
+                    hardware_id: self.hardware_id.clone(),
+                    written: job.written,
+                    total: job.size,
+                }));
+            }
+        }
+    }
+
+    fn finished(&mut self, out: &mut Vec<Action>) {
+        let Some(job) = &self.install else { return };
+        if job.written != job.size {
+            return self.fail_install(reasons::SIZE_MISMATCH, false, out);
+        }
+        let digest = hex::encode(job.md5.clone().finalize());
+        if digest != job.hash {
+            return self.fail_install(reasons::MD5_MISMATCH, false, out);
+        }
+        let Some(job) = self.install.take() else { return };
+        // Switch slots: the new app boots, stopped and unconfigured; the answer follows the reboot.
+        self.state.set_slot(job.slot, Some(SlotImage { md5: digest, size: job.size }));
+        self.state.active_slot = job.slot;
+        self.state.flashing = None;
+        self.state.running = false;
+        self.state.app_config = None;
+        self.state.pending_response = Some(provisio_model::protocol::SUCCESS.to_owned());
+        self.persist(out);
+        out.push(Action::Reboot);
+    }
+
+    fn failed(&mut self, reason: String, retry: bool, out: &mut Vec<Action>) {
+        let Some(job) = &mut self.install else { return };
+        if retry && job.attempts < self.config.max_download_attempts {
+            job.attempts += 1;
+            out.push(Action::Log(format!("download broke at {} bytes ({reason}), resuming", job.written)));
+            out.push(Action::SetTimer(self.config.retry_delay));
+        } else {
+            let text = format!("{}: {reason}", reasons::DOWNLOAD_FAILED);
+            self.fail_install(&text, false, out);
+        }
+    }
+}

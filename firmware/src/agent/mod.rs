@@ -1,0 +1,10 @@
+//! The NodeMCU device agent: a sans-IO core ([`core`]), its persisted state ([`state`]), the
+//! HTTP image download ([`download`]) and the tokio/MQTT runner ([`runner`]).
+
+pub mod core;
+pub mod download;
+pub mod runner;
+pub mod state;
+
+pub use self::core::{Action, Agent, AgentConfig, App, Input, NullApp, reasons};
+pub use self::state::{DeviceState, Slot, SlotImage};

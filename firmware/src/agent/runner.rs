@@ -1,0 +1,415 @@
+//! The tokio runner of one simulated device: connects to the broker with rumqttc (client id =
+//! hardware id, clean session off, last will `offline` on the retained status topic), feeds
+//! control messages and download events into the sans-IO [`Agent`], and performs its actions
+//! (publish, HTTP download, slot writes, atomic persistence, reboot).
+
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use provisio_model::protocol::{STATUS_OFFLINE, STATUS_ONLINE, status_topic};
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, QoS};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::core::{Action, Agent, AgentConfig, App, Input};
+use super::download::{LinkFaults, download};
+use super::state::{self, DeviceState, Slot, StateError};
+use crate::faults::{DeviceFaults, FaultTable};
+
+/// Where the broker is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerAddr {
+    pub host: String,
+    pub port: u16,
+}
+
+/// A broker URL that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("bad broker url '{0}' (expected tcp://HOST[:PORT] or mqtt://HOST[:PORT])")]
+pub struct BrokerUrlError(pub String);
+
+impl std::str::FromStr for BrokerAddr {
+    type Err = BrokerUrlError;
+
+    /// `tcp://host:port` or `mqtt://host:port` (port 1883 when absent); a bare `host:port` too.
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        let bad = || BrokerUrlError(url.to_owned());
+        let rest = match url.split_once("://") {
+            Some(("tcp" | "mqtt", rest)) => rest,
+            Some(_) => return Err(bad()),
+            None => url,
+        };
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad())?),
+            None => (rest, 1883),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || host.contains('/') {
+            return Err(bad());
+        }
+        Ok(BrokerAddr { host: host.to_owned(), port })
+    }
+}
+
+/// Everything one device runner needs.
+#[derive(Debug, Clone)]
+pub struct DeviceSpec {
+    pub hardware_id: String,
+    pub broker: BrokerAddr,
+    pub control_topic: String,
+    pub response_topic: String,
+    /// The device's own directory (state file and slot images).
+    pub dir: PathBuf,
+    pub agent: AgentConfig,
+    /// MQTT keep-alive.
+    pub keep_alive: Duration,
+    /// How long a simulated reboot takes.
+    pub reboot_delay: Duration,
+}
+
+/// Shared by all runners of a fleet.
+#[derive(Debug)]
+pub struct Shared {
+    pub faults: Arc<FaultTable>,
+    /// Limits how many devices connect at the same moment (a broker's listen backlog is finite).
+    pub connect_gate: Arc<Semaphore>,
+    /// Devices connected right now.
+    pub online: AtomicUsize,
+    /// Responses published so far.
+    pub responses: AtomicUsize,
+}
+
+impl Shared {
+    /// Shared state for a fleet with these faults, letting `concurrent_connects` connect at once.
+    pub fn new(faults: Arc<FaultTable>, concurrent_connects: usize) -> Self {
+        Shared {
+            faults,
+            connect_gate: Arc::new(Semaphore::new(concurrent_connects.max(1))),
+            online: AtomicUsize::new(0),
+            responses: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// Why a device runner stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("device {id}: {source}")]
+    State { id: String, source: StateError },
+}
+
+/// The simulated app: accepts everything unless its device has the refuse-start fault.
+struct SimApp {
+    refuse_start: bool,
+}
+
+impl App for SimApp {
+    fn start(&mut self) -> bool {
+        !self.refuse_start
+    }
+}
+
+/// Why one boot of the device ended.
+enum BootEnd {
+    Shutdown,
+    Reboot,
+    Offline,
+}
+
+/// Run one device until `shutdown` fires. Reboots (after an install, a crash) and offline
+/// periods happen inside; only a broken state directory ends it early.
+pub async fn run_device(spec: DeviceSpec, shared: Arc<Shared>, shutdown: CancellationToken) -> Result<(), RunnerError> {
+    let id = spec.hardware_id.clone();
+    let state_err = |source| RunnerError::State { id: id.clone(), source };
+    let mut fault_rx = shared.faults.subscribe();
+    loop {
+        while shared.faults.get(&spec.hardware_id).offline {
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                r = fault_rx.changed() => if r.is_err() { return Ok(()) },
+            }
+        }
+        let dir = spec.dir.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir).map_err(|source| StateError::Io { path: dir.clone(), source })?;
+            state::load(&dir)
+        })
+        .await
+        .unwrap_or_else(|e| Err(StateError::Io { path: spec.dir.clone(), source: std::io::Error::other(e) }))
+        .map_err(state_err)?;
+        let mut boot = Boot::new(&spec, shared.clone(), loaded);
+        match boot.run(&shutdown, &mut fault_rx).await.map_err(state_err)? {
+            BootEnd::Shutdown => return Ok(()),
+            BootEnd::Offline => {}
+            BootEnd::Reboot => {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(spec.reboot_delay) => {}
+                }
+            }
+        }
+    }
+}
+
+/// One power-on period of a device: from boot to reboot, power loss or shutdown.
+struct Boot<'a> {
+    spec: &'a DeviceSpec,
+    shared: Arc<Shared>,
+    agent: Agent,
+    client: AsyncClient,
+    eventloop: rumqttc::EventLoop,
+    status: String,
+    tx: mpsc::Sender<(u32, Input)>,
+    rx: mpsc::Receiver<(u32, Input)>,
+    download: Option<JoinHandle<()>>,
+    download_tag: u32,
+    timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    connected: bool,
+    gate: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// The slot written since the last persist (fsynced before the state that names it).
+    dirty_slot: Option<Slot>,
+}
+
+impl<'a> Boot<'a> {
+    fn new(spec: &'a DeviceSpec, shared: Arc<Shared>, state: DeviceState) -> Self {
+        let status = status_topic(&spec.response_topic, &spec.hardware_id);
+        let mut opts = MqttOptions::new(spec.hardware_id.clone(), spec.broker.host.clone(), spec.broker.port);
+        opts.set_clean_session(false)
+            .set_keep_alive(spec.keep_alive)
+            .set_inflight(8)
+            .set_max_packet_size(64 * 1024, 64 * 1024)
+            .set_last_will(LastWill::new(status.clone(), STATUS_OFFLINE, QoS::AtLeastOnce, true));
+        let (client, eventloop) = AsyncClient::new(opts, 32);
+        let (tx, rx) = mpsc::channel(8);
+        Boot {
+            agent: Agent::new(spec.hardware_id.clone(), state, spec.agent.clone()),
+            spec,
+            shared,
+            client,
+            eventloop,
+            status,
+            tx,
+            rx,
+            download: None,
+            download_tag: 0,
+            timer: None,
+            connected: false,
+            gate: None,
+            dirty_slot: None,
+        }
+    }
+
+    fn faults(&self) -> DeviceFaults {
+        self.shared.faults.get(&self.spec.hardware_id)
+    }
+
+    async fn run(
+        &mut self,
+        shutdown: &CancellationToken,
+        fault_rx: &mut tokio::sync::watch::Receiver<u64>,
+    ) -> Result<BootEnd, StateError> {
+        let end = self.run_inner(shutdown, fault_rx).await;
+        if let Some(d) = self.download.take() {
+            d.abort();
+        }
+        if self.connected {
+            self.shared.online.fetch_sub(1, Ordering::Relaxed);
+            self.connected = false;
+        }
+        if let Ok(BootEnd::Shutdown) = end {
+            self.goodbye().await;
+        }
+        end
+    }
+
+    async fn run_inner(
+        &mut self,
+        shutdown: &CancellationToken,
+        fault_rx: &mut tokio::sync::watch::Receiver<u64>,
+    ) -> Result<BootEnd, StateError> {
+        if let Some(end) = self.feed(Input::Boot).await? {
+            return Ok(end);
+        }
+        loop {
+            if !self.connected && self.gate.is_none() {
+                let gate = self.shared.connect_gate.clone();
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(BootEnd::Shutdown),
+                    p = gate.acquire_owned() => self.gate = p.ok(),
+                }
+            }
+            let input = tokio::select! {
+                _ = shutdown.cancelled() => return Ok(BootEnd::Shutdown),
+                r = fault_rx.changed() => {
+                    if r.is_err() || self.faults().offline { return Ok(BootEnd::Offline) }
+                    continue;
+                }
+                ev = self.eventloop.poll() => match ev {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        self.gate = None;
+                        if !self.connected {
+                            self.connected = true;
+                            self.shared.online.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let _ = self.client.try_subscribe(self.spec.control_topic.clone(), QoS::AtLeastOnce);
+                        let _ = self.client.try_publish(self.status.clone(), QoS::AtLeastOnce, true, STATUS_ONLINE);
+                        continue;
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) if p.topic == self.spec.control_topic => Input::Message(p.payload),
+                    Ok(_) => continue,
+                    Err(e) => {
+                        tracing::debug!(device = %self.spec.hardware_id, "mqtt: {e}");
+                        self.gate = None;
+                        if self.connected {
+                            self.connected = false;
+                            self.shared.online.fetch_sub(1, Ordering::Relaxed);
+                        }
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return Ok(BootEnd::Shutdown),
+                            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                        }
+                        continue;
+                    }
+                },
+                Some((tag, input)) = self.rx.recv() => {
+                    if tag != self.download_tag { continue }
+                    input
+                }
+                _ = async { if let Some(t) = self.timer.as_mut() { t.await } }, if self.timer.is_some() => {
+                    self.timer = None;
+                    Input::Timer
+                }
+            };
+            if let Some(end) = self.feed(input).await? {
+                return Ok(end);
+            }
+        }
+    }
+
+    /// Publish `offline` and disconnect cleanly (a clean disconnect suppresses the last will).
+    async fn goodbye(&mut self) {
+        if self.client.try_publish(self.status.clone(), QoS::AtLeastOnce, true, STATUS_OFFLINE).is_err()
+            || self.client.try_disconnect().is_err()
+        {
+            return;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            loop {
+                match self.eventloop.poll().await {
+                    Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+    }
+
+    /// Feed one input to the agent and perform its actions; `Some` ends this boot.
+    async fn feed(&mut self, input: Input) -> Result<Option<BootEnd>, StateError> {
+        let mut app = SimApp { refuse_start: self.faults().refuse_start };
+        let actions = self.agent.handle(input, &mut app);
+        for action in actions {
+            if let Some(end) = self.perform(action).await? {
+                return Ok(Some(end));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn perform(&mut self, action: Action) -> Result<Option<BootEnd>, StateError> {
+        match action {
+            Action::Publish(msg) => {
+                if matches!(msg, provisio_model::protocol::DeviceMessage::Response { .. }) {
+                    self.shared.responses.fetch_add(1, Ordering::Relaxed);
+                }
+                match serde_json::to_vec(&msg) {
+                    Ok(payload) => {
+                        if let Err(e) = self.client.try_publish(self.spec.response_topic.clone(), QoS::AtLeastOnce, false, payload) {
+                            tracing::warn!(device = %self.spec.hardware_id, "publish dropped: {e}");
+                        }
+                    }
+                    Err(e) => tracing::warn!("serialize: {e}"),
+                }
+            }
+            Action::StartDownload { url, offset } => {
+                if let Some(d) = self.download.take() {
+                    d.abort();
+                }
+                self.download_tag = self.download_tag.wrapping_add(1);
+                let f = self.faults();
+                let link = LinkFaults { rate: f.slow_link, drop_mid: f.drop_mid_download, corrupt: f.corrupt_download };
+                self.download = Some(tokio::spawn(download(url, offset, link, self.download_tag, self.tx.clone())));
+            }
+            Action::AbortDownload => {
+                if let Some(d) = self.download.take() {
+                    d.abort();
+                }
+                self.download_tag = self.download_tag.wrapping_add(1);
+            }
+            Action::WriteSlot { slot, offset, data } => {
+                if self.faults().crash_during_flash {
+                    // Power loss in the middle of the write: half of this chunk reaches flash.
+                    let half = data.slice(..data.len() / 2);
+                    let _ = write_slot(&self.spec.dir, slot, offset, &half);
+                    tracing::info!(device = %self.spec.hardware_id, "simulated crash during flash");
+                    return Ok(Some(BootEnd::Reboot));
+                }
+                write_slot(&self.spec.dir, slot, offset, &data)?;
+                self.dirty_slot = Some(slot);
+            }
+            Action::Persist(st) => {
+                let dir = self.spec.dir.clone();
+                let dirty = self.dirty_slot.take();
+                tokio::task::spawn_blocking(move || {
+                    if let Some(slot) = dirty {
+                        sync_slot(&dir, slot)?;
+                    }
+                    state::save(&dir, &st)
+                })
+                .await
+                .unwrap_or_else(|e| Err(StateError::Io { path: self.spec.dir.clone(), source: std::io::Error::other(e) }))?;
+            }
+            Action::SetTimer(d) => self.timer = Some(Box::pin(tokio::time::sleep(d))),
+            Action::Reboot => return Ok(Some(BootEnd::Reboot)),
+            Action::Log(line) => tracing::debug!(device = %self.spec.hardware_id, "{line}"),
+        }
+        Ok(None)
+    }
+}
+
+fn write_slot(dir: &Path, slot: Slot, offset: u64, data: &Bytes) -> Result<(), StateError> {
+    let path = dir.join(slot.file_name());
+    let io = |source| StateError::Io { path: path.clone(), source };
+    let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(offset == 0).open(&path).map_err(io)?;
+    f.seek(SeekFrom::Start(offset)).map_err(io)?;
+    f.write_all(data).map_err(io)?;
+    Ok(())
+}
+
+fn sync_slot(dir: &Path, slot: Slot) -> Result<(), StateError> {
+    let path = dir.join(slot.file_name());
+    let f = std::fs::OpenOptions::new().write(true).open(&path).map_err(|source| StateError::Io { path: path.clone(), source })?;
+    f.sync_all().map_err(|source| StateError::Io { path, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BrokerAddr;
+
+    #[test]
+    fn broker_urls() {
+        let b: BrokerAddr = "tcp://192.168.0.27:1883".parse().unwrap();
+        assert_eq!(b, BrokerAddr { host: "192.168.0.27".into(), port: 1883 });
+        let b: BrokerAddr = "mqtt://localhost".parse().unwrap();
+        assert_eq!(b.port, 1883);
+        assert!("ssl://x:8883".parse::<BrokerAddr>().is_err());
+        assert!("tcp://:1883".parse::<BrokerAddr>().is_err());
+        assert!("tcp://h:port".parse::<BrokerAddr>().is_err());
+    }
+}

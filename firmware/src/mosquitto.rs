@@ -1,0 +1,110 @@
+//! A real Mosquitto broker for tests and benchmarks: started on a free loopback port with a
+//! temporary config, killed when dropped. Needs the `mosquitto` program (Debian package).
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::agent::runner::BrokerAddr;
+
+/// A broker that could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum MosquittoError {
+    #[error("mosquitto not found (looked at $MOSQUITTO, /usr/sbin/mosquitto and PATH): install the Debian package 'mosquitto'")]
+    NotInstalled,
+    #[error("mosquitto: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("mosquitto did not accept connections on 127.0.0.1:{port} within 10 s; log:\n{log}")]
+    NotReady { port: u16, log: String },
+}
+
+/// A running Mosquitto on 127.0.0.1.
+#[derive(Debug)]
+pub struct Mosquitto {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+fn program() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("MOSQUITTO") {
+        return Some(PathBuf::from(p));
+    }
+    let sbin = PathBuf::from("/usr/sbin/mosquitto");
+    if sbin.exists() {
+        return Some(sbin);
+    }
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| PathBuf::from(d).join("mosquitto"))
+        .find(|p| p.exists())
+}
+
+impl Mosquitto {
+    /// Start a broker on a free loopback port and wait until it accepts connections.
+    pub fn start() -> Result<Self, MosquittoError> {
+        let program = program().ok_or(MosquittoError::NotInstalled)?;
+        let dir = tempfile::tempdir()?;
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let log = dir.path().join("mosquitto.log");
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n\
+                 max_queued_messages 10000\nlog_dest file {}\nlog_type error\nlog_type warning\n",
+                log.display()
+            ),
+        )?;
+        let child = Command::new(program)
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let mut broker = Mosquitto { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline || matches!(broker.child.try_wait(), Ok(Some(_))) {
+                return Err(MosquittoError::NotReady { port, log: broker.log() });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(broker)
+    }
+
+    /// The broker's port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The broker's address.
+    pub fn addr(&self) -> BrokerAddr {
+        BrokerAddr { host: "127.0.0.1".into(), port: self.port }
+    }
+
+    /// The broker as a `tcp://` URL.
+    pub fn url(&self) -> String {
+        format!("tcp://127.0.0.1:{}", self.port)
+    }
+
+    /// The process id (for memory/CPU figures).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the broker logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
