@@ -1,4 +1,5 @@
 //! The Provisio application: the egui front end and the command-line interface.
 
 pub mod cli;
+pub mod deploy;
 pub mod library;

@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod deploy;
 pub mod plan;
 pub mod select;
 pub mod validate;
@@ -40,6 +41,32 @@ pub enum Command {
         #[arg(long)]
         undeploy: bool,
     },
+    /// Deploy a service template (to real devices, or simulated ones with --simulate).
+    Deploy {
+        path: PathBuf,
+        #[arg(long)]
+        service_template: Option<String>,
+        /// Deploy input `KEY=VALUE` (repeatable).
+        #[arg(long = "input", value_name = "KEY=VALUE")]
+        inputs: Vec<String>,
+        /// Use simulated devices: embedded broker, fleet simulator, local stand-ins.
+        #[arg(long)]
+        simulate: bool,
+        /// Fault for simulated devices, e.g. `offline@1361877`, `corrupt:0.1`, `refuse-start@ID`.
+        #[arg(long = "fault", value_name = "FAULT")]
+        faults: Vec<String>,
+        /// Seed for fault assignment.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Undeploy an instance (see `provisio instances`).
+    Undeploy {
+        instance: String,
+        #[arg(long = "input", value_name = "KEY=VALUE")]
+        inputs: Vec<String>,
+    },
+    /// List deployed instances.
+    Instances,
 }
 
 /// Runs the CLI; returns the exit code.
@@ -48,6 +75,21 @@ pub fn run(cli: Cli) -> i32 {
         Some(Command::Validate { path, json }) => validate::run(&path, json),
         Some(Command::Plan { path, service_template, json, inputs, undeploy }) => {
             plan::run(&path, service_template.as_deref(), json, &inputs, undeploy)
+        }
+        Some(Command::Deploy { path, service_template, inputs, simulate, faults, seed }) => deploy::run_deploy(
+            &path,
+            service_template.as_deref(),
+            deploy::Args { inputs: &inputs, simulate, faults: &faults, seed },
+        ),
+        Some(Command::Undeploy { instance, inputs }) => {
+            deploy::run_undeploy(&instance, deploy::Args { inputs: &inputs, simulate: false, faults: &[], seed: 0 })
+        }
+        Some(Command::Instances) => {
+            let dir = crate::deploy::DeployOptions::new(crate::deploy::default_data_dir(), false).instances_dir();
+            for i in provisio_engines::engine::instance::InstanceState::list(&dir) {
+                println!("{}  {}  {}{}", i.id, i.phase, i.service_template, if i.simulated { "  (simulated)" } else { "" });
+            }
+            0
         }
         None => 0,
     }

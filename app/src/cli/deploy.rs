@@ -1,0 +1,210 @@
+//! `provisio deploy PATH [--service-template …] [--input K=V …] [--simulate] [--fault …]` and
+//! `provisio undeploy INSTANCE`: progress per step and per device group, a final per-device
+//! table, exit status non-zero on any failure.
+
+use super::select::{parse_inputs, select_service_template};
+use crate::deploy::{DeployOptions, default_data_dir, deploy, undeploy};
+use crate::library::open_with_builtin;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use provisio_engines::engine::instance::InstanceState;
+use provisio_engines::events::{DeployEvent, EventSink, Level};
+use provisio_firmware::FaultSpec;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Options shared by deploy and undeploy.
+pub struct Args<'a> {
+    pub inputs: &'a [String],
+    pub simulate: bool,
+    pub faults: &'a [String],
+    pub seed: u64,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, i32> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
+        eprintln!("error: cannot start the async runtime: {e}");
+        2
+    })
+}
+
+fn options(args: &Args<'_>) -> Result<DeployOptions, String> {
+    let mut opts = DeployOptions::new(default_data_dir(), args.simulate);
+    opts.faults = args.faults.iter().map(|f| f.parse::<FaultSpec>().map_err(|e| format!("--fault {f}: {e}"))).collect::<Result<_, _>>()?;
+    opts.seed = args.seed;
+    Ok(opts)
+}
+
+pub fn run_deploy(path: &Path, service_template: Option<&str>, args: Args<'_>) -> i32 {
+    let loaded = match open_with_builtin(path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let (st, inputs, opts) = match (|| {
+        let st = select_service_template(&loaded, service_template)?;
+        let inputs = parse_inputs(args.inputs)?;
+        Ok::<_, String>((st, inputs, options(&args)?))
+    })() {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    rt.block_on(async {
+        let (sink, rx) = EventSink::new();
+        let cancel = cancel_on_ctrl_c();
+        let render = tokio::spawn(render(rx));
+        println!("deploying {} ({}){}", st.qname(), path.display(), if opts.simulate { " with simulated devices" } else { "" });
+        let result = deploy(&loaded, &st, &inputs, &opts, sink, cancel).await;
+        finish(result.map(|o| (o.instance, o.fleets)), render).await
+    })
+}
+
+pub fn run_undeploy(instance: &str, args: Args<'_>) -> i32 {
+    let (inputs, opts) = match (|| Ok::<_, String>((parse_inputs(args.inputs)?, options(&args)?)))() {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    rt.block_on(async {
+        let (sink, rx) = EventSink::new();
+        let render = tokio::spawn(render(rx));
+        let result = undeploy(instance, &inputs, &opts, sink, cancel_on_ctrl_c()).await;
+        finish(result.map(|o| (o.instance, o.fleets)), render).await
+    })
+}
+
+fn cancel_on_ctrl_c() -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("cancelling…");
+            c.cancel();
+        }
+    });
+    cancel
+}
+
+async fn finish(
+    result: Result<(InstanceState, Vec<provisio_firmware::FleetHandle>), crate::deploy::DeployError>,
+    render: tokio::task::JoinHandle<()>,
+) -> i32 {
+    match result {
+        Err(e) => {
+            let _ = render.await;
+            eprintln!("error: {e}");
+            1
+        }
+        Ok((instance, fleets)) => {
+            let _ = render.await;
+            for f in fleets {
+                f.shutdown().await;
+            }
+            print_devices(&instance);
+            println!("instance {} is {}", instance.id, instance.phase);
+            if instance.phase == "deployed" || instance.phase == "undeployed" { 0 } else { 1 }
+        }
+    }
+}
+
+fn print_devices(instance: &InstanceState) {
+    if instance.devices.is_empty() {
+        return;
+    }
+    println!("{:<20} {:<14} {:<12} detail", "node", "device", "state");
+    for (node, devices) in &instance.devices {
+        for (id, d) in devices {
+            println!("{:<20} {:<14} {:<12} {}", node, id, d.state, d.detail.as_deref().unwrap_or(""));
+        }
+    }
+}
+
+/// Renders events as progress bars (one per running step) and lines.
+async fn render(mut rx: tokio::sync::mpsc::UnboundedReceiver<DeployEvent>) {
+    use std::io::IsTerminal;
+    let multi = MultiProgress::new();
+    let plain = std::env::var_os("PROVISIO_NO_PROGRESS").is_some() || !std::io::stdout().is_terminal();
+    if plain {
+        multi.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    // Without a terminal, progress bars are hidden: print lines instead.
+    let println = |m: &MultiProgress, line: String| {
+        if plain {
+            println!("{line}");
+        } else {
+            let _ = m.println(line);
+        }
+    };
+    let style = ProgressStyle::with_template("{spinner} {prefix:<32} {wide_msg} [{elapsed}]")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let mut bars: HashMap<String, ProgressBar> = HashMap::new();
+    while let Some(e) = rx.recv().await {
+        match e {
+            DeployEvent::PlanStarted { steps, stages, .. } => {
+                println(&multi, format!("plan: {} steps in {stages} stages", steps.len()));
+            }
+            DeployEvent::StepStarted { step, .. } => {
+                let pb = multi.add(ProgressBar::new_spinner());
+                pb.set_style(style.clone());
+                pb.set_prefix(step.clone());
+                pb.enable_steady_tick(Duration::from_millis(120));
+                bars.insert(step, pb);
+            }
+            DeployEvent::StepProgress { step, done, total } => {
+                if let Some(pb) = bars.get(&step) {
+                    pb.set_message(format!("{done}/{total} devices answered"));
+                }
+            }
+            DeployEvent::StepFinished { step, outputs } => {
+                let out: Vec<String> = outputs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                if let Some(pb) = bars.remove(&step) {
+                    pb.finish_with_message(format!("done {}", out.join(" ")));
+                }
+                if plain {
+                    println!("✓ {step} {}", out.join(" "));
+                }
+            }
+            DeployEvent::StepFailed { step, reason } => {
+                if let Some(pb) = bars.remove(&step) {
+                    pb.abandon_with_message(format!("FAILED: {reason}"));
+                }
+                if plain {
+                    println!("✗ {step}: {reason}");
+                }
+            }
+            DeployEvent::StepSkipped { step, reason } => {
+                println(&multi, format!("- {step} skipped ({reason})"));
+            }
+            DeployEvent::StepCancelled { step } => {
+                if let Some(pb) = bars.remove(&step) {
+                    pb.abandon_with_message("cancelled");
+                }
+            }
+            DeployEvent::Log { level, node, message } => {
+                if level != Level::Info || std::env::var_os("PROVISIO_VERBOSE").is_some() {
+                    println(&multi, format!("{:?} {}: {message}", level, node.unwrap_or_default()).to_lowercase());
+                }
+            }
+            DeployEvent::DeploymentFinished { ok, summary, .. } => {
+                println(&multi, format!("{} {summary}", if ok { "deployment finished:" } else { "deployment FAILED:" }));
+            }
+            DeployEvent::DeviceState { .. } | DeployEvent::Telemetry { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Deploying from the application: one path for the CLI and the GUI. Builds the plan, serves
+//! artifacts, starts the embedded broker and simulated devices when asked, and runs the very
+//! same engine for simulated and real devices.
+
+pub mod artifacts;
+pub mod services;
+pub mod simulate;
+
+use provisio_engines::drivers::nodemcu::{NodeMcuConfig, NodeMcuDriver};
+use provisio_engines::engine::driver::{DriverRegistry, ServedArtifact, driver_key};
+use provisio_engines::engine::instance::InstanceState;
+use provisio_engines::engine::run::{PreparedStep, RunOptions, run_plan};
+use provisio_engines::events::{EventSink, Level};
+use provisio_firmware::{FaultSpec, FleetHandle};
+use provisio_model::Loaded;
+use provisio_model::plan::{Plan, PlanError, build_deploy_plan, build_undeploy_plan, is_secret_name};
+use provisio_model::tosca::ServiceTemplate;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// How to deploy.
+#[derive(Debug, Clone)]
+pub struct DeployOptions {
+    /// Simulated devices: embedded broker, fleet simulator, local stand-ins.
+    pub simulate: bool,
+    /// Faults for simulated devices.
+    pub faults: Vec<FaultSpec>,
+    pub seed: u64,
+    /// Where instances and simulated device state live.
+    pub data_dir: PathBuf,
+    /// Host name or IP devices use to reach the artifact server (default 127.0.0.1 when
+    /// simulating, else this machine's address must be given for real devices).
+    pub artifact_host: Option<String>,
+    pub nodemcu: NodeMcuConfig,
+    pub max_parallel: usize,
+}
+
+impl DeployOptions {
+    pub fn new(data_dir: PathBuf, simulate: bool) -> Self {
+        DeployOptions {
+            simulate,
+            faults: Vec::new(),
+            seed: 0,
+            data_dir,
+            artifact_host: None,
+            nodemcu: NodeMcuConfig::default(),
+            max_parallel: 8,
+        }
+    }
+
+    pub fn instances_dir(&self) -> PathBuf {
+        self.data_dir.join("instances")
+    }
+}
+
+/// The default data directory (`$PROVISIO_DATA_DIR`, else the platform's data dir).
+pub fn default_data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("PROVISIO_DATA_DIR") {
+        return PathBuf::from(d);
+    }
+    directories::ProjectDirs::from("dev", "provisio", "provisio")
+        .map(|p| p.data_dir().to_path_buf())
+        .unwrap_or_else(|| std::env::temp_dir().join("provisio"))
+}
+
+/// Why a deployment could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("{0}")]
+    Plan(#[from] PlanError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// A finished (or failed) run, with the simulated fleets still running (the GUI keeps them,
+/// the CLI shuts them down).
+pub struct DeployOutcome {
+    pub instance: InstanceState,
+    pub fleets: Vec<FleetHandle>,
+}
+
+fn non_secret(inputs: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    inputs.iter().filter(|(k, _)| !is_secret_name(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Deploys `st` of `loaded`.
+pub async fn deploy(
+    loaded: &Loaded,
+    st: &ServiceTemplate,
+    inputs: &BTreeMap<String, String>,
+    opts: &DeployOptions,
+    events: EventSink,
+    cancel: CancellationToken,
+) -> Result<DeployOutcome, DeployError> {
+    let plan = build_deploy_plan(&loaded.library, st, inputs)?;
+    let instance = InstanceState {
+        id: InstanceState::new_id(&st.id),
+        source: loaded.path.clone(),
+        service_template: st.qname().to_string(),
+        created: now_secs(),
+        simulated: opts.simulate,
+        inputs: non_secret(inputs),
+        steps: Vec::new(),
+        devices: BTreeMap::new(),
+        phase: "new".into(),
+    };
+    run(loaded, plan, instance, opts, events, cancel).await
+}
+
+/// Undeploys the instance `id` (its topology is read again from where it came from).
+pub async fn undeploy(
+    id: &str,
+    extra_inputs: &BTreeMap<String, String>,
+    opts: &DeployOptions,
+    events: EventSink,
+    cancel: CancellationToken,
+) -> Result<DeployOutcome, DeployError> {
+    let dir = opts.instances_dir();
+    let mut instance = InstanceState::load(&dir, id).map_err(|e| DeployError::Setup(e.to_string()))?;
+    let loaded = crate::library::open_with_builtin(&instance.source).map_err(|e| DeployError::Setup(e.to_string()))?;
+    let q = provisio_model::QName::parse(&instance.service_template).map_err(DeployError::Setup)?;
+    let st = loaded
+        .library
+        .service_template(&q)
+        .cloned()
+        .ok_or_else(|| DeployError::Setup(format!("{} no longer defines {}", instance.source.display(), q)))?;
+    let mut inputs = instance.inputs.clone();
+    inputs.extend(extra_inputs.clone());
+    let plan = build_undeploy_plan(&loaded.library, &st, &inputs)?;
+    let mut opts = opts.clone();
+    opts.simulate = instance.simulated;
+    instance.phase = "undeploying".into();
+    run(&loaded, plan, instance, &opts, events, cancel).await
+}
+
+async fn run(
+    loaded: &Loaded,
+    mut plan: Plan,
+    instance: InstanceState,
+    opts: &DeployOptions,
+    events: EventSink,
+    cancel: CancellationToken,
+) -> Result<DeployOutcome, DeployError> {
+    let lib = &loaded.library;
+    let services = services::get(opts.simulate).await.map_err(DeployError::Setup)?;
+    // Simulation: the embedded broker replaces pubSubServer, a fleet stands in for the devices.
+    let mut fleets = Vec::new();
+    if opts.simulate {
+        let keys: Vec<Option<&'static str>> = plan.steps.iter().map(|s| driver_key(lib, &s.node_type)).collect();
+        fleets = simulate::start_fleets(&mut plan, &keys, services, opts, &instance, &events)
+            .await
+            .map_err(DeployError::Setup)?;
+    }
+    let token = provisio_engines::artifact_server::new_token();
+    let mut prepared = Vec::new();
+    for step in &plan.steps {
+        let mut served: Vec<ServedArtifact> = Vec::new();
+        for a in &step.artifacts {
+            for file in &a.files {
+                match artifacts::read_artifact(loaded, file) {
+                    Some(bytes) => {
+                        let file_name = file.rsplit('/').next().unwrap_or(file).to_string();
+                        served.push(services.artifacts.register(&token, &a.name, &file_name, Arc::new(bytes)));
+                    }
+                    None => events.log(Level::Warn, Some(&step.node), format!("artifact file '{file}' of {} not found", a.name)),
+                }
+            }
+        }
+        prepared.push(PreparedStep { driver: driver_key(lib, &step.node_type).map(str::to_string), artifacts: served });
+    }
+    let mut registry = DriverRegistry::new();
+    registry.insert("nodemcu", Arc::new(NodeMcuDriver { config: opts.nodemcu.clone() }));
+    let run_opts = RunOptions { max_parallel: opts.max_parallel, state_dir: Some(opts.instances_dir()) };
+    let instance = run_plan(&plan, prepared, &registry, instance, run_opts, events, cancel).await;
+    services.artifacts.remove(&token);
+    Ok(DeployOutcome { instance, fleets })
+}

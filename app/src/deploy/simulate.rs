@@ -1,0 +1,78 @@
+//! Simulated devices for a plan: every NodeMCU device group (a NodeMCU template's hardwareIds
+//! with its topics) gets a fleet of virtual NodeMCUs on the embedded broker, and the plan's
+//! `pubSubServer` inputs point at that broker. Device state lives under the data dir, per
+//! instance, so an undeploy after a restart finds the devices as they were.
+
+use super::DeployOptions;
+use super::services::Services;
+use provisio_engines::drivers::nodemcu::parse_hardware_ids;
+use provisio_engines::engine::instance::InstanceState;
+use provisio_engines::events::{EventSink, Level};
+use provisio_firmware::agent::runner::BrokerAddr;
+use provisio_firmware::{Fleet, FleetConfig, FleetHandle};
+use provisio_model::plan::{InputSource, Plan};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The node whose devices a step addresses: where its hardwareIds came from.
+fn device_node(step: &provisio_model::plan::Step) -> String {
+    step.inputs
+        .iter()
+        .find(|i| i.name == "hardwareIds")
+        .and_then(|i| match &i.source {
+            InputSource::Host(h) => Some(h.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| step.node.clone())
+}
+
+pub async fn start_fleets(
+    plan: &mut Plan,
+    keys: &[Option<&'static str>],
+    services: &Services,
+    opts: &DeployOptions,
+    instance: &InstanceState,
+    events: &EventSink,
+) -> Result<Vec<FleetHandle>, String> {
+    let Some(broker) = &services.broker else {
+        return Ok(Vec::new());
+    };
+    let url = broker.url();
+    let mut groups: BTreeMap<String, (Vec<String>, String, String)> = BTreeMap::new();
+    for (step, key) in plan.steps.iter_mut().zip(keys) {
+        if *key != Some("nodemcu") {
+            continue;
+        }
+        for i in &mut step.inputs {
+            if i.name == "pubSubServer" {
+                i.value = url.clone();
+            }
+        }
+        let ids = parse_hardware_ids(step.input("hardwareIds").unwrap_or("[]"))?;
+        let control = step.input("controlTopic").unwrap_or("control").to_string();
+        let response = step.input("responseTopic").unwrap_or("response").to_string();
+        groups.entry(device_node(step)).or_insert((ids, control, response));
+    }
+    // Device state belongs to the deployment that created it (undeploy reuses it).
+    let sim_root = opts.data_dir.join("simulated").join(instance_root(instance));
+    let mut fleets = Vec::new();
+    for (node, (ids, control, response)) in groups {
+        let addr = BrokerAddr { host: broker.addr().ip().to_string(), port: broker.addr().port() };
+        let mut cfg = FleetConfig::new(ids.clone(), addr, control, response, sim_root.join(&node));
+        cfg.faults = opts.faults.clone();
+        cfg.seed = opts.seed;
+        let fleet = Fleet::spawn(cfg).map_err(|e| format!("simulated devices of {node}: {e}"))?;
+        let expected = ids.iter().filter(|id| !fleet.faults(id).offline).count();
+        if !fleet.wait_online(expected, Duration::from_secs(20)).await {
+            events.log(Level::Warn, Some(&node), format!("only {} of {expected} simulated devices came online", fleet.online()));
+        }
+        events.log(Level::Info, Some(&node), format!("{} simulated NodeMCU(s) on {url}", ids.len()));
+        fleets.push(fleet);
+    }
+    Ok(fleets)
+}
+
+/// Deploy and undeploy of one instance share its device state directory.
+fn instance_root(instance: &InstanceState) -> String {
+    instance.id.clone()
+}

@@ -1,0 +1,62 @@
+//! `provisio deploy --simulate` and `provisio undeploy` end to end: the real binary, the
+//! embedded broker, the artifact server and a simulated NodeMCU fleet in one process.
+
+use std::path::Path;
+use std::process::Command;
+
+fn provisio(data: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .args(args)
+        .env("PROVISIO_DATA_DIR", data)
+        .env("PROVISIO_NO_PROGRESS", "1")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn fixture() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/constrained.tosca").display().to_string()
+}
+
+#[test]
+fn deploy_then_undeploy_simulated_fleet() {
+    let data = tempfile::tempdir().unwrap();
+    let (code, out) = provisio(data.path(), &["deploy", &fixture(), "--simulate"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("✓ SensorPublisher.install installedDevicesCount=3"), "{out}");
+    assert_eq!(out.matches(" running ").count(), 3, "{out}");
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("instance ").and_then(|r| r.strip_suffix(" is deployed")))
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_string();
+    let (code, list) = provisio(data.path(), &["instances"]);
+    assert_eq!(code, 0);
+    assert!(list.contains(&id) && list.contains("deployed"), "{list}");
+    // A new process finds the instance and the simulated devices' state on disk.
+    let (code, out) = provisio(data.path(), &["undeploy", &id]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("✓ SensorPublisher.stop stoppedDevicesCount=3"), "{out}");
+    assert_eq!(out.matches(" uninstalled ").count(), 3, "{out}");
+}
+
+#[test]
+fn a_corrupt_download_fails_that_device_only() {
+    let data = tempfile::tempdir().unwrap();
+    let (code, out) = provisio(data.path(), &["deploy", &fixture(), "--simulate", "--fault", "corrupt@1361877"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("2 of 3 devices succeeded; 1361877: failed: md5 mismatch"), "{out}");
+    assert!(out.contains("- SensorPublisher.configure skipped"), "{out}");
+}
+
+#[test]
+fn unknown_instance_and_bad_input_are_clear_errors() {
+    let data = tempfile::tempdir().unwrap();
+    let (code, out) = provisio(data.path(), &["undeploy", "nope"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no instance 'nope'"), "{out}");
+    let (code, out) = provisio(data.path(), &["deploy", "/nonexistent.tosca", "--simulate"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("/nonexistent.tosca"), "{out}");
+}
