@@ -406,3 +406,107 @@ impl Agent {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image() -> Vec<u8> {
+        let mut v: Vec<u8> = (0..100u8).collect();
+        v[0] = ESP8266_MAGIC_BYTE;
+        v
+    }
+
+    fn install_cmd(body: &[u8]) -> Bytes {
+        let cmd = Command::Install {
+            install_url: "http://h/x.bin".into(),
+            binary_size: body.len() as u64,
+            hash: hex::encode(Md5::digest(body)),
+        };
+        Bytes::from(serde_json::to_vec(&cmd).unwrap())
+    }
+
+    fn responses(actions: &[Action]) -> Vec<String> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Publish(DeviceMessage::Response { response, .. }) => Some(response.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn broken_download_resumes_from_written_offset() {
+        let body = image();
+        let mut agent = Agent::new("d", DeviceState::default(), AgentConfig::default());
+        let acts = agent.handle(Input::Message(install_cmd(&body)), &mut NullApp);
+        assert!(acts.contains(&Action::StartDownload { url: "http://h/x.bin".into(), offset: 0 }));
+        agent.handle(Input::DownloadStarted { total: Some(100) }, &mut NullApp);
+        agent.handle(Input::DownloadChunk(Bytes::copy_from_slice(&body[..40])), &mut NullApp);
+        let acts = agent.handle(Input::DownloadFailed { reason: "reset".into(), retry: true }, &mut NullApp);
+        assert!(matches!(acts.last(), Some(Action::SetTimer(_))));
+        let acts = agent.handle(Input::Timer, &mut NullApp);
+        assert_eq!(acts, vec![Action::StartDownload { url: "http://h/x.bin".into(), offset: 40 }]);
+        agent.handle(Input::DownloadStarted { total: Some(100) }, &mut NullApp);
+        agent.handle(Input::DownloadChunk(Bytes::copy_from_slice(&body[40..])), &mut NullApp);
+        let acts = agent.handle(Input::DownloadFinished, &mut NullApp);
+        assert_eq!(acts.last(), Some(&Action::Reboot));
+        let Some(Action::Persist(st)) = acts.iter().find(|a| matches!(a, Action::Persist(_))) else { panic!() };
+        let mut rebooted = Agent::new("d", st.clone(), AgentConfig::default());
+        assert_eq!(responses(&rebooted.handle(Input::Boot, &mut NullApp)), vec!["success"]);
+        assert_eq!(rebooted.state().active_slot, Slot::B);
+        assert!(rebooted.state().pending_response.is_none());
+    }
+
+    #[test]
+    fn download_gives_up_after_max_attempts_and_names_the_cause() {
+        let body = image();
+        let cfg = AgentConfig { max_download_attempts: 2, ..Default::default() };
+        let mut agent = Agent::new("d", DeviceState::default(), cfg);
+        agent.handle(Input::Message(install_cmd(&body)), &mut NullApp);
+        agent.handle(Input::DownloadFailed { reason: "connect: refused".into(), retry: true }, &mut NullApp);
+        agent.handle(Input::Timer, &mut NullApp);
+        let acts = agent.handle(Input::DownloadFailed { reason: "connect: refused".into(), retry: true }, &mut NullApp);
+        assert_eq!(responses(&acts), vec!["error: download failed: connect: refused"]);
+        assert!(!agent.is_installing());
+        let mut agent = Agent::new("d", DeviceState::default(), AgentConfig::default());
+        agent.handle(Input::Message(install_cmd(&body)), &mut NullApp);
+        let acts = agent.handle(Input::DownloadFailed { reason: "http 404".into(), retry: false }, &mut NullApp);
+        assert_eq!(responses(&acts), vec!["error: download failed: http 404"]);
+    }
+
+    #[test]
+    fn boot_after_cut_flash_reports_it_and_keeps_old_app() {
+        let old = SlotImage { md5: "old".into(), size: 8 };
+        let st = DeviceState { slot_a: Some(old.clone()), running: true, flashing: Some(Slot::B), ..Default::default() };
+        let mut agent = Agent::new("d", st, AgentConfig::default());
+        let acts = agent.handle(Input::Boot, &mut NullApp);
+        assert_eq!(responses(&acts), vec!["error: flash interrupted"]);
+        assert_eq!(agent.state().installed(), Some(&old));
+        assert!(agent.state().running && agent.state().flashing.is_none());
+    }
+
+    #[test]
+    fn commands_during_an_install_are_answered_busy() {
+        let body = image();
+        let mut agent = Agent::new("d", DeviceState::default(), AgentConfig::default());
+        agent.handle(Input::Message(install_cmd(&body)), &mut NullApp);
+        let acts = agent.handle(Input::Message(Bytes::from_static(b"{\"messageType\":\"start\"}")), &mut NullApp);
+        assert_eq!(responses(&acts), vec!["error: busy installing"]);
+        assert!(agent.is_installing());
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut agent = Agent::new("d", DeviceState::default(), AgentConfig::default());
+        for junk in [&b""[..], b"\xff\xfe", b"[]", b"null", b"{\"messageType\":42}", b"{\"messageType\":\"install\",\"installUrl\":\"x\",\"binarySize\":-1,\"hash\":\"\"}"] {
+            let acts = agent.handle(Input::Message(Bytes::copy_from_slice(junk)), &mut NullApp);
+            assert!(responses(&acts).is_empty());
+        }
+        // Download events without an install are ignored.
+        assert!(agent.handle(Input::DownloadChunk(Bytes::from_static(b"x")), &mut NullApp).is_empty());
+        assert!(agent.handle(Input::DownloadFinished, &mut NullApp).is_empty());
+        assert!(agent.handle(Input::Timer, &mut NullApp).is_empty());
+    }
+}

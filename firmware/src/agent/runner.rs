@@ -118,7 +118,10 @@ impl App for SimApp {
 /// Why one boot of the device ended.
 enum BootEnd {
     Shutdown,
+    /// A planned restart: queued messages are flushed, status goes `offline`.
     Reboot,
+    /// Power loss: the connection just drops (the broker sends the last will).
+    Crash,
     Offline,
 }
 
@@ -147,7 +150,7 @@ pub async fn run_device(spec: DeviceSpec, shared: Arc<Shared>, shutdown: Cancell
         match boot.run(&shutdown, &mut fault_rx).await.map_err(state_err)? {
             BootEnd::Shutdown => return Ok(()),
             BootEnd::Offline => {}
-            BootEnd::Reboot => {
+            BootEnd::Reboot | BootEnd::Crash => {
                 tokio::select! {
                     _ = shutdown.cancelled() => return Ok(()),
                     _ = tokio::time::sleep(spec.reboot_delay) => {}
@@ -222,7 +225,7 @@ impl<'a> Boot<'a> {
             self.shared.online.fetch_sub(1, Ordering::Relaxed);
             self.connected = false;
         }
-        if let Ok(BootEnd::Shutdown) = end {
+        if let Ok(BootEnd::Shutdown | BootEnd::Reboot) = end {
             self.goodbye().await;
         }
         end
@@ -292,7 +295,8 @@ impl<'a> Boot<'a> {
         }
     }
 
-    /// Publish `offline` and disconnect cleanly (a clean disconnect suppresses the last will).
+    /// Publish `offline` and disconnect cleanly (a clean disconnect suppresses the last will),
+    /// after everything queued before (responses, progress) went out.
     async fn goodbye(&mut self) {
         if self.client.try_publish(self.status.clone(), QoS::AtLeastOnce, true, STATUS_OFFLINE).is_err()
             || self.client.try_disconnect().is_err()
@@ -358,7 +362,7 @@ impl<'a> Boot<'a> {
                     let half = data.slice(..data.len() / 2);
                     let _ = write_slot(&self.spec.dir, slot, offset, &half);
                     tracing::info!(device = %self.spec.hardware_id, "simulated crash during flash");
-                    return Ok(Some(BootEnd::Reboot));
+                    return Ok(Some(BootEnd::Crash));
                 }
                 write_slot(&self.spec.dir, slot, offset, &data)?;
                 self.dirty_slot = Some(slot);

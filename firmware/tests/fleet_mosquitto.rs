@@ -1,0 +1,226 @@
+//! The simulated fleet against a real Mosquitto (started by each test on a free loopback port)
+//! and a real hyper artifact server: the whole lifecycle, every injected fault with its
+//! documented outcome, the old app surviving a corrupt download, and state surviving restarts.
+
+mod support;
+
+use std::time::Duration;
+
+use provisio_firmware::fleet::{Fleet, FleetConfig, FleetHandle};
+use provisio_firmware::mosquitto::Mosquitto;
+use provisio_firmware::{DeviceFaults, FaultSpec};
+use provisio_model::protocol::{Command, STATUS_OFFLINE, STATUS_ONLINE};
+use support::{ArtifactServer, Observer, WAIT, image, md5_hex};
+
+const THESIS_IDS: [&str; 3] = ["1345963", "1361877", "8797990"];
+
+fn broker() -> Mosquitto {
+    Mosquitto::start().unwrap_or_else(|e| panic!("these tests need a real Mosquitto: {e}"))
+}
+
+fn config(broker: &Mosquitto, ids: &[&str], dir: &std::path::Path) -> FleetConfig {
+    let mut cfg = FleetConfig::new(
+        ids.iter().map(|s| s.to_string()).collect(),
+        broker.addr(),
+        "controlTopic",
+        "responseTopic",
+        dir,
+    );
+    cfg.reboot_delay = Duration::from_millis(50);
+    cfg.agent.retry_delay = Duration::from_millis(50);
+    cfg
+}
+
+async fn start(cfg: FleetConfig, obs: &mut Observer) -> FleetHandle {
+    let ids = cfg.ids.clone();
+    let fleet = Fleet::spawn(cfg).unwrap();
+    for id in &ids {
+        if !fleet.faults(id).offline {
+            assert!(obs.wait_status(id, STATUS_ONLINE, WAIT).await, "{id} never came online");
+        }
+    }
+    fleet
+}
+
+fn install(server: &ArtifactServer, file: &str, body: &[u8]) -> Command {
+    Command::Install { install_url: server.url(file), binary_size: body.len() as u64, hash: md5_hex(body) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thesis_lifecycle_over_real_mosquitto() {
+    let mq = broker();
+    let app = image(50_000, 1);
+    let server = ArtifactServer::start(vec![("app.bin", app.clone())]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut obs = Observer::connect(&mq.addr(), "controlTopic", "responseTopic").await;
+    let fleet = start(config(&mq, &THESIS_IDS, dir.path()), &mut obs).await;
+
+    let steps = [
+        install(&server, "app.bin", &app),
+        Command::Configure { app_config: r#"{ "interval" : 3000 }"#.into() },
+        Command::Start,
+        Command::Stop,
+    ];
+    for cmd in &steps {
+        obs.send(cmd).await;
+        let got = obs.responses(&THESIS_IDS, WAIT).await;
+        for id in THESIS_IDS {
+            assert_eq!(got.get(id).map(String::as_str), Some("success"), "{} on {id}: {got:?}", cmd.operation());
+        }
+    }
+    for id in THESIS_IDS {
+        let st = fleet.device_state(id).unwrap();
+        assert_eq!(st.installed().unwrap().md5, md5_hex(&app));
+        assert_eq!(st.app_config.as_deref(), Some(r#"{ "interval" : 3000 }"#));
+        assert!(!st.running);
+        // The image really is in the active slot.
+        let written = std::fs::read(fleet.device_dir(id).join(st.active_slot.file_name())).unwrap();
+        assert_eq!(written, app);
+        // Progress went up to the full size.
+        let p = &obs.progress[id];
+        assert_eq!(p.last(), Some(&(50_000, 50_000)), "{p:?}");
+        assert!(p.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+    obs.send(&Command::Uninstall).await;
+    let got = obs.responses(&THESIS_IDS, WAIT).await;
+    assert!(THESIS_IDS.iter().all(|id| got[*id] == "success"), "{got:?}");
+    // A second uninstall has nothing to remove: reported as a failure, not as done.
+    obs.send(&Command::Uninstall).await;
+    let got = obs.responses(&THESIS_IDS, WAIT).await;
+    assert!(THESIS_IDS.iter().all(|id| got[*id] == "error: no app installed"), "{got:?}");
+    // Malformed JSON is ignored: the next real command is still answered normally.
+    obs.send_raw(b"{not json".to_vec()).await;
+    obs.send(&Command::Start).await;
+    let got = obs.responses(&THESIS_IDS, WAIT).await;
+    assert!(THESIS_IDS.iter().all(|id| got[*id] == "error: no app installed"), "{got:?}");
+
+    assert!(fleet.shutdown().await.is_empty());
+    for id in THESIS_IDS {
+        assert!(obs.wait_status(id, STATUS_OFFLINE, WAIT).await, "{id} not offline after shutdown");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_fault_gives_its_documented_outcome() {
+    let mq = broker();
+    let app = image(20_000, 2);
+    let server = ArtifactServer::start(vec![("app.bin", app.clone())]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ids = ["ok", "slow", "drop", "corrupt", "crash", "refuse", "offline"];
+    let mut cfg = config(&mq, &ids, dir.path());
+    for f in ["slow=20000@slow", "drop@drop", "corrupt@corrupt", "crash-flash@crash", "refuse-start@refuse", "offline@offline"] {
+        cfg.faults.push(f.parse::<FaultSpec>().unwrap());
+    }
+    let mut obs = Observer::connect(&mq.addr(), "controlTopic", "responseTopic").await;
+    let fleet = start(cfg, &mut obs).await;
+    assert_eq!(fleet.online(), 6);
+
+    obs.send(&install(&server, "app.bin", &app)).await;
+    let online = ["ok", "slow", "drop", "corrupt", "crash", "refuse"];
+    let got = obs.responses(&online, WAIT).await;
+    assert_eq!(got.get("ok").map(String::as_str), Some("success"));
+    assert_eq!(got.get("slow").map(String::as_str), Some("success"));
+    assert_eq!(got.get("drop").map(String::as_str), Some("success"), "a dropped download resumes");
+    assert_eq!(got.get("corrupt").map(String::as_str), Some("error: md5 mismatch"));
+    assert_eq!(got.get("crash").map(String::as_str), Some("error: flash interrupted"));
+    assert_eq!(got.get("refuse").map(String::as_str), Some("success"));
+    assert!(!got.contains_key("offline"));
+    // The slow link delivered in many small pieces: more progress messages than a fast one.
+    assert!(obs.progress["slow"].len() >= 10, "{:?}", obs.progress["slow"]);
+    // The drop was resumed with a Range request from the middle of the image.
+    assert!(server.ranges().contains(&"bytes=10000-".to_string()), "{:?}", server.ranges());
+    assert_eq!(fleet.device_state("drop").unwrap().installed().unwrap().md5, md5_hex(&app));
+    for id in ["corrupt", "crash"] {
+        let st = fleet.device_state(id).unwrap();
+        assert!(st.installed().is_none() && st.flashing.is_none(), "{id}: {st:?}");
+    }
+
+    obs.send(&Command::Start).await;
+    let got = obs.responses(&online, WAIT).await;
+    assert_eq!(got["refuse"], "app refused to start".replace("app", "error: app"));
+    assert_eq!(got["ok"], "success");
+    assert_eq!(got["corrupt"], "error: no app installed");
+    assert!(!fleet.device_state("refuse").unwrap().running);
+
+    assert!(!got.contains_key("offline"));
+    assert_ne!(obs.status.get("offline").map(String::as_str), Some(STATUS_ONLINE));
+
+    // A device that drops off (last will: offline) keeps its session (clean_session = false):
+    // a command sent meanwhile is delivered when it is back.
+    fleet.set_faults("ok", DeviceFaults { offline: true, ..Default::default() });
+    assert!(obs.wait_status("ok", STATUS_OFFLINE, WAIT).await, "last will not published");
+    obs.send(&Command::Stop).await;
+    assert!(obs.drain(Duration::from_millis(300)).await.get("ok").is_none());
+    fleet.set_faults("ok", DeviceFaults::default());
+    assert!(obs.wait_status("ok", STATUS_ONLINE, WAIT).await);
+    let got = obs.responses(&["ok"], WAIT).await;
+    assert_eq!(got.get("ok").map(String::as_str), Some("success"), "{got:?}");
+    assert!(!fleet.device_state("ok").unwrap().running);
+    // The never-connected device comes online when its fault is cleared.
+    fleet.set_faults("offline", DeviceFaults::default());
+    assert!(obs.wait_status("offline", STATUS_ONLINE, WAIT).await);
+    fleet.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_download_keeps_old_app_running_after_reboot() {
+    let mq = broker();
+    let v1 = image(8_000, 3);
+    let v2 = image(9_000, 4);
+    let server = ArtifactServer::start(vec![("v1.bin", v1.clone()), ("v2.bin", v2.clone())]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut obs = Observer::connect(&mq.addr(), "controlTopic", "responseTopic").await;
+    let fleet = start(config(&mq, &["dev1"], dir.path()), &mut obs).await;
+    for cmd in [install(&server, "v1.bin", &v1), Command::Start] {
+        obs.send(&cmd).await;
+        assert_eq!(obs.responses(&["dev1"], WAIT).await["dev1"], "success");
+    }
+    fleet.set_faults("dev1", DeviceFaults { corrupt_download: true, ..Default::default() });
+    obs.send(&install(&server, "v2.bin", &v2)).await;
+    assert_eq!(obs.responses(&["dev1"], WAIT).await["dev1"], "error: md5 mismatch");
+    fleet.shutdown().await;
+
+    // Power cycle: a new fleet on the same state directory.
+    let fleet = start(config(&mq, &["dev1"], dir.path()), &mut obs).await;
+    let st = fleet.device_state("dev1").unwrap();
+    assert_eq!(st.installed().unwrap().md5, md5_hex(&v1));
+    assert!(st.running, "the old app runs again after the reboot");
+    let active = std::fs::read(fleet.device_dir("dev1").join(st.active_slot.file_name())).unwrap();
+    assert_eq!(active, v1);
+    // Without the fault the new version installs and the device boots from the other slot.
+    obs.send(&install(&server, "v2.bin", &v2)).await;
+    assert_eq!(obs.responses(&["dev1"], WAIT).await["dev1"], "success");
+    let st2 = fleet.device_state("dev1").unwrap();
+    assert_eq!(st2.installed().unwrap().md5, md5_hex(&v2));
+    assert_ne!(st2.active_slot, st.active_slot);
+    fleet.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_survives_a_fleet_restart() {
+    let mq = broker();
+    let app = image(4_000, 5);
+    let server = ArtifactServer::start(vec![("app.bin", app.clone())]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut obs = Observer::connect(&mq.addr(), "controlTopic", "responseTopic").await;
+    let fleet = start(config(&mq, &["a", "b"], dir.path()), &mut obs).await;
+    for cmd in [install(&server, "app.bin", &app), Command::Configure { app_config: "{\"interval\":1000}".into() }] {
+        obs.send(&cmd).await;
+        let got = obs.responses(&["a", "b"], WAIT).await;
+        assert!(got.len() == 2 && got.values().all(|r| r == "success"), "{got:?}");
+    }
+    obs.send(&Command::Start).await;
+    assert_eq!(obs.responses(&["a", "b"], WAIT).await.get("b").map(String::as_str), Some("success"));
+    fleet.shutdown().await;
+
+    let before = provisio_firmware::agent::state::load(&dir.path().join("b")).unwrap();
+    assert!(before.running);
+    let fleet = start(config(&mq, &["a", "b"], dir.path()), &mut obs).await;
+    let after = fleet.device_state("b").unwrap();
+    assert_eq!(after, before);
+    obs.send(&Command::Stop).await;
+    let got = obs.responses(&["a", "b"], WAIT).await;
+    assert_eq!(got["b"], "success");
+    assert!(!fleet.device_state("b").unwrap().running);
+    fleet.shutdown().await;
+}
