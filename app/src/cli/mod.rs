@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod bench;
 pub mod deploy;
 pub mod plan;
 pub mod select;
@@ -67,6 +68,20 @@ pub enum Command {
     },
     /// List deployed instances.
     Instances,
+    /// Benchmarks that print figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Deploy a generated fleet of simulated NodeMCUs and compare install with plain HTTP.
+    Deploy {
+        #[arg(long, default_value_t = 1000)]
+        devices: usize,
+        #[arg(long, default_value_t = 1024)]
+        size_kib: usize,
+    },
 }
 
 /// Runs the CLI; returns the exit code.
@@ -91,6 +106,7 @@ pub fn run(cli: Cli) -> i32 {
             }
             0
         }
+        Some(Command::Bench(BenchCommand::Deploy { devices, size_kib })) => bench::run(devices, size_kib),
         None => 0,
     }
 }

@@ -22,6 +22,8 @@ pub struct Collector {
     answers: BTreeMap<String, DeviceOutcome>,
     unlisted: BTreeMap<String, DeviceOutcome>,
     offline: BTreeMap<String, bool>,
+    /// Whether any device uses the status extension (retained online/offline).
+    seen_status: bool,
 }
 
 /// What a message meant, for events.
@@ -39,6 +41,7 @@ impl Collector {
             answers: BTreeMap::new(),
             unlisted: BTreeMap::new(),
             offline: BTreeMap::new(),
+            seen_status: false,
         }
     }
 
@@ -88,6 +91,7 @@ impl Collector {
             _ => return None,
         };
         self.offline.insert(device.to_string(), state == DeviceState::Offline);
+        self.seen_status = true;
         // Only interesting for devices that have not answered yet.
         (!self.answers.contains_key(device)).then(|| Update { device: device.to_string(), state })
     }
@@ -95,6 +99,19 @@ impl Collector {
     /// Every listed device answered.
     pub fn complete(&self) -> bool {
         self.answers.len() == self.listed.len()
+    }
+
+    /// Complete, and no other device can still answer: devices announce themselves with the
+    /// retained status extension, and every device that is online has answered. Then the grace
+    /// period for unlisted devices is not needed. Devices without the extension keep the grace.
+    pub fn settled(&self) -> bool {
+        self.complete()
+            && self.seen_status
+            && self
+                .offline
+                .iter()
+                .filter(|(_, off)| !**off)
+                .all(|(d, _)| self.answers.contains_key(d) || self.unlisted.contains_key(d))
     }
 
     pub fn answered(&self) -> usize {
@@ -214,6 +231,20 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("x answered success but is not in hardwareIds"));
         assert_eq!(table.len(), 4);
+    }
+
+    #[test]
+    fn settled_only_when_every_online_device_answered() {
+        let mut c = Collector::new("start", vec!["a".into()]);
+        c.on_response(&resp("a", "success"));
+        assert!(c.complete() && !c.settled(), "no status seen: keep the grace period");
+        c.on_status("a", b"online");
+        c.on_status("z", b"online");
+        assert!(!c.settled(), "z is online and may still answer");
+        c.on_response(&resp("z", "success"));
+        assert!(c.settled());
+        c.on_status("y", b"offline");
+        assert!(c.settled(), "offline devices cannot answer");
     }
 
     #[test]

@@ -152,6 +152,9 @@ pub async fn run_operation(config: &NodeMcuConfig, step: &Step, ctx: &DriverCont
     let mut grace_until: Option<Instant> = None;
     let mut last_progress = u64::MAX;
     loop {
+        if collector.settled() {
+            break;
+        }
         if collector.complete() && grace_until.is_none() && total > 0 {
             grace_until = Some(Instant::now() + config.grace);
         }
