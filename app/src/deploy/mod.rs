@@ -101,6 +101,11 @@ pub async fn deploy(
     events: EventSink,
     cancel: CancellationToken,
 ) -> Result<DeployOutcome, DeployError> {
+    let mut inputs = inputs.clone();
+    if opts.simulate {
+        simulate::fill_missing_inputs(&loaded.library, st, &mut inputs);
+    }
+    let inputs = &inputs;
     let plan = build_deploy_plan(&loaded.library, st, inputs)?;
     let instance = InstanceState {
         id: InstanceState::new_id(&st.id),

@@ -76,3 +76,13 @@ pub async fn start_fleets(
 fn instance_root(instance: &InstanceState) -> String {
     instance.id.clone()
 }
+
+/// With simulated devices, deploy inputs nobody gave (passwords of stand-in hosts) get a
+/// placeholder: the stand-ins do not check them.
+pub fn fill_missing_inputs(lib: &provisio_model::Library, st: &provisio_model::tosca::ServiceTemplate, inputs: &mut BTreeMap<String, String>) {
+    if let Err(provisio_model::plan::PlanError::MissingInputs(missing)) = provisio_model::plan::build_deploy_plan(lib, st, inputs) {
+        for m in missing {
+            inputs.entry(m.deploy_input.unwrap_or(m.input)).or_insert_with(|| "simulated".to_string());
+        }
+    }
+}

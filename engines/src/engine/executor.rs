@@ -75,6 +75,7 @@ pub fn check_graph(deps: &[Vec<usize>]) -> Result<(), GraphError> {
 /// for persisting state). Returns the final status of every step.
 pub async fn execute<F, Fut, G>(
     deps: &[Vec<usize>],
+    names: &[String],
     max_parallel: usize,
     cancel: CancellationToken,
     run: F,
@@ -146,7 +147,8 @@ where
                     Err(reason) => {
                         status[i] = StepStatus::Failed(reason);
                         on_change(i, &status[i], None);
-                        skip_dependants(i, &dependants, &mut status, &mut on_change);
+                        let name = names.get(i).cloned().unwrap_or_else(|| format!("step {i}"));
+                        skip_dependants(i, &name, &dependants, &mut status, &mut on_change);
                     }
                 }
             }
@@ -163,7 +165,7 @@ where
     Ok(status)
 }
 
-fn skip_dependants<G>(failed: usize, dependants: &[Vec<usize>], status: &mut [StepStatus], on_change: &mut G)
+fn skip_dependants<G>(failed: usize, failed_name: &str, dependants: &[Vec<usize>], status: &mut [StepStatus], on_change: &mut G)
 where
     G: FnMut(usize, &StepStatus, Option<&Outputs>),
 {
@@ -171,7 +173,7 @@ where
     while let Some(s) = stack.pop() {
         for &d in &dependants[s] {
             if status[d] == StepStatus::Pending {
-                status[d] = StepStatus::Skipped(format!("step {failed} failed"));
+                status[d] = StepStatus::Skipped(format!("{failed_name} failed"));
                 on_change(d, &status[d], None);
                 stack.push(d);
             }
@@ -197,7 +199,7 @@ mod tests {
         let in_flight = Arc::new(Mutex::new((0usize, 0usize)));
         let l = log.clone();
         let f = in_flight.clone();
-        let status = execute(&deps, 4, CancellationToken::new(), move |i| {
+        let status = execute(&deps, &[], 4, CancellationToken::new(), move |i| {
             let l = l.clone();
             let f = f.clone();
             async move {
@@ -225,7 +227,7 @@ mod tests {
     async fn failure_skips_dependants_only() {
         // 0 fails → 1 skipped → 3 skipped; 2 independent runs.
         let deps = vec![vec![], vec![0], vec![], vec![1]];
-        let status = execute(&deps, 2, CancellationToken::new(), |i| async move {
+        let status = execute(&deps, &[], 2, CancellationToken::new(), |i| async move {
             if i == 0 { Err("boom".to_string()) } else { ok() }
         }, |_, _, _| {})
         .await
@@ -243,7 +245,7 @@ mod tests {
         let c = cancel.clone();
         let changes = Arc::new(Mutex::new(Vec::new()));
         let ch = changes.clone();
-        let status = execute(&deps, 1, cancel, move |_| {
+        let status = execute(&deps, &[], 1, cancel, move |_| {
             let c = c.clone();
             async move {
                 c.cancel();
@@ -260,7 +262,7 @@ mod tests {
     #[tokio::test]
     async fn panicking_step_is_a_failure() {
         let deps = vec![vec![]];
-        let status = execute(&deps, 1, CancellationToken::new(), |_| async move {
+        let status = execute(&deps, &[], 1, CancellationToken::new(), |_| async move {
             let v: Vec<u8> = Vec::new();
             if v.is_empty() {
                 panic!("driver bug");

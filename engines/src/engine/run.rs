@@ -108,7 +108,8 @@ pub async fn run_plan(
         move |i: usize| {
             let step = steps[i].clone();
             let prep = prepared.get(i).cloned();
-            let driver = prep.as_ref().and_then(|p| p.driver.as_deref()).and_then(|k| registry.get(k));
+            let key = prep.as_ref().and_then(|p| p.driver.clone());
+            let driver = key.as_deref().and_then(|k| registry.get(k));
             let ctx = DriverContext {
                 events: inner.clone(),
                 cancel: cancel.child_token(),
@@ -117,10 +118,13 @@ pub async fn run_plan(
             async move {
                 match driver {
                     Some(d) => d.run(step, ctx).await,
-                    None => Err(format!(
-                        "no driver can run {} of node type {} (supported: NodeMCU_App, LXContainerRaspberryPi, RaspbianStretchLXC, LXContainerMICA)",
-                        step.operation, step.node_type
-                    )),
+                    None => Err(match key {
+                        Some(k) => format!("no '{k}' driver is available in this build to run {} of {}", step.operation, step.node_type.local),
+                        None => format!(
+                            "no driver for node type {} (drivers exist for NodeMCU_App, LXContainerRaspberryPi, RaspbianStretchLXC, LXContainerMICA and types derived from them)",
+                            step.node_type
+                        ),
+                    }),
                 }
             }
         }
@@ -158,7 +162,8 @@ pub async fn run_plan(
             }
         }
     };
-    let result = executor::execute(&deps, opts.max_parallel, cancel.clone(), run_one, on_change).await;
+    let names: Vec<String> = steps.iter().map(|s| s.id.clone()).collect();
+    let result = executor::execute(&deps, &names, opts.max_parallel, cancel.clone(), run_one, on_change).await;
     drop(inner);
     let _ = forward.await;
 
