@@ -9,7 +9,9 @@ pub mod plan;
 pub mod load;
 pub mod protocol;
 pub mod save;
+pub mod validate;
 pub mod qname;
+pub mod rules;
 pub mod tosca;
 pub mod xml;
 

@@ -29,6 +29,11 @@ pub fn report(path: &Path) -> Result<Report, provisio_model::LoadError> {
         // Built-in files are ours and tested; report only what the user opened.
         !d.file.as_ref().is_some_and(|f| f.starts_with("builtin"))
     }));
+    for (f, st) in lib.service_templates() {
+        if !lib.file(f).builtin {
+            diagnostics.extend(provisio_model::validate::validate_service_template(lib, st, Some(lib.file(f).path.clone())));
+        }
+    }
     let service_templates = lib
         .service_templates()
         .into_iter()
