@@ -2,4 +2,5 @@
 
 pub mod cli;
 pub mod deploy;
+pub mod gui;
 pub mod library;

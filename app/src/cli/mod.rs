@@ -107,6 +107,12 @@ pub fn run(cli: Cli) -> i32 {
             0
         }
         Some(Command::Bench(BenchCommand::Deploy { devices, size_kib })) => bench::run(devices, size_kib),
-        None => 0,
+        None => match crate::gui::run() {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: cannot open the window: {e}");
+                2
+            }
+        },
     }
 }

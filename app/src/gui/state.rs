@@ -116,6 +116,10 @@ pub struct EditorState {
     pub connect_menu: Option<ConnectMenu>,
     /// Fit the view to the topology on the next frame.
     pub fit_requested: bool,
+    /// Scroll the view so the selection is centred on the next frame.
+    pub center_on_selection: bool,
+    /// Transient canvas interaction (connection drag, box selection).
+    pub canvas: super::canvas::CanvasState,
 }
 
 /// The popup offering valid relationship types for a new connection.
@@ -143,6 +147,8 @@ impl EditorState {
             clipboard: Vec::new(),
             connect_menu: None,
             fit_requested: true,
+            center_on_selection: false,
+            canvas: Default::default(),
         };
         s.revalidate();
         s

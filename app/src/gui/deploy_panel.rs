@@ -1,0 +1,405 @@
+//! One-click deploy from the editor: validate, ask for deploy inputs, run the same engine as
+//! `provisio deploy` on a background runtime (the UI never blocks), and turn its events into
+//! canvas overlays, a step list, a per-device table and a log. Cancel and undeploy included.
+
+use super::canvas::device_ids;
+use super::state::{DeviceMarker, EditorState, NodeOverlay, NodeRun};
+use crate::deploy::{DeployOptions, DeployOutcome, default_data_dir};
+use provisio_engines::engine::instance::InstanceState;
+use provisio_engines::events::{DeployEvent, DeviceState, EventSink, Level};
+use provisio_firmware::{FaultSpec, FleetHandle};
+use provisio_model::plan::{PlanError, build_deploy_plan, is_secret_name};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// A step as the panel shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRow {
+    pub id: String,
+    pub node: String,
+    pub state: NodeRun,
+}
+
+struct Running {
+    cancel: CancellationToken,
+    events: tokio::sync::mpsc::UnboundedReceiver<DeployEvent>,
+    result: tokio::sync::oneshot::Receiver<Result<DeployOutcome, String>>,
+    started: Instant,
+    undeploy: bool,
+}
+
+/// The deploy panel's state.
+pub struct DeployUi {
+    runtime: Option<tokio::runtime::Runtime>,
+    pub simulate: bool,
+    /// Faults for simulated devices (e.g. `refuse-start@1361877`), from the panel or tests.
+    pub faults: Vec<FaultSpec>,
+    pub inputs: BTreeMap<String, String>,
+    /// Inputs the user must still give before the deploy starts.
+    pub asking: Option<Vec<String>>,
+    running: Option<Running>,
+    pub steps: Vec<StepRow>,
+    pub log: Vec<(Level, String)>,
+    pub instance: Option<InstanceState>,
+    pub fleets: Vec<FleetHandle>,
+    pub elapsed: Option<Duration>,
+    pub filter: String,
+    pub open: bool,
+    pub data_dir: std::path::PathBuf,
+    last_step_of: BTreeMap<String, String>,
+}
+
+impl Default for DeployUi {
+    fn default() -> Self {
+        DeployUi {
+            runtime: None,
+            simulate: true,
+            faults: Vec::new(),
+            inputs: BTreeMap::new(),
+            asking: None,
+            running: None,
+            steps: Vec::new(),
+            log: Vec::new(),
+            instance: None,
+            fleets: Vec::new(),
+            elapsed: None,
+            filter: String::new(),
+            open: false,
+            data_dir: default_data_dir(),
+            last_step_of: BTreeMap::new(),
+        }
+    }
+}
+
+impl DeployUi {
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
+    fn runtime(&mut self) -> Result<&tokio::runtime::Runtime, String> {
+        if self.runtime.is_none() {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("provisio-deploy")
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            self.runtime = Some(rt);
+        }
+        self.runtime.as_ref().ok_or_else(|| "no runtime".to_string())
+    }
+
+    /// The Deploy button: refuses with diagnostics, asks for inputs, then starts.
+    pub fn request_deploy(&mut self, state: &mut EditorState) {
+        self.open = true;
+        if self.is_running() {
+            return;
+        }
+        let errors = state.diagnostics.iter().filter(|d| d.is_error()).count();
+        if errors > 0 {
+            state.status = format!("deploy refused: fix {errors} error(s) first (see Diagnostics)");
+            self.log.push((Level::Error, state.status.clone()));
+            return;
+        }
+        if !self.simulate {
+            // Real devices: every deploy input must be given (passwords are asked, not stored).
+            if let Err(PlanError::MissingInputs(m)) = build_deploy_plan(state.doc.library(), state.doc.st(), &self.inputs) {
+                let mut names: Vec<String> = m.into_iter().map(|m| m.deploy_input.unwrap_or(m.input)).collect();
+                names.sort();
+                names.dedup();
+                self.asking = Some(names);
+                return;
+            }
+        }
+        self.start(state, false);
+    }
+
+    /// Starts the deploy (or the undeploy of the last instance).
+    pub fn start(&mut self, state: &mut EditorState, undeploy: bool) {
+        let loaded = state.doc.loaded.clone();
+        let st = state.doc.st().clone();
+        let inputs = self.inputs.clone();
+        let mut opts = DeployOptions::new(self.data_dir.clone(), self.simulate);
+        opts.faults = self.faults.clone();
+        let instance_id = self.instance.as_ref().map(|i| i.id.clone());
+        let (sink, events) = EventSink::new();
+        let (tx, result) = tokio::sync::oneshot::channel();
+        let cancel = CancellationToken::new();
+        let c = cancel.clone();
+        let old_fleets = std::mem::take(&mut self.fleets);
+        let rt = match self.runtime() {
+            Ok(rt) => rt,
+            Err(e) => {
+                state.status = format!("cannot start the deploy runtime: {e}");
+                return;
+            }
+        };
+        rt.spawn(async move {
+            // Devices of an earlier run power off before a new run starts them again.
+            for f in old_fleets {
+                f.shutdown().await;
+            }
+            let r = if undeploy {
+                match instance_id {
+                    Some(id) => crate::deploy::undeploy(&id, &inputs, &opts, sink, c).await.map_err(|e| e.to_string()),
+                    None => Err("nothing deployed".to_string()),
+                }
+            } else {
+                crate::deploy::deploy(&loaded, &st, &inputs, &opts, sink, c).await.map_err(|e| e.to_string())
+            };
+            let _ = tx.send(r);
+        });
+        self.running = Some(Running { cancel, events, result, started: Instant::now(), undeploy });
+        self.steps.clear();
+        self.log.clear();
+        self.elapsed = None;
+        // Every node starts pending; device groups show one grey marker per device.
+        state.overlays.clear();
+        for n in &state.doc.topology().node_templates {
+            let devices = device_ids(n)
+                .into_iter()
+                .map(|id| DeviceMarker { id, state: DeviceState::Offline, last_message: None })
+                .collect();
+            state.overlays.insert(n.id.clone(), NodeOverlay { run: NodeRun::Pending, devices });
+        }
+        state.status = if undeploy { "undeploying…".into() } else { "deploying…".into() };
+    }
+
+    pub fn cancel(&mut self) {
+        if let Some(r) = &self.running {
+            r.cancel.cancel();
+        }
+    }
+
+    /// Drains engine events into the editor (called every frame).
+    pub fn poll(&mut self, state: &mut EditorState, ctx: &egui::Context) {
+        let Some(running) = &mut self.running else { return };
+        ctx.request_repaint_after(Duration::from_millis(100));
+        while let Ok(e) = running.events.try_recv() {
+            apply_event(&mut self.steps, &mut self.log, &mut self.last_step_of, state, e);
+        }
+        self.elapsed = Some(running.started.elapsed());
+        match running.result.try_recv() {
+            Ok(r) => {
+                let undeploy = running.undeploy;
+                // Drain what is left.
+                while let Ok(e) = running.events.try_recv() {
+                    apply_event(&mut self.steps, &mut self.log, &mut self.last_step_of, state, e);
+                }
+                self.running = None;
+                match r {
+                    Ok(outcome) => {
+                        state.status = format!("instance {} is {}", outcome.instance.id, outcome.instance.phase);
+                        let _ = undeploy;
+                        self.instance = Some(outcome.instance);
+                        self.fleets = outcome.fleets;
+                    }
+                    Err(e) => {
+                        state.status = format!("deploy failed: {e}");
+                        self.log.push((Level::Error, e));
+                    }
+                }
+            }
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+            Err(_) => {
+                self.running = None;
+                state.status = "deploy task ended unexpectedly".into();
+            }
+        }
+    }
+
+    /// The inputs dialog.
+    pub fn inputs_dialog(&mut self, ctx: &egui::Context, state: &mut EditorState) {
+        let Some(names) = self.asking.clone() else { return };
+        let mut go = false;
+        let mut cancel = false;
+        egui::Window::new("Deploy inputs").collapsible(false).resizable(false).anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0]).show(ctx, |ui| {
+            ui.label("These values are asked for at deploy time (get_input). Passwords are not stored.");
+            egui::Grid::new("inputs").num_columns(2).show(ui, |ui| {
+                for n in &names {
+                    ui.label(n);
+                    let v = self.inputs.entry(n.clone()).or_default();
+                    ui.add(egui::TextEdit::singleline(v).password(is_secret_name(n)));
+                    ui.end_row();
+                }
+            });
+            ui.horizontal(|ui| {
+                go = ui.button("Deploy").clicked();
+                cancel = ui.button("Cancel").clicked();
+            });
+        });
+        if cancel {
+            self.asking = None;
+        }
+        if go {
+            self.asking = None;
+            self.start(state, false);
+        }
+    }
+
+    /// The deploy panel (bottom): controls, steps, devices, log.
+    pub fn panel(&mut self, ui: &mut egui::Ui, state: &mut EditorState) {
+        ui.horizontal(|ui| {
+            ui.strong("Deploy");
+            ui.add_enabled(!self.is_running(), egui::Checkbox::new(&mut self.simulate, "simulated devices"));
+            if self.is_running() {
+                if ui.button("⏹ Cancel").clicked() {
+                    self.cancel();
+                }
+                ui.spinner();
+            } else {
+                if ui.button("▶ Deploy").clicked() {
+                    self.request_deploy(state);
+                }
+                let can_undeploy = self.instance.as_ref().is_some_and(|i| i.phase != "undeployed");
+                if ui.add_enabled(can_undeploy, egui::Button::new("⏏ Undeploy")).clicked() {
+                    self.start(state, true);
+                }
+            }
+            if let Some(e) = self.elapsed {
+                ui.label(format!("{:.1} s", e.as_secs_f32()));
+            }
+            let done = self.steps.iter().filter(|s| s.state == NodeRun::Done).count();
+            if !self.steps.is_empty() {
+                ui.add(egui::ProgressBar::new(done as f32 / self.steps.len() as f32).desired_width(160.0).text(format!("{done}/{} steps", self.steps.len())));
+            }
+            if let Some(i) = &self.instance {
+                ui.weak(format!("instance {} ({})", i.id, i.phase));
+            }
+        });
+        ui.separator();
+        ui.columns(3, |cols| {
+            cols[0].strong("Steps");
+            egui::ScrollArea::vertical().id_salt("steps").show(&mut cols[0], |ui| {
+                for s in &self.steps {
+                    let (icon, c) = match &s.state {
+                        NodeRun::Pending => ("○", egui::Color32::GRAY),
+                        NodeRun::Running(_) => ("◐", egui::Color32::from_rgb(60, 140, 230)),
+                        NodeRun::Done => ("✔", egui::Color32::from_rgb(60, 170, 90)),
+                        NodeRun::Failed(_) => ("✖", egui::Color32::from_rgb(220, 70, 60)),
+                        NodeRun::Skipped(_) => ("–", egui::Color32::GRAY),
+                    };
+                    let r = ui.colored_label(c, format!("{icon} {}", s.id));
+                    if let NodeRun::Failed(reason) | NodeRun::Skipped(reason) = &s.state {
+                        r.on_hover_text(reason);
+                    }
+                }
+            });
+            cols[1].horizontal(|ui| {
+                ui.strong("Devices");
+                ui.add(egui::TextEdit::singleline(&mut self.filter).hint_text("filter").desired_width(100.0));
+            });
+            egui::ScrollArea::vertical().id_salt("devices").show(&mut cols[1], |ui| {
+                egui::Grid::new("devices-grid").striped(true).show(ui, |ui| {
+                    for (node, o) in &state.overlays {
+                        for d in &o.devices {
+                            let detail = match &d.state {
+                                DeviceState::Failed { reason } => reason.clone(),
+                                DeviceState::Downloading { written, total } => format!("{}%", written * 100 / (*total).max(1)),
+                                _ => String::new(),
+                            };
+                            let row = format!("{node} {} {} {detail}", d.id, d.state.name());
+                            if !self.filter.is_empty() && !row.to_lowercase().contains(&self.filter.to_lowercase()) {
+                                continue;
+                            }
+                            ui.label(node);
+                            ui.label(&d.id);
+                            ui.colored_label(super::canvas::device_color(&d.state), d.state.name());
+                            ui.label(detail);
+                            ui.end_row();
+                        }
+                    }
+                });
+            });
+            cols[2].strong("Log");
+            egui::ScrollArea::vertical().id_salt("log").stick_to_bottom(true).show(&mut cols[2], |ui| {
+                for (level, line) in &self.log {
+                    let c = match level {
+                        Level::Info => ui.visuals().text_color(),
+                        Level::Warn => egui::Color32::from_rgb(210, 160, 40),
+                        Level::Error => egui::Color32::from_rgb(220, 70, 60),
+                    };
+                    ui.colored_label(c, line);
+                }
+            });
+        });
+    }
+}
+
+fn apply_event(steps: &mut Vec<StepRow>, log: &mut Vec<(Level, String)>, last_step_of: &mut BTreeMap<String, String>, state: &mut EditorState, e: DeployEvent) {
+    let node_of = |step: &str| step.rsplit_once('.').map(|(n, _)| n.to_string()).unwrap_or_default();
+    let set_run = |state: &mut EditorState, node: &str, run: NodeRun| {
+        if let Some(o) = state.overlays.get_mut(node) {
+            o.run = run;
+        }
+    };
+    match e {
+        DeployEvent::PlanStarted { steps: ids, .. } => {
+            last_step_of.clear();
+            for id in &ids {
+                last_step_of.insert(node_of(id), id.clone());
+            }
+            *steps = ids.iter().map(|id| StepRow { id: id.clone(), node: node_of(id), state: NodeRun::Pending }).collect();
+        }
+        DeployEvent::StepStarted { step, node, operation } => {
+            set_run(state, &node, NodeRun::Running(operation.clone()));
+            if let Some(s) = steps.iter_mut().find(|s| s.id == step) {
+                s.state = NodeRun::Running(operation);
+            }
+        }
+        DeployEvent::StepFinished { step, outputs } => {
+            let node = node_of(&step);
+            if last_step_of.get(&node) == Some(&step) {
+                set_run(state, &node, NodeRun::Done);
+            }
+            if let Some(s) = steps.iter_mut().find(|s| s.id == step) {
+                s.state = NodeRun::Done;
+            }
+            let out: Vec<String> = outputs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            log.push((Level::Info, format!("✔ {step} {}", out.join(" "))));
+        }
+        DeployEvent::StepFailed { step, reason } => {
+            set_run(state, &node_of(&step), NodeRun::Failed(reason.clone()));
+            if let Some(s) = steps.iter_mut().find(|s| s.id == step) {
+                s.state = NodeRun::Failed(reason.clone());
+            }
+            log.push((Level::Error, format!("✖ {step}: {reason}")));
+        }
+        DeployEvent::StepSkipped { step, reason } => {
+            set_run(state, &node_of(&step), NodeRun::Skipped(reason.clone()));
+            if let Some(s) = steps.iter_mut().find(|s| s.id == step) {
+                s.state = NodeRun::Skipped(reason);
+            }
+        }
+        DeployEvent::StepCancelled { step } => {
+            if let Some(s) = steps.iter_mut().find(|s| s.id == step) {
+                s.state = NodeRun::Skipped("cancelled".into());
+            }
+        }
+        DeployEvent::DeviceState { node, device, state: ds } => {
+            // The marker lives on the node that lists the device (e.g. the NodeMCU group).
+            let owners: Vec<String> = state
+                .doc
+                .topology()
+                .node_templates
+                .iter()
+                .filter(|n| n.id == node || device_ids(n).contains(&device))
+                .map(|n| n.id.clone())
+                .collect();
+            for owner in owners {
+                if let Some(o) = state.overlays.get_mut(&owner) {
+                    match o.devices.iter_mut().find(|d| d.id == device) {
+                        Some(d) => d.state = ds.clone(),
+                        None => o.devices.push(DeviceMarker { id: device.clone(), state: ds.clone(), last_message: None }),
+                    }
+                }
+            }
+        }
+        DeployEvent::Log { level, node, message } => log.push((level, format!("{}{message}", node.map(|n| format!("{n}: ")).unwrap_or_default()))),
+        DeployEvent::DeploymentFinished { ok, summary, .. } => {
+            log.push((if ok { Level::Info } else { Level::Error }, summary));
+        }
+        DeployEvent::StepProgress { .. } | DeployEvent::Telemetry { .. } => {}
+    }
+}
