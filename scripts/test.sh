@@ -35,6 +35,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# Tests never touch the user's data directory (instances, recovery, recent files).
+export PROVISIO_DATA_DIR=${PROVISIO_DATA_DIR:-$(mktemp -d)}
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
 if [ -d firmware/arduino ] && [ -f firmware/arduino/Makefile ]; then
   echo "==> Arduino library host tests"
   make -s -C firmware/arduino test

@@ -415,13 +415,13 @@ fn draw_node(painter: &egui::Painter, ui: &egui::Ui, state: &EditorState, n: &No
     painter.rect_filled(sr, radius, fill);
     let band = Rect::from_min_size(sr.min, vec2(sr.width(), 7.0 * zoom));
     painter.rect_filled(band, CornerRadius { nw: radius.nw, ne: radius.ne, sw: 0, se: 0 }, color);
-    let border = match overlay {
-        Some(o) => Stroke::new(2.5 * zoom.max(0.5), run_color(&o.run)),
+    let border = match overlay.and_then(|o| o.run.as_ref()) {
+        Some(run) => Stroke::new(2.5 * zoom.max(0.5), run_color(run)),
         None if selected => Stroke::new(2.5, ui.visuals().selection.stroke.color),
         None => Stroke::new(1.0, color.gamma_multiply(0.8)),
     };
     painter.rect_stroke(sr, radius, border, StrokeKind::Inside);
-    if selected && overlay.is_some() {
+    if selected && overlay.is_some_and(|o| o.run.is_some()) {
         painter.rect_stroke(sr.expand(3.0), radius, Stroke::new(1.5, ui.visuals().selection.stroke.color), StrokeKind::Outside);
     }
     if zoom < 0.3 {
@@ -472,15 +472,15 @@ fn draw_node(painter: &egui::Painter, ui: &egui::Ui, state: &EditorState, n: &No
         painter.text(p, egui::Align2::CENTER_CENTER, "!", egui::FontId::proportional(12.0 * zoom), Color32::WHITE);
     }
     // Deploy badge.
-    if let Some(o) = overlay {
-        let label = match &o.run {
+    if let Some(run) = overlay.and_then(|o| o.run.as_ref()) {
+        let label = match run {
             NodeRun::Pending => "pending".to_string(),
             NodeRun::Running(op) => format!("{op}…"),
             NodeRun::Done => "done".to_string(),
             NodeRun::Failed(_) => "failed".to_string(),
             NodeRun::Skipped(_) => "skipped".to_string(),
         };
-        let c = run_color(&o.run);
+        let c = run_color(run);
         let g = painter.layout_no_wrap(label, egui::FontId::proportional(10.5 * zoom), Color32::WHITE);
         let br = Rect::from_min_size(pos2(sr.max.x - g.size().x - 14.0 * zoom, sr.max.y - g.size().y - 8.0 * zoom), g.size() + vec2(8.0, 3.0) * zoom);
         painter.rect_filled(br, 4.0 * zoom, c);
@@ -496,7 +496,7 @@ fn node_tooltip(ui: &mut egui::Ui, state: &EditorState, n: &NodeTemplate) {
     }
     if let Some(o) = state.overlays.get(&n.id) {
         match &o.run {
-            NodeRun::Failed(r) | NodeRun::Skipped(r) => {
+            Some(NodeRun::Failed(r) | NodeRun::Skipped(r)) => {
                 ui.colored_label(Color32::from_rgb(220, 70, 60), r);
             }
             _ => {}

@@ -161,7 +161,7 @@ impl DeployUi {
                 .into_iter()
                 .map(|id| DeviceMarker { id, state: DeviceState::Offline, last_message: None })
                 .collect();
-            state.overlays.insert(n.id.clone(), NodeOverlay { run: NodeRun::Pending, devices });
+            state.overlays.insert(n.id.clone(), NodeOverlay { run: None, devices });
         }
         state.status = if undeploy { "undeploying…".into() } else { "deploying…".into() };
     }
@@ -331,7 +331,10 @@ fn apply_event(steps: &mut Vec<StepRow>, log: &mut Vec<(Level, String)>, last_st
     let node_of = |step: &str| step.rsplit_once('.').map(|(n, _)| n.to_string()).unwrap_or_default();
     let set_run = |state: &mut EditorState, node: &str, run: NodeRun| {
         if let Some(o) = state.overlays.get_mut(node) {
-            o.run = run;
+            // A failure stays visible when later steps of the node are skipped.
+            if !matches!(o.run, Some(NodeRun::Failed(_))) {
+                o.run = Some(run);
+            }
         }
     };
     match e {
@@ -339,6 +342,9 @@ fn apply_event(steps: &mut Vec<StepRow>, log: &mut Vec<(Level, String)>, last_st
             last_step_of.clear();
             for id in &ids {
                 last_step_of.insert(node_of(id), id.clone());
+            }
+            for (node, o) in state.overlays.iter_mut() {
+                o.run = last_step_of.contains_key(node).then_some(NodeRun::Pending);
             }
             *steps = ids.iter().map(|id| StepRow { id: id.clone(), node: node_of(id), state: NodeRun::Pending }).collect();
         }

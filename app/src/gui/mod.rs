@@ -37,6 +37,8 @@ pub struct ProvisioApp {
     pub confirm: Option<Pending>,
     last_autosave: Instant,
     pub error: Option<String>,
+    /// The window title last sent (sent again only when it changes).
+    title: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +80,7 @@ impl ProvisioApp {
             confirm: None,
             last_autosave: Instant::now(),
             error: None,
+            title: String::new(),
         }
     }
 
@@ -177,7 +180,10 @@ impl ProvisioApp {
         }
         self.dialogs(&ctx);
         let title = format!("{}{} — Provisio", if self.state.dirty { "● " } else { "" }, self.state.doc.title());
-        ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
+        if self.title != title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
         if self.state.dirty && self.last_autosave.elapsed() > Duration::from_secs(20) {
             files::autosave(&self.state);
             self.last_autosave = Instant::now();

@@ -48,7 +48,8 @@ pub struct DeviceMarker {
 /// What the canvas draws over a node while or after deploying.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeOverlay {
-    pub run: NodeRun,
+    /// `None` for nodes without lifecycle steps (hardware): no badge.
+    pub run: Option<NodeRun>,
     pub devices: Vec<DeviceMarker>,
 }
 
