@@ -6,3 +6,4 @@ pub mod drivers;
 pub mod engine;
 pub mod events;
 pub mod pubsub;
+pub mod standin;

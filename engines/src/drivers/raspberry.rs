@@ -1,0 +1,230 @@
+//! The Raspberry Pi driver (thesis §4.2, table 4.1): RaspbianStretchLXC installs LXC when it is
+//! missing; LXContainerRaspberryPi uploads the container root file system by SFTP, creates the
+//! container, writes its LXC configuration, starts, stops and destroys it. Every address of the
+//! `addresses` list is handled in parallel; each gets its own outcome, and the outputs count the
+//! devices where it worked. Re-running an operation is not an error.
+
+use super::ssh::{HostKeys, Session, SshAuth, SshTarget, parse_addresses};
+use crate::engine::driver::{Driver, DriverContext};
+use crate::engine::executor::Outputs;
+use crate::events::{DeviceState, Level};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use provisio_model::plan::Step;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the driver reaches and uses the devices.
+#[derive(Debug, Clone)]
+pub struct RaspberryConfig {
+    pub host_keys: HostKeys,
+    /// A private key to log in with (password from `userPassword` otherwise).
+    pub key: Option<Arc<russh::keys::PrivateKey>>,
+    /// LXC path on the devices (`/var/lib/lxc` on a Pi).
+    pub lxc_path: String,
+    /// Used when `lxcConfiguration` is empty (extra lines appended to the generated config).
+    pub default_config: String,
+    pub timeout: Duration,
+}
+
+impl Default for RaspberryConfig {
+    fn default() -> Self {
+        RaspberryConfig {
+            host_keys: HostKeys::KnownHosts { path: default_known_hosts(), accept_new: false },
+            key: None,
+            lxc_path: "/var/lib/lxc".into(),
+            default_config: String::new(),
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// `~/.ssh/known_hosts`.
+pub fn default_known_hosts() -> std::path::PathBuf {
+    std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default().join(".ssh/known_hosts")
+}
+
+/// The driver.
+#[derive(Debug, Clone, Default)]
+pub struct RaspberryDriver {
+    pub config: RaspberryConfig,
+}
+
+impl Driver for RaspberryDriver {
+    fn run(&self, step: Step, ctx: DriverContext) -> BoxFuture<'static, Result<Outputs, String>> {
+        let config = self.config.clone();
+        async move { run_operation(&config, &step, &ctx).await }.boxed()
+    }
+}
+
+/// Shell-quotes a string.
+pub fn sh(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A container name from a node template id (LXC allows letters, digits, `-`, `_`, `.`).
+pub fn container_name(node: &str) -> String {
+    node.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+fn lxc_config(name: &str, lxc_path: &str, extra: &str) -> String {
+    format!(
+        "# Written by Provisio\nlxc.uts.name = {name}\nlxc.rootfs.path = dir:{lxc_path}/{name}/rootfs\nlxc.net.0.type = empty\nlxc.signal.halt = SIGTERM\nlxc.apparmor.profile = unconfined\n{extra}\n"
+    )
+}
+
+async fn per_device<F, Fut>(targets: &[SshTarget], ctx: &DriverContext, node: &str, f: F) -> Vec<(SshTarget, Result<String, String>)>
+where
+    F: Fn(SshTarget) -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
+    let futs = targets.iter().map(|t| {
+        let fut = f(t.clone());
+        let t = t.clone();
+        async move { (t.clone(), fut.await) }
+    });
+    let results = futures::future::join_all(futs).await;
+    for (t, r) in &results {
+        match r {
+            Ok(_) => ctx.events.log(Level::Info, Some(node), format!("{t}: ok")),
+            Err(e) => {
+                ctx.events.device(node, &t.to_string(), DeviceState::Failed { reason: e.clone() });
+                ctx.events.log(Level::Error, Some(node), e.clone());
+            }
+        }
+    }
+    results
+}
+
+/// Runs one operation on every address.
+pub async fn run_operation(config: &RaspberryConfig, step: &Step, ctx: &DriverContext) -> Result<Outputs, String> {
+    let addresses = step.input("addresses").ok_or("input 'addresses' is missing")?;
+    let targets = parse_addresses(addresses)?;
+    let user = step.input("userName").unwrap_or("root").to_string();
+    let auth = SshAuth {
+        user: user.clone(),
+        password: step.input("userPassword").filter(|p| !p.is_empty()).map(str::to_string),
+        key: config.key.clone(),
+    };
+    let sudo = if user == "root" { "" } else { "sudo -n " };
+    let node = step.node.clone();
+    let op = step.operation.clone();
+    // The OS node (RaspbianStretchLXC and types named like it) only installs LXC.
+    let is_os = step.node_type.local.contains("Raspbian");
+    let name = container_name(&step.node);
+    let p = config.lxc_path.clone();
+    let lxcconf = step.input("lxcConfiguration").unwrap_or("").to_string();
+    let artifact = ctx.artifacts.first().cloned();
+    if ctx.cancel.is_cancelled() {
+        return Err("cancelled".into());
+    }
+    let results = per_device(&targets, ctx, &node, |t| {
+        let auth = auth.clone();
+        let config = config.clone();
+        let op = op.clone();
+        let name = name.clone();
+        let p = p.clone();
+        let lxcconf = lxcconf.clone();
+        let artifact = artifact.clone();
+        let node = node.clone();
+        let ctx = ctx.clone();
+        async move {
+            let s = Session::connect(&t, &auth, &config.host_keys, Duration::from_secs(15)).await?;
+            let to = config.timeout;
+            let q = |x: &str| sh(x);
+            let r = async {
+                if is_os {
+                    s.run(&format!("command -v lxc-create >/dev/null 2>&1 || {sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y lxc"), Duration::from_secs(900)).await?;
+                    let v = s.run("lxc-create --version", to).await?;
+                    return Ok(v.trim().to_string());
+                }
+                let dir = format!("{p}/{name}");
+                match op.as_str() {
+                    "install" => {
+                        let a = artifact.as_ref().ok_or("install needs the container deployment artifact (a rootfs tarball)")?;
+                        ctx.events.device(&node, &t.to_string(), DeviceState::Downloading { written: 0, total: a.size });
+                        let tmp = format!("/tmp/provisio-{name}-{}.tar.gz", &a.md5[..8.min(a.md5.len())]);
+                        s.upload(&tmp, &a.bytes).await?;
+                        ctx.events.device(&node, &t.to_string(), DeviceState::Downloading { written: a.size, total: a.size });
+                        let sum = s.run(&format!("md5sum {}", q(&tmp)), to).await?;
+                        if !sum.starts_with(&a.md5) {
+                            return Err(format!("{t}: upload corrupted (md5 {} expected {})", sum.split_whitespace().next().unwrap_or(""), a.md5));
+                        }
+                        // Idempotent: an existing container is replaced only when absent.
+                        let cfg = lxc_config(&name, &p, &config.default_config);
+                        s.run(
+                            &format!(
+                                "set -e; if [ ! -f {d}/config ]; then {sudo}mkdir -p {d}/rootfs && {sudo}tar -xzf {tmp} -C {d}/rootfs && printf %s {cfg} | {sudo}tee {d}/config >/dev/null; fi; rm -f {tmp}",
+                                d = q(&dir),
+                                tmp = q(&tmp),
+                                cfg = q(&cfg)
+                            ),
+                            to,
+                        )
+                        .await?;
+                        ctx.events.device(&node, &t.to_string(), DeviceState::Installed);
+                        let avail = s.run(&format!("df -Pk {} | tail -1 | awk '{{print $4}}'", q(&p)), to).await?;
+                        Ok(avail.trim().to_string())
+                    }
+                    "configure" => {
+                        let extra = if lxcconf.trim().is_empty() { config.default_config.clone() } else { lxcconf.clone() };
+                        let cfg = lxc_config(&name, &p, &extra);
+                        s.run(&format!("test -d {d} || {{ echo 'container {name} is not installed' >&2; exit 1; }}; printf %s {cfg} | {sudo}tee {d}/config >/dev/null", d = q(&dir), cfg = q(&cfg)), to).await?;
+                        ctx.events.device(&node, &t.to_string(), DeviceState::Configured);
+                        Ok(String::new())
+                    }
+                    "start" => {
+                        s.run(
+                            &format!(
+                                "if [ \"$(lxc-info -P {p} -n {n} -sH 2>/dev/null)\" != RUNNING ]; then {sudo}lxc-start -P {p} -n {n} -d && {sudo}lxc-wait -P {p} -n {n} -s RUNNING -t 30; fi; lxc-info -P {p} -n {n} -sH",
+                                p = q(&p),
+                                n = q(&name)
+                            ),
+                            to,
+                        )
+                        .await?;
+                        ctx.events.device(&node, &t.to_string(), DeviceState::Running);
+                        Ok(String::new())
+                    }
+                    "stop" => {
+                        s.run(&format!("if lxc-info -P {p} -n {n} >/dev/null 2>&1 && [ \"$(lxc-info -P {p} -n {n} -sH)\" = RUNNING ]; then {sudo}lxc-stop -P {p} -n {n} -t 30; fi", p = q(&p), n = q(&name)), to).await?;
+                        ctx.events.device(&node, &t.to_string(), DeviceState::Stopped);
+                        Ok(String::new())
+                    }
+                    "uninstall" => {
+                        s.run(&format!("if lxc-info -P {p} -n {n} >/dev/null 2>&1; then {sudo}lxc-stop -P {p} -n {n} -k >/dev/null 2>&1 || true; {sudo}lxc-destroy -P {p} -n {n}; fi; {sudo}rm -rf {d}", p = q(&p), n = q(&name), d = q(&dir)), to).await?;
+                        ctx.events.device(&node, &t.to_string(), DeviceState::Uninstalled);
+                        let avail = s.run(&format!("df -Pk {} | tail -1 | awk '{{print $4}}'", q(&p)), to).await?;
+                        Ok(avail.trim().to_string())
+                    }
+                    other => Err(format!("Raspberry Pi containers have no operation '{other}'")),
+                }
+            }
+            .await;
+            s.close().await;
+            r
+        }
+    })
+    .await;
+    let ok: Vec<&(SshTarget, Result<String, String>)> = results.iter().filter(|(_, r)| r.is_ok()).collect();
+    let past = match step.operation.as_str() {
+        "install" => "installed",
+        "configure" => "configured",
+        "start" => "started",
+        "stop" => "stopped",
+        "uninstall" => "uninstalled",
+        o => o,
+    };
+    let mut outputs = Outputs::from([(format!("{past}DeviceCount"), ok.len().to_string())]);
+    if matches!(step.operation.as_str(), "install" | "uninstall") && !is_os {
+        if let Some((_, Ok(space))) = ok.first() {
+            outputs.insert("availableSpace".into(), format!("{space} KiB"));
+        }
+    }
+    if ok.len() == results.len() {
+        Ok(outputs)
+    } else {
+        let failures: Vec<String> = results.iter().filter_map(|(_, r)| r.as_ref().err().cloned()).collect();
+        Err(format!("{} of {} devices succeeded; {}", ok.len(), results.len(), failures.join("; ")))
+    }
+}

@@ -1,0 +1,125 @@
+//! Local stand-ins for unconstrained devices, for `--simulate` and tests: a real OpenSSH server
+//! on loopback with its own host key and a generated client key (a "Raspberry Pi" whose LXC is
+//! this machine's LXC). Needs root, openssh-server and lxc; says so clearly when missing.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A running sshd stand-in; killed on drop.
+pub struct SshdStandIn {
+    child: Child,
+    pub port: u16,
+    /// `SHA256:…` of its host key (pin it).
+    pub host_fingerprint: String,
+    /// The key that logs in as root.
+    pub client_key: Arc<russh::keys::PrivateKey>,
+    pub dir: PathBuf,
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false)
+}
+
+fn keygen(path: &Path) -> Result<(), String> {
+    if path.exists() {
+        return Ok(());
+    }
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .output()
+        .map_err(|e| format!("ssh-keygen is not available ({e}); install openssh-client"))?;
+    if !out.status.success() {
+        return Err(format!("ssh-keygen failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(())
+}
+
+impl SshdStandIn {
+    /// Starts sshd on 127.0.0.1 with keys and config in `dir`.
+    pub fn start(dir: &Path) -> Result<SshdStandIn, String> {
+        let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .ok_or("a simulated Raspberry Pi needs OpenSSH's sshd (apt-get install openssh-server)")?;
+        if !is_root() {
+            return Err("a simulated Raspberry Pi runs sshd and LXC containers locally and needs root".into());
+        }
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let host_key = dir.join("ssh_host_ed25519_key");
+        let client_key = dir.join("client_ed25519_key");
+        keygen(&host_key)?;
+        keygen(&client_key)?;
+        let auth_keys = dir.join("authorized_keys");
+        std::fs::copy(client_key.with_extension("pub"), &auth_keys).map_err(|e| e.to_string())?;
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+        let config = dir.join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile {pid}\nSubsystem sftp internal-sftp\nLogLevel ERROR\n",
+                hk = host_key.display(),
+                ak = auth_keys.display(),
+                pid = dir.join("sshd.pid").display()
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        let child = Command::new(sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start sshd: {e}"))?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err(format!("sshd did not listen on port {port}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let pubkey = std::fs::read_to_string(host_key.with_extension("pub")).map_err(|e| e.to_string())?;
+        let host_fingerprint = russh::keys::PublicKey::from_openssh(pubkey.trim())
+            .map_err(|e| e.to_string())?
+            .fingerprint(russh::keys::HashAlg::Sha256)
+            .to_string();
+        let client_key = Arc::new(russh::keys::load_secret_key(&client_key, None).map_err(|e| e.to_string())?);
+        Ok(SshdStandIn { child, port, host_fingerprint, client_key, dir: dir.to_path_buf() })
+    }
+
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for SshdStandIn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// LXC config lines that make a placeholder root file system runnable on the stand-in: the
+/// host's static busybox and an init script (written to `dir`) are bound in; the script exits
+/// cleanly on SIGTERM, so `lxc-stop` shuts the container down cleanly.
+pub fn standin_lxc_config(dir: &Path) -> Result<String, String> {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .ok_or("simulated containers need busybox (apt-get install busybox-static)")?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let init = dir.join("provisio-init.sh");
+    std::fs::write(&init, "trap 'exit 0' TERM\nwhile :; do /bin/busybox sleep 1 & wait $!; done\n").map_err(|e| e.to_string())?;
+    Ok(format!(
+        "lxc.mount.entry = {busybox} bin/busybox none bind,ro,create=file 0 0\nlxc.mount.entry = {init} provisio-init none bind,ro,create=file 0 0\nlxc.init.cmd = /bin/busybox sh /provisio-init\n",
+        init = init.display()
+    ))
+}

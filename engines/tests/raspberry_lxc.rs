@@ -1,0 +1,133 @@
+//! The Raspberry Pi driver against real peers: OpenSSH servers on loopback stand for Pis, real
+//! LXC runs the containers (as root; CI runs as root with openssh-server and lxc installed).
+//! A container really exists and runs after start and is gone after uninstall; a wrong host key
+//! or an unreachable address fails that address only.
+
+use provisio_engines::drivers::raspberry::{RaspberryConfig, container_name, run_operation};
+use provisio_engines::drivers::ssh::HostKeys;
+use provisio_engines::engine::driver::{DriverContext, ServedArtifact};
+use provisio_engines::events::EventSink;
+use provisio_engines::standin::{SshdStandIn, standin_lxc_config};
+use provisio_model::QName;
+use provisio_model::plan::{InputSource, ResolvedInput, Step};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+fn step(node: &str, node_type: &str, op: &str, addresses: &[String]) -> Step {
+    let input = |n: &str, v: String| ResolvedInput { name: n.into(), value: v, source: InputSource::Own, secret: n.contains("assword") };
+    Step {
+        id: format!("{node}.{op}"),
+        node: node.into(),
+        node_type: QName::new("http://provisio.dev/tosca/nodetypes", node_type),
+        interface: "http://opentosca.org/interfaces/lifecycle".into(),
+        operation: op.into(),
+        inputs: vec![
+            input("userName", "root".into()),
+            input("userPassword", "unused".into()),
+            input("addresses", serde_json::to_string(addresses).unwrap()),
+            input("lxcConfiguration", String::new()),
+        ],
+        outputs: vec![],
+        artifacts: vec![],
+        deps: vec![],
+        stage: 0,
+    }
+}
+
+fn rootfs_tarball(dir: &std::path::Path) -> Vec<u8> {
+    let root = dir.join("rootfs");
+    for d in ["bin", "etc", "proc", "sys", "dev", "tmp"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::write(root.join("etc/provisio-image"), "test image\n").unwrap();
+    let out = dir.join("rootfs.tar.gz");
+    let st = Command::new("tar").arg("-czf").arg(&out).arg("-C").arg(&root).arg(".").status().unwrap();
+    assert!(st.success());
+    std::fs::read(out).unwrap()
+}
+
+fn lxc_state(lxc_path: &str, name: &str) -> String {
+    let o = Command::new("lxc-info").args(["-P", lxc_path, "-n", name, "-sH"]).output().expect("lxc-info (apt-get install lxc)");
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_lifecycle_on_two_pis_with_one_bad_host_key_and_one_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let pi1 = SshdStandIn::start(&dir.path().join("pi1")).expect("sshd stand-in (needs root and openssh-server)");
+    let pi2 = SshdStandIn::start(&dir.path().join("pi2")).unwrap();
+    let lxc_path = dir.path().join("lxc");
+    std::fs::create_dir_all(&lxc_path).unwrap();
+    let lxc = lxc_path.display().to_string();
+    let node = format!("NodeRED_{}", std::process::id());
+    let name = container_name(&node);
+    let config = RaspberryConfig {
+        host_keys: HostKeys::Pinned(vec![pi1.host_fingerprint.clone(), pi2.host_fingerprint.clone()]),
+        key: Some(pi1.client_key.clone()),
+        lxc_path: lxc.clone(),
+        default_config: standin_lxc_config(dir.path()).unwrap(),
+        timeout: Duration::from_secs(60),
+    };
+    // pi2 only trusts its own client key: give it pi1's key too.
+    std::fs::copy(pi1.dir.join("authorized_keys"), pi2.dir.join("authorized_keys")).unwrap();
+    let (events, _rx) = EventSink::new();
+    let bytes = rootfs_tarball(dir.path());
+    let artifact = ServedArtifact {
+        name: "NodeRED_DA".into(),
+        file_name: "rootfs.tar.gz".into(),
+        url: String::new(),
+        size: bytes.len() as u64,
+        md5: provisio_engines::artifact_server::md5_hex(&bytes),
+        bytes: Arc::new(bytes),
+    };
+    let ctx = DriverContext { events, cancel: CancellationToken::new(), artifacts: vec![artifact] };
+    // Two Pis share this machine's LXC: address one of them for the container lifecycle.
+    let one = vec![pi1.address()];
+    let os = run_operation(&config, &step("Raspbian", "RaspbianStretchLXC", "install", &[pi1.address(), pi2.address()]), &ctx).await.unwrap();
+    assert_eq!(os["installedDeviceCount"], "2");
+    let out = run_operation(&config, &step(&node, "LXContainerRaspberryPi", "install", &one), &ctx).await.unwrap();
+    assert_eq!(out["installedDeviceCount"], "1");
+    assert!(out["availableSpace"].ends_with("KiB"));
+    assert!(lxc_path.join(&name).join("config").exists());
+    // Installing twice is not an error.
+    run_operation(&config, &step(&node, "LXContainerRaspberryPi", "install", &one), &ctx).await.unwrap();
+    run_operation(&config, &step(&node, "LXContainerRaspberryPi", "configure", &one), &ctx).await.unwrap();
+    let started = run_operation(&config, &step(&node, "LXContainerRaspberryPi", "start", &one), &ctx).await;
+    let state = lxc_state(&lxc, &name);
+    let stopped = run_operation(&config, &step(&node, "LXContainerRaspberryPi", "stop", &one), &ctx).await;
+    let uninstalled = run_operation(&config, &step(&node, "LXContainerRaspberryPi", "uninstall", &one), &ctx).await;
+    assert_eq!(started.unwrap()["startedDeviceCount"], "1");
+    assert_eq!(state, "RUNNING");
+    stopped.unwrap();
+    assert_eq!(uninstalled.unwrap()["uninstalledDeviceCount"], "1");
+    assert!(!lxc_path.join(&name).exists(), "container gone after uninstall");
+
+    // A host key that is not pinned, and an unreachable address, fail per address.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut bad = config.clone();
+    bad.host_keys = HostKeys::Pinned(vec![pi1.host_fingerprint.clone()]);
+    let err = run_operation(&bad, &step("Raspbian", "RaspbianStretchLXC", "install", &[pi1.address(), pi2.address(), format!("127.0.0.1:{dead}")]), &ctx)
+        .await
+        .unwrap_err();
+    assert!(err.starts_with("1 of 3 devices succeeded"), "{err}");
+    assert!(err.contains(&format!("host key {} is not trusted", pi2.host_fingerprint)), "{err}");
+    assert!(err.contains(&format!("127.0.0.1:{dead}")), "{err}");
+}
+
+#[tokio::test]
+async fn wrong_key_is_a_login_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let pi = SshdStandIn::start(&dir.path().join("pi")).expect("sshd stand-in (needs root and openssh-server)");
+    let other = SshdStandIn::start(&dir.path().join("other")).unwrap();
+    let config = RaspberryConfig {
+        host_keys: HostKeys::Pinned(vec![pi.host_fingerprint.clone()]),
+        key: Some(other.client_key.clone()),
+        ..Default::default()
+    };
+    let (events, _rx) = EventSink::new();
+    let ctx = DriverContext { events, cancel: CancellationToken::new(), artifacts: vec![] };
+    let err = run_operation(&config, &step("Raspbian", "RaspbianStretchLXC", "install", &[pi.address()]), &ctx).await.unwrap_err();
+    assert!(err.contains("login as 'root' refused"), "{err}");
+}
