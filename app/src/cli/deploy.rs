@@ -20,6 +20,7 @@ pub struct Args<'a> {
     pub simulate: bool,
     pub faults: &'a [String],
     pub seed: u64,
+    pub accept_new_host_keys: bool,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, i32> {
@@ -33,6 +34,7 @@ fn options(args: &Args<'_>) -> Result<DeployOptions, String> {
     let mut opts = DeployOptions::new(default_data_dir(), args.simulate);
     opts.faults = args.faults.iter().map(|f| f.parse::<FaultSpec>().map_err(|e| format!("--fault {f}: {e}"))).collect::<Result<_, _>>()?;
     opts.seed = args.seed;
+    opts.accept_new_host_keys = args.accept_new_host_keys;
     Ok(opts)
 }
 

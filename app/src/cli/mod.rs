@@ -59,6 +59,9 @@ pub enum Command {
         /// Seed for fault assignment.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Trust SSH host keys seen for the first time and remember them in ~/.ssh/known_hosts.
+        #[arg(long)]
+        accept_new_host_keys: bool,
     },
     /// Undeploy an instance (see `provisio instances`).
     Undeploy {
@@ -91,13 +94,13 @@ pub fn run(cli: Cli) -> i32 {
         Some(Command::Plan { path, service_template, json, inputs, undeploy }) => {
             plan::run(&path, service_template.as_deref(), json, &inputs, undeploy)
         }
-        Some(Command::Deploy { path, service_template, inputs, simulate, faults, seed }) => deploy::run_deploy(
+        Some(Command::Deploy { path, service_template, inputs, simulate, faults, seed, accept_new_host_keys }) => deploy::run_deploy(
             &path,
             service_template.as_deref(),
-            deploy::Args { inputs: &inputs, simulate, faults: &faults, seed },
+            deploy::Args { inputs: &inputs, simulate, faults: &faults, seed, accept_new_host_keys },
         ),
         Some(Command::Undeploy { instance, inputs }) => {
-            deploy::run_undeploy(&instance, deploy::Args { inputs: &inputs, simulate: false, faults: &[], seed: 0 })
+            deploy::run_undeploy(&instance, deploy::Args { inputs: &inputs, simulate: false, faults: &[], seed: 0, accept_new_host_keys: false })
         }
         Some(Command::Instances) => {
             let dir = crate::deploy::DeployOptions::new(crate::deploy::default_data_dir(), false).instances_dir();

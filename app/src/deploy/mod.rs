@@ -7,6 +7,8 @@ pub mod services;
 pub mod simulate;
 
 use provisio_engines::drivers::nodemcu::{NodeMcuConfig, NodeMcuDriver};
+use provisio_engines::drivers::raspberry::{RaspberryConfig, RaspberryDriver};
+use provisio_engines::drivers::ssh::HostKeys;
 use provisio_engines::engine::driver::{DriverRegistry, ServedArtifact, driver_key};
 use provisio_engines::engine::instance::InstanceState;
 use provisio_engines::engine::run::{PreparedStep, RunOptions, run_plan};
@@ -35,6 +37,8 @@ pub struct DeployOptions {
     pub artifact_host: Option<String>,
     pub nodemcu: NodeMcuConfig,
     pub max_parallel: usize,
+    /// Trust SSH host keys seen for the first time (and remember them in known_hosts).
+    pub accept_new_host_keys: bool,
 }
 
 impl DeployOptions {
@@ -47,6 +51,7 @@ impl DeployOptions {
             artifact_host: None,
             nodemcu: NodeMcuConfig::default(),
             max_parallel: 8,
+            accept_new_host_keys: false,
         }
     }
 
@@ -159,12 +164,30 @@ async fn run(
     let services = services::get(opts.simulate).await.map_err(DeployError::Setup)?;
     // Simulation: the embedded broker replaces pubSubServer, a fleet stands in for the devices.
     let mut fleets = Vec::new();
+    let mut registry = DriverRegistry::new();
+    registry.insert("nodemcu", Arc::new(NodeMcuDriver { config: opts.nodemcu.clone() }));
+    let mut raspberry = RaspberryConfig::default();
+    if let HostKeys::KnownHosts { accept_new, .. } = &mut raspberry.host_keys {
+        *accept_new = opts.accept_new_host_keys;
+    }
+    let mut _standins = Vec::new();
     if opts.simulate {
         let keys: Vec<Option<&'static str>> = plan.steps.iter().map(|s| driver_key(lib, &s.node_type)).collect();
         fleets = simulate::start_fleets(&mut plan, &keys, services, opts, &instance, &events)
             .await
             .map_err(DeployError::Setup)?;
+        match simulate::start_pi_standin(&mut plan, &keys, opts, &instance) {
+            Ok(Some((sshd, config))) => {
+                events.log(Level::Info, None, format!("simulated Raspberry Pi: sshd on {} (host key {})", sshd.address(), sshd.host_fingerprint));
+                raspberry = config;
+                _standins.push(sshd);
+            }
+            Ok(None) => {}
+            // Without root/sshd/LXC the Pi steps fail with this reason; the rest still runs.
+            Err(e) => events.log(Level::Error, None, format!("no simulated Raspberry Pi: {e}")),
+        }
     }
+    registry.insert("raspberry", Arc::new(RaspberryDriver { config: raspberry }));
     let token = provisio_engines::artifact_server::new_token();
     let mut prepared = Vec::new();
     for step in &plan.steps {
@@ -182,8 +205,6 @@ async fn run(
         }
         prepared.push(PreparedStep { driver: driver_key(lib, &step.node_type).map(str::to_string), artifacts: served });
     }
-    let mut registry = DriverRegistry::new();
-    registry.insert("nodemcu", Arc::new(NodeMcuDriver { config: opts.nodemcu.clone() }));
     let run_opts = RunOptions { max_parallel: opts.max_parallel, state_dir: Some(opts.instances_dir()) };
     let instance = run_plan(&plan, prepared, &registry, instance, run_opts, events, cancel).await;
     services.artifacts.remove(&token);

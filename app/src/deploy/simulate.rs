@@ -86,3 +86,41 @@ pub fn fill_missing_inputs(lib: &provisio_model::Library, st: &provisio_model::t
         }
     }
 }
+
+/// The stand-in for a plan's Raspberry Pi steps: a local sshd (this machine's LXC), the steps'
+/// addresses and user pointed at it, and a driver configured to trust exactly its host key.
+pub fn start_pi_standin(
+    plan: &mut Plan,
+    keys: &[Option<&'static str>],
+    opts: &DeployOptions,
+    instance: &InstanceState,
+) -> Result<Option<(provisio_engines::standin::SshdStandIn, provisio_engines::drivers::raspberry::RaspberryConfig)>, String> {
+    if !keys.iter().any(|k| *k == Some("raspberry")) {
+        return Ok(None);
+    }
+    let root = opts.data_dir.join("simulated").join(instance_root(instance));
+    let sshd = provisio_engines::standin::SshdStandIn::start(&root.join("pi-sshd"))?;
+    let lxc_path = root.join("lxc");
+    std::fs::create_dir_all(&lxc_path).map_err(|e| format!("{}: {e}", lxc_path.display()))?;
+    let addresses = serde_json::to_string(&[sshd.address()]).unwrap_or_default();
+    for (step, key) in plan.steps.iter_mut().zip(keys) {
+        if *key != Some("raspberry") {
+            continue;
+        }
+        for i in &mut step.inputs {
+            match i.name.as_str() {
+                "addresses" => i.value = addresses.clone(),
+                "userName" => i.value = "root".into(),
+                _ => {}
+            }
+        }
+    }
+    let config = provisio_engines::drivers::raspberry::RaspberryConfig {
+        host_keys: provisio_engines::drivers::ssh::HostKeys::Pinned(vec![sshd.host_fingerprint.clone()]),
+        key: Some(sshd.client_key.clone()),
+        lxc_path: lxc_path.display().to_string(),
+        default_config: provisio_engines::standin::standin_lxc_config(&root.join("pi-sshd"))?,
+        timeout: Duration::from_secs(120),
+    };
+    Ok(Some((sshd, config)))
+}
