@@ -5,5 +5,6 @@ pub mod broker;
 pub mod drivers;
 pub mod engine;
 pub mod events;
+pub mod mica_emulator;
 pub mod pubsub;
 pub mod standin;

@@ -1,0 +1,213 @@
+//! A MICA emulator: an HTTPS JSON-RPC 2.0 server with a self-signed certificate implementing
+//! exactly the methods of [`crate::drivers::mica_api`]. Used by tests and by `--simulate`.
+//! Containers are stored as files in its storage folder; their state lives in memory.
+
+use crate::drivers::mica_api as api;
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use md5::{Digest, Md5};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Default)]
+struct Upload {
+    name: String,
+    size: u64,
+    md5: String,
+    data: Vec<u8>,
+    finished: bool,
+}
+
+struct State {
+    user: String,
+    password: String,
+    tokens: HashSet<String>,
+    uploads: HashMap<String, Upload>,
+    containers: BTreeMap<String, String>,
+    free_space: u64,
+    storage: PathBuf,
+}
+
+/// A running emulator; stops on [`MicaEmulator::shutdown`] or drop.
+pub struct MicaEmulator {
+    pub addr: SocketAddr,
+    /// The self-signed certificate (PEM) a template must pin.
+    pub cert_pem: String,
+    state: Arc<Mutex<State>>,
+    stop: CancellationToken,
+}
+
+impl MicaEmulator {
+    /// Starts on 127.0.0.1 (free port) with one user.
+    pub async fn start(user: &str, password: &str, storage: PathBuf, free_space: u64) -> Result<MicaEmulator, String> {
+        std::fs::create_dir_all(&storage).map_err(|e| format!("{}: {e}", storage.display()))?;
+        let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).map_err(|e| e.to_string())?;
+        let cert_pem = ck.cert.pem();
+        let cert_der = ck.cert.der().clone();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_single_cert(vec![cert_der], key)
+            .map_err(|e| e.to_string())?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let state = Arc::new(Mutex::new(State {
+            user: user.into(),
+            password: password.into(),
+            tokens: HashSet::new(),
+            uploads: HashMap::new(),
+            containers: BTreeMap::new(),
+            free_space,
+            storage,
+        }));
+        let stop = CancellationToken::new();
+        let (st, s) = (state.clone(), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                let (tcp, _) = tokio::select! {
+                    _ = s.cancelled() => break,
+                    r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
+                };
+                let acceptor = acceptor.clone();
+                let st = st.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let st = st.clone();
+                        async move {
+                            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                            let out = handle(&st, &body);
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from(out.to_string()))))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), svc).await;
+                });
+            }
+        });
+        Ok(MicaEmulator { addr, cert_pem, state, stop })
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// A container's state (`installed`, `running`, `stopped`), `None` when absent.
+    pub fn container_state(&self, name: &str) -> Option<String> {
+        self.state.lock().ok()?.containers.get(name).cloned()
+    }
+
+    pub fn shutdown(&self) {
+        self.stop.cancel();
+    }
+}
+
+impl Drop for MicaEmulator {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+fn err(id: &Value, code: i64, message: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+}
+
+fn handle(state: &Mutex<State>, body: &[u8]) -> Value {
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return err(&Value::Null, -32700, "parse error");
+    };
+    let id = req.get("id").cloned().unwrap_or(Value::Null);
+    let method = req.get("method").and_then(Value::as_str).unwrap_or("");
+    let p = req.get("params").cloned().unwrap_or(json!({}));
+    let s_ = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
+    let Ok(mut st) = state.lock() else {
+        return err(&id, -32603, "internal error");
+    };
+    if method == api::LOGIN {
+        if s_("username").as_deref() == Some(st.user.as_str()) && s_("password").as_deref() == Some(st.password.as_str()) {
+            let token = hex::encode(rand::random::<[u8; 16]>());
+            st.tokens.insert(token.clone());
+            return json!({"jsonrpc": "2.0", "id": id, "result": {"token": token}});
+        }
+        return err(&id, api::E_UNAUTHORIZED, "wrong user name or password");
+    }
+    if !s_("token").is_some_and(|t| st.tokens.contains(&t)) {
+        return err(&id, api::E_UNAUTHORIZED, "not logged in");
+    }
+    let ok = |v: Value| json!({"jsonrpc": "2.0", "id": id, "result": v});
+    match method {
+        api::DEVICE_INFO => ok(json!({"firmware": "emulator", "interface": "provisio-1", "freeSpace": st.free_space})),
+        api::UPLOAD_BEGIN => {
+            let size = p.get("size").and_then(Value::as_u64).unwrap_or(0);
+            if size > st.free_space {
+                return err(&id, api::E_STORAGE, "not enough space");
+            }
+            let upload = hex::encode(rand::random::<[u8; 8]>());
+            st.uploads.insert(upload.clone(), Upload { name: s_("name").unwrap_or_default(), size, md5: s_("md5").unwrap_or_default(), ..Default::default() });
+            ok(json!({"uploadId": upload}))
+        }
+        api::UPLOAD_CHUNK => {
+            let Some(u) = s_("uploadId").and_then(|u| st.uploads.get_mut(&u)) else { return err(&id, api::E_NOT_FOUND, "no such upload") };
+            let Ok(data) = base64::engine::general_purpose::STANDARD.decode(s_("data").unwrap_or_default()) else { return err(&id, -32602, "data is not base64") };
+            if p.get("offset").and_then(Value::as_u64) != Some(u.data.len() as u64) {
+                return err(&id, -32602, "offset does not continue the upload");
+            }
+            if u.data.len() as u64 + data.len() as u64 > u.size {
+                return err(&id, -32602, "more data than announced");
+            }
+            u.data.extend_from_slice(&data);
+            ok(json!({"received": u.data.len()}))
+        }
+        api::UPLOAD_FINISH => {
+            let Some(u) = s_("uploadId").and_then(|u| st.uploads.get_mut(&u)) else { return err(&id, api::E_NOT_FOUND, "no such upload") };
+            let md5 = hex::encode(Md5::digest(&u.data));
+            if md5 != u.md5 || u.data.len() as u64 != u.size {
+                return err(&id, api::E_CHECKSUM, "checksum or size mismatch");
+            }
+            u.finished = true;
+            ok(json!({"md5": md5}))
+        }
+        api::INSTALL => {
+            let name = s_("name").unwrap_or_default();
+            let Some(u) = s_("uploadId").and_then(|u| st.uploads.remove(&u)).filter(|u| u.finished && u.name == name) else {
+                return err(&id, api::E_NOT_FOUND, "no finished upload for this container");
+            };
+            let path = st.storage.join(format!("{name}.tar.gz"));
+            if std::fs::write(&path, &u.data).is_err() {
+                return err(&id, api::E_STORAGE, "cannot store the container");
+            }
+            st.free_space = st.free_space.saturating_sub(u.size);
+            st.containers.insert(name, "installed".into());
+            ok(json!({"state": "installed"}))
+        }
+        api::START | api::STOP | api::DELETE | api::STATE => {
+            let name = s_("name").unwrap_or_default();
+            if !st.containers.contains_key(&name) {
+                // Deleting or stopping what is not there is not an error (idempotent undeploy).
+                return if method == api::START { err(&id, api::E_NOT_FOUND, "no such container") } else { ok(json!({"state": "absent"})) };
+            }
+            let new = match method {
+                api::START => "running",
+                api::STOP => "stopped",
+                api::DELETE => {
+                    st.containers.remove(&name);
+                    let _ = std::fs::remove_file(st.storage.join(format!("{name}.tar.gz")));
+                    return ok(json!({"state": "absent"}));
+                }
+                _ => return ok(json!({"state": st.containers[&name]})),
+            };
+            st.containers.insert(name, new.into());
+            ok(json!({"state": new}))
+        }
+        _ => err(&id, -32601, "method not found"),
+    }
+}
