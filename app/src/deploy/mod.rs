@@ -108,7 +108,7 @@ pub async fn deploy(
 ) -> Result<DeployOutcome, DeployError> {
     let mut inputs = inputs.clone();
     if opts.simulate {
-        simulate::fill_missing_inputs(&loaded.library, st, &mut inputs);
+        simulate::fill_missing_inputs(&loaded.library, st, &mut inputs, false);
     }
     let inputs = &inputs;
     let plan = build_deploy_plan(&loaded.library, st, inputs)?;
@@ -136,7 +136,11 @@ pub async fn undeploy(
 ) -> Result<DeployOutcome, DeployError> {
     let dir = opts.instances_dir();
     let mut instance = InstanceState::load(&dir, id).map_err(|e| DeployError::Setup(e.to_string()))?;
-    let loaded = crate::library::open_with_builtin(&instance.source).map_err(|e| DeployError::Setup(e.to_string()))?;
+    let loaded = if instance.source.as_os_str() == "builtin" {
+        crate::gui::files::builtin_loaded()
+    } else {
+        crate::library::open_with_builtin(&instance.source).map_err(|e| DeployError::Setup(e.to_string()))?
+    };
     let q = provisio_model::QName::parse(&instance.service_template).map_err(DeployError::Setup)?;
     let st = loaded
         .library
@@ -145,6 +149,9 @@ pub async fn undeploy(
         .ok_or_else(|| DeployError::Setup(format!("{} no longer defines {}", instance.source.display(), q)))?;
     let mut inputs = instance.inputs.clone();
     inputs.extend(extra_inputs.clone());
+    if instance.simulated {
+        simulate::fill_missing_inputs(&loaded.library, &st, &mut inputs, true);
+    }
     let plan = build_undeploy_plan(&loaded.library, &st, &inputs)?;
     let mut opts = opts.clone();
     opts.simulate = instance.simulated;
@@ -171,6 +178,7 @@ async fn run(
         *accept_new = opts.accept_new_host_keys;
     }
     let mut _standins = Vec::new();
+    let mut _micas = Vec::new();
     if opts.simulate {
         let keys: Vec<Option<&'static str>> = plan.steps.iter().map(|s| driver_key(lib, &s.node_type)).collect();
         fleets = simulate::start_fleets(&mut plan, &keys, services, opts, &instance, &events)
@@ -186,7 +194,16 @@ async fn run(
             // Without root/sshd/LXC the Pi steps fail with this reason; the rest still runs.
             Err(e) => events.log(Level::Error, None, format!("no simulated Raspberry Pi: {e}")),
         }
+        match simulate::start_mica_standin(&mut plan, &keys, opts, &instance).await {
+            Ok(Some(emu)) => {
+                events.log(Level::Info, None, format!("simulated MICA: emulator on {}", emu.url()));
+                _micas.push(emu);
+            }
+            Ok(None) => {}
+            Err(e) => events.log(Level::Error, None, format!("no simulated MICA: {e}")),
+        }
     }
+    registry.insert("mica", Arc::new(provisio_engines::drivers::mica::MicaDriver::default()));
     registry.insert("raspberry", Arc::new(RaspberryDriver { config: raspberry }));
     let token = provisio_engines::artifact_server::new_token();
     let mut prepared = Vec::new();

@@ -79,8 +79,13 @@ fn instance_root(instance: &InstanceState) -> String {
 
 /// With simulated devices, deploy inputs nobody gave (passwords of stand-in hosts) get a
 /// placeholder: the stand-ins do not check them.
-pub fn fill_missing_inputs(lib: &provisio_model::Library, st: &provisio_model::tosca::ServiceTemplate, inputs: &mut BTreeMap<String, String>) {
-    if let Err(provisio_model::plan::PlanError::MissingInputs(missing)) = provisio_model::plan::build_deploy_plan(lib, st, inputs) {
+pub fn fill_missing_inputs(lib: &provisio_model::Library, st: &provisio_model::tosca::ServiceTemplate, inputs: &mut BTreeMap<String, String>, undeploy: bool) {
+    let plan = if undeploy {
+        provisio_model::plan::build_undeploy_plan(lib, st, inputs)
+    } else {
+        provisio_model::plan::build_deploy_plan(lib, st, inputs)
+    };
+    if let Err(provisio_model::plan::PlanError::MissingInputs(missing)) = plan {
         for m in missing {
             inputs.entry(m.deploy_input.unwrap_or(m.input)).or_insert_with(|| "simulated".to_string());
         }
@@ -123,4 +128,36 @@ pub fn start_pi_standin(
         timeout: Duration::from_secs(120),
     };
     Ok(Some((sshd, config)))
+}
+
+/// The stand-in for a plan's MICA steps: the MICA emulator, with the steps' addresses,
+/// credentials and pinned certificates pointed at it.
+pub async fn start_mica_standin(
+    plan: &mut Plan,
+    keys: &[Option<&'static str>],
+    opts: &DeployOptions,
+    instance: &InstanceState,
+) -> Result<Option<provisio_engines::mica_emulator::MicaEmulator>, String> {
+    if !keys.iter().any(|k| *k == Some("mica")) {
+        return Ok(None);
+    }
+    let root = opts.data_dir.join("simulated").join(instance_root(instance)).join("mica");
+    let emu = provisio_engines::mica_emulator::MicaEmulator::start("admin", "simulated", root, 8 << 30).await?;
+    let addresses = serde_json::to_string(&[emu.url()]).unwrap_or_default();
+    let certs = serde_json::to_string(&[emu.cert_pem.clone()]).unwrap_or_default();
+    for (step, key) in plan.steps.iter_mut().zip(keys) {
+        if *key != Some("mica") {
+            continue;
+        }
+        for i in &mut step.inputs {
+            match i.name.as_str() {
+                "addresses" => i.value = addresses.clone(),
+                "certificates" => i.value = certs.clone(),
+                "userName" => i.value = "admin".into(),
+                "userPassword" => i.value = "simulated".into(),
+                _ => {}
+            }
+        }
+    }
+    Ok(Some(emu))
 }

@@ -134,7 +134,7 @@ async fn one_device(step: &Step, address: &str, ctx: &DriverContext) -> Result<S
             c.call(api::INSTALL, json!({"name": name, "uploadId": upload})).await?;
             ctx.events.device(node, address, DeviceState::Installed);
             let info = c.call(api::DEVICE_INFO, json!({})).await?;
-            Ok(info.get("freeSpace").map(|v| v.to_string()).unwrap_or_default())
+            Ok(info.get("freeSpace").and_then(Value::as_u64).map(|b| format!("{} KiB", b / 1024)).unwrap_or_default())
         }
         "start" => {
             c.call(api::START, json!({"name": name})).await?;

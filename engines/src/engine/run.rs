@@ -64,6 +64,10 @@ pub async fn run_plan(
         })
         .collect();
     instance.phase = "running".into();
+    // Device states of the nodes this plan acts on start afresh (addresses may have changed).
+    for s in &plan.steps {
+        instance.devices.remove(&s.node);
+    }
     save(&instance, &opts, &events);
     events.send(DeployEvent::PlanStarted {
         instance: instance.id.clone(),
