@@ -60,3 +60,27 @@ fn unknown_instance_and_bad_input_are_clear_errors() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("/nonexistent.tosca"), "{out}");
 }
+
+/// The whole thesis scenario with every kind of simulated device: a NodeMCU fleet, a Raspberry
+/// Pi (a real sshd and real LXC on this machine: needs root, openssh-server, lxc, busybox) and a
+/// MICA (the emulator over HTTPS with a pinned certificate). Then undeploy.
+#[test]
+fn thesis_scenario_deploys_and_undeploys_with_every_stand_in() {
+    let data = tempfile::tempdir().unwrap();
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/library").display().to_string();
+    let (code, out) = provisio(data.path(), &["deploy", &lib, "--service-template", "ThesisScenario", "--simulate"]);
+    assert_eq!(code, 0, "{out}");
+    for step in ["InfluxDB.start", "NodeRED.start", "SensorPublisher.start"] {
+        assert!(out.contains(&format!("✓ {step}")), "{step}: {out}");
+    }
+    // Devices are named as in the template, not by their stand-ins.
+    assert!(out.contains("NodeRED              192.168.0.19   running"), "{out}");
+    assert!(out.contains("InfluxDB             https://192.168.0.20 running"), "{out}");
+    let id = out.lines().find_map(|l| l.strip_prefix("instance ").and_then(|r| r.strip_suffix(" is deployed"))).unwrap().to_string();
+    let lxc = data.path().join("simulated").join(&id).join("lxc");
+    let running = Command::new("lxc-info").args(["-P", &lxc.display().to_string(), "-n", "NodeRED", "-sH"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&running.stdout).trim(), "RUNNING");
+    let (code, out) = provisio(data.path(), &["undeploy", &id]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!lxc.join("NodeRED").exists(), "container destroyed");
+}

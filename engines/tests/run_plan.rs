@@ -68,7 +68,7 @@ async fn thesis_plan_runs_to_deployed_and_state_is_saved() {
     let (plan, prepared, reg) = setup(false);
     let dir = tempfile::tempdir().unwrap();
     let (sink, mut rx) = EventSink::new();
-    let opts = RunOptions { max_parallel: 4, state_dir: Some(dir.path().to_path_buf()) };
+    let opts = RunOptions { max_parallel: 4, state_dir: Some(dir.path().to_path_buf()), ..Default::default() };
     let inst = run_plan(&plan, prepared, &reg, instance(), opts, sink, CancellationToken::new()).await;
     assert_eq!(inst.phase, "deployed");
     assert!(inst.steps.iter().all(|s| s.status == StepStatus::Done));

@@ -179,12 +179,13 @@ async fn run(
     }
     let mut _standins = Vec::new();
     let mut _micas = Vec::new();
+    let mut aliases = BTreeMap::new();
     if opts.simulate {
         let keys: Vec<Option<&'static str>> = plan.steps.iter().map(|s| driver_key(lib, &s.node_type)).collect();
         fleets = simulate::start_fleets(&mut plan, &keys, services, opts, &instance, &events)
             .await
             .map_err(DeployError::Setup)?;
-        match simulate::start_pi_standin(&mut plan, &keys, opts, &instance) {
+        match simulate::start_pi_standin(&mut plan, &keys, opts, &instance, &mut aliases) {
             Ok(Some((sshd, config))) => {
                 events.log(Level::Info, None, format!("simulated Raspberry Pi: sshd on {} (host key {})", sshd.address(), sshd.host_fingerprint));
                 raspberry = config;
@@ -194,7 +195,7 @@ async fn run(
             // Without root/sshd/LXC the Pi steps fail with this reason; the rest still runs.
             Err(e) => events.log(Level::Error, None, format!("no simulated Raspberry Pi: {e}")),
         }
-        match simulate::start_mica_standin(&mut plan, &keys, opts, &instance).await {
+        match simulate::start_mica_standin(&mut plan, &keys, opts, &instance, &mut aliases).await {
             Ok(Some(emu)) => {
                 events.log(Level::Info, None, format!("simulated MICA: emulator on {}", emu.url()));
                 _micas.push(emu);
@@ -222,7 +223,7 @@ async fn run(
         }
         prepared.push(PreparedStep { driver: driver_key(lib, &step.node_type).map(str::to_string), artifacts: served });
     }
-    let run_opts = RunOptions { max_parallel: opts.max_parallel, state_dir: Some(opts.instances_dir()) };
+    let run_opts = RunOptions { max_parallel: opts.max_parallel, state_dir: Some(opts.instances_dir()), device_aliases: aliases };
     let instance = run_plan(&plan, prepared, &registry, instance, run_opts, events, cancel).await;
     services.artifacts.remove(&token);
     Ok(DeployOutcome { instance, fleets })

@@ -99,6 +99,7 @@ pub fn start_pi_standin(
     keys: &[Option<&'static str>],
     opts: &DeployOptions,
     instance: &InstanceState,
+    aliases: &mut BTreeMap<String, String>,
 ) -> Result<Option<(provisio_engines::standin::SshdStandIn, provisio_engines::drivers::raspberry::RaspberryConfig)>, String> {
     if !keys.iter().any(|k| *k == Some("raspberry")) {
         return Ok(None);
@@ -114,7 +115,10 @@ pub fn start_pi_standin(
         }
         for i in &mut step.inputs {
             match i.name.as_str() {
-                "addresses" => i.value = addresses.clone(),
+                "addresses" => {
+                    aliases.extend(alias(&sshd.address(), &i.value));
+                    i.value = addresses.clone()
+                }
                 "userName" => i.value = "root".into(),
                 _ => {}
             }
@@ -137,6 +141,7 @@ pub async fn start_mica_standin(
     keys: &[Option<&'static str>],
     opts: &DeployOptions,
     instance: &InstanceState,
+    aliases: &mut BTreeMap<String, String>,
 ) -> Result<Option<provisio_engines::mica_emulator::MicaEmulator>, String> {
     if !keys.iter().any(|k| *k == Some("mica")) {
         return Ok(None);
@@ -151,7 +156,10 @@ pub async fn start_mica_standin(
         }
         for i in &mut step.inputs {
             match i.name.as_str() {
-                "addresses" => i.value = addresses.clone(),
+                "addresses" => {
+                    aliases.extend(alias(&emu.url(), &i.value));
+                    i.value = addresses.clone()
+                }
                 "certificates" => i.value = certs.clone(),
                 "userName" => i.value = "admin".into(),
                 "userPassword" => i.value = "simulated".into(),
@@ -160,4 +168,9 @@ pub async fn start_mica_standin(
         }
     }
     Ok(Some(emu))
+}
+
+/// The pair (stand-in, first address of the template's list).
+fn alias(standin: &str, original_list: &str) -> Option<(String, String)> {
+    serde_json::from_str::<Vec<String>>(original_list).ok().and_then(|l| l.into_iter().next()).map(|first| (standin.to_string(), first))
 }

@@ -25,11 +25,14 @@ pub struct RunOptions {
     pub max_parallel: usize,
     /// Where instance state is saved (`None`: not saved, e.g. in tests).
     pub state_dir: Option<PathBuf>,
+    /// Device names to report instead of the ones drivers use (stand-in address → template
+    /// address when simulating).
+    pub device_aliases: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { max_parallel: 8, state_dir: None }
+        RunOptions { max_parallel: 8, state_dir: None, device_aliases: Default::default() }
     }
 }
 
@@ -81,8 +84,14 @@ pub async fn run_plan(
     let forward = {
         let shared = shared.clone();
         let outer = events.clone();
+        let aliases = opts.device_aliases.clone();
         tokio::spawn(async move {
-            while let Some(e) = inner_rx.recv().await {
+            while let Some(mut e) = inner_rx.recv().await {
+                if let DeployEvent::DeviceState { device, .. } = &mut e {
+                    if let Some(a) = aliases.get(device.as_str()) {
+                        *device = a.clone();
+                    }
+                }
                 if let DeployEvent::DeviceState { node, device, state } = &e {
                     if let Ok(mut inst) = shared.lock() {
                         let detail = match state {
