@@ -1,1 +1,235 @@
-fn main() {}
+//! `provisio-fleet`: run a simulated NodeMCU fleet against an MQTT broker (`run`, the default),
+//! or benchmark 1,000s of devices against a real Mosquitto started for the purpose (`bench`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use provisio_firmware::fleet::{self, Fleet, FleetConfig};
+use provisio_firmware::mosquitto::Mosquitto;
+use provisio_firmware::{BrokerAddr, FaultSpec};
+use provisio_model::protocol::{Command, DeviceMessage, SUCCESS};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+
+#[derive(Parser)]
+#[command(name = "provisio-fleet", about = "Simulated NodeMCU fleet speaking the Provisio device protocol")]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    #[command(flatten)]
+    run: Option<RunArgs>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a fleet until Ctrl-C.
+    Run(RunArgs),
+    /// Connect N devices to a fresh Mosquitto, send them `start`, report time, memory and CPU.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct Devices {
+    /// Number of generated devices (ids sim00000, sim00001, ...).
+    #[arg(long, conflicts_with = "ids")]
+    count: Option<usize>,
+    /// Explicit hardware ids, comma separated (or a JSON list as in the NodeMCU template).
+    #[arg(long)]
+    ids: Option<String>,
+}
+
+impl Devices {
+    fn resolve(&self) -> Result<Vec<String>> {
+        match (&self.count, &self.ids) {
+            (Some(n), None) => Ok(fleet::generated_ids(*n)),
+            (None, Some(text)) if text.trim_start().starts_with('[') => {
+                fleet::hardware_ids_from_property(text).context("--ids is not a JSON list of strings")
+            }
+            (None, Some(text)) => Ok(text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()),
+            _ => bail!("give --count N or --ids ID,ID,..."),
+        }
+    }
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    devices: Devices,
+    /// Broker URL: mqtt://HOST:PORT or tcp://HOST:PORT (port 1883 when absent).
+    #[arg(long, default_value = "tcp://127.0.0.1:1883")]
+    broker: BrokerAddr,
+    #[arg(long, default_value = "control")]
+    control_topic: String,
+    #[arg(long, default_value = "response")]
+    response_topic: String,
+    /// Parent directory of the per-device state directories.
+    #[arg(long)]
+    state_dir: PathBuf,
+    /// Fault to inject: KIND[=VALUE][:FRACTION|@ID]; KIND: offline, slow=BYTES_PER_S, drop,
+    /// corrupt, crash-flash, refuse-start. Repeatable.
+    #[arg(long = "fault")]
+    faults: Vec<FaultSpec>,
+    /// Seed for choosing the devices a fractional fault hits.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Fleet sizes to measure, one run each.
+    #[arg(long, num_args = 1.., default_values_t = [1000usize])]
+    count: Vec<usize>,
+    /// Devices allowed to connect at the same moment.
+    #[arg(long, default_value_t = 256)]
+    concurrent_connects: usize,
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match (cli.command, cli.run) {
+        (Some(Cmd::Run(args)), _) | (None, Some(args)) => rt.block_on(run(args)),
+        (Some(Cmd::Bench(args)), _) => {
+            for n in args.count {
+                rt.block_on(bench(n, args.concurrent_connects))?;
+            }
+            Ok(())
+        }
+        (None, None) => bail!("give --count N or --ids ID,... (see --help)"),
+    }
+}
+
+async fn run(args: RunArgs) -> Result<()> {
+    let ids = args.devices.resolve()?;
+    let mut cfg = FleetConfig::new(ids, args.broker, args.control_topic, args.response_topic, args.state_dir);
+    cfg.faults = args.faults;
+    cfg.seed = args.seed;
+    let n = cfg.ids.len();
+    let fleet = Fleet::spawn(cfg)?;
+    let faulty = fleet::fault_summary(&fleet);
+    eprintln!("{n} devices started, {} with faults; Ctrl-C stops", faulty.len());
+    let mut last = usize::MAX;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                let online = fleet.online();
+                if online != last {
+                    eprintln!("online: {online}/{n}, responses: {}", fleet.responses());
+                    last = online;
+                }
+            }
+        }
+    }
+    for e in fleet.shutdown().await {
+        eprintln!("{e}");
+    }
+    Ok(())
+}
+
+/// Resident memory of a process in KiB (VmRSS).
+fn rss_kib(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_owned))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// User + system CPU time of a process in seconds (clock ticks of 1/100 s).
+fn cpu_secs(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else { return 0.0 };
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
+}
+
+async fn bench(count: usize, concurrent_connects: usize) -> Result<()> {
+    let limit = fleet::raise_fd_limit();
+    let mq = Mosquitto::start()?;
+    let mq_pid = mq.pid().to_string();
+    let dir = tempfile::tempdir()?;
+    let ids = fleet::generated_ids(count);
+    fleet::seed_installed_app(dir.path(), &ids, "0123456789abcdef0123456789abcdef", 300_000)?;
+
+    // The engine side: counts success responses on the response topic.
+    let mut opts = MqttOptions::new("bench-engine", "127.0.0.1", mq.port());
+    opts.set_keep_alive(Duration::from_secs(60));
+    let (client, mut eventloop) = AsyncClient::new(opts, 100);
+    let ok = Arc::new(AtomicUsize::new(0));
+    let ok2 = ok.clone();
+    let (sub_tx, sub_rx) = tokio::sync::oneshot::channel();
+    let mut sub_tx = Some(sub_tx);
+    let engine = tokio::spawn(async move {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    if let Some(t) = sub_tx.take() {
+                        let _ = t.send(());
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    if let Ok(DeviceMessage::Response { response, .. }) = serde_json::from_slice(&p.payload)
+                        && response == SUCCESS
+                    {
+                        ok2.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    });
+    client.subscribe("response", QoS::AtLeastOnce).await?;
+    tokio::time::timeout(Duration::from_secs(30), sub_rx).await.context("bench client subscribe")??;
+
+    let me = std::process::id().to_string();
+    let rss0 = rss_kib(&me);
+    let cpu0 = cpu_secs(&me);
+    let mq_cpu0 = cpu_secs(&mq_pid);
+    let t0 = Instant::now();
+    let mut cfg = FleetConfig::new(ids, mq.addr(), "control", "response", dir.path());
+    cfg.concurrent_connects = concurrent_connects;
+    let fleet = Fleet::spawn(cfg)?;
+    if !fleet.wait_online(count, Duration::from_secs(600)).await {
+        bail!("only {}/{count} devices came online in 600 s; broker log:\n{}", fleet.online(), mq.log());
+    }
+    let t_connect = t0.elapsed();
+    let cpu_connect = cpu_secs(&me) - cpu0;
+    let rss1 = rss_kib(&me);
+
+    let t1 = Instant::now();
+    let cpu1 = cpu_secs(&me);
+    client.publish("control", QoS::AtLeastOnce, false, serde_json::to_vec(&Command::Start)?).await?;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while ok.load(Ordering::Relaxed) < count {
+        if Instant::now() > deadline {
+            bail!("only {}/{count} devices answered start", ok.load(Ordering::Relaxed));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let t_start = t1.elapsed();
+    let cpu_start = cpu_secs(&me) - cpu1;
+    let rss2 = rss_kib(&me);
+    let mq_rss = rss_kib(&mq_pid);
+    let mq_cpu = cpu_secs(&mq_pid) - mq_cpu0;
+    let errors = fleet.shutdown().await;
+    engine.abort();
+
+    println!("devices: {count} (open files limit {limit:?})");
+    println!("  connect all:        {:>8.2} s   fleet CPU {:.2} s ({:.0} us/device)", t_connect.as_secs_f64(), cpu_connect, cpu_connect * 1e6 / count as f64);
+    println!("  start -> all answered: {:>5.2} s   fleet CPU {:.2} s ({:.0} us/device)", t_start.as_secs_f64(), cpu_start, cpu_start * 1e6 / count as f64);
+    println!("  fleet RSS: before {} KiB, connected {} KiB, after start {} KiB -> {:.1} KiB/device", rss0, rss1, rss2, (rss2.saturating_sub(rss0)) as f64 / count as f64);
+    println!("  mosquitto: RSS {mq_rss} KiB, CPU {mq_cpu:.2} s");
+    println!("  device errors: {}", errors.len());
+    Ok(())
+}
