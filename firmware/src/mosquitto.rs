@@ -11,7 +11,9 @@ use crate::agent::runner::BrokerAddr;
 /// A broker that could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum MosquittoError {
-    #[error("mosquitto not found (looked at $MOSQUITTO, /usr/sbin/mosquitto and PATH): install the Debian package 'mosquitto'")]
+    #[error(
+        "mosquitto not found (looked at $MOSQUITTO, /usr/sbin/mosquitto and PATH): install the Debian package 'mosquitto'"
+    )]
     NotInstalled,
     #[error("mosquitto: {0}")]
     Io(#[from] std::io::Error),
@@ -69,7 +71,10 @@ impl Mosquitto {
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if Instant::now() > deadline || matches!(broker.child.try_wait(), Ok(Some(_))) {
-                return Err(MosquittoError::NotReady { port, log: broker.log() });
+                return Err(MosquittoError::NotReady {
+                    port,
+                    log: broker.log(),
+                });
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -83,7 +88,10 @@ impl Mosquitto {
 
     /// The broker's address.
     pub fn addr(&self) -> BrokerAddr {
-        BrokerAddr { host: "127.0.0.1".into(), port: self.port }
+        BrokerAddr {
+            host: "127.0.0.1".into(),
+            port: self.port,
+        }
     }
 
     /// The broker as a `tcp://` URL.

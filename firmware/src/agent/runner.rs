@@ -53,7 +53,10 @@ impl std::str::FromStr for BrokerAddr {
         if host.is_empty() || host.contains('/') {
             return Err(bad());
         }
-        Ok(BrokerAddr { host: host.to_owned(), port })
+        Ok(BrokerAddr {
+            host: host.to_owned(),
+            port,
+        })
     }
 }
 
@@ -127,9 +130,16 @@ enum BootEnd {
 
 /// Run one device until `shutdown` fires. Reboots (after an install, a crash) and offline
 /// periods happen inside; only a broken state directory ends it early.
-pub async fn run_device(spec: DeviceSpec, shared: Arc<Shared>, shutdown: CancellationToken) -> Result<(), RunnerError> {
+pub async fn run_device(
+    spec: DeviceSpec,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) -> Result<(), RunnerError> {
     let id = spec.hardware_id.clone();
-    let state_err = |source| RunnerError::State { id: id.clone(), source };
+    let state_err = |source| RunnerError::State {
+        id: id.clone(),
+        source,
+    };
     let mut fault_rx = shared.faults.subscribe();
     loop {
         while shared.faults.get(&spec.hardware_id).offline {
@@ -140,14 +150,26 @@ pub async fn run_device(spec: DeviceSpec, shared: Arc<Shared>, shutdown: Cancell
         }
         let dir = spec.dir.clone();
         let loaded = tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir).map_err(|source| StateError::Io { path: dir.clone(), source })?;
+            std::fs::create_dir_all(&dir).map_err(|source| StateError::Io {
+                path: dir.clone(),
+                source,
+            })?;
             state::load(&dir)
         })
         .await
-        .unwrap_or_else(|e| Err(StateError::Io { path: spec.dir.clone(), source: std::io::Error::other(e) }))
+        .unwrap_or_else(|e| {
+            Err(StateError::Io {
+                path: spec.dir.clone(),
+                source: std::io::Error::other(e),
+            })
+        })
         .map_err(state_err)?;
         let mut boot = Boot::new(&spec, shared.clone(), loaded);
-        match boot.run(&shutdown, &mut fault_rx).await.map_err(state_err)? {
+        match boot
+            .run(&shutdown, &mut fault_rx)
+            .await
+            .map_err(state_err)?
+        {
             BootEnd::Shutdown => return Ok(()),
             BootEnd::Offline => {}
             BootEnd::Reboot | BootEnd::Crash => {
@@ -182,12 +204,21 @@ struct Boot<'a> {
 impl<'a> Boot<'a> {
     fn new(spec: &'a DeviceSpec, shared: Arc<Shared>, state: DeviceState) -> Self {
         let status = status_topic(&spec.response_topic, &spec.hardware_id);
-        let mut opts = MqttOptions::new(spec.hardware_id.clone(), spec.broker.host.clone(), spec.broker.port);
+        let mut opts = MqttOptions::new(
+            spec.hardware_id.clone(),
+            spec.broker.host.clone(),
+            spec.broker.port,
+        );
         opts.set_clean_session(false)
             .set_keep_alive(spec.keep_alive)
             .set_inflight(8)
             .set_max_packet_size(64 * 1024, 64 * 1024)
-            .set_last_will(LastWill::new(status.clone(), STATUS_OFFLINE, QoS::AtLeastOnce, true));
+            .set_last_will(LastWill::new(
+                status.clone(),
+                STATUS_OFFLINE,
+                QoS::AtLeastOnce,
+                true,
+            ));
         let (client, eventloop) = AsyncClient::new(opts, 32);
         let (tx, rx) = mpsc::channel(8);
         Boot {
@@ -298,7 +329,10 @@ impl<'a> Boot<'a> {
     /// Publish `offline` and disconnect cleanly (a clean disconnect suppresses the last will),
     /// after everything queued before (responses, progress) went out.
     async fn goodbye(&mut self) {
-        if self.client.try_publish(self.status.clone(), QoS::AtLeastOnce, true, STATUS_OFFLINE).is_err()
+        if self
+            .client
+            .try_publish(self.status.clone(), QoS::AtLeastOnce, true, STATUS_OFFLINE)
+            .is_err()
             || self.client.try_disconnect().is_err()
         {
             return;
@@ -316,7 +350,9 @@ impl<'a> Boot<'a> {
 
     /// Feed one input to the agent and perform its actions; `Some` ends this boot.
     async fn feed(&mut self, input: Input) -> Result<Option<BootEnd>, StateError> {
-        let mut app = SimApp { refuse_start: self.faults().refuse_start };
+        let mut app = SimApp {
+            refuse_start: self.faults().refuse_start,
+        };
         let actions = self.agent.handle(input, &mut app);
         for action in actions {
             if let Some(end) = self.perform(action).await? {
@@ -329,12 +365,20 @@ impl<'a> Boot<'a> {
     async fn perform(&mut self, action: Action) -> Result<Option<BootEnd>, StateError> {
         match action {
             Action::Publish(msg) => {
-                if matches!(msg, provisio_model::protocol::DeviceMessage::Response { .. }) {
+                if matches!(
+                    msg,
+                    provisio_model::protocol::DeviceMessage::Response { .. }
+                ) {
                     self.shared.responses.fetch_add(1, Ordering::Relaxed);
                 }
                 match serde_json::to_vec(&msg) {
                     Ok(payload) => {
-                        if let Err(e) = self.client.try_publish(self.spec.response_topic.clone(), QoS::AtLeastOnce, false, payload) {
+                        if let Err(e) = self.client.try_publish(
+                            self.spec.response_topic.clone(),
+                            QoS::AtLeastOnce,
+                            false,
+                            payload,
+                        ) {
                             tracing::warn!(device = %self.spec.hardware_id, "publish dropped: {e}");
                         }
                     }
@@ -347,8 +391,18 @@ impl<'a> Boot<'a> {
                 }
                 self.download_tag = self.download_tag.wrapping_add(1);
                 let f = self.faults();
-                let link = LinkFaults { rate: f.slow_link, drop_mid: f.drop_mid_download, corrupt: f.corrupt_download };
-                self.download = Some(tokio::spawn(download(url, offset, link, self.download_tag, self.tx.clone())));
+                let link = LinkFaults {
+                    rate: f.slow_link,
+                    drop_mid: f.drop_mid_download,
+                    corrupt: f.corrupt_download,
+                };
+                self.download = Some(tokio::spawn(download(
+                    url,
+                    offset,
+                    link,
+                    self.download_tag,
+                    self.tx.clone(),
+                )));
             }
             Action::AbortDownload => {
                 if let Some(d) = self.download.take() {
@@ -377,7 +431,12 @@ impl<'a> Boot<'a> {
                     state::save(&dir, &st)
                 })
                 .await
-                .unwrap_or_else(|e| Err(StateError::Io { path: self.spec.dir.clone(), source: std::io::Error::other(e) }))?;
+                .unwrap_or_else(|e| {
+                    Err(StateError::Io {
+                        path: self.spec.dir.clone(),
+                        source: std::io::Error::other(e),
+                    })
+                })?;
             }
             Action::SetTimer(d) => self.timer = Some(Box::pin(tokio::time::sleep(d))),
             Action::Reboot => return Ok(Some(BootEnd::Reboot)),
@@ -389,8 +448,16 @@ impl<'a> Boot<'a> {
 
 fn write_slot(dir: &Path, slot: Slot, offset: u64, data: &Bytes) -> Result<(), StateError> {
     let path = dir.join(slot.file_name());
-    let io = |source| StateError::Io { path: path.clone(), source };
-    let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(offset == 0).open(&path).map_err(io)?;
+    let io = |source| StateError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(offset == 0)
+        .open(&path)
+        .map_err(io)?;
     f.seek(SeekFrom::Start(offset)).map_err(io)?;
     f.write_all(data).map_err(io)?;
     Ok(())
@@ -398,8 +465,15 @@ fn write_slot(dir: &Path, slot: Slot, offset: u64, data: &Bytes) -> Result<(), S
 
 fn sync_slot(dir: &Path, slot: Slot) -> Result<(), StateError> {
     let path = dir.join(slot.file_name());
-    let f = std::fs::OpenOptions::new().write(true).open(&path).map_err(|source| StateError::Io { path: path.clone(), source })?;
-    f.sync_all().map_err(|source| StateError::Io { path, source })
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(|source| StateError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    f.sync_all()
+        .map_err(|source| StateError::Io { path, source })
 }
 
 #[cfg(test)]
@@ -409,7 +483,13 @@ mod tests {
     #[test]
     fn broker_urls() {
         let b: BrokerAddr = "tcp://192.168.0.27:1883".parse().unwrap();
-        assert_eq!(b, BrokerAddr { host: "192.168.0.27".into(), port: 1883 });
+        assert_eq!(
+            b,
+            BrokerAddr {
+                host: "192.168.0.27".into(),
+                port: 1883
+            }
+        );
         let b: BrokerAddr = "mqtt://localhost".parse().unwrap();
         assert_eq!(b.port, 1883);
         assert!("ssl://x:8883".parse::<BrokerAddr>().is_err());

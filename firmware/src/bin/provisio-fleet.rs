@@ -15,7 +15,10 @@ use provisio_model::protocol::{Command, DeviceMessage, SUCCESS};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
 #[derive(Parser)]
-#[command(name = "provisio-fleet", about = "Simulated NodeMCU fleet speaking the Provisio device protocol")]
+#[command(
+    name = "provisio-fleet",
+    about = "Simulated NodeMCU fleet speaking the Provisio device protocol"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
@@ -47,9 +50,14 @@ impl Devices {
         match (&self.count, &self.ids) {
             (Some(n), None) => Ok(fleet::generated_ids(*n)),
             (None, Some(text)) if text.trim_start().starts_with('[') => {
-                fleet::hardware_ids_from_property(text).context("--ids is not a JSON list of strings")
+                fleet::hardware_ids_from_property(text)
+                    .context("--ids is not a JSON list of strings")
             }
-            (None, Some(text)) => Ok(text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()),
+            (None, Some(text)) => Ok(text
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()),
             _ => bail!("give --count N or --ids ID,ID,..."),
         }
     }
@@ -90,11 +98,15 @@ struct BenchArgs {
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match (cli.command, cli.run) {
         (Some(Cmd::Run(args)), _) | (None, Some(args)) => rt.block_on(run(args)),
         (Some(Cmd::Bench(args)), _) => {
@@ -109,13 +121,22 @@ fn main() -> Result<()> {
 
 async fn run(args: RunArgs) -> Result<()> {
     let ids = args.devices.resolve()?;
-    let mut cfg = FleetConfig::new(ids, args.broker, args.control_topic, args.response_topic, args.state_dir);
+    let mut cfg = FleetConfig::new(
+        ids,
+        args.broker,
+        args.control_topic,
+        args.response_topic,
+        args.state_dir,
+    );
     cfg.faults = args.faults;
     cfg.seed = args.seed;
     let n = cfg.ids.len();
     let fleet = Fleet::spawn(cfg)?;
     let faulty = fleet::fault_summary(&fleet);
-    eprintln!("{n} devices started, {} with faults; Ctrl-C stops", faulty.len());
+    eprintln!(
+        "{n} devices started, {} with faults; Ctrl-C stops",
+        faulty.len()
+    );
     let mut last = usize::MAX;
     loop {
         tokio::select! {
@@ -139,15 +160,23 @@ async fn run(args: RunArgs) -> Result<()> {
 fn rss_kib(pid: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_owned))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(str::to_owned)
+        })
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
 }
 
 /// User + system CPU time of a process in seconds (clock ticks of 1/100 s).
 fn cpu_secs(pid: &str) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
-    let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else { return 0.0 };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+        return 0.0;
+    };
     let f: Vec<&str> = after.split_whitespace().collect();
     let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (tick(11) + tick(12)) / 100.0
@@ -159,7 +188,12 @@ async fn bench(count: usize, concurrent_connects: usize) -> Result<()> {
     let mq_pid = mq.pid().to_string();
     let dir = tempfile::tempdir()?;
     let ids = fleet::generated_ids(count);
-    fleet::seed_installed_app(dir.path(), &ids, "0123456789abcdef0123456789abcdef", 300_000)?;
+    fleet::seed_installed_app(
+        dir.path(),
+        &ids,
+        "0123456789abcdef0123456789abcdef",
+        300_000,
+    )?;
 
     // The engine side: counts success responses on the response topic.
     let mut opts = MqttOptions::new("bench-engine", "127.0.0.1", mq.port());
@@ -178,7 +212,8 @@ async fn bench(count: usize, concurrent_connects: usize) -> Result<()> {
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    if let Ok(DeviceMessage::Response { response, .. }) = serde_json::from_slice(&p.payload)
+                    if let Ok(DeviceMessage::Response { response, .. }) =
+                        serde_json::from_slice(&p.payload)
                         && response == SUCCESS
                     {
                         ok2.fetch_add(1, Ordering::Relaxed);
@@ -190,7 +225,9 @@ async fn bench(count: usize, concurrent_connects: usize) -> Result<()> {
         }
     });
     client.subscribe("response", QoS::AtLeastOnce).await?;
-    tokio::time::timeout(Duration::from_secs(30), sub_rx).await.context("bench client subscribe")??;
+    tokio::time::timeout(Duration::from_secs(30), sub_rx)
+        .await
+        .context("bench client subscribe")??;
 
     let me = std::process::id().to_string();
     let rss0 = rss_kib(&me);
@@ -201,7 +238,11 @@ async fn bench(count: usize, concurrent_connects: usize) -> Result<()> {
     cfg.concurrent_connects = concurrent_connects;
     let fleet = Fleet::spawn(cfg)?;
     if !fleet.wait_online(count, Duration::from_secs(600)).await {
-        bail!("only {}/{count} devices came online in 600 s; broker log:\n{}", fleet.online(), mq.log());
+        bail!(
+            "only {}/{count} devices came online in 600 s; broker log:\n{}",
+            fleet.online(),
+            mq.log()
+        );
     }
     let t_connect = t0.elapsed();
     let cpu_connect = cpu_secs(&me) - cpu0;
@@ -209,11 +250,21 @@ async fn bench(count: usize, concurrent_connects: usize) -> Result<()> {
 
     let t1 = Instant::now();
     let cpu1 = cpu_secs(&me);
-    client.publish("control", QoS::AtLeastOnce, false, serde_json::to_vec(&Command::Start)?).await?;
+    client
+        .publish(
+            "control",
+            QoS::AtLeastOnce,
+            false,
+            serde_json::to_vec(&Command::Start)?,
+        )
+        .await?;
     let deadline = Instant::now() + Duration::from_secs(600);
     while ok.load(Ordering::Relaxed) < count {
         if Instant::now() > deadline {
-            bail!("only {}/{count} devices answered start", ok.load(Ordering::Relaxed));
+            bail!(
+                "only {}/{count} devices answered start",
+                ok.load(Ordering::Relaxed)
+            );
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -226,9 +277,25 @@ async fn bench(count: usize, concurrent_connects: usize) -> Result<()> {
     engine.abort();
 
     println!("devices: {count} (open files limit {limit:?})");
-    println!("  connect all:        {:>8.2} s   fleet CPU {:.2} s ({:.0} us/device)", t_connect.as_secs_f64(), cpu_connect, cpu_connect * 1e6 / count as f64);
-    println!("  start -> all answered: {:>5.2} s   fleet CPU {:.2} s ({:.0} us/device)", t_start.as_secs_f64(), cpu_start, cpu_start * 1e6 / count as f64);
-    println!("  fleet RSS: before {} KiB, connected {} KiB, after start {} KiB -> {:.1} KiB/device", rss0, rss1, rss2, (rss2.saturating_sub(rss0)) as f64 / count as f64);
+    println!(
+        "  connect all:        {:>8.2} s   fleet CPU {:.2} s ({:.0} us/device)",
+        t_connect.as_secs_f64(),
+        cpu_connect,
+        cpu_connect * 1e6 / count as f64
+    );
+    println!(
+        "  start -> all answered: {:>5.2} s   fleet CPU {:.2} s ({:.0} us/device)",
+        t_start.as_secs_f64(),
+        cpu_start,
+        cpu_start * 1e6 / count as f64
+    );
+    println!(
+        "  fleet RSS: before {} KiB, connected {} KiB, after start {} KiB -> {:.1} KiB/device",
+        rss0,
+        rss1,
+        rss2,
+        (rss2.saturating_sub(rss0)) as f64 / count as f64
+    );
     println!("  mosquitto: RSS {mq_rss} KiB, CPU {mq_cpu:.2} s");
     println!("  device errors: {}", errors.len());
     Ok(())
