@@ -19,12 +19,9 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
     name = "provisio-fleet",
     about = "Simulated NodeMCU fleet speaking the Provisio device protocol"
 )]
-#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Cmd>,
-    #[command(flatten)]
-    run: Option<RunArgs>,
+    command: Cmd,
 }
 
 #[derive(Subcommand)]
@@ -103,19 +100,26 @@ fn main() -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    // `run` is the default subcommand: `provisio-fleet --count 3 ...` means `provisio-fleet run ...`.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let first = args.get(1).and_then(|a| a.to_str()).unwrap_or("");
+    if !["run", "bench", "help", "-h", "--help", "-V", "--version"].contains(&first)
+        && args.len() > 1
+    {
+        args.insert(1, "run".into());
+    }
+    let cli = Cli::parse_from(args);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    match (cli.command, cli.run) {
-        (Some(Cmd::Run(args)), _) | (None, Some(args)) => rt.block_on(run(args)),
-        (Some(Cmd::Bench(args)), _) => {
+    match cli.command {
+        Cmd::Run(args) => rt.block_on(run(args)),
+        Cmd::Bench(args) => {
             for n in args.count {
                 rt.block_on(bench(n, args.concurrent_connects))?;
             }
             Ok(())
         }
-        (None, None) => bail!("give --count N or --ids ID,... (see --help)"),
     }
 }
 

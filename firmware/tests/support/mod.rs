@@ -58,6 +58,7 @@ impl Drop for ArtifactServer {
 fn serve(
     files: &HashMap<String, Bytes>,
     req: &Request<hyper::body::Incoming>,
+    honour_range: bool,
 ) -> Response<Full<Bytes>> {
     let Some(body) = files.get(req.uri().path()) else {
         return Response::builder()
@@ -71,7 +72,8 @@ fn serve(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("bytes="))
         .and_then(|v| v.strip_suffix('-'))
-        .and_then(|v| v.parse::<usize>().ok());
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|_| honour_range);
     match start {
         Some(s) if s < body.len() => Response::builder()
             .status(StatusCode::PARTIAL_CONTENT)
@@ -96,6 +98,12 @@ fn serve(
 
 impl ArtifactServer {
     pub async fn start(files: Vec<(&str, Vec<u8>)>) -> Self {
+        Self::start_with(files, true).await
+    }
+
+    /// Like `start`; with `honour_range` false the server answers every request with the whole
+    /// file (200), as servers without Range support do.
+    pub async fn start_with(files: Vec<(&str, Vec<u8>)>, honour_range: bool) -> Self {
         let files: Arc<HashMap<String, Bytes>> = Arc::new(
             files
                 .into_iter()
@@ -125,7 +133,7 @@ impl ArtifactServer {
                                 path: req.uri().path().to_owned(),
                                 range,
                             });
-                            let resp = serve(&files, &req);
+                            let resp = serve(&files, &req, honour_range);
                             async move { Ok::<_, Infallible>(resp) }
                         });
                     let _ = hyper::server::conn::http1::Builder::new()
