@@ -89,7 +89,7 @@ struct BenchArgs {
     #[arg(long, num_args = 1.., default_values_t = [1000usize])]
     count: Vec<usize>,
     /// Devices allowed to connect at the same moment.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 64)]
     concurrent_connects: usize,
 }
 
