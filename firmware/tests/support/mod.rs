@@ -207,11 +207,12 @@ impl Observer {
                 }
             }
         });
+        // `response/#` also matches `response` itself (MQTT 3.1.1 §4.7.1.2); a second, overlapping
+        // subscription would make some brokers (rumqttd) deliver every message twice.
         client
             .subscribe(format!("{response}/#"), QoS::AtLeastOnce)
             .await
             .unwrap();
-        client.subscribe(response, QoS::AtLeastOnce).await.unwrap();
         tokio::time::timeout(WAIT, ready_rx)
             .await
             .expect("observer subscribed")
