@@ -170,6 +170,10 @@ class NodeMcuManager::Glue : public tosca::Storage, public tosca::Flash, public 
 
 NodeMcuManager* NodeMcuManager::instance_ = nullptr;
 
+NodeMcuManager::NodeMcuManager(const String& mqttServer, uint16_t port, const char* controlTopic,
+                               const char* responseTopic)
+    : NodeMcuManager(mqttServer.c_str(), port, controlTopic, responseTopic) {}
+
 NodeMcuManager::NodeMcuManager(const char* mqttServer, uint16_t port, const char* controlTopic,
                                const char* responseTopic)
     : server_(mqttServer),
@@ -225,9 +229,15 @@ void NodeMcuManager::loopManager() {
 }
 
 void NodeMcuManager::setCallbackInstall(std::function<void()> cb) { core_->callbacks.install = cb; }
-void NodeMcuManager::setCallbackConfigure(std::function<void(const char*)> cb) {
+void NodeMcuManager::setCallbackConfigure(std::function<void(String)> cb) {
   core_->callbacks.configure = [cb](const std::string& c) {
-    if (cb) cb(c.c_str());
+    if (cb) cb(String(c.c_str()));
+  };
+}
+void NodeMcuManager::setCallbackStart(void (*cb)()) {
+  core_->callbacks.start = [cb] {
+    if (cb) cb();
+    return true;
   };
 }
 void NodeMcuManager::setCallbackStart(std::function<bool()> cb) { core_->callbacks.start = cb; }

@@ -21,6 +21,9 @@ class NodeMcuManager {
   // the tcp:// prefix); the topics are the template's controlTopic and responseTopic.
   NodeMcuManager(const char* mqttServer, uint16_t port = 1883, const char* controlTopic = "control",
                  const char* responseTopic = "response");
+  // As in the thesis' listing 4.1: `String mqttServer = "192.168.0.10"; ToscaManager tManager(mqttServer);`
+  explicit NodeMcuManager(const String& mqttServer, uint16_t port = 1883, const char* controlTopic = "control",
+                          const char* responseTopic = "response");
 
   // Connect to the broker (WiFi must be up), subscribe to the control topic, publish `online`,
   // and answer whatever the previous boot left to say (e.g. the install's `success`).
@@ -28,8 +31,12 @@ class NodeMcuManager {
   // Call from loop(): keeps MQTT alive, reconnects, handles one pending command.
   void loopManager();
 
+  // Thesis style: pass a function with `&`, e.g. `tManager.setCallbackInstall(&install);`.
   void setCallbackInstall(std::function<void()> cb);
-  void setCallbackConfigure(std::function<void(const char* appConfig)> cb);
+  // The callback gets the NodeMCU_App's appConfig text unchanged (a String, as in the thesis).
+  void setCallbackConfigure(std::function<void(String appConfig)> cb);
+  // Thesis style: the app starts its work; it cannot refuse.
+  void setCallbackStart(void (*cb)());
   // Return false to refuse starting (the engine sees `error: app refused to start`).
   void setCallbackStart(std::function<bool()> cb);
   void setCallbackStop(std::function<void()> cb);

@@ -268,6 +268,7 @@ int main(int argc, char** argv) {
   md5Vectors();
   jsonEdges();
   resumedDownload();
-  std::printf("%zu fixtures; %d passed, %d failed\n", files.size(), passed, failures);
+  std::printf("%zu fixture files checked\n", files.size());
+  std::printf("arduino: %d passed, %d failed\n", passed, failures);
   return failures == 0 ? 0 : 1;
 }

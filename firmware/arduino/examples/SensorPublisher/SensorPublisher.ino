@@ -22,9 +22,9 @@ unsigned long intervalMs = 3000;
 unsigned long lastReading = 0;
 
 // appConfig is JSON like { "interval" : 3000 }; anything else keeps the current interval.
-void applyConfig(const char* appConfig) {
+void applyConfig(const String& appConfig) {
   tosca::Json cfg;
-  if (!tosca::Json::parse(appConfig, cfg) || !cfg.isObject()) return;
+  if (!tosca::Json::parse(appConfig.c_str(), cfg) || !cfg.isObject()) return;
   const tosca::Json* interval = cfg.get("interval");
   if (interval && interval->isUnsigned() && interval->asUnsigned() >= 100) {
     intervalMs = static_cast<unsigned long>(interval->asUnsigned());
@@ -39,14 +39,14 @@ void setup() {
   while (WiFi.status() != WL_CONNECTED) delay(200);
 
   manager.setCallbackInstall([] { publishing = false; });  // safe state before the update
-  manager.setCallbackConfigure([](const char* appConfig) { applyConfig(appConfig); });
+  manager.setCallbackConfigure([](String appConfig) { applyConfig(appConfig); });
   manager.setCallbackStart([] {
     publishing = true;
     return true;
   });
   manager.setCallbackStop([] { publishing = false; });
   manager.setCallbackUninstall([] { publishing = false; });
-  applyConfig(manager.appConfig().c_str());
+  applyConfig(manager.appConfig());
   manager.connect();
 }
 

@@ -11,5 +11,6 @@ struct WiFiClass {
   void mode(int);
   void begin(const char*, const char*);
   int status();
+  int waitForConnectResult();
 };
 extern WiFiClass WiFi;
