@@ -153,8 +153,13 @@ impl Fleet {
             return Err(FleetError::BadId(bad.clone()));
         }
         if ids.len() > 200 {
-            let limit = raise_fd_limit();
-            tracing::info!("open files limit: {limit:?}");
+            match raise_fd_limit() {
+                Some(limit) if limit < ids.len() as u64 + 256 => tracing::warn!(
+                    "open files limit {limit} is too low for {} devices: some will not connect",
+                    ids.len()
+                ),
+                limit => tracing::info!("open files limit: {limit:?}"),
+            }
         }
         std::fs::create_dir_all(&config.state_dir).map_err(|source| StateError::Io {
             path: config.state_dir.clone(),

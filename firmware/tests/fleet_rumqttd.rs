@@ -13,7 +13,11 @@ use support::{ArtifactServer, Observer, WAIT, image, md5_hex};
 
 /// Start rumqttd on a free port in a background thread (it runs until the test process ends).
 fn start_rumqttd() -> BrokerAddr {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let config: rumqttd::Config = serde_json::from_value(serde_json::json!({
         "id": 0,
         "router": {
@@ -43,10 +47,16 @@ fn start_rumqttd() -> BrokerAddr {
     });
     let deadline = std::time::Instant::now() + WAIT;
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "rumqttd did not start");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rumqttd did not start"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    BrokerAddr { host: "127.0.0.1".into(), port }
+    BrokerAddr {
+        host: "127.0.0.1".into(),
+        port,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,22 +77,44 @@ async fn lifecycle_and_queued_commands_over_rumqttd() {
     cfg.reboot_delay = Duration::from_millis(50);
     let fleet = Fleet::spawn(cfg).unwrap();
     for id in ids {
-        assert!(obs.wait_status(id, STATUS_ONLINE, WAIT).await, "{id} not online");
+        assert!(
+            obs.wait_status(id, STATUS_ONLINE, WAIT).await,
+            "{id} not online"
+        );
     }
     for cmd in [
-        Command::Install { install_url: server.url("app.bin"), binary_size: 12_000, hash: md5_hex(&app) },
-        Command::Configure { app_config: r#"{ "interval" : 3000 }"#.into() },
+        Command::Install {
+            install_url: server.url("app.bin"),
+            binary_size: 12_000,
+            hash: md5_hex(&app),
+        },
+        Command::Configure {
+            app_config: r#"{ "interval" : 3000 }"#.into(),
+        },
         Command::Start,
     ] {
         obs.send(&cmd).await;
         let got = obs.responses(&ids, WAIT).await;
-        assert!(got.len() == 3 && got.values().all(|r| r == "success"), "{}: {got:?}", cmd.operation());
+        assert!(
+            got.len() == 3 && got.values().all(|r| r == "success"),
+            "{}: {got:?}",
+            cmd.operation()
+        );
     }
     // A device drops off; the stop sent meanwhile reaches it when it is back.
-    fleet.set_faults("8797990", DeviceFaults { offline: true, ..Default::default() });
+    fleet.set_faults(
+        "8797990",
+        DeviceFaults {
+            offline: true,
+            ..Default::default()
+        },
+    );
     let deadline = std::time::Instant::now() + WAIT;
     while fleet.online() != 2 {
-        assert!(std::time::Instant::now() < deadline, "device did not go offline");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "device did not go offline"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     obs.send(&Command::Stop).await;
@@ -90,7 +122,14 @@ async fn lifecycle_and_queued_commands_over_rumqttd() {
     assert!(got.values().all(|r| r == "success"), "{got:?}");
     fleet.set_faults("8797990", DeviceFaults::default());
     let got = obs.responses(&["8797990"], WAIT).await;
-    assert_eq!(got.get("8797990").map(String::as_str), Some("success"), "queued stop not delivered");
-    assert!(ids.iter().all(|id| !fleet.device_state(id).unwrap().running));
+    assert_eq!(
+        got.get("8797990").map(String::as_str),
+        Some("success"),
+        "queued stop not delivered"
+    );
+    assert!(
+        ids.iter()
+            .all(|id| !fleet.device_state(id).unwrap().running)
+    );
     fleet.shutdown().await;
 }

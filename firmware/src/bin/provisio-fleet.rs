@@ -188,6 +188,14 @@ fn cpu_secs(pid: &str) -> f64 {
 
 async fn bench(count: usize, concurrent_connects: usize) -> Result<()> {
     let limit = fleet::raise_fd_limit();
+    // The fleet and Mosquitto each hold one socket per device (plus a few files).
+    if let Some(l) = limit
+        && l < count as u64 + 256
+    {
+        bail!(
+            "open files limit {l} is too low for {count} devices (raise the hard limit: ulimit -Hn)"
+        );
+    }
     let mq = Mosquitto::start()?;
     let mq_pid = mq.pid().to_string();
     let dir = tempfile::tempdir()?;
@@ -277,6 +285,9 @@ async fn bench(count: usize, concurrent_connects: usize) -> Result<()> {
     let rss2 = rss_kib(&me);
     let mq_rss = rss_kib(&mq_pid);
     let mq_cpu = cpu_secs(&mq_pid) - mq_cpu0;
+    let cpu2 = cpu_secs(&me);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let cpu_idle = cpu_secs(&me) - cpu2;
     let errors = fleet.shutdown().await;
     engine.abort();
 
@@ -301,6 +312,7 @@ async fn bench(count: usize, concurrent_connects: usize) -> Result<()> {
         (rss2.saturating_sub(rss0)) as f64 / count as f64
     );
     println!("  mosquitto: RSS {mq_rss} KiB, CPU {mq_cpu:.2} s");
+    println!("  idle 5 s (all connected, keep-alive 60 s): fleet CPU {cpu_idle:.2} s");
     println!("  device errors: {}", errors.len());
     Ok(())
 }
