@@ -99,6 +99,8 @@ pub enum FleetError {
     BadIds(String),
     #[error("{0}")]
     BadBroker(String),
+    #[error("topic '{0}' must be non-empty and free of the wildcards + and #")]
+    BadTopic(String),
     #[error("{0}")]
     State(#[from] StateError),
     #[error("the fleet needs a tokio runtime (call Fleet::spawn inside one)")]
@@ -152,6 +154,11 @@ impl Fleet {
         if let Some(bad) = ids.iter().find(|id| !valid_id(id)) {
             return Err(FleetError::BadId(bad.clone()));
         }
+        for topic in [&config.control_topic, &config.response_topic] {
+            if topic.is_empty() || topic.contains(['+', '#', '\0']) {
+                return Err(FleetError::BadTopic(topic.clone()));
+            }
+        }
         if ids.len() > 200 {
             match raise_fd_limit() {
                 Some(limit) if limit < ids.len() as u64 + 256 => tracing::warn!(
@@ -184,7 +191,14 @@ impl Fleet {
                 keep_alive: config.keep_alive,
                 reboot_delay: config.reboot_delay,
             };
-            tasks.push(runtime.spawn(run_device(spec, shared.clone(), shutdown.child_token())));
+            let device = run_device(spec, shared.clone(), shutdown.child_token());
+            tasks.push(runtime.spawn(async move {
+                let result = device.await;
+                if let Err(e) = &result {
+                    tracing::error!("device stopped: {e}");
+                }
+                result
+            }));
         }
         Ok(FleetHandle {
             ids,

@@ -185,3 +185,41 @@ async fn devices_reconnect_and_resubscribe_after_a_broker_restart() {
     assert!(got.values().all(|r| r == "success"));
     fleet.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_state_file_stops_only_that_device_and_names_the_file() {
+    let mq = broker();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("bad")).unwrap();
+    std::fs::write(dir.path().join("bad/state.json"), b"{\"activeSlot\": 7").unwrap();
+    let fleet = Fleet::spawn(config(&mq, vec!["good".into(), "bad".into()], dir.path())).unwrap();
+    assert!(fleet.wait_online(1, WAIT).await);
+    let errors = fleet.shutdown().await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let text = errors[0].to_string();
+    assert!(
+        text.contains("bad") && text.contains("state.json"),
+        "{text}"
+    );
+    // The file is left as it was for a human to look at.
+    assert_eq!(
+        std::fs::read(dir.path().join("bad/state.json")).unwrap(),
+        b"{\"activeSlot\": 7"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wildcard_topics_and_path_like_ids_are_refused() {
+    let mq = broker();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&mq, vec!["a".into()], dir.path());
+    cfg.response_topic = "rsp/#".into();
+    assert!(Fleet::spawn(cfg).unwrap_err().to_string().contains("rsp/#"));
+    let cfg = config(&mq, vec!["../escape".into()], dir.path());
+    assert!(
+        Fleet::spawn(cfg)
+            .unwrap_err()
+            .to_string()
+            .contains("../escape")
+    );
+}
