@@ -1,16 +1,15 @@
 //! `provisio-fleet`: run a simulated NodeMCU fleet against an MQTT broker (`run`, the default),
 //! or benchmark 1,000s of devices against a real Mosquitto started for the purpose (`bench`).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
+use provisio_firmware::cli::{self, FleetArgs};
 use provisio_firmware::fleet::{self, Fleet, FleetConfig};
 use provisio_firmware::mosquitto::Mosquitto;
-use provisio_firmware::{BrokerAddr, FaultSpec};
 use provisio_model::protocol::{Command, DeviceMessage, SUCCESS};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
@@ -27,60 +26,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run a fleet until Ctrl-C.
-    Run(RunArgs),
+    Run(FleetArgs),
     /// Connect N devices to a fresh Mosquitto, send them `start`, report time, memory and CPU.
     Bench(BenchArgs),
-}
-
-#[derive(Args)]
-struct Devices {
-    /// Number of generated devices (ids sim00000, sim00001, ...).
-    #[arg(long, conflicts_with = "ids")]
-    count: Option<usize>,
-    /// Explicit hardware ids, comma separated (or a JSON list as in the NodeMCU template).
-    #[arg(long)]
-    ids: Option<String>,
-}
-
-impl Devices {
-    fn resolve(&self) -> Result<Vec<String>> {
-        match (&self.count, &self.ids) {
-            (Some(n), None) => Ok(fleet::generated_ids(*n)),
-            (None, Some(text)) if text.trim_start().starts_with('[') => {
-                fleet::hardware_ids_from_property(text)
-                    .context("--ids is not a JSON list of strings")
-            }
-            (None, Some(text)) => Ok(text
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect()),
-            _ => bail!("give --count N or --ids ID,ID,..."),
-        }
-    }
-}
-
-#[derive(Args)]
-struct RunArgs {
-    #[command(flatten)]
-    devices: Devices,
-    /// Broker URL: mqtt://HOST:PORT or tcp://HOST:PORT (port 1883 when absent).
-    #[arg(long, default_value = "tcp://127.0.0.1:1883")]
-    broker: BrokerAddr,
-    #[arg(long, default_value = "control")]
-    control_topic: String,
-    #[arg(long, default_value = "response")]
-    response_topic: String,
-    /// Parent directory of the per-device state directories.
-    #[arg(long)]
-    state_dir: PathBuf,
-    /// Fault to inject: KIND[=VALUE][:FRACTION|@ID]; KIND: offline, slow=BYTES_PER_S, drop,
-    /// corrupt, crash-flash, refuse-start. Repeatable.
-    #[arg(long = "fault")]
-    faults: Vec<FaultSpec>,
-    /// Seed for choosing the devices a fractional fault hits.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
 }
 
 #[derive(Args)]
@@ -113,7 +61,7 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     match cli.command {
-        Cmd::Run(args) => rt.block_on(run(args)),
+        Cmd::Run(args) => Ok(rt.block_on(cli::run_until_ctrl_c(args))?),
         Cmd::Bench(args) => {
             for n in args.count {
                 rt.block_on(bench(n, args.concurrent_connects))?;
@@ -121,43 +69,6 @@ fn main() -> Result<()> {
             Ok(())
         }
     }
-}
-
-async fn run(args: RunArgs) -> Result<()> {
-    let ids = args.devices.resolve()?;
-    let mut cfg = FleetConfig::new(
-        ids,
-        args.broker,
-        args.control_topic,
-        args.response_topic,
-        args.state_dir,
-    );
-    cfg.faults = args.faults;
-    cfg.seed = args.seed;
-    let n = cfg.ids.len();
-    let fleet = Fleet::spawn(cfg)?;
-    let faulty = fleet::fault_summary(&fleet);
-    eprintln!(
-        "{n} devices started, {} with faults; Ctrl-C stops",
-        faulty.len()
-    );
-    let mut last = usize::MAX;
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                let online = fleet.online();
-                if online != last {
-                    eprintln!("online: {online}/{n}, responses: {}", fleet.responses());
-                    last = online;
-                }
-            }
-        }
-    }
-    for e in fleet.shutdown().await {
-        eprintln!("{e}");
-    }
-    Ok(())
 }
 
 /// Resident memory of a process in KiB (VmRSS).
