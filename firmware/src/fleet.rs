@@ -33,6 +33,8 @@ pub struct FleetConfig {
     /// Devices allowed to be connecting at the same moment (Mosquitto's listen backlog is 100:
     /// more makes the kernel drop SYNs and connects stall for a second).
     pub concurrent_connects: usize,
+    /// Devices allowed to download an image at the same moment (the others wait their turn).
+    pub concurrent_downloads: usize,
     pub keep_alive: Duration,
     pub reboot_delay: Duration,
 }
@@ -56,6 +58,7 @@ impl FleetConfig {
             seed: 0,
             agent: AgentConfig::default(),
             concurrent_connects: 64,
+            concurrent_downloads: 256,
             keep_alive: Duration::from_secs(60),
             reboot_delay: Duration::from_millis(100),
         }
@@ -177,7 +180,11 @@ impl Fleet {
             &config.faults,
             config.seed,
         )));
-        let shared = Arc::new(Shared::new(table, config.concurrent_connects));
+        let shared = Arc::new(Shared::new(
+            table,
+            config.concurrent_connects,
+            config.concurrent_downloads,
+        ));
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::with_capacity(ids.len());
         for id in &ids {

@@ -25,6 +25,8 @@ pub mod reasons {
     pub const APP_REFUSED_TO_START: &str = "app refused to start";
     /// The device rebooted while it wrote the new image; the old app is kept.
     pub const FLASH_INTERRUPTED: &str = "flash interrupted";
+    /// Prefix: `flash write failed: <cause>` (the slot could not be written).
+    pub const FLASH_WRITE_FAILED: &str = "flash write failed";
     /// A command arrived while an install was still downloading.
     pub const BUSY: &str = "busy installing";
 }
@@ -93,6 +95,8 @@ pub enum Input {
     DownloadFailed { reason: String, retry: bool },
     /// The timer set by [`Action::SetTimer`] fired.
     Timer,
+    /// Writing to the slot failed (the install fails with `flash write failed: <cause>`).
+    WriteFailed(String),
 }
 
 /// What the runner must do, in order.
@@ -178,6 +182,10 @@ impl Agent {
             Input::DownloadChunk(data) => self.chunk(data, &mut out),
             Input::DownloadFinished => self.finished(&mut out),
             Input::DownloadFailed { reason, retry } => self.failed(reason, retry, &mut out),
+            Input::WriteFailed(cause) => {
+                let reason = format!("{}: {cause}", reasons::FLASH_WRITE_FAILED);
+                self.fail_install(&reason, true, &mut out);
+            }
             Input::Timer => {
                 if let Some(job) = &self.install {
                     out.push(Action::StartDownload {
@@ -598,6 +606,36 @@ mod tests {
         );
         assert_eq!(responses(&acts), vec!["error: busy installing"]);
         assert!(agent.is_installing());
+    }
+
+    #[test]
+    fn a_failed_slot_write_ends_the_install_and_keeps_the_old_app() {
+        let body = image();
+        let old = SlotImage {
+            md5: "old".into(),
+            size: 8,
+        };
+        let st = DeviceState {
+            slot_a: Some(old.clone()),
+            running: true,
+            ..Default::default()
+        };
+        let mut agent = Agent::new("d", st, AgentConfig::default());
+        agent.handle(Input::Message(install_cmd(&body)), &mut NullApp);
+        agent.handle(
+            Input::DownloadChunk(Bytes::copy_from_slice(&body[..10])),
+            &mut NullApp,
+        );
+        let acts = agent.handle(Input::WriteFailed("disk full".into()), &mut NullApp);
+        assert_eq!(acts.first(), Some(&Action::AbortDownload));
+        assert_eq!(
+            responses(&acts),
+            vec!["error: flash write failed: disk full"]
+        );
+        assert_eq!(agent.state().installed(), Some(&old));
+        assert!(
+            agent.state().running && agent.state().flashing.is_none() && !agent.is_installing()
+        );
     }
 
     #[test]

@@ -29,14 +29,22 @@ const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Download `url` from image offset `offset`, sending `DownloadStarted`, `DownloadChunk`s and
 /// finally `DownloadFinished` or `DownloadFailed` to `tx`, each tagged with `tag` (so the
-/// receiver can drop what an aborted download still sent).
+/// receiver can drop what an aborted download still sent). With a `gate`, holds one of its
+/// permits for the whole transfer.
 pub async fn download(
     url: String,
     offset: u64,
     faults: LinkFaults,
     tag: u32,
     tx: mpsc::Sender<(u32, Input)>,
+    gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 ) {
+    // Wait for a download slot: an artifact server (and the open-files limit) bounds how many
+    // images can be in flight at once.
+    let _permit = match gate {
+        Some(g) => g.acquire_owned().await.ok(),
+        None => None,
+    };
     let wrap = |input| (tag, input);
     let end = match fetch(&url, offset, &faults, &tx, wrap).await {
         Ok(()) => Input::DownloadFinished,

@@ -82,6 +82,8 @@ pub struct Shared {
     pub faults: Arc<FaultTable>,
     /// Limits how many devices connect at the same moment (a broker's listen backlog is finite).
     pub connect_gate: Arc<Semaphore>,
+    /// Limits how many devices download at the same moment (sockets, server capacity).
+    pub download_gate: Arc<Semaphore>,
     /// Devices connected right now.
     pub online: AtomicUsize,
     /// Responses published so far.
@@ -90,10 +92,15 @@ pub struct Shared {
 
 impl Shared {
     /// Shared state for a fleet with these faults, letting `concurrent_connects` connect at once.
-    pub fn new(faults: Arc<FaultTable>, concurrent_connects: usize) -> Self {
+    pub fn new(
+        faults: Arc<FaultTable>,
+        concurrent_connects: usize,
+        concurrent_downloads: usize,
+    ) -> Self {
         Shared {
             faults,
             connect_gate: Arc::new(Semaphore::new(concurrent_connects.max(1))),
+            download_gate: Arc::new(Semaphore::new(concurrent_downloads.max(1))),
             online: AtomicUsize::new(0),
             responses: AtomicUsize::new(0),
         }
@@ -180,6 +187,14 @@ pub async fn run_device(
             }
         }
     }
+}
+
+/// What performing one action leads to.
+enum Step {
+    Continue,
+    End(BootEnd),
+    /// Feed this input to the agent next (e.g. a failed slot write).
+    Then(Input),
 }
 
 /// One power-on period of a device: from boot to reboot, power loss or shutdown.
@@ -350,19 +365,28 @@ impl<'a> Boot<'a> {
 
     /// Feed one input to the agent and perform its actions; `Some` ends this boot.
     async fn feed(&mut self, input: Input) -> Result<Option<BootEnd>, StateError> {
-        let mut app = SimApp {
-            refuse_start: self.faults().refuse_start,
-        };
-        let actions = self.agent.handle(input, &mut app);
-        for action in actions {
-            if let Some(end) = self.perform(action).await? {
-                return Ok(Some(end));
+        let mut next = Some(input);
+        while let Some(input) = next.take() {
+            let mut app = SimApp {
+                refuse_start: self.faults().refuse_start,
+            };
+            let actions = self.agent.handle(input, &mut app);
+            for action in actions {
+                match self.perform(action).await? {
+                    Step::Continue => {}
+                    Step::End(end) => return Ok(Some(end)),
+                    // The rest of this batch is moot: the agent decides anew.
+                    Step::Then(input) => {
+                        next = Some(input);
+                        break;
+                    }
+                }
             }
         }
         Ok(None)
     }
 
-    async fn perform(&mut self, action: Action) -> Result<Option<BootEnd>, StateError> {
+    async fn perform(&mut self, action: Action) -> Result<Step, StateError> {
         match action {
             Action::Publish(msg) => {
                 if matches!(
@@ -402,6 +426,7 @@ impl<'a> Boot<'a> {
                     link,
                     self.download_tag,
                     self.tx.clone(),
+                    Some(self.shared.download_gate.clone()),
                 )));
             }
             Action::AbortDownload => {
@@ -416,33 +441,50 @@ impl<'a> Boot<'a> {
                     let half = data.slice(..data.len() / 2);
                     let _ = write_slot(&self.spec.dir, slot, offset, &half);
                     tracing::info!(device = %self.spec.hardware_id, "simulated crash during flash");
-                    return Ok(Some(BootEnd::Crash));
+                    return Ok(Step::End(BootEnd::Crash));
                 }
-                write_slot(&self.spec.dir, slot, offset, &data)?;
+                if let Err(e) = write_slot(&self.spec.dir, slot, offset, &data) {
+                    tracing::warn!(device = %self.spec.hardware_id, "{e}");
+                    return Ok(Step::Then(Input::WriteFailed(e.to_string())));
+                }
                 self.dirty_slot = Some(slot);
             }
             Action::Persist(st) => {
-                let dir = self.spec.dir.clone();
                 let dirty = self.dirty_slot.take();
-                tokio::task::spawn_blocking(move || {
-                    if let Some(slot) = dirty {
-                        sync_slot(&dir, slot)?;
-                    }
-                    state::save(&dir, &st)
-                })
-                .await
-                .unwrap_or_else(|e| {
-                    Err(StateError::Io {
-                        path: self.spec.dir.clone(),
-                        source: std::io::Error::other(e),
+                // A transient failure (e.g. too many open files) gets two more chances.
+                let mut attempt = 0;
+                loop {
+                    let dir = self.spec.dir.clone();
+                    let st = st.clone();
+                    let saved = tokio::task::spawn_blocking(move || {
+                        if let Some(slot) = dirty {
+                            sync_slot(&dir, slot)?;
+                        }
+                        state::save(&dir, &st)
                     })
-                })?;
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(StateError::Io {
+                            path: self.spec.dir.clone(),
+                            source: std::io::Error::other(e),
+                        })
+                    });
+                    match saved {
+                        Ok(()) => break,
+                        Err(e) if attempt < 2 => {
+                            tracing::warn!(device = %self.spec.hardware_id, "{e}; retrying");
+                            attempt += 1;
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
             }
             Action::SetTimer(d) => self.timer = Some(Box::pin(tokio::time::sleep(d))),
-            Action::Reboot => return Ok(Some(BootEnd::Reboot)),
+            Action::Reboot => return Ok(Step::End(BootEnd::Reboot)),
             Action::Log(line) => tracing::debug!(device = %self.spec.hardware_id, "{line}"),
         }
-        Ok(None)
+        Ok(Step::Continue)
     }
 }
 

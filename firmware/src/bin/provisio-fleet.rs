@@ -39,6 +39,10 @@ struct BenchArgs {
     /// Devices allowed to connect at the same moment.
     #[arg(long, default_value_t = 64)]
     concurrent_connects: usize,
+    /// Also measure an install of an image of this many KiB (served over HTTP from this
+    /// process) before the start; 0 pre-installs an app record instead.
+    #[arg(long, default_value_t = 0)]
+    install_kib: usize,
 }
 
 fn main() -> Result<()> {
@@ -64,7 +68,7 @@ fn main() -> Result<()> {
         Cmd::Run(args) => Ok(rt.block_on(cli::run_until_ctrl_c(args))?),
         Cmd::Bench(args) => {
             for n in args.count {
-                rt.block_on(bench(n, args.concurrent_connects))?;
+                rt.block_on(bench(n, args.concurrent_connects, args.install_kib))?;
             }
             Ok(())
         }
@@ -97,7 +101,57 @@ fn cpu_secs(pid: &str) -> f64 {
     (tick(11) + tick(12)) / 100.0
 }
 
-async fn bench(count: usize, concurrent_connects: usize) -> Result<()> {
+/// Serve `image` at `/app.bin` on a free loopback port; returns its URL.
+async fn serve_image(image: bytes::Bytes) -> Result<String> {
+    use http_body_util::Full;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/app.bin", listener.local_addr()?);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let image = image.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |_req| {
+                    let body = Full::new(image.clone());
+                    async move { Ok::<_, std::convert::Infallible>(hyper::Response::new(body)) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Ok(url)
+}
+
+/// Publish `cmd`, wait until `count` more `success` answers arrived; returns time and CPU.
+async fn round(
+    client: &AsyncClient,
+    ok: &AtomicUsize,
+    count: usize,
+    cmd: &Command,
+) -> Result<(Duration, f64)> {
+    let me = std::process::id().to_string();
+    let before = ok.load(Ordering::Relaxed);
+    let t = Instant::now();
+    let cpu = cpu_secs(&me);
+    client
+        .publish("control", QoS::AtLeastOnce, false, serde_json::to_vec(cmd)?)
+        .await?;
+    let deadline = Instant::now() + Duration::from_secs(900);
+    while ok.load(Ordering::Relaxed) - before < count {
+        if Instant::now() > deadline {
+            bail!(
+                "only {}/{count} devices answered {} with success",
+                ok.load(Ordering::Relaxed) - before,
+                cmd.operation()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok((t.elapsed(), cpu_secs(&me) - cpu))
+}
+
+async fn bench(count: usize, concurrent_connects: usize, install_kib: usize) -> Result<()> {
     let limit = fleet::raise_fd_limit();
     // The fleet and Mosquitto each hold one socket per device (plus a few files).
     if let Some(l) = limit
@@ -111,12 +165,14 @@ async fn bench(count: usize, concurrent_connects: usize) -> Result<()> {
     let mq_pid = mq.pid().to_string();
     let dir = tempfile::tempdir()?;
     let ids = fleet::generated_ids(count);
-    fleet::seed_installed_app(
-        dir.path(),
-        &ids,
-        "0123456789abcdef0123456789abcdef",
-        300_000,
-    )?;
+    if install_kib == 0 {
+        fleet::seed_installed_app(
+            dir.path(),
+            &ids,
+            "0123456789abcdef0123456789abcdef",
+            300_000,
+        )?;
+    }
 
     // The engine side: counts success responses on the response topic.
     let mut opts = MqttOptions::new("bench-engine", "127.0.0.1", mq.port());
@@ -171,28 +227,31 @@ async fn bench(count: usize, concurrent_connects: usize) -> Result<()> {
     let cpu_connect = cpu_secs(&me) - cpu0;
     let rss1 = rss_kib(&me);
 
-    let t1 = Instant::now();
-    let cpu1 = cpu_secs(&me);
-    client
-        .publish(
-            "control",
-            QoS::AtLeastOnce,
-            false,
-            serde_json::to_vec(&Command::Start)?,
-        )
-        .await?;
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while ok.load(Ordering::Relaxed) < count {
-        if Instant::now() > deadline {
-            bail!(
-                "only {}/{count} devices answered start",
-                ok.load(Ordering::Relaxed)
-            );
+    let mut install_line = String::new();
+    if install_kib > 0 {
+        let mut image = vec![0u8; install_kib * 1024];
+        for (i, b) in image.iter_mut().enumerate() {
+            *b = (i % 251) as u8;
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        image[0] = provisio_model::protocol::ESP8266_MAGIC_BYTE;
+        let hash = {
+            use md5::Digest;
+            hex::encode(md5::Md5::digest(&image))
+        };
+        let cmd = Command::Install {
+            install_url: serve_image(bytes::Bytes::from(image)).await?,
+            binary_size: (install_kib * 1024) as u64,
+            hash,
+        };
+        let (t, cpu) = round(&client, &ok, count, &cmd).await?;
+        install_line = format!(
+            "  install {install_kib} KiB -> all answered: {:>5.2} s   fleet CPU {cpu:.2} s ({:.0} us/device), {:.0} MiB/s\n",
+            t.as_secs_f64(),
+            cpu * 1e6 / count as f64,
+            (install_kib * count) as f64 / 1024.0 / t.as_secs_f64()
+        );
     }
-    let t_start = t1.elapsed();
-    let cpu_start = cpu_secs(&me) - cpu1;
+    let (t_start, cpu_start) = round(&client, &ok, count, &Command::Start).await?;
     let rss2 = rss_kib(&me);
     let mq_rss = rss_kib(&mq_pid);
     let mq_cpu = cpu_secs(&mq_pid) - mq_cpu0;
@@ -209,6 +268,7 @@ async fn bench(count: usize, concurrent_connects: usize) -> Result<()> {
         cpu_connect,
         cpu_connect * 1e6 / count as f64
     );
+    print!("{install_line}");
     println!(
         "  start -> all answered: {:>5.2} s   fleet CPU {:.2} s ({:.0} us/device)",
         t_start.as_secs_f64(),
