@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use provisio_firmware::fleet::{Fleet, FleetConfig};
 use provisio_firmware::{BrokerAddr, DeviceFaults};
-use provisio_model::protocol::{Command, STATUS_ONLINE};
+use provisio_model::protocol::{Command, STATUS_OFFLINE, STATUS_ONLINE};
 use support::{ArtifactServer, Observer, WAIT, image, md5_hex};
 
 /// Start rumqttd on a free port in a background thread (it runs until the test process ends).
@@ -109,14 +109,8 @@ async fn lifecycle_and_queued_commands_over_rumqttd() {
             ..Default::default()
         },
     );
-    let deadline = std::time::Instant::now() + WAIT;
-    while fleet.online() != 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "device did not go offline"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // The last will shows the broker has seen the connection drop.
+    assert!(obs.wait_status("8797990", STATUS_OFFLINE, WAIT).await, "no last will");
     obs.send(&Command::Stop).await;
     let got = obs.responses(&["1345963", "1361877"], WAIT).await;
     assert!(got.values().all(|r| r == "success"), "{got:?}");

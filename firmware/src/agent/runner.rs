@@ -352,7 +352,7 @@ impl<'a> Boot<'a> {
         {
             return;
         }
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
             loop {
                 match self.eventloop.poll().await {
                     Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => break,
