@@ -110,7 +110,10 @@ async fn lifecycle_and_queued_commands_over_rumqttd() {
         },
     );
     // The last will shows the broker has seen the connection drop.
-    assert!(obs.wait_status("8797990", STATUS_OFFLINE, WAIT).await, "no last will");
+    assert!(
+        obs.wait_status("8797990", STATUS_OFFLINE, WAIT).await,
+        "no last will"
+    );
     obs.send(&Command::Stop).await;
     let got = obs.responses(&["1345963", "1361877"], WAIT).await;
     assert!(got.values().all(|r| r == "success"), "{got:?}");

@@ -254,6 +254,56 @@ void resumedDownload() {
   check(responsesOf(out.published, "d") == std::vector<std::string>{"success"}, "success after reboot");
 }
 
+// Mutated fixture commands and random download bodies: no crash (ASan/UBSan watch), at most
+// one response per command, and every response is `success` or `error: ...`.
+void fuzz(const std::vector<std::string>& seeds) {
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  int bad = 0;
+  for (int i = 0; i < 20000 && !seeds.empty(); i++) {
+    std::string cmd = seeds[next() % seeds.size()];
+    int edits = static_cast<int>(next() % 4);
+    for (int e = 0; e < edits && !cmd.empty(); e++) {
+      size_t pos = next() % cmd.size();
+      switch (next() % 3) {
+        case 0: cmd[pos] = static_cast<char>(next() & 0xFF); break;
+        case 1: cmd.erase(pos, 1 + next() % 8); break;
+        default: cmd.insert(pos, 1, "{}[]\"\\:,0e-"[next() % 12]); break;
+      }
+    }
+    MemStorage storage;
+    State st;
+    st.hasApp = next() % 2;
+    st.appMd5 = "old";
+    st.running = st.hasApp && next() % 2;
+    storage.save(st);
+    FakeFlash flash;
+    FakeDownloader dl;
+    dl.body.resize(next() % 100);
+    for (auto& b : dl.body) b = static_cast<uint8_t>(next());
+    if (!dl.body.empty() && next() % 2) dl.body[0] = kEsp8266MagicByte;
+    if (next() % 4 == 0) dl.breakAt = next() % 100;
+    RecOutbox out;
+    ManagerCore core("f", storage, flash, dl, out);
+    core.boot();
+    out.published.clear();
+    core.handleMessage(cmd.data(), cmd.size());
+    std::vector<std::string> r = responsesOf(out.published, "f");
+    bool ok = r.size() <= 1 && (r.empty() || r[0] == "success" || r[0].rfind("error: ", 0) == 0);
+    if (!ok && bad++ < 5) check(false, "fuzz: " + cmd + " -> " + join(r));
+    if (r.size() == 1 && r[0] != "success" && st.hasApp) {
+      ok = core.state().hasApp && core.state().appMd5 == "old";
+      if (!ok && bad++ < 5) check(false, "fuzz: failed command changed the app: " + cmd);
+    }
+  }
+  check(bad == 0, "fuzz: 20000 mutated commands");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -264,7 +314,13 @@ int main(int argc, char** argv) {
     if (e.path().extension() == ".json") files.push_back(e.path());
   std::sort(files.begin(), files.end());
   check(files.size() >= 20, "fixtures found in " + dir.string());
-  for (const auto& f : files) runFixture(f);
+  std::vector<std::string> seeds;
+  for (const auto& f : files) {
+    runFixture(f);
+    Json fx;
+    if (Json::parse(readFile(f), fx)) seeds.push_back(str(fx.get("command")));
+  }
+  fuzz(seeds);
   md5Vectors();
   jsonEdges();
   resumedDownload();
