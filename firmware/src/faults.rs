@@ -73,7 +73,9 @@ pub struct FaultSpec {
 
 /// A fault specification that could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("bad fault '{spec}': {why} (expected KIND[=VALUE][:FRACTION|@ID], KIND one of offline, slow=BYTES_PER_S, drop, corrupt, crash-flash, refuse-start)")]
+#[error(
+    "bad fault '{spec}': {why} (expected KIND[=VALUE][:FRACTION|@ID], KIND one of offline, slow=BYTES_PER_S, drop, corrupt, crash-flash, refuse-start)"
+)]
 pub struct FaultParseError {
     spec: String,
     why: String,
@@ -83,7 +85,10 @@ impl std::str::FromStr for FaultSpec {
     type Err = FaultParseError;
 
     fn from_str(spec: &str) -> Result<Self, Self::Err> {
-        let err = |why: &str| FaultParseError { spec: spec.to_owned(), why: why.to_owned() };
+        let err = |why: &str| FaultParseError {
+            spec: spec.to_owned(),
+            why: why.to_owned(),
+        };
         let (kind_text, target) = if let Some((k, id)) = spec.split_once('@') {
             if id.is_empty() {
                 return Err(err("empty device id"));
@@ -105,7 +110,9 @@ impl std::str::FromStr for FaultSpec {
         let kind = match (name, value) {
             ("offline", None) => FaultKind::Offline,
             ("slow", Some(v)) => {
-                let rate: u64 = v.parse().map_err(|_| err("slow needs bytes per second, e.g. slow=2048"))?;
+                let rate: u64 = v
+                    .parse()
+                    .map_err(|_| err("slow needs bytes per second, e.g. slow=2048"))?;
                 if rate == 0 {
                     return Err(err("slow rate must be positive"));
                 }
@@ -154,7 +161,10 @@ pub struct FaultTable {
 impl FaultTable {
     /// A table holding `map`.
     pub fn new(map: HashMap<String, DeviceFaults>) -> Self {
-        FaultTable { map: RwLock::new(map), changed: watch::Sender::new(0) }
+        FaultTable {
+            map: RwLock::new(map),
+            changed: watch::Sender::new(0),
+        }
     }
 
     /// The faults of `id` (none when unknown).
@@ -193,10 +203,19 @@ mod tests {
     #[test]
     fn parses_specs() {
         let s: FaultSpec = "slow=2048:0.25".parse().unwrap();
-        assert_eq!(s, FaultSpec { kind: FaultKind::SlowLink(2048), target: FaultTarget::Fraction(0.25) });
+        assert_eq!(
+            s,
+            FaultSpec {
+                kind: FaultKind::SlowLink(2048),
+                target: FaultTarget::Fraction(0.25)
+            }
+        );
         let s: FaultSpec = "corrupt@1345963".parse().unwrap();
         assert_eq!(s.target, FaultTarget::Device("1345963".into()));
-        assert_eq!("offline".parse::<FaultSpec>().unwrap().target, FaultTarget::All);
+        assert_eq!(
+            "offline".parse::<FaultSpec>().unwrap().target,
+            FaultTarget::All
+        );
         assert!("slow".parse::<FaultSpec>().is_err());
         assert!("drop:1.5".parse::<FaultSpec>().is_err());
         assert!("explode".parse::<FaultSpec>().is_err());

@@ -30,8 +30,11 @@ pub struct FleetConfig {
     pub faults: Vec<FaultSpec>,
     pub seed: u64,
     pub agent: AgentConfig,
-    /// Devices allowed to be connecting at the same moment.
+    /// Devices allowed to be connecting at the same moment (Mosquitto's listen backlog is 100:
+    /// more makes the kernel drop SYNs and connects stall for a second).
     pub concurrent_connects: usize,
+    /// Devices allowed to download an image at the same moment (the others wait their turn).
+    pub concurrent_downloads: usize,
     pub keep_alive: Duration,
     pub reboot_delay: Duration,
 }
@@ -54,10 +57,39 @@ impl FleetConfig {
             faults: Vec::new(),
             seed: 0,
             agent: AgentConfig::default(),
-            concurrent_connects: 256,
+            concurrent_connects: 64,
+            concurrent_downloads: 256,
             keep_alive: Duration::from_secs(60),
             reboot_delay: Duration::from_millis(100),
         }
+    }
+}
+
+impl FleetConfig {
+    /// A fleet for a NodeMCU node template: its `hardwareIds` property text (JSON list),
+    /// `pubSubServer` (`tcp://host:port` / `mqtt://…`), `controlTopic` and `responseTopic`.
+    pub fn for_template(
+        hardware_ids: &str,
+        pub_sub_server: &str,
+        control_topic: &str,
+        response_topic: &str,
+        state_dir: impl Into<PathBuf>,
+    ) -> Result<Self, FleetError> {
+        let ids = hardware_ids_from_property(hardware_ids)
+            .map_err(|e| FleetError::BadIds(e.to_string()))?;
+        let broker: BrokerAddr =
+            pub_sub_server
+                .parse()
+                .map_err(|e: crate::agent::runner::BrokerUrlError| {
+                    FleetError::BadBroker(e.to_string())
+                })?;
+        Ok(FleetConfig::new(
+            ids,
+            broker,
+            control_topic,
+            response_topic,
+            state_dir,
+        ))
     }
 }
 
@@ -66,6 +98,12 @@ impl FleetConfig {
 pub enum FleetError {
     #[error("hardware id '{0}' cannot name a device directory")]
     BadId(String),
+    #[error("hardwareIds is not a JSON list of strings: {0}")]
+    BadIds(String),
+    #[error("{0}")]
+    BadBroker(String),
+    #[error("topic '{0}' must be non-empty and free of the wildcards + and #")]
+    BadTopic(String),
     #[error("{0}")]
     State(#[from] StateError),
     #[error("the fleet needs a tokio runtime (call Fleet::spawn inside one)")]
@@ -91,7 +129,9 @@ fn valid_id(id: &str) -> bool {
         && id != "."
         && id != ".."
         && id.len() <= 128
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
 /// Raise the open-files limit as far as the hard limit allows; returns the new soft limit.
@@ -108,18 +148,43 @@ impl Fleet {
     pub fn spawn(config: FleetConfig) -> Result<FleetHandle, FleetError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| FleetError::NoRuntime)?;
         let mut seen = std::collections::HashSet::new();
-        let ids: Vec<String> = config.ids.iter().filter(|id| seen.insert(id.as_str())).cloned().collect();
+        let ids: Vec<String> = config
+            .ids
+            .iter()
+            .filter(|id| seen.insert(id.as_str()))
+            .cloned()
+            .collect();
         if let Some(bad) = ids.iter().find(|id| !valid_id(id)) {
             return Err(FleetError::BadId(bad.clone()));
         }
-        if ids.len() > 200 {
-            let limit = raise_fd_limit();
-            tracing::info!("open files limit: {limit:?}");
+        for topic in [&config.control_topic, &config.response_topic] {
+            if topic.is_empty() || topic.contains(['+', '#', '\0']) {
+                return Err(FleetError::BadTopic(topic.clone()));
+            }
         }
-        std::fs::create_dir_all(&config.state_dir)
-            .map_err(|source| StateError::Io { path: config.state_dir.clone(), source })?;
-        let table = Arc::new(FaultTable::new(faults::assign(&ids, &config.faults, config.seed)));
-        let shared = Arc::new(Shared::new(table, config.concurrent_connects));
+        if ids.len() > 200 {
+            match raise_fd_limit() {
+                Some(limit) if limit < ids.len() as u64 + 256 => tracing::warn!(
+                    "open files limit {limit} is too low for {} devices: some will not connect",
+                    ids.len()
+                ),
+                limit => tracing::info!("open files limit: {limit:?}"),
+            }
+        }
+        std::fs::create_dir_all(&config.state_dir).map_err(|source| StateError::Io {
+            path: config.state_dir.clone(),
+            source,
+        })?;
+        let table = Arc::new(FaultTable::new(faults::assign(
+            &ids,
+            &config.faults,
+            config.seed,
+        )));
+        let shared = Arc::new(Shared::new(
+            table,
+            config.concurrent_connects,
+            config.concurrent_downloads,
+        ));
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::with_capacity(ids.len());
         for id in &ids {
@@ -133,14 +198,27 @@ impl Fleet {
                 keep_alive: config.keep_alive,
                 reboot_delay: config.reboot_delay,
             };
-            tasks.push(runtime.spawn(run_device(spec, shared.clone(), shutdown.child_token())));
+            let device = run_device(spec, shared.clone(), shutdown.child_token());
+            tasks.push(runtime.spawn(async move {
+                let result = device.await;
+                if let Err(e) = &result {
+                    tracing::error!("device stopped: {e}");
+                }
+                result
+            }));
         }
-        Ok(FleetHandle { ids, state_dir: config.state_dir, shared, shutdown, tasks })
+        Ok(FleetHandle {
+            ids,
+            state_dir: config.state_dir,
+            shared,
+            shutdown,
+            tasks,
+        })
     }
 }
 
-/// A running fleet. Dropping it without [`FleetHandle::shutdown`] stops the devices abruptly
-/// (their last will marks them offline).
+/// A running fleet. Dropping it without [`FleetHandle::shutdown`] cancels the devices; they
+/// say `offline` and disconnect in the background while the runtime lives.
 #[derive(Debug)]
 pub struct FleetHandle {
     ids: Vec<String>,
@@ -200,10 +278,10 @@ impl FleetHandle {
     }
 
     /// Stop every device cleanly (status `offline`, MQTT disconnect); returns device errors.
-    pub async fn shutdown(self) -> Vec<RunnerError> {
+    pub async fn shutdown(mut self) -> Vec<RunnerError> {
         self.shutdown.cancel();
         let mut errors = Vec::new();
-        for t in self.tasks {
+        for t in std::mem::take(&mut self.tasks) {
             if let Ok(Err(e)) = t.await {
                 errors.push(e);
             }
@@ -212,12 +290,29 @@ impl FleetHandle {
     }
 }
 
+impl Drop for FleetHandle {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
 /// Pre-install an app image record into device directories (benchmarks: devices that can answer
 /// `start` without an install first).
-pub fn seed_installed_app(state_dir: &Path, ids: &[String], md5: &str, size: u64) -> Result<(), StateError> {
-    let image = state::SlotImage { md5: md5.to_owned(), size };
+pub fn seed_installed_app(
+    state_dir: &Path,
+    ids: &[String],
+    md5: &str,
+    size: u64,
+) -> Result<(), StateError> {
+    let image = state::SlotImage {
+        md5: md5.to_owned(),
+        size,
+    };
     for id in ids {
-        let st = DeviceState { slot_a: Some(image.clone()), ..Default::default() };
+        let st = DeviceState {
+            slot_a: Some(image.clone()),
+            ..Default::default()
+        };
         state::save(&state_dir.join(id), &st)?;
     }
     Ok(())
@@ -231,4 +326,44 @@ pub fn fault_summary(handle: &FleetHandle) -> HashMap<String, DeviceFaults> {
         .map(|id| (id.clone(), handle.faults(id)))
         .filter(|(_, f)| *f != DeviceFaults::default())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_from_the_thesis_template() {
+        let cfg = FleetConfig::for_template(
+            r#"["1345963","1361877","8797990"]"#,
+            "tcp://192.168.0.27:1883",
+            "controlTopic",
+            "responseTopic",
+            "/tmp/x",
+        )
+        .unwrap();
+        assert_eq!(cfg.ids, vec!["1345963", "1361877", "8797990"]);
+        assert_eq!(
+            cfg.broker,
+            BrokerAddr {
+                host: "192.168.0.27".into(),
+                port: 1883
+            }
+        );
+        assert!(FleetConfig::for_template("[1,2]", "tcp://h", "c", "r", "/tmp").is_err());
+        assert!(
+            FleetConfig::for_template("", "tcp://h", "c", "r", "/tmp")
+                .unwrap()
+                .ids
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn ids_that_would_escape_the_state_dir_are_refused() {
+        for bad in ["../x", "a/b", "..", "", "a b"] {
+            assert!(!valid_id(bad), "{bad:?}");
+        }
+        assert!(valid_id("1345963") && valid_id("sim00001") && valid_id("AA:BB:CC"));
+    }
 }

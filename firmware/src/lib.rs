@@ -3,6 +3,7 @@
 //! benchmarks ([`mosquitto`]).
 
 pub mod agent;
+pub mod cli;
 pub mod faults;
 pub mod fleet;
 pub mod mosquitto;

@@ -11,7 +11,9 @@ use crate::agent::runner::BrokerAddr;
 /// A broker that could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum MosquittoError {
-    #[error("mosquitto not found (looked at $MOSQUITTO, /usr/sbin/mosquitto and PATH): install the Debian package 'mosquitto'")]
+    #[error(
+        "mosquitto not found (looked at $MOSQUITTO, /usr/sbin/mosquitto and PATH): install the Debian package 'mosquitto'"
+    )]
     NotInstalled,
     #[error("mosquitto: {0}")]
     Io(#[from] std::io::Error),
@@ -25,6 +27,17 @@ pub struct Mosquitto {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
+    program: PathBuf,
+}
+
+fn spawn(program: &std::path::Path, conf: &std::path::Path) -> std::io::Result<Child> {
+    Command::new(program)
+        .arg("-c")
+        .arg(conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
 }
 
 fn program() -> Option<PathBuf> {
@@ -58,22 +71,37 @@ impl Mosquitto {
                 log.display()
             ),
         )?;
-        let child = Command::new(program)
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let mut broker = Mosquitto { child, port, dir };
+        let child = spawn(&program, &conf)?;
+        let mut broker = Mosquitto {
+            child,
+            port,
+            dir,
+            program,
+        };
+        broker.wait_ready()?;
+        Ok(broker)
+    }
+
+    /// Kill the broker and start it again on the same port (sessions are lost: no persistence).
+    pub fn restart(&mut self) -> Result<(), MosquittoError> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(&self.program, &self.dir.path().join("mosquitto.conf"))?;
+        self.wait_ready()
+    }
+
+    fn wait_ready(&mut self) -> Result<(), MosquittoError> {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline || matches!(broker.child.try_wait(), Ok(Some(_))) {
-                return Err(MosquittoError::NotReady { port, log: broker.log() });
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if Instant::now() > deadline || matches!(self.child.try_wait(), Ok(Some(_))) {
+                return Err(MosquittoError::NotReady {
+                    port: self.port,
+                    log: self.log(),
+                });
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(broker)
+        Ok(())
     }
 
     /// The broker's port on 127.0.0.1.
@@ -83,7 +111,10 @@ impl Mosquitto {
 
     /// The broker's address.
     pub fn addr(&self) -> BrokerAddr {
-        BrokerAddr { host: "127.0.0.1".into(), port: self.port }
+        BrokerAddr {
+            host: "127.0.0.1".into(),
+            port: self.port,
+        }
     }
 
     /// The broker as a `tcp://` URL.

@@ -36,14 +36,21 @@ async fn start(cfg: FleetConfig, obs: &mut Observer) -> FleetHandle {
     let fleet = Fleet::spawn(cfg).unwrap();
     for id in &ids {
         if !fleet.faults(id).offline {
-            assert!(obs.wait_status(id, STATUS_ONLINE, WAIT).await, "{id} never came online");
+            assert!(
+                obs.wait_status(id, STATUS_ONLINE, WAIT).await,
+                "{id} never came online"
+            );
         }
     }
     fleet
 }
 
 fn install(server: &ArtifactServer, file: &str, body: &[u8]) -> Command {
-    Command::Install { install_url: server.url(file), binary_size: body.len() as u64, hash: md5_hex(body) }
+    Command::Install {
+        install_url: server.url(file),
+        binary_size: body.len() as u64,
+        hash: md5_hex(body),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,7 +64,9 @@ async fn thesis_lifecycle_over_real_mosquitto() {
 
     let steps = [
         install(&server, "app.bin", &app),
-        Command::Configure { app_config: r#"{ "interval" : 3000 }"#.into() },
+        Command::Configure {
+            app_config: r#"{ "interval" : 3000 }"#.into(),
+        },
         Command::Start,
         Command::Stop,
     ];
@@ -65,7 +74,12 @@ async fn thesis_lifecycle_over_real_mosquitto() {
         obs.send(cmd).await;
         let got = obs.responses(&THESIS_IDS, WAIT).await;
         for id in THESIS_IDS {
-            assert_eq!(got.get(id).map(String::as_str), Some("success"), "{} on {id}: {got:?}", cmd.operation());
+            assert_eq!(
+                got.get(id).map(String::as_str),
+                Some("success"),
+                "{} on {id}: {got:?}",
+                cmd.operation()
+            );
         }
     }
     for id in THESIS_IDS {
@@ -87,16 +101,29 @@ async fn thesis_lifecycle_over_real_mosquitto() {
     // A second uninstall has nothing to remove: reported as a failure, not as done.
     obs.send(&Command::Uninstall).await;
     let got = obs.responses(&THESIS_IDS, WAIT).await;
-    assert!(THESIS_IDS.iter().all(|id| got[*id] == "error: no app installed"), "{got:?}");
+    assert!(
+        THESIS_IDS
+            .iter()
+            .all(|id| got[*id] == "error: no app installed"),
+        "{got:?}"
+    );
     // Malformed JSON is ignored: the next real command is still answered normally.
     obs.send_raw(b"{not json".to_vec()).await;
     obs.send(&Command::Start).await;
     let got = obs.responses(&THESIS_IDS, WAIT).await;
-    assert!(THESIS_IDS.iter().all(|id| got[*id] == "error: no app installed"), "{got:?}");
+    assert!(
+        THESIS_IDS
+            .iter()
+            .all(|id| got[*id] == "error: no app installed"),
+        "{got:?}"
+    );
 
     assert!(fleet.shutdown().await.is_empty());
     for id in THESIS_IDS {
-        assert!(obs.wait_status(id, STATUS_OFFLINE, WAIT).await, "{id} not offline after shutdown");
+        assert!(
+            obs.wait_status(id, STATUS_OFFLINE, WAIT).await,
+            "{id} not offline after shutdown"
+        );
     }
 }
 
@@ -106,9 +133,18 @@ async fn each_fault_gives_its_documented_outcome() {
     let app = image(20_000, 2);
     let server = ArtifactServer::start(vec![("app.bin", app.clone())]).await;
     let dir = tempfile::tempdir().unwrap();
-    let ids = ["ok", "slow", "drop", "corrupt", "crash", "refuse", "offline"];
+    let ids = [
+        "ok", "slow", "drop", "corrupt", "crash", "refuse", "offline",
+    ];
     let mut cfg = config(&mq, &ids, dir.path());
-    for f in ["slow=20000@slow", "drop@drop", "corrupt@corrupt", "crash-flash@crash", "refuse-start@refuse", "offline@offline"] {
+    for f in [
+        "slow=20000@slow",
+        "drop@drop",
+        "corrupt@corrupt",
+        "crash-flash@crash",
+        "refuse-start@refuse",
+        "offline@offline",
+    ] {
         cfg.faults.push(f.parse::<FaultSpec>().unwrap());
     }
     let mut obs = Observer::connect(&mq.addr(), "controlTopic", "responseTopic").await;
@@ -120,41 +156,88 @@ async fn each_fault_gives_its_documented_outcome() {
     let got = obs.responses(&online, WAIT).await;
     assert_eq!(got.get("ok").map(String::as_str), Some("success"));
     assert_eq!(got.get("slow").map(String::as_str), Some("success"));
-    assert_eq!(got.get("drop").map(String::as_str), Some("success"), "a dropped download resumes");
-    assert_eq!(got.get("corrupt").map(String::as_str), Some("error: md5 mismatch"));
-    assert_eq!(got.get("crash").map(String::as_str), Some("error: flash interrupted"));
+    assert_eq!(
+        got.get("drop").map(String::as_str),
+        Some("success"),
+        "a dropped download resumes"
+    );
+    assert_eq!(
+        got.get("corrupt").map(String::as_str),
+        Some("error: md5 mismatch")
+    );
+    assert_eq!(
+        got.get("crash").map(String::as_str),
+        Some("error: flash interrupted")
+    );
     assert_eq!(got.get("refuse").map(String::as_str), Some("success"));
     assert!(!got.contains_key("offline"));
     // The slow link delivered in many small pieces: more progress messages than a fast one.
-    assert!(obs.progress["slow"].len() >= 10, "{:?}", obs.progress["slow"]);
+    assert!(
+        obs.progress["slow"].len() >= 10,
+        "{:?}",
+        obs.progress["slow"]
+    );
     // The drop was resumed with a Range request from the middle of the image.
-    assert!(server.ranges().contains(&"bytes=10000-".to_string()), "{:?}", server.ranges());
-    assert_eq!(fleet.device_state("drop").unwrap().installed().unwrap().md5, md5_hex(&app));
+    assert!(
+        server.ranges().contains(&"bytes=10000-".to_string()),
+        "{:?}",
+        server.ranges()
+    );
+    assert_eq!(
+        fleet.device_state("drop").unwrap().installed().unwrap().md5,
+        md5_hex(&app)
+    );
     for id in ["corrupt", "crash"] {
         let st = fleet.device_state(id).unwrap();
-        assert!(st.installed().is_none() && st.flashing.is_none(), "{id}: {st:?}");
+        assert!(
+            st.installed().is_none() && st.flashing.is_none(),
+            "{id}: {st:?}"
+        );
     }
 
     obs.send(&Command::Start).await;
     let got = obs.responses(&online, WAIT).await;
-    assert_eq!(got["refuse"], "app refused to start".replace("app", "error: app"));
+    assert_eq!(
+        got["refuse"],
+        "app refused to start".replace("app", "error: app")
+    );
     assert_eq!(got["ok"], "success");
     assert_eq!(got["corrupt"], "error: no app installed");
     assert!(!fleet.device_state("refuse").unwrap().running);
 
     assert!(!got.contains_key("offline"));
-    assert_ne!(obs.status.get("offline").map(String::as_str), Some(STATUS_ONLINE));
+    assert_ne!(
+        obs.status.get("offline").map(String::as_str),
+        Some(STATUS_ONLINE)
+    );
 
     // A device that drops off (last will: offline) keeps its session (clean_session = false):
     // a command sent meanwhile is delivered when it is back.
-    fleet.set_faults("ok", DeviceFaults { offline: true, ..Default::default() });
-    assert!(obs.wait_status("ok", STATUS_OFFLINE, WAIT).await, "last will not published");
+    fleet.set_faults(
+        "ok",
+        DeviceFaults {
+            offline: true,
+            ..Default::default()
+        },
+    );
+    assert!(
+        obs.wait_status("ok", STATUS_OFFLINE, WAIT).await,
+        "last will not published"
+    );
     obs.send(&Command::Stop).await;
-    assert!(obs.drain(Duration::from_millis(300)).await.get("ok").is_none());
+    assert!(
+        !obs.drain(Duration::from_millis(300))
+            .await
+            .contains_key("ok")
+    );
     fleet.set_faults("ok", DeviceFaults::default());
     assert!(obs.wait_status("ok", STATUS_ONLINE, WAIT).await);
     let got = obs.responses(&["ok"], WAIT).await;
-    assert_eq!(got.get("ok").map(String::as_str), Some("success"), "{got:?}");
+    assert_eq!(
+        got.get("ok").map(String::as_str),
+        Some("success"),
+        "{got:?}"
+    );
     assert!(!fleet.device_state("ok").unwrap().running);
     // The never-connected device comes online when its fault is cleared.
     fleet.set_faults("offline", DeviceFaults::default());
@@ -175,9 +258,18 @@ async fn corrupt_download_keeps_old_app_running_after_reboot() {
         obs.send(&cmd).await;
         assert_eq!(obs.responses(&["dev1"], WAIT).await["dev1"], "success");
     }
-    fleet.set_faults("dev1", DeviceFaults { corrupt_download: true, ..Default::default() });
+    fleet.set_faults(
+        "dev1",
+        DeviceFaults {
+            corrupt_download: true,
+            ..Default::default()
+        },
+    );
     obs.send(&install(&server, "v2.bin", &v2)).await;
-    assert_eq!(obs.responses(&["dev1"], WAIT).await["dev1"], "error: md5 mismatch");
+    assert_eq!(
+        obs.responses(&["dev1"], WAIT).await["dev1"],
+        "error: md5 mismatch"
+    );
     fleet.shutdown().await;
 
     // Power cycle: a new fleet on the same state directory.
@@ -204,13 +296,27 @@ async fn state_survives_a_fleet_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut obs = Observer::connect(&mq.addr(), "controlTopic", "responseTopic").await;
     let fleet = start(config(&mq, &["a", "b"], dir.path()), &mut obs).await;
-    for cmd in [install(&server, "app.bin", &app), Command::Configure { app_config: "{\"interval\":1000}".into() }] {
+    for cmd in [
+        install(&server, "app.bin", &app),
+        Command::Configure {
+            app_config: "{\"interval\":1000}".into(),
+        },
+    ] {
         obs.send(&cmd).await;
         let got = obs.responses(&["a", "b"], WAIT).await;
-        assert!(got.len() == 2 && got.values().all(|r| r == "success"), "{got:?}");
+        assert!(
+            got.len() == 2 && got.values().all(|r| r == "success"),
+            "{got:?}"
+        );
     }
     obs.send(&Command::Start).await;
-    assert_eq!(obs.responses(&["a", "b"], WAIT).await.get("b").map(String::as_str), Some("success"));
+    assert_eq!(
+        obs.responses(&["a", "b"], WAIT)
+            .await
+            .get("b")
+            .map(String::as_str),
+        Some("success")
+    );
     fleet.shutdown().await;
 
     let before = provisio_firmware::agent::state::load(&dir.path().join("b")).unwrap();

@@ -84,28 +84,59 @@ fn fixtures_dir() -> PathBuf {
 /// Run one fixture; returns a description of the first mismatch.
 fn run(fx: &Fixture) -> Result<(), String> {
     let state = DeviceState {
-        slot_a: fx.given.installed.as_ref().map(|i| SlotImage { md5: i.md5.clone(), size: i.size }),
+        slot_a: fx.given.installed.as_ref().map(|i| SlotImage {
+            md5: i.md5.clone(),
+            size: i.size,
+        }),
         running: fx.given.running,
         app_config: fx.given.app_config.clone(),
         ..Default::default()
     };
-    let mut agent = Agent::new(fx.hardware_id.clone(), state.clone(), AgentConfig::default());
+    let mut agent = Agent::new(
+        fx.hardware_id.clone(),
+        state.clone(),
+        AgentConfig::default(),
+    );
     // The app resumes at boot when it was running; that is not part of the fixture's callbacks.
-    let mut app = Recorder { refuse_start: false, calls: Vec::new() };
+    let mut app = Recorder {
+        refuse_start: false,
+        calls: Vec::new(),
+    };
     let _ = agent.handle(Input::Boot, &mut app);
-    app = Recorder { refuse_start: fx.given.app_refuses_start, calls: Vec::new() };
+    app = Recorder {
+        refuse_start: fx.given.app_refuses_start,
+        calls: Vec::new(),
+    };
 
-    let mut actions = agent.handle(Input::Message(Bytes::from(fx.command.clone().into_bytes())), &mut app);
+    let mut actions = agent.handle(
+        Input::Message(Bytes::from(fx.command.clone().into_bytes())),
+        &mut app,
+    );
     let mut all = actions.clone();
-    if actions.iter().any(|a| matches!(a, Action::StartDownload { .. })) {
-        let body = hex::decode(&fx.download.as_ref().ok_or("install without download")?.body_hex)
-            .map_err(|e| e.to_string())?;
-        let mut inputs = vec![Input::DownloadStarted { total: Some(body.len() as u64) }];
-        inputs.extend(body.chunks(16).map(|c| Input::DownloadChunk(Bytes::copy_from_slice(c))));
+    if actions
+        .iter()
+        .any(|a| matches!(a, Action::StartDownload { .. }))
+    {
+        let body = hex::decode(
+            &fx.download
+                .as_ref()
+                .ok_or("install without download")?
+                .body_hex,
+        )
+        .map_err(|e| e.to_string())?;
+        let mut inputs = vec![Input::DownloadStarted {
+            total: Some(body.len() as u64),
+        }];
+        inputs.extend(
+            body.chunks(16)
+                .map(|c| Input::DownloadChunk(Bytes::copy_from_slice(c))),
+        );
         inputs.push(Input::DownloadFinished);
         for input in inputs {
             actions = agent.handle(input, &mut app);
-            let stop = actions.iter().any(|a| matches!(a, Action::AbortDownload | Action::Reboot));
+            let stop = actions
+                .iter()
+                .any(|a| matches!(a, Action::AbortDownload | Action::Reboot));
             all.extend(actions.clone());
             if stop || !agent.is_installing() {
                 break;
@@ -117,7 +148,13 @@ fn run(fx: &Fixture) -> Result<(), String> {
         let persisted = all
             .iter()
             .rev()
-            .find_map(|a| if let Action::Persist(s) = a { Some(s.clone()) } else { None })
+            .find_map(|a| {
+                if let Action::Persist(s) = a {
+                    Some(s.clone())
+                } else {
+                    None
+                }
+            })
             .ok_or("reboot without persisted state")?;
         agent = Agent::new(fx.hardware_id.clone(), persisted, AgentConfig::default());
         all.extend(agent.handle(Input::Boot, &mut app));
@@ -125,7 +162,10 @@ fn run(fx: &Fixture) -> Result<(), String> {
     let responses: Vec<String> = all
         .iter()
         .filter_map(|a| match a {
-            Action::Publish(DeviceMessage::Response { response, hardware_id }) => {
+            Action::Publish(DeviceMessage::Response {
+                response,
+                hardware_id,
+            }) => {
                 assert_eq!(hardware_id, &fx.hardware_id);
                 Some(response.clone())
             }
@@ -134,13 +174,36 @@ fn run(fx: &Fixture) -> Result<(), String> {
         .collect();
     let expected: Vec<String> = fx.expect.response.iter().cloned().collect();
     let st = agent.state();
-    let installed = st.installed().map(|i| Image { md5: i.md5.clone(), size: i.size });
+    let installed = st.installed().map(|i| Image {
+        md5: i.md5.clone(),
+        size: i.size,
+    });
     let checks = [
-        ("responses", format!("{responses:?}"), format!("{expected:?}")),
-        ("callbacks", format!("{:?}", app.calls), format!("{:?}", fx.expect.callbacks)),
-        ("installed", format!("{installed:?}"), format!("{:?}", fx.expect.installed)),
-        ("running", st.running.to_string(), fx.expect.running.to_string()),
-        ("appConfig", format!("{:?}", st.app_config), format!("{:?}", fx.expect.app_config)),
+        (
+            "responses",
+            format!("{responses:?}"),
+            format!("{expected:?}"),
+        ),
+        (
+            "callbacks",
+            format!("{:?}", app.calls),
+            format!("{:?}", fx.expect.callbacks),
+        ),
+        (
+            "installed",
+            format!("{installed:?}"),
+            format!("{:?}", fx.expect.installed),
+        ),
+        (
+            "running",
+            st.running.to_string(),
+            fx.expect.running.to_string(),
+        ),
+        (
+            "appConfig",
+            format!("{:?}", st.app_config),
+            format!("{:?}", fx.expect.app_config),
+        ),
         ("reboot", rebooted.to_string(), fx.expect.reboot.to_string()),
     ];
     for (what, got, want) in checks {
@@ -162,14 +225,27 @@ fn every_protocol_fixture_passes() {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     paths.sort();
-    assert!(paths.len() >= 20, "fixtures missing in {}", fixtures_dir().display());
+    assert!(
+        paths.len() >= 20,
+        "fixtures missing in {}",
+        fixtures_dir().display()
+    );
     let mut failures = Vec::new();
     for p in &paths {
         let fx: Fixture = serde_json::from_str(&std::fs::read_to_string(p).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         if let Err(e) = run(&fx) {
-            failures.push(format!("{} ({}): {e}", p.file_name().unwrap().to_string_lossy(), fx.description));
+            failures.push(format!(
+                "{} ({}): {e}",
+                p.file_name().unwrap().to_string_lossy(),
+                fx.description
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} fixture(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} fixture(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

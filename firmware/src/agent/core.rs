@@ -25,6 +25,8 @@ pub mod reasons {
     pub const APP_REFUSED_TO_START: &str = "app refused to start";
     /// The device rebooted while it wrote the new image; the old app is kept.
     pub const FLASH_INTERRUPTED: &str = "flash interrupted";
+    /// Prefix: `flash write failed: <cause>` (the slot could not be written).
+    pub const FLASH_WRITE_FAILED: &str = "flash write failed";
     /// A command arrived while an install was still downloading.
     pub const BUSY: &str = "busy installing";
 }
@@ -93,6 +95,8 @@ pub enum Input {
     DownloadFailed { reason: String, retry: bool },
     /// The timer set by [`Action::SetTimer`] fired.
     Timer,
+    /// Writing to the slot failed (the install fails with `flash write failed: <cause>`).
+    WriteFailed(String),
 }
 
 /// What the runner must do, in order.
@@ -105,7 +109,11 @@ pub enum Action {
     /// Stop the running download, ignore what it still delivers.
     AbortDownload,
     /// Write `data` at `offset` of `slot` (offset 0 truncates the slot first).
-    WriteSlot { slot: Slot, offset: u64, data: Bytes },
+    WriteSlot {
+        slot: Slot,
+        offset: u64,
+        data: Bytes,
+    },
     /// Persist this state atomically before doing anything that follows.
     Persist(DeviceState),
     /// Fire [`Input::Timer`] after this delay.
@@ -141,7 +149,12 @@ pub struct Agent {
 impl Agent {
     /// An agent for `hardware_id` starting from `state` (feed [`Input::Boot`] next).
     pub fn new(hardware_id: impl Into<String>, state: DeviceState, config: AgentConfig) -> Self {
-        Agent { hardware_id: hardware_id.into(), config, state, install: None }
+        Agent {
+            hardware_id: hardware_id.into(),
+            config,
+            state,
+            install: None,
+        }
     }
 
     /// The device's hardware id.
@@ -169,9 +182,16 @@ impl Agent {
             Input::DownloadChunk(data) => self.chunk(data, &mut out),
             Input::DownloadFinished => self.finished(&mut out),
             Input::DownloadFailed { reason, retry } => self.failed(reason, retry, &mut out),
+            Input::WriteFailed(cause) => {
+                let reason = format!("{}: {cause}", reasons::FLASH_WRITE_FAILED);
+                self.fail_install(&reason, true, &mut out);
+            }
             Input::Timer => {
                 if let Some(job) = &self.install {
-                    out.push(Action::StartDownload { url: job.url.clone(), offset: job.written });
+                    out.push(Action::StartDownload {
+                        url: job.url.clone(),
+                        offset: job.written,
+                    });
                 }
             }
         }
@@ -183,7 +203,10 @@ impl Agent {
     }
 
     fn respond_err(&self, reason: &str, out: &mut Vec<Action>) {
-        out.push(Action::Publish(DeviceMessage::error(&self.hardware_id, reason)));
+        out.push(Action::Publish(DeviceMessage::error(
+            &self.hardware_id,
+            reason,
+        )));
     }
 
     fn persist(&self, out: &mut Vec<Action>) {
@@ -197,7 +220,9 @@ impl Agent {
             // The reboot cut an install: the half-written slot is not bootable.
             self.state.set_slot(slot, None);
             self.state.pending_response = None;
-            out.push(Action::Log(format!("boot: install into slot {slot:?} was interrupted")));
+            out.push(Action::Log(format!(
+                "boot: install into slot {slot:?} was interrupted"
+            )));
             self.respond_err(reasons::FLASH_INTERRUPTED, out);
             dirty = true;
         }
@@ -235,9 +260,11 @@ impl Agent {
             return;
         }
         match cmd {
-            Command::Install { install_url, binary_size, hash } => {
-                self.begin_install(install_url, binary_size, hash, app, out)
-            }
+            Command::Install {
+                install_url,
+                binary_size,
+                hash,
+            } => self.begin_install(install_url, binary_size, hash, app, out),
             Command::Configure { app_config } => {
                 if self.state.installed().is_none() {
                     return self.respond_err(reasons::NO_APP_INSTALLED, out);
@@ -289,7 +316,14 @@ impl Agent {
         }
     }
 
-    fn begin_install(&mut self, url: String, size: u64, hash: String, app: &mut dyn App, out: &mut Vec<Action>) {
+    fn begin_install(
+        &mut self,
+        url: String,
+        size: u64,
+        hash: String,
+        app: &mut dyn App,
+        out: &mut Vec<Action>,
+    ) {
         if size == 0 {
             return self.respond_err(reasons::SIZE_MISMATCH, out);
         }
@@ -357,7 +391,11 @@ impl Agent {
         job.md5.update(&data);
         let offset = job.written;
         job.written += data.len() as u64;
-        out.push(Action::WriteSlot { slot: job.slot, offset, data });
+        out.push(Action::WriteSlot {
+            slot: job.slot,
+            offset,
+            data,
+        });
         if job.written >= job.next_progress || job.written == job.size {
             let step = job.size.div_ceil(self.config.progress_steps.max(1)).max(1);
             while job.next_progress <= job.written {
@@ -382,9 +420,17 @@ impl Agent {
         if digest != job.hash {
             return self.fail_install(reasons::MD5_MISMATCH, false, out);
         }
-        let Some(job) = self.install.take() else { return };
+        let Some(job) = self.install.take() else {
+            return;
+        };
         // Switch slots: the new app boots, stopped and unconfigured; the answer follows the reboot.
-        self.state.set_slot(job.slot, Some(SlotImage { md5: digest, size: job.size }));
+        self.state.set_slot(
+            job.slot,
+            Some(SlotImage {
+                md5: digest,
+                size: job.size,
+            }),
+        );
         self.state.active_slot = job.slot;
         self.state.flashing = None;
         self.state.running = false;
@@ -398,7 +444,10 @@ impl Agent {
         let Some(job) = &mut self.install else { return };
         if retry && job.attempts < self.config.max_download_attempts {
             job.attempts += 1;
-            out.push(Action::Log(format!("download broke at {} bytes ({reason}), resuming", job.written)));
+            out.push(Action::Log(format!(
+                "download broke at {} bytes ({reason}), resuming",
+                job.written
+            )));
             out.push(Action::SetTimer(self.config.retry_delay));
         } else {
             let text = format!("{}: {reason}", reasons::DOWNLOAD_FAILED);
@@ -441,20 +490,47 @@ mod tests {
         let body = image();
         let mut agent = Agent::new("d", DeviceState::default(), AgentConfig::default());
         let acts = agent.handle(Input::Message(install_cmd(&body)), &mut NullApp);
-        assert!(acts.contains(&Action::StartDownload { url: "http://h/x.bin".into(), offset: 0 }));
+        assert!(acts.contains(&Action::StartDownload {
+            url: "http://h/x.bin".into(),
+            offset: 0
+        }));
         agent.handle(Input::DownloadStarted { total: Some(100) }, &mut NullApp);
-        agent.handle(Input::DownloadChunk(Bytes::copy_from_slice(&body[..40])), &mut NullApp);
-        let acts = agent.handle(Input::DownloadFailed { reason: "reset".into(), retry: true }, &mut NullApp);
+        agent.handle(
+            Input::DownloadChunk(Bytes::copy_from_slice(&body[..40])),
+            &mut NullApp,
+        );
+        let acts = agent.handle(
+            Input::DownloadFailed {
+                reason: "reset".into(),
+                retry: true,
+            },
+            &mut NullApp,
+        );
         assert!(matches!(acts.last(), Some(Action::SetTimer(_))));
         let acts = agent.handle(Input::Timer, &mut NullApp);
-        assert_eq!(acts, vec![Action::StartDownload { url: "http://h/x.bin".into(), offset: 40 }]);
+        assert_eq!(
+            acts,
+            vec![Action::StartDownload {
+                url: "http://h/x.bin".into(),
+                offset: 40
+            }]
+        );
         agent.handle(Input::DownloadStarted { total: Some(100) }, &mut NullApp);
-        agent.handle(Input::DownloadChunk(Bytes::copy_from_slice(&body[40..])), &mut NullApp);
+        agent.handle(
+            Input::DownloadChunk(Bytes::copy_from_slice(&body[40..])),
+            &mut NullApp,
+        );
         let acts = agent.handle(Input::DownloadFinished, &mut NullApp);
         assert_eq!(acts.last(), Some(&Action::Reboot));
-        let Some(Action::Persist(st)) = acts.iter().find(|a| matches!(a, Action::Persist(_))) else { panic!() };
+        let Some(Action::Persist(st)) = acts.iter().find(|a| matches!(a, Action::Persist(_)))
+        else {
+            panic!()
+        };
         let mut rebooted = Agent::new("d", st.clone(), AgentConfig::default());
-        assert_eq!(responses(&rebooted.handle(Input::Boot, &mut NullApp)), vec!["success"]);
+        assert_eq!(
+            responses(&rebooted.handle(Input::Boot, &mut NullApp)),
+            vec!["success"]
+        );
         assert_eq!(rebooted.state().active_slot, Slot::B);
         assert!(rebooted.state().pending_response.is_none());
     }
@@ -462,24 +538,56 @@ mod tests {
     #[test]
     fn download_gives_up_after_max_attempts_and_names_the_cause() {
         let body = image();
-        let cfg = AgentConfig { max_download_attempts: 2, ..Default::default() };
+        let cfg = AgentConfig {
+            max_download_attempts: 2,
+            ..Default::default()
+        };
         let mut agent = Agent::new("d", DeviceState::default(), cfg);
         agent.handle(Input::Message(install_cmd(&body)), &mut NullApp);
-        agent.handle(Input::DownloadFailed { reason: "connect: refused".into(), retry: true }, &mut NullApp);
+        agent.handle(
+            Input::DownloadFailed {
+                reason: "connect: refused".into(),
+                retry: true,
+            },
+            &mut NullApp,
+        );
         agent.handle(Input::Timer, &mut NullApp);
-        let acts = agent.handle(Input::DownloadFailed { reason: "connect: refused".into(), retry: true }, &mut NullApp);
-        assert_eq!(responses(&acts), vec!["error: download failed: connect: refused"]);
+        let acts = agent.handle(
+            Input::DownloadFailed {
+                reason: "connect: refused".into(),
+                retry: true,
+            },
+            &mut NullApp,
+        );
+        assert_eq!(
+            responses(&acts),
+            vec!["error: download failed: connect: refused"]
+        );
         assert!(!agent.is_installing());
         let mut agent = Agent::new("d", DeviceState::default(), AgentConfig::default());
         agent.handle(Input::Message(install_cmd(&body)), &mut NullApp);
-        let acts = agent.handle(Input::DownloadFailed { reason: "http 404".into(), retry: false }, &mut NullApp);
+        let acts = agent.handle(
+            Input::DownloadFailed {
+                reason: "http 404".into(),
+                retry: false,
+            },
+            &mut NullApp,
+        );
         assert_eq!(responses(&acts), vec!["error: download failed: http 404"]);
     }
 
     #[test]
     fn boot_after_cut_flash_reports_it_and_keeps_old_app() {
-        let old = SlotImage { md5: "old".into(), size: 8 };
-        let st = DeviceState { slot_a: Some(old.clone()), running: true, flashing: Some(Slot::B), ..Default::default() };
+        let old = SlotImage {
+            md5: "old".into(),
+            size: 8,
+        };
+        let st = DeviceState {
+            slot_a: Some(old.clone()),
+            running: true,
+            flashing: Some(Slot::B),
+            ..Default::default()
+        };
         let mut agent = Agent::new("d", st, AgentConfig::default());
         let acts = agent.handle(Input::Boot, &mut NullApp);
         assert_eq!(responses(&acts), vec!["error: flash interrupted"]);
@@ -492,21 +600,69 @@ mod tests {
         let body = image();
         let mut agent = Agent::new("d", DeviceState::default(), AgentConfig::default());
         agent.handle(Input::Message(install_cmd(&body)), &mut NullApp);
-        let acts = agent.handle(Input::Message(Bytes::from_static(b"{\"messageType\":\"start\"}")), &mut NullApp);
+        let acts = agent.handle(
+            Input::Message(Bytes::from_static(b"{\"messageType\":\"start\"}")),
+            &mut NullApp,
+        );
         assert_eq!(responses(&acts), vec!["error: busy installing"]);
         assert!(agent.is_installing());
     }
 
     #[test]
+    fn a_failed_slot_write_ends_the_install_and_keeps_the_old_app() {
+        let body = image();
+        let old = SlotImage {
+            md5: "old".into(),
+            size: 8,
+        };
+        let st = DeviceState {
+            slot_a: Some(old.clone()),
+            running: true,
+            ..Default::default()
+        };
+        let mut agent = Agent::new("d", st, AgentConfig::default());
+        agent.handle(Input::Message(install_cmd(&body)), &mut NullApp);
+        agent.handle(
+            Input::DownloadChunk(Bytes::copy_from_slice(&body[..10])),
+            &mut NullApp,
+        );
+        let acts = agent.handle(Input::WriteFailed("disk full".into()), &mut NullApp);
+        assert_eq!(acts.first(), Some(&Action::AbortDownload));
+        assert_eq!(
+            responses(&acts),
+            vec!["error: flash write failed: disk full"]
+        );
+        assert_eq!(agent.state().installed(), Some(&old));
+        assert!(
+            agent.state().running && agent.state().flashing.is_none() && !agent.is_installing()
+        );
+    }
+
+    #[test]
     fn garbage_never_panics() {
         let mut agent = Agent::new("d", DeviceState::default(), AgentConfig::default());
-        for junk in [&b""[..], b"\xff\xfe", b"[]", b"null", b"{\"messageType\":42}", b"{\"messageType\":\"install\",\"installUrl\":\"x\",\"binarySize\":-1,\"hash\":\"\"}"] {
+        for junk in [
+            &b""[..],
+            b"\xff\xfe",
+            b"[]",
+            b"null",
+            b"{\"messageType\":42}",
+            b"{\"messageType\":\"install\",\"installUrl\":\"x\",\"binarySize\":-1,\"hash\":\"\"}",
+        ] {
             let acts = agent.handle(Input::Message(Bytes::copy_from_slice(junk)), &mut NullApp);
             assert!(responses(&acts).is_empty());
         }
         // Download events without an install are ignored.
-        assert!(agent.handle(Input::DownloadChunk(Bytes::from_static(b"x")), &mut NullApp).is_empty());
-        assert!(agent.handle(Input::DownloadFinished, &mut NullApp).is_empty());
+        assert!(
+            agent
+                .handle(Input::DownloadChunk(Bytes::from_static(b"x")), &mut NullApp)
+                .is_empty()
+        );
+        assert!(
+            agent
+                .handle(Input::DownloadFinished, &mut NullApp)
+                .is_empty()
+        );
         assert!(agent.handle(Input::Timer, &mut NullApp).is_empty());
     }
 }

@@ -29,12 +29,29 @@ const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Download `url` from image offset `offset`, sending `DownloadStarted`, `DownloadChunk`s and
 /// finally `DownloadFinished` or `DownloadFailed` to `tx`, each tagged with `tag` (so the
-/// receiver can drop what an aborted download still sent).
-pub async fn download(url: String, offset: u64, faults: LinkFaults, tag: u32, tx: mpsc::Sender<(u32, Input)>) {
+/// receiver can drop what an aborted download still sent). With a `gate`, holds one of its
+/// permits for the whole transfer.
+pub async fn download(
+    url: String,
+    offset: u64,
+    faults: LinkFaults,
+    tag: u32,
+    tx: mpsc::Sender<(u32, Input)>,
+    gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+) {
+    // Wait for a download slot: an artifact server (and the open-files limit) bounds how many
+    // images can be in flight at once.
+    let _permit = match gate {
+        Some(g) => g.acquire_owned().await.ok(),
+        None => None,
+    };
     let wrap = |input| (tag, input);
     let end = match fetch(&url, offset, &faults, &tx, wrap).await {
         Ok(()) => Input::DownloadFinished,
-        Err(e) => Input::DownloadFailed { reason: e.reason, retry: e.retry },
+        Err(e) => Input::DownloadFailed {
+            reason: e.reason,
+            retry: e.retry,
+        },
     };
     let _ = tx.send(wrap(end)).await;
 }
@@ -45,11 +62,17 @@ struct Failure {
 }
 
 fn retryable(reason: impl Into<String>) -> Failure {
-    Failure { reason: reason.into(), retry: true }
+    Failure {
+        reason: reason.into(),
+        retry: true,
+    }
 }
 
 fn fatal(reason: impl Into<String>) -> Failure {
-    Failure { reason: reason.into(), retry: false }
+    Failure {
+        reason: reason.into(),
+        retry: false,
+    }
 }
 
 /// Parse `bytes a-b/total` into `(a, total)`.
@@ -67,11 +90,16 @@ async fn fetch<T>(
     tx: &mpsc::Sender<T>,
     wrap: impl Fn(Input) -> T,
 ) -> Result<(), Failure> {
-    let uri: Uri = url.parse().map_err(|e| fatal(format!("bad url {url}: {e}")))?;
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| fatal(format!("bad url {url}: {e}")))?;
     if uri.scheme_str() != Some("http") {
         return Err(fatal(format!("unsupported url {url} (http only)")));
     }
-    let host = uri.host().ok_or_else(|| fatal(format!("bad url {url}: no host")))?.to_owned();
+    let host = uri
+        .host()
+        .ok_or_else(|| fatal(format!("bad url {url}: no host")))?
+        .to_owned();
     let port = uri.port_u16().unwrap_or(80);
     let stream = tokio::time::timeout(IO_TIMEOUT, TcpStream::connect((host.as_str(), port)))
         .await
@@ -85,11 +113,16 @@ async fn fetch<T>(
     });
     let result = async {
         let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let mut req = Request::get(path).header(hyper::header::HOST, uri.authority().map(|a| a.as_str()).unwrap_or(""));
+        let mut req = Request::get(path).header(
+            hyper::header::HOST,
+            uri.authority().map(|a| a.as_str()).unwrap_or(""),
+        );
         if offset > 0 {
             req = req.header(hyper::header::RANGE, format!("bytes={offset}-"));
         }
-        let req = req.body(Empty::<Bytes>::new()).map_err(|e| fatal(format!("request: {e}")))?;
+        let req = req
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| fatal(format!("request: {e}")))?;
         let resp = tokio::time::timeout(IO_TIMEOUT, sender.send_request(req))
             .await
             .map_err(|_| retryable("response timed out"))?
@@ -117,7 +150,11 @@ async fn fetch<T>(
             s if s.is_server_error() => return Err(retryable(format!("http {}", s.as_u16()))),
             s => return Err(fatal(format!("http {}", s.as_u16()))),
         };
-        if tx.send(wrap(Input::DownloadStarted { total })).await.is_err() {
+        if tx
+            .send(wrap(Input::DownloadStarted { total }))
+            .await
+            .is_err()
+        {
             return Ok(());
         }
         let image_len = total.or(length.map(|l| l + offset)).unwrap_or(0);
@@ -132,7 +169,9 @@ async fn fetch<T>(
                 Ok(Some(Err(e))) => return Err(retryable(format!("read: {e}"))),
                 Ok(Some(Ok(f))) => f,
             };
-            let Ok(mut data) = frame.into_data() else { continue };
+            let Ok(mut data) = frame.into_data() else {
+                continue;
+            };
             if skip > 0 {
                 let n = skip.min(data.len() as u64) as usize;
                 data = data.slice(n..);
@@ -140,14 +179,19 @@ async fn fetch<T>(
             }
             while !data.is_empty() {
                 // Under a slow link, deliver at most a tenth of a second's worth at a time.
-                let max = faults.rate.map(|r| (r / 10).max(1) as usize).unwrap_or(usize::MAX);
+                let max = faults
+                    .rate
+                    .map(|r| (r / 10).max(1) as usize)
+                    .unwrap_or(usize::MAX);
                 let mut piece = data.split_to(max.min(data.len()));
                 if let Some(drop_at) = drop_at
                     && pos + piece.len() as u64 > drop_at
                 {
                     let keep = drop_at.saturating_sub(pos) as usize;
                     if keep > 0 {
-                        let _ = tx.send(wrap(Input::DownloadChunk(piece.slice(..keep)))).await;
+                        let _ = tx
+                            .send(wrap(Input::DownloadChunk(piece.slice(..keep))))
+                            .await;
                     }
                     return Err(retryable("connection reset (injected)"));
                 }

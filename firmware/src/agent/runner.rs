@@ -53,7 +53,10 @@ impl std::str::FromStr for BrokerAddr {
         if host.is_empty() || host.contains('/') {
             return Err(bad());
         }
-        Ok(BrokerAddr { host: host.to_owned(), port })
+        Ok(BrokerAddr {
+            host: host.to_owned(),
+            port,
+        })
     }
 }
 
@@ -79,6 +82,8 @@ pub struct Shared {
     pub faults: Arc<FaultTable>,
     /// Limits how many devices connect at the same moment (a broker's listen backlog is finite).
     pub connect_gate: Arc<Semaphore>,
+    /// Limits how many devices download at the same moment (sockets, server capacity).
+    pub download_gate: Arc<Semaphore>,
     /// Devices connected right now.
     pub online: AtomicUsize,
     /// Responses published so far.
@@ -87,10 +92,15 @@ pub struct Shared {
 
 impl Shared {
     /// Shared state for a fleet with these faults, letting `concurrent_connects` connect at once.
-    pub fn new(faults: Arc<FaultTable>, concurrent_connects: usize) -> Self {
+    pub fn new(
+        faults: Arc<FaultTable>,
+        concurrent_connects: usize,
+        concurrent_downloads: usize,
+    ) -> Self {
         Shared {
             faults,
             connect_gate: Arc::new(Semaphore::new(concurrent_connects.max(1))),
+            download_gate: Arc::new(Semaphore::new(concurrent_downloads.max(1))),
             online: AtomicUsize::new(0),
             responses: AtomicUsize::new(0),
         }
@@ -127,9 +137,16 @@ enum BootEnd {
 
 /// Run one device until `shutdown` fires. Reboots (after an install, a crash) and offline
 /// periods happen inside; only a broken state directory ends it early.
-pub async fn run_device(spec: DeviceSpec, shared: Arc<Shared>, shutdown: CancellationToken) -> Result<(), RunnerError> {
+pub async fn run_device(
+    spec: DeviceSpec,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) -> Result<(), RunnerError> {
     let id = spec.hardware_id.clone();
-    let state_err = |source| RunnerError::State { id: id.clone(), source };
+    let state_err = |source| RunnerError::State {
+        id: id.clone(),
+        source,
+    };
     let mut fault_rx = shared.faults.subscribe();
     loop {
         while shared.faults.get(&spec.hardware_id).offline {
@@ -140,14 +157,26 @@ pub async fn run_device(spec: DeviceSpec, shared: Arc<Shared>, shutdown: Cancell
         }
         let dir = spec.dir.clone();
         let loaded = tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir).map_err(|source| StateError::Io { path: dir.clone(), source })?;
+            std::fs::create_dir_all(&dir).map_err(|source| StateError::Io {
+                path: dir.clone(),
+                source,
+            })?;
             state::load(&dir)
         })
         .await
-        .unwrap_or_else(|e| Err(StateError::Io { path: spec.dir.clone(), source: std::io::Error::other(e) }))
+        .unwrap_or_else(|e| {
+            Err(StateError::Io {
+                path: spec.dir.clone(),
+                source: std::io::Error::other(e),
+            })
+        })
         .map_err(state_err)?;
         let mut boot = Boot::new(&spec, shared.clone(), loaded);
-        match boot.run(&shutdown, &mut fault_rx).await.map_err(state_err)? {
+        match boot
+            .run(&shutdown, &mut fault_rx)
+            .await
+            .map_err(state_err)?
+        {
             BootEnd::Shutdown => return Ok(()),
             BootEnd::Offline => {}
             BootEnd::Reboot | BootEnd::Crash => {
@@ -158,6 +187,14 @@ pub async fn run_device(spec: DeviceSpec, shared: Arc<Shared>, shutdown: Cancell
             }
         }
     }
+}
+
+/// What performing one action leads to.
+enum Step {
+    Continue,
+    End(BootEnd),
+    /// Feed this input to the agent next (e.g. a failed slot write).
+    Then(Input),
 }
 
 /// One power-on period of a device: from boot to reboot, power loss or shutdown.
@@ -182,12 +219,21 @@ struct Boot<'a> {
 impl<'a> Boot<'a> {
     fn new(spec: &'a DeviceSpec, shared: Arc<Shared>, state: DeviceState) -> Self {
         let status = status_topic(&spec.response_topic, &spec.hardware_id);
-        let mut opts = MqttOptions::new(spec.hardware_id.clone(), spec.broker.host.clone(), spec.broker.port);
+        let mut opts = MqttOptions::new(
+            spec.hardware_id.clone(),
+            spec.broker.host.clone(),
+            spec.broker.port,
+        );
         opts.set_clean_session(false)
             .set_keep_alive(spec.keep_alive)
             .set_inflight(8)
             .set_max_packet_size(64 * 1024, 64 * 1024)
-            .set_last_will(LastWill::new(status.clone(), STATUS_OFFLINE, QoS::AtLeastOnce, true));
+            .set_last_will(LastWill::new(
+                status.clone(),
+                STATUS_OFFLINE,
+                QoS::AtLeastOnce,
+                true,
+            ));
         let (client, eventloop) = AsyncClient::new(opts, 32);
         let (tx, rx) = mpsc::channel(8);
         Boot {
@@ -298,12 +344,15 @@ impl<'a> Boot<'a> {
     /// Publish `offline` and disconnect cleanly (a clean disconnect suppresses the last will),
     /// after everything queued before (responses, progress) went out.
     async fn goodbye(&mut self) {
-        if self.client.try_publish(self.status.clone(), QoS::AtLeastOnce, true, STATUS_OFFLINE).is_err()
+        if self
+            .client
+            .try_publish(self.status.clone(), QoS::AtLeastOnce, true, STATUS_OFFLINE)
+            .is_err()
             || self.client.try_disconnect().is_err()
         {
             return;
         }
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
             loop {
                 match self.eventloop.poll().await {
                     Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => break,
@@ -316,25 +365,44 @@ impl<'a> Boot<'a> {
 
     /// Feed one input to the agent and perform its actions; `Some` ends this boot.
     async fn feed(&mut self, input: Input) -> Result<Option<BootEnd>, StateError> {
-        let mut app = SimApp { refuse_start: self.faults().refuse_start };
-        let actions = self.agent.handle(input, &mut app);
-        for action in actions {
-            if let Some(end) = self.perform(action).await? {
-                return Ok(Some(end));
+        let mut next = Some(input);
+        while let Some(input) = next.take() {
+            let mut app = SimApp {
+                refuse_start: self.faults().refuse_start,
+            };
+            let actions = self.agent.handle(input, &mut app);
+            for action in actions {
+                match self.perform(action).await? {
+                    Step::Continue => {}
+                    Step::End(end) => return Ok(Some(end)),
+                    // The rest of this batch is moot: the agent decides anew.
+                    Step::Then(input) => {
+                        next = Some(input);
+                        break;
+                    }
+                }
             }
         }
         Ok(None)
     }
 
-    async fn perform(&mut self, action: Action) -> Result<Option<BootEnd>, StateError> {
+    async fn perform(&mut self, action: Action) -> Result<Step, StateError> {
         match action {
             Action::Publish(msg) => {
-                if matches!(msg, provisio_model::protocol::DeviceMessage::Response { .. }) {
+                if matches!(
+                    msg,
+                    provisio_model::protocol::DeviceMessage::Response { .. }
+                ) {
                     self.shared.responses.fetch_add(1, Ordering::Relaxed);
                 }
                 match serde_json::to_vec(&msg) {
                     Ok(payload) => {
-                        if let Err(e) = self.client.try_publish(self.spec.response_topic.clone(), QoS::AtLeastOnce, false, payload) {
+                        if let Err(e) = self.client.try_publish(
+                            self.spec.response_topic.clone(),
+                            QoS::AtLeastOnce,
+                            false,
+                            payload,
+                        ) {
                             tracing::warn!(device = %self.spec.hardware_id, "publish dropped: {e}");
                         }
                     }
@@ -347,8 +415,19 @@ impl<'a> Boot<'a> {
                 }
                 self.download_tag = self.download_tag.wrapping_add(1);
                 let f = self.faults();
-                let link = LinkFaults { rate: f.slow_link, drop_mid: f.drop_mid_download, corrupt: f.corrupt_download };
-                self.download = Some(tokio::spawn(download(url, offset, link, self.download_tag, self.tx.clone())));
+                let link = LinkFaults {
+                    rate: f.slow_link,
+                    drop_mid: f.drop_mid_download,
+                    corrupt: f.corrupt_download,
+                };
+                self.download = Some(tokio::spawn(download(
+                    url,
+                    offset,
+                    link,
+                    self.download_tag,
+                    self.tx.clone(),
+                    Some(self.shared.download_gate.clone()),
+                )));
             }
             Action::AbortDownload => {
                 if let Some(d) = self.download.take() {
@@ -362,35 +441,65 @@ impl<'a> Boot<'a> {
                     let half = data.slice(..data.len() / 2);
                     let _ = write_slot(&self.spec.dir, slot, offset, &half);
                     tracing::info!(device = %self.spec.hardware_id, "simulated crash during flash");
-                    return Ok(Some(BootEnd::Crash));
+                    return Ok(Step::End(BootEnd::Crash));
                 }
-                write_slot(&self.spec.dir, slot, offset, &data)?;
+                if let Err(e) = write_slot(&self.spec.dir, slot, offset, &data) {
+                    tracing::warn!(device = %self.spec.hardware_id, "{e}");
+                    return Ok(Step::Then(Input::WriteFailed(e.to_string())));
+                }
                 self.dirty_slot = Some(slot);
             }
             Action::Persist(st) => {
-                let dir = self.spec.dir.clone();
                 let dirty = self.dirty_slot.take();
-                tokio::task::spawn_blocking(move || {
-                    if let Some(slot) = dirty {
-                        sync_slot(&dir, slot)?;
+                // A transient failure (e.g. too many open files) gets two more chances.
+                let mut attempt = 0;
+                loop {
+                    let dir = self.spec.dir.clone();
+                    let st = st.clone();
+                    let saved = tokio::task::spawn_blocking(move || {
+                        if let Some(slot) = dirty {
+                            sync_slot(&dir, slot)?;
+                        }
+                        state::save(&dir, &st)
+                    })
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(StateError::Io {
+                            path: self.spec.dir.clone(),
+                            source: std::io::Error::other(e),
+                        })
+                    });
+                    match saved {
+                        Ok(()) => break,
+                        Err(e) if attempt < 2 => {
+                            tracing::warn!(device = %self.spec.hardware_id, "{e}; retrying");
+                            attempt += 1;
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                        Err(e) => return Err(e),
                     }
-                    state::save(&dir, &st)
-                })
-                .await
-                .unwrap_or_else(|e| Err(StateError::Io { path: self.spec.dir.clone(), source: std::io::Error::other(e) }))?;
+                }
             }
             Action::SetTimer(d) => self.timer = Some(Box::pin(tokio::time::sleep(d))),
-            Action::Reboot => return Ok(Some(BootEnd::Reboot)),
+            Action::Reboot => return Ok(Step::End(BootEnd::Reboot)),
             Action::Log(line) => tracing::debug!(device = %self.spec.hardware_id, "{line}"),
         }
-        Ok(None)
+        Ok(Step::Continue)
     }
 }
 
 fn write_slot(dir: &Path, slot: Slot, offset: u64, data: &Bytes) -> Result<(), StateError> {
     let path = dir.join(slot.file_name());
-    let io = |source| StateError::Io { path: path.clone(), source };
-    let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(offset == 0).open(&path).map_err(io)?;
+    let io = |source| StateError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(offset == 0)
+        .open(&path)
+        .map_err(io)?;
     f.seek(SeekFrom::Start(offset)).map_err(io)?;
     f.write_all(data).map_err(io)?;
     Ok(())
@@ -398,8 +507,15 @@ fn write_slot(dir: &Path, slot: Slot, offset: u64, data: &Bytes) -> Result<(), S
 
 fn sync_slot(dir: &Path, slot: Slot) -> Result<(), StateError> {
     let path = dir.join(slot.file_name());
-    let f = std::fs::OpenOptions::new().write(true).open(&path).map_err(|source| StateError::Io { path: path.clone(), source })?;
-    f.sync_all().map_err(|source| StateError::Io { path, source })
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(|source| StateError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    f.sync_all()
+        .map_err(|source| StateError::Io { path, source })
 }
 
 #[cfg(test)]
@@ -409,7 +525,13 @@ mod tests {
     #[test]
     fn broker_urls() {
         let b: BrokerAddr = "tcp://192.168.0.27:1883".parse().unwrap();
-        assert_eq!(b, BrokerAddr { host: "192.168.0.27".into(), port: 1883 });
+        assert_eq!(
+            b,
+            BrokerAddr {
+                host: "192.168.0.27".into(),
+                port: 1883
+            }
+        );
         let b: BrokerAddr = "mqtt://localhost".parse().unwrap();
         assert_eq!(b.port, 1883);
         assert!("ssl://x:8883".parse::<BrokerAddr>().is_err());

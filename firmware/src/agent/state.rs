@@ -90,9 +90,15 @@ impl DeviceState {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: corrupt state file: {source}")]
-    Corrupt { path: PathBuf, source: serde_json::Error },
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
 }
 
 /// The name of the state file inside a device directory.
@@ -102,7 +108,9 @@ pub const STATE_FILE: &str = "state.json";
 pub fn load(dir: &Path) -> Result<DeviceState, StateError> {
     let path = dir.join(STATE_FILE);
     match fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt { path, source }),
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt { path, source })
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DeviceState::default()),
         Err(source) => Err(StateError::Io { path, source }),
     }
@@ -119,7 +127,10 @@ pub fn save(dir: &Path, state: &DeviceState) -> Result<(), StateError> {
 
 /// Write `bytes` to `path` atomically (temp file in the same directory, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let io = |source| StateError::Io { path: path.to_owned(), source };
+    let io = |source| StateError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io)?;
     let tmp = path.with_extension("tmp");
@@ -141,7 +152,10 @@ mod tests {
         assert_eq!(load(dir.path()).unwrap(), DeviceState::default());
         let st = DeviceState {
             active_slot: Slot::B,
-            slot_b: Some(SlotImage { md5: "ab".into(), size: 3 }),
+            slot_b: Some(SlotImage {
+                md5: "ab".into(),
+                size: 3,
+            }),
             app_config: Some("{\"interval\":3000}".into()),
             running: true,
             ..Default::default()

@@ -24,7 +24,9 @@ pub const WAIT: Duration = Duration::from_secs(60);
 
 /// An ESP8266-like image of `len` bytes: magic byte 0xE9, then a pattern seeded by `seed`.
 pub fn image(len: usize, seed: u8) -> Vec<u8> {
-    let mut v: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect();
+    let mut v: Vec<u8> = (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect();
     v[0] = 0xE9;
     v
 }
@@ -53,9 +55,16 @@ impl Drop for ArtifactServer {
     }
 }
 
-fn serve(files: &HashMap<String, Bytes>, req: &Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+fn serve(
+    files: &HashMap<String, Bytes>,
+    req: &Request<hyper::body::Incoming>,
+    honour_range: bool,
+) -> Response<Full<Bytes>> {
     let Some(body) = files.get(req.uri().path()) else {
-        return Response::builder().status(StatusCode::NOT_FOUND).body(Full::new(Bytes::new())).unwrap();
+        return Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .body(Full::new(Bytes::new()))
+            .unwrap();
     };
     let start = req
         .headers()
@@ -63,15 +72,22 @@ fn serve(files: &HashMap<String, Bytes>, req: &Request<hyper::body::Incoming>) -
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("bytes="))
         .and_then(|v| v.strip_suffix('-'))
-        .and_then(|v| v.parse::<usize>().ok());
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|_| honour_range);
     match start {
         Some(s) if s < body.len() => Response::builder()
             .status(StatusCode::PARTIAL_CONTENT)
-            .header(hyper::header::CONTENT_RANGE, format!("bytes {s}-{}/{}", body.len() - 1, body.len()))
+            .header(
+                hyper::header::CONTENT_RANGE,
+                format!("bytes {s}-{}/{}", body.len() - 1, body.len()),
+            )
             .header(hyper::header::CONTENT_LENGTH, body.len() - s)
             .body(Full::new(body.slice(s..)))
             .unwrap(),
-        Some(_) => Response::builder().status(StatusCode::RANGE_NOT_SATISFIABLE).body(Full::new(Bytes::new())).unwrap(),
+        Some(_) => Response::builder()
+            .status(StatusCode::RANGE_NOT_SATISFIABLE)
+            .body(Full::new(Bytes::new()))
+            .unwrap(),
         None => Response::builder()
             .header(hyper::header::CONTENT_LENGTH, body.len())
             .header("x-MD5", md5_hex(body))
@@ -82,25 +98,47 @@ fn serve(files: &HashMap<String, Bytes>, req: &Request<hyper::body::Incoming>) -
 
 impl ArtifactServer {
     pub async fn start(files: Vec<(&str, Vec<u8>)>) -> Self {
-        let files: Arc<HashMap<String, Bytes>> =
-            Arc::new(files.into_iter().map(|(p, b)| (format!("/tok/{p}"), Bytes::from(b))).collect());
+        Self::start_with(files, true).await
+    }
+
+    /// Like `start`; with `honour_range` false the server answers every request with the whole
+    /// file (200), as servers without Range support do.
+    pub async fn start_with(files: Vec<(&str, Vec<u8>)>, honour_range: bool) -> Self {
+        let files: Arc<HashMap<String, Bytes>> = Arc::new(
+            files
+                .into_iter()
+                .map(|(p, b)| (format!("/tok/{p}"), Bytes::from(b)))
+                .collect(),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}/tok", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let seen2 = seen.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let files = files.clone();
                 let seen = seen2.clone();
                 tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let range = req.headers().get(hyper::header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-                        seen.lock().unwrap().push(Seen { path: req.uri().path().to_owned(), range });
-                        let resp = serve(&files, &req);
-                        async move { Ok::<_, Infallible>(resp) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                    let svc =
+                        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                            let range = req
+                                .headers()
+                                .get(hyper::header::RANGE)
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_owned);
+                            seen.lock().unwrap().push(Seen {
+                                path: req.uri().path().to_owned(),
+                                range,
+                            });
+                            let resp = serve(&files, &req, honour_range);
+                            async move { Ok::<_, Infallible>(resp) }
+                        });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
                 });
             }
         });
@@ -112,7 +150,12 @@ impl ArtifactServer {
     }
 
     pub fn ranges(&self) -> Vec<String> {
-        self.seen.lock().unwrap().iter().filter_map(|s| s.range.clone()).collect()
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s.range.clone())
+            .collect()
     }
 }
 
@@ -137,8 +180,13 @@ impl Drop for Observer {
 
 impl Observer {
     pub async fn connect(broker: &BrokerAddr, control: &str, response: &str) -> Self {
-        let mut opts = MqttOptions::new(format!("engine-{}", std::process::id()), broker.host.clone(), broker.port);
-        opts.set_keep_alive(Duration::from_secs(30)).set_max_packet_size(1 << 20, 1 << 20);
+        let mut opts = MqttOptions::new(
+            format!("engine-{}", std::process::id()),
+            broker.host.clone(),
+            broker.port,
+        );
+        opts.set_keep_alive(Duration::from_secs(30))
+            .set_max_packet_size(1 << 20, 1 << 20);
         let (client, mut eventloop) = AsyncClient::new(opts, 1000);
         let (tx, rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
@@ -159,9 +207,16 @@ impl Observer {
                 }
             }
         });
-        client.subscribe(format!("{response}/#"), QoS::AtLeastOnce).await.unwrap();
-        client.subscribe(response, QoS::AtLeastOnce).await.unwrap();
-        tokio::time::timeout(WAIT, ready_rx).await.expect("observer subscribed").unwrap();
+        // `response/#` also matches `response` itself (MQTT 3.1.1 §4.7.1.2); a second, overlapping
+        // subscription would make some brokers (rumqttd) deliver every message twice.
+        client
+            .subscribe(format!("{response}/#"), QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        tokio::time::timeout(WAIT, ready_rx)
+            .await
+            .expect("observer subscribed")
+            .unwrap();
         Observer {
             client,
             rx,
@@ -178,23 +233,37 @@ impl Observer {
     }
 
     pub async fn send_raw(&self, payload: Vec<u8>) {
-        self.client.publish(self.control.clone(), QoS::AtLeastOnce, false, payload).await.unwrap();
+        self.client
+            .publish(self.control.clone(), QoS::AtLeastOnce, false, payload)
+            .await
+            .unwrap();
     }
 
     /// Handle one message; returns a response as (hardware id, text).
     fn take(&mut self, topic: &str, payload: &[u8]) -> Option<(String, String)> {
         let status_prefix = format!("{}/status/", self.response);
         if let Some(id) = topic.strip_prefix(&status_prefix) {
-            self.status.insert(id.to_owned(), String::from_utf8_lossy(payload).into_owned());
+            self.status
+                .insert(id.to_owned(), String::from_utf8_lossy(payload).into_owned());
             return None;
         }
         if topic != self.response {
             return None;
         }
         match serde_json::from_slice::<DeviceMessage>(payload).ok()? {
-            DeviceMessage::Response { response, hardware_id } => Some((hardware_id, response)),
-            DeviceMessage::Progress { hardware_id, written, total } => {
-                self.progress.entry(hardware_id).or_default().push((written, total));
+            DeviceMessage::Response {
+                response,
+                hardware_id,
+            } => Some((hardware_id, response)),
+            DeviceMessage::Progress {
+                hardware_id,
+                written,
+                total,
+            } => {
+                self.progress
+                    .entry(hardware_id)
+                    .or_default()
+                    .push((written, total));
                 None
             }
         }

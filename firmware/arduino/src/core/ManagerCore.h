@@ -1,0 +1,147 @@
+// ManagerCore: the NodeMcuManager's message handling in plain C++ (no Arduino headers), so the
+// host tests run it with g++ against the shared fixtures in firmware/fixtures/protocol/.
+// Same wire format, response texts and semantics as the Rust agent (firmware/src/agent/core.rs).
+// Malformed control messages (bad JSON, unknown messageType, missing fields) are ignored:
+// all devices share the control topic, and an answer could not name the command.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "Md5.h"
+
+namespace tosca {
+
+// Exact `response` texts.
+extern const char* const kSuccess;
+extern const char* const kMd5Mismatch;
+extern const char* const kSizeMismatch;
+extern const char* const kBadMagicByte;
+extern const char* const kNotEnoughSpace;
+extern const char* const kNoAppInstalled;
+extern const char* const kAppRefusedToStart;
+extern const char* const kFlashInterrupted;
+const uint8_t kEsp8266MagicByte = 0xE9;
+
+// What the device keeps across reboots.
+struct State {
+  bool hasApp = false;
+  std::string appMd5;
+  uint64_t appSize = 0;
+  bool running = false;
+  bool hasConfig = false;
+  std::string appConfig;
+  bool hasPending = false;
+  std::string pendingResponse;  // published right after the next boot
+  bool flashing = false;        // an install was writing when the device went down
+};
+
+// Persistent storage of State (LittleFS on the board, memory on the host).
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  virtual bool load(State& out) = 0;
+  virtual bool save(const State& state) = 0;
+};
+
+// The flash area a new image is written to (the ESP8266 Updater on the board).
+class Flash {
+ public:
+  virtual ~Flash() = default;
+  // Prepare for an image of `size` bytes; false when it does not fit.
+  virtual bool begin(uint64_t size) = 0;
+  virtual bool write(const uint8_t* data, size_t len) = 0;
+  // Make the written image the one that boots next.
+  virtual bool commit() = 0;
+  // Forget the written bytes; the running app stays.
+  virtual void abort() = 0;
+};
+
+// Receives the bytes of one download.
+class DownloadSink {
+ public:
+  virtual ~DownloadSink() = default;
+  // The response started; `total` is the full image size when `known`. false: stop.
+  virtual bool started(bool known, uint64_t total) = 0;
+  // The next bytes. false: stop (a check failed).
+  virtual bool chunk(const uint8_t* data, size_t len) = 0;
+};
+
+struct FetchResult {
+  enum Kind { Done, Retry, Fatal } kind = Done;
+  std::string reason;
+};
+
+// HTTP GET with `Range: bytes=<offset>-` when offset > 0.
+class Downloader {
+ public:
+  virtual ~Downloader() = default;
+  virtual FetchResult fetch(const std::string& url, uint64_t offset, DownloadSink& sink) = 0;
+  virtual void waitBeforeRetry() {}
+};
+
+// Where messages go (the MQTT client on the board).
+class Outbox {
+ public:
+  virtual ~Outbox() = default;
+  virtual void publish(const std::string& json) = 0;  // on the response topic, QoS 1
+  virtual void reboot() = 0;
+  virtual void log(const std::string&) {}
+};
+
+// The app's callbacks (thesis listing 4.1). start returns false when the app refuses.
+struct Callbacks {
+  std::function<void()> install;
+  std::function<void(const std::string&)> configure;
+  std::function<bool()> start;
+  std::function<void()> stop;
+  std::function<void()> uninstall;
+};
+
+std::string responseJson(const std::string& hardwareId, const std::string& response);
+std::string progressJson(const std::string& hardwareId, uint64_t written, uint64_t total);
+
+class ManagerCore : private DownloadSink {
+ public:
+  ManagerCore(std::string hardwareId, Storage& storage, Flash& flash, Downloader& downloader, Outbox& outbox,
+              uint64_t slotCapacity = 1048576);
+
+  Callbacks callbacks;
+  int maxDownloadAttempts = 5;
+  int progressSteps = 10;
+
+  // Load the state and publish what the last boot left to say; resume a running app.
+  void boot();
+  // One payload from the control topic.
+  void handleMessage(const char* payload, size_t len);
+  const State& state() const { return state_; }
+
+ private:
+  bool started(bool known, uint64_t total) override;
+  bool chunk(const uint8_t* data, size_t len) override;
+
+  void respond(const std::string& response);
+  void respondError(const std::string& reason);
+  void persist();
+  void install(const std::string& url, uint64_t size, const std::string& hash);
+  void failInstall(const std::string& reason);
+
+  std::string id_;
+  Storage& storage_;
+  Flash& flash_;
+  Downloader& downloader_;
+  Outbox& outbox_;
+  uint64_t slotCapacity_;
+  State state_;
+
+  // The install in progress.
+  uint64_t size_ = 0;
+  uint64_t written_ = 0;
+  uint64_t nextProgress_ = 0;
+  Md5 md5_;
+  std::string failure_;  // set by the sink when a check fails
+};
+
+}  // namespace tosca

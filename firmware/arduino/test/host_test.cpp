@@ -1,0 +1,330 @@
+// Host tests of the Arduino library's message handling (g++, no Arduino headers): every shared
+// protocol fixture (firmware/fixtures/protocol/*.json, the same files the Rust agent tests
+// read), plus MD5 vectors, JSON edge cases and a resumed download.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ManagerCore.h"
+#include "MiniJson.h"
+
+using namespace tosca;
+
+namespace {
+
+int failures = 0;
+int passed = 0;
+
+void check(bool ok, const std::string& what) {
+  if (ok) {
+    passed++;
+  } else {
+    failures++;
+    std::printf("FAIL: %s\n", what.c_str());
+  }
+}
+
+struct MemStorage : Storage {
+  State saved;
+  bool has = false;
+  bool load(State& out) override {
+    if (has) out = saved;
+    return has;
+  }
+  bool save(const State& s) override {
+    saved = s;
+    has = true;
+    return true;
+  }
+};
+
+struct FakeFlash : Flash {
+  std::vector<uint8_t> data;
+  bool committed = false;
+  bool begin(uint64_t) override {
+    data.clear();
+    return true;
+  }
+  bool write(const uint8_t* d, size_t n) override {
+    data.insert(data.end(), d, d + n);
+    return true;
+  }
+  bool commit() override { return committed = true; }
+  void abort() override { data.clear(); }
+};
+
+// Serves `body` in 16-byte chunks; optionally breaks once at `breakAt`.
+struct FakeDownloader : Downloader {
+  std::vector<uint8_t> body;
+  size_t breakAt = SIZE_MAX;
+  std::vector<uint64_t> offsets;
+  FetchResult fetch(const std::string&, uint64_t offset, DownloadSink& sink) override {
+    offsets.push_back(offset);
+    if (!sink.started(true, body.size())) return {};
+    for (size_t pos = offset; pos < body.size(); pos += 16) {
+      size_t n = std::min<size_t>(16, body.size() - pos);
+      if (pos < breakAt && pos + n > breakAt) {
+        breakAt = SIZE_MAX;
+        return {FetchResult::Retry, "connection reset"};
+      }
+      if (!sink.chunk(body.data() + pos, n)) return {};
+    }
+    return {};
+  }
+};
+
+struct RecOutbox : Outbox {
+  std::vector<std::string> published;
+  bool rebooted = false;
+  void publish(const std::string& json) override { published.push_back(json); }
+  void reboot() override { rebooted = true; }
+};
+
+std::string readFile(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::vector<uint8_t> unhex(const std::string& h) {
+  std::vector<uint8_t> out;
+  for (size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<uint8_t>(std::stoi(h.substr(i, 2), nullptr, 16)));
+  return out;
+}
+
+std::string str(const Json* j) { return (j && j->isString()) ? j->asString() : std::string("<null>"); }
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); i++) s += (i ? "," : "") + v[i];
+  return s + "]";
+}
+
+std::vector<std::string> responsesOf(const std::vector<std::string>& published, const std::string& id) {
+  std::vector<std::string> out;
+  for (const auto& p : published) {
+    Json m;
+    if (!Json::parse(p, m) || str(m.get("messageType")) != "response") continue;
+    check(str(m.get("hardwareId")) == id, "response names the device: " + p);
+    out.push_back(str(m.get("response")));
+  }
+  return out;
+}
+
+void runFixture(const std::filesystem::path& path) {
+  std::string name = path.filename().string();
+  Json fx;
+  if (!Json::parse(readFile(path), fx)) {
+    check(false, name + ": fixture is not JSON");
+    return;
+  }
+  const Json& given = *fx.get("given");
+  const Json& expect = *fx.get("expect");
+  std::string id = str(fx.get("hardwareId"));
+
+  MemStorage storage;
+  State st;
+  const Json* inst = given.get("installed");
+  if (inst && inst->isObject()) {
+    st.hasApp = true;
+    st.appMd5 = str(inst->get("md5"));
+    st.appSize = inst->get("size")->asUnsigned();
+  }
+  st.running = given.get("running")->asBool();
+  const Json* cfg = given.get("appConfig");
+  if (cfg && cfg->isString()) {
+    st.hasConfig = true;
+    st.appConfig = cfg->asString();
+  }
+  storage.save(st);
+  bool refuse = given.get("appRefusesStart")->asBool();
+
+  FakeFlash flash;
+  FakeDownloader dl;
+  if (const Json* d = fx.get("download")) dl.body = unhex(str(d->get("bodyHex")));
+  RecOutbox out;
+  std::vector<std::string> calls;
+
+  ManagerCore core(id, storage, flash, dl, out);
+  core.boot();  // resuming a running app is not part of the fixture's callbacks
+  out.published.clear();
+  core.callbacks.install = [&] { calls.push_back("install"); };
+  core.callbacks.configure = [&](const std::string&) { calls.push_back("configure"); };
+  core.callbacks.start = [&] {
+    calls.push_back("start");
+    return !refuse;
+  };
+  core.callbacks.stop = [&] { calls.push_back("stop"); };
+  core.callbacks.uninstall = [&] { calls.push_back("uninstall"); };
+
+  std::string cmd = str(fx.get("command"));
+  core.handleMessage(cmd.data(), cmd.size());
+  State after = core.state();
+  bool rebooted = out.rebooted;
+  if (rebooted) {
+    ManagerCore again(id, storage, flash, dl, out);
+    again.callbacks.start = [] { return true; };
+    again.boot();
+    after = again.state();
+  }
+
+  std::vector<std::string> got = responsesOf(out.published, id);
+  std::vector<std::string> want;
+  if (const Json* r = expect.get("response"); r && r->isString()) want.push_back(r->asString());
+  check(got == want, name + ": responses " + join(got) + " want " + join(want));
+
+  std::vector<std::string> wantCalls;
+  for (const auto& c : expect.get("callbacks")->items()) wantCalls.push_back(c.asString());
+  check(calls == wantCalls, name + ": callbacks " + join(calls) + " want " + join(wantCalls));
+
+  const Json* wi = expect.get("installed");
+  bool wantApp = wi && wi->isObject();
+  check(after.hasApp == wantApp, name + ": installed presence");
+  if (wantApp && after.hasApp) {
+    check(after.appMd5 == str(wi->get("md5")) && after.appSize == wi->get("size")->asUnsigned(),
+          name + ": installed image " + after.appMd5);
+  }
+  check(after.running == expect.get("running")->asBool(), name + ": running");
+  const Json* wc = expect.get("appConfig");
+  bool wantCfg = wc && wc->isString();
+  check(after.hasConfig == wantCfg && (!wantCfg || after.appConfig == wc->asString()), name + ": appConfig");
+  check(rebooted == expect.get("reboot")->asBool(), name + ": reboot");
+  check(!after.flashing && !after.hasPending, name + ": leftover install markers");
+  if (rebooted) check(flash.committed && flash.data == dl.body, name + ": image committed to flash");
+}
+
+void md5Vectors() {
+  auto md5 = [](const std::string& s) {
+    Md5 m;
+    m.update(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+    return m.hexDigest();
+  };
+  check(md5("") == "d41d8cd98f00b204e9800998ecf8427e", "md5 of empty");
+  check(md5("a") == "0cc175b9c0f1b6a831c399e269772661", "md5 of a");
+  check(md5("The quick brown fox jumps over the lazy dog") == "9e107d9d372bb6826bd81d3542a419d6", "md5 of fox");
+  std::string big(1000, 'x');
+  Md5 parts;
+  for (size_t i = 0; i < big.size(); i += 7)
+    parts.update(reinterpret_cast<const uint8_t*>(big.data()) + i, std::min<size_t>(7, big.size() - i));
+  check(parts.hexDigest() == md5(big), "md5 incremental == one shot");
+}
+
+void jsonEdges() {
+  Json j;
+  check(Json::parse("{\"a\":\"\\u00e9\\n\",\"b\":[1,2.5,true,null]}", j), "json parses escapes and arrays");
+  check(str(j.get("a")) == "\xc3\xa9\n", "json \\u escape to UTF-8");
+  check(!Json::parse("{\"a\":1,}", j), "json rejects trailing comma");
+  check(!Json::parse("{\"a\":01}", j), "json rejects leading zero");
+  check(!Json::parse("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", j), "json depth limit");
+  check(Json::parse("18446744073709551615", j) && j.isUnsigned(), "json u64 max");
+  check(Json::parse("18446744073709551616", j) && !j.isUnsigned(), "json u64 overflow is not unsigned");
+  check(Json::parse("-1", j) && !j.isUnsigned(), "json negative is not unsigned");
+  check(jsonQuote("a\"b\\\x01") == "\"a\\\"b\\\\\\u0001\"", "json quoting");
+  check(responseJson("1345963", "success") == "{\"messageType\":\"response\",\"response\":\"success\",\"hardwareId\":\"1345963\"}",
+        "response JSON is exact");
+}
+
+void resumedDownload() {
+  MemStorage storage;
+  State st;
+  storage.save(st);
+  FakeFlash flash;
+  FakeDownloader dl;
+  dl.body.resize(100);
+  for (size_t i = 0; i < 100; i++) dl.body[i] = static_cast<uint8_t>(i * 7);
+  dl.body[0] = kEsp8266MagicByte;
+  dl.breakAt = 50;
+  Md5 m;
+  m.update(dl.body.data(), dl.body.size());
+  RecOutbox out;
+  ManagerCore core("d", storage, flash, dl, out);
+  core.boot();
+  std::string cmd = "{\"messageType\":\"install\",\"installUrl\":\"http://h/a.bin\",\"binarySize\":100,\"hash\":\"" +
+                    m.hexDigest() + "\"}";
+  core.handleMessage(cmd.data(), cmd.size());
+  check(dl.offsets.size() == 2 && dl.offsets[1] == 48, "download resumed at the written offset");
+  check(out.rebooted && flash.data == dl.body, "resumed image is complete");
+  ManagerCore again("d", storage, flash, dl, out);
+  again.boot();
+  check(responsesOf(out.published, "d") == std::vector<std::string>{"success"}, "success after reboot");
+}
+
+// Mutated fixture commands and random download bodies: no crash (ASan/UBSan watch), at most
+// one response per command, and every response is `success` or `error: ...`.
+void fuzz(const std::vector<std::string>& seeds) {
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  int bad = 0;
+  for (int i = 0; i < 20000 && !seeds.empty(); i++) {
+    std::string cmd = seeds[next() % seeds.size()];
+    int edits = static_cast<int>(next() % 4);
+    for (int e = 0; e < edits && !cmd.empty(); e++) {
+      size_t pos = next() % cmd.size();
+      switch (next() % 3) {
+        case 0: cmd[pos] = static_cast<char>(next() & 0xFF); break;
+        case 1: cmd.erase(pos, 1 + next() % 8); break;
+        default: cmd.insert(pos, 1, "{}[]\"\\:,0e-"[next() % 12]); break;
+      }
+    }
+    MemStorage storage;
+    State st;
+    st.hasApp = next() % 2;
+    st.appMd5 = "old";
+    st.running = st.hasApp && next() % 2;
+    storage.save(st);
+    FakeFlash flash;
+    FakeDownloader dl;
+    dl.body.resize(next() % 100);
+    for (auto& b : dl.body) b = static_cast<uint8_t>(next());
+    if (!dl.body.empty() && next() % 2) dl.body[0] = kEsp8266MagicByte;
+    if (next() % 4 == 0) dl.breakAt = next() % 100;
+    RecOutbox out;
+    ManagerCore core("f", storage, flash, dl, out);
+    core.boot();
+    out.published.clear();
+    core.handleMessage(cmd.data(), cmd.size());
+    std::vector<std::string> r = responsesOf(out.published, "f");
+    bool ok = r.size() <= 1 && (r.empty() || r[0] == "success" || r[0].rfind("error: ", 0) == 0);
+    if (!ok && bad++ < 5) check(false, "fuzz: " + cmd + " -> " + join(r));
+    if (r.size() == 1 && r[0] != "success" && st.hasApp) {
+      ok = core.state().hasApp && core.state().appMd5 == "old";
+      if (!ok && bad++ < 5) check(false, "fuzz: failed command changed the app: " + cmd);
+    }
+  }
+  check(bad == 0, "fuzz: 20000 mutated commands");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::filesystem::path dir = argc > 1 ? argv[1] : "../fixtures/protocol";
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  check(files.size() >= 20, "fixtures found in " + dir.string());
+  std::vector<std::string> seeds;
+  for (const auto& f : files) {
+    runFixture(f);
+    Json fx;
+    if (Json::parse(readFile(f), fx)) seeds.push_back(str(fx.get("command")));
+  }
+  fuzz(seeds);
+  md5Vectors();
+  jsonEdges();
+  resumedDownload();
+  std::printf("%zu fixture files checked\n", files.size());
+  std::printf("arduino: %d passed, %d failed\n", passed, failures);
+  return failures == 0 ? 0 : 1;
+}

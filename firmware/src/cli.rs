@@ -1,0 +1,113 @@
+//! Command-line arguments of a simulated fleet (`provisio-fleet run`, and `provisio fleet` when
+//! the app embeds them with `#[command(flatten)]`), and running a fleet until Ctrl-C.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::agent::runner::BrokerAddr;
+use crate::faults::FaultSpec;
+use crate::fleet::{self, Fleet, FleetConfig, FleetError};
+
+/// Which devices to simulate.
+#[derive(Args, Debug, Clone)]
+pub struct Devices {
+    /// Number of generated devices (ids sim00000, sim00001, ...).
+    #[arg(long, conflicts_with = "ids")]
+    pub count: Option<usize>,
+    /// Explicit hardware ids, comma separated (or a JSON list as in the NodeMCU template).
+    #[arg(long)]
+    pub ids: Option<String>,
+}
+
+impl Devices {
+    /// The hardware ids these arguments name.
+    pub fn resolve(&self) -> Result<Vec<String>, FleetError> {
+        match (&self.count, &self.ids) {
+            (Some(n), None) => Ok(fleet::generated_ids(*n)),
+            (None, Some(text)) if text.trim_start().starts_with('[') => {
+                fleet::hardware_ids_from_property(text)
+                    .map_err(|e| FleetError::BadIds(e.to_string()))
+            }
+            (None, Some(text)) => Ok(text
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()),
+            _ => Err(FleetError::BadIds(
+                "give --count N or --ids ID,ID,...".into(),
+            )),
+        }
+    }
+}
+
+/// Everything `provisio-fleet run` takes.
+#[derive(Args, Debug, Clone)]
+pub struct FleetArgs {
+    #[command(flatten)]
+    pub devices: Devices,
+    /// Broker URL: mqtt://HOST:PORT or tcp://HOST:PORT (port 1883 when absent).
+    #[arg(long, default_value = "tcp://127.0.0.1:1883")]
+    pub broker: BrokerAddr,
+    #[arg(long, default_value = "control")]
+    pub control_topic: String,
+    #[arg(long, default_value = "response")]
+    pub response_topic: String,
+    /// Parent directory of the per-device state directories.
+    #[arg(long)]
+    pub state_dir: PathBuf,
+    /// Fault to inject: KIND[=VALUE][:FRACTION|@ID]; KIND: offline, slow=BYTES_PER_S, drop,
+    /// corrupt, crash-flash, refuse-start. Repeatable.
+    #[arg(long = "fault")]
+    pub faults: Vec<FaultSpec>,
+    /// Seed for choosing the devices a fractional fault hits.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl FleetArgs {
+    /// The fleet configuration these arguments describe.
+    pub fn to_config(&self) -> Result<FleetConfig, FleetError> {
+        let mut cfg = FleetConfig::new(
+            self.devices.resolve()?,
+            self.broker.clone(),
+            self.control_topic.clone(),
+            self.response_topic.clone(),
+            self.state_dir.clone(),
+        );
+        cfg.faults = self.faults.clone();
+        cfg.seed = self.seed;
+        Ok(cfg)
+    }
+}
+
+/// Run the fleet until Ctrl-C, printing the online count to stderr when it changes; then shut
+/// it down cleanly. Device errors are printed.
+pub async fn run_until_ctrl_c(args: FleetArgs) -> Result<(), FleetError> {
+    let cfg = args.to_config()?;
+    let n = cfg.ids.len();
+    let fleet = Fleet::spawn(cfg)?;
+    let faulty = fleet::fault_summary(&fleet);
+    eprintln!(
+        "{n} devices started, {} with faults; Ctrl-C stops",
+        faulty.len()
+    );
+    let mut last = usize::MAX;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                let online = fleet.online();
+                if online != last {
+                    eprintln!("online: {online}/{n}, responses: {}", fleet.responses());
+                    last = online;
+                }
+            }
+        }
+    }
+    for e in fleet.shutdown().await {
+        eprintln!("{e}");
+    }
+    Ok(())
+}
