@@ -3,6 +3,7 @@
 //! No GUI and no network: everything here is deterministic and fast to test.
 
 pub mod csar;
+pub mod csar_export;
 pub mod diagnostic;
 pub mod library;
 pub mod plan;

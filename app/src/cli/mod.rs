@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 pub mod bench;
 pub mod deploy;
+pub mod export_csar;
 pub mod plan;
 pub mod select;
 pub mod validate;
@@ -26,6 +27,15 @@ pub enum Command {
         /// Print one JSON object instead of human-readable lines.
         #[arg(long)]
         json: bool,
+    },
+    /// Export a service template as a CSAR (with every type, implementation and artifact it needs).
+    ExportCsar {
+        path: PathBuf,
+        #[arg(long)]
+        service_template: Option<String>,
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
     },
     /// Print the deployment plan: stages of lifecycle steps with resolved inputs.
     Plan {
@@ -91,6 +101,7 @@ pub enum BenchCommand {
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Some(Command::Validate { path, json }) => validate::run(&path, json),
+        Some(Command::ExportCsar { path, service_template, output }) => export_csar::run(&path, service_template.as_deref(), &output),
         Some(Command::Plan { path, service_template, json, inputs, undeploy }) => {
             plan::run(&path, service_template.as_deref(), json, &inputs, undeploy)
         }

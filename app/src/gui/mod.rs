@@ -45,6 +45,7 @@ pub struct ProvisioApp {
 pub enum PathDialog {
     Open,
     SaveAs,
+    ExportCsar,
 }
 
 /// An action waiting for "discard unsaved changes?".
@@ -138,6 +139,18 @@ impl ProvisioApp {
                 }
             }
             None => self.path_dialog = Some((PathDialog::SaveAs, format!("{}.tosca", self.state.doc.st().id))),
+        }
+    }
+
+    /// Exports the open service template (as edited) to a CSAR.
+    pub fn export_csar(&mut self, path: &std::path::Path) {
+        let st = self.state.doc.st().clone();
+        match crate::cli::export_csar::export(&self.state.doc.loaded, &st).and_then(|x| {
+            provisio_model::save::write_atomic(path, &x.bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(x)
+        }) {
+            Ok(x) => self.state.status = format!("exported {} ({} entries, {} bytes)", path.display(), x.entries.len(), x.bytes.len()),
+            Err(e) => self.error = Some(e),
         }
     }
 
@@ -269,6 +282,13 @@ impl ProvisioApp {
                 if ui.button("Save as…").clicked() {
                     self.save_as();
                 }
+                if ui.button("Export CSAR…").clicked() {
+                    let name = format!("{}.csar", self.state.doc.st().id);
+                    match rfd::FileDialog::new().add_filter("CSAR", &["csar"]).set_file_name(&name).save_file() {
+                        Some(p) => self.export_csar(&p),
+                        None => self.path_dialog = Some((PathDialog::ExportCsar, name)),
+                    }
+                }
                 ui.separator();
                 if ui.button("Quit").clicked() {
                     self.guarded(Pending::Quit, ctx);
@@ -339,6 +359,7 @@ impl ProvisioApp {
             let title = match kind {
                 PathDialog::Open => "Open path (file, Winery repository folder or CSAR)",
                 PathDialog::SaveAs => "Save as",
+                PathDialog::ExportCsar => "Export CSAR to",
             };
             egui::Window::new(title).collapsible(false).anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0]).show(ctx, |ui| {
                 let r = ui.add(egui::TextEdit::singleline(&mut text).desired_width(420.0));
@@ -354,6 +375,7 @@ impl ProvisioApp {
                                     self.error = Some(e);
                                 }
                             }
+                            PathDialog::ExportCsar => self.export_csar(&p),
                         }
                     }
                     if ui.button("Cancel").clicked() {
