@@ -6,5 +6,6 @@ pub mod drivers;
 pub mod engine;
 pub mod events;
 pub mod mica_emulator;
+pub mod monitoring;
 pub mod pubsub;
 pub mod standin;

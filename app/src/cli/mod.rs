@@ -7,6 +7,7 @@ use std::path::PathBuf;
 pub mod bench;
 pub mod deploy;
 pub mod export_csar;
+pub mod logs;
 pub mod plan;
 pub mod select;
 pub mod validate;
@@ -81,9 +82,24 @@ pub enum Command {
     },
     /// List deployed instances.
     Instances,
+    /// Log analysis (anomaly scores per line and per file).
+    #[command(subcommand)]
+    Logs(LogsCommand),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogsCommand {
+    /// Print the most anomalous lines of the given log files.
+    Analyze {
+        files: Vec<PathBuf>,
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +136,7 @@ pub fn run(cli: Cli) -> i32 {
             }
             0
         }
+        Some(Command::Logs(LogsCommand::Analyze { files, top, json })) => logs::run(&files, top, json),
         Some(Command::Bench(BenchCommand::Deploy { devices, size_kib })) => bench::run(devices, size_kib),
         None => match crate::gui::run() {
             Ok(()) => 0,
