@@ -23,14 +23,15 @@ impl Template {
 #[derive(Debug, Clone)]
 pub struct Miner {
     pub templates: Vec<Template>,
-    by_len: HashMap<usize, Vec<usize>>,
+    /// Drain's fixed-depth tree, flattened: (length, first two constant tokens) → templates.
+    by_len: HashMap<(usize, String, String), Vec<usize>>,
     /// Fraction of equal tokens needed to merge into a template.
     pub similarity: f64,
 }
 
 impl Default for Miner {
     fn default() -> Self {
-        Miner { templates: Vec::new(), by_len: HashMap::new(), similarity: 0.5 }
+        Miner { templates: Vec::new(), by_len: HashMap::new(), similarity: 0.6 }
     }
 }
 
@@ -57,7 +58,9 @@ impl Miner {
     /// Adds a line; returns its template index.
     pub fn add(&mut self, line: &str) -> usize {
         let toks = tokens(line);
-        let candidates = self.by_len.entry(toks.len()).or_default();
+        let mut constant = toks.iter().filter(|t| *t != "<*>");
+        let key = (toks.len(), constant.next().cloned().unwrap_or_default(), constant.next().cloned().unwrap_or_default());
+        let candidates = self.by_len.entry(key).or_default();
         let mut best: Option<(usize, f64)> = None;
         for &i in candidates.iter() {
             let t = &self.templates[i];
