@@ -70,7 +70,10 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
     }
 
     // Relationships.
+    let index = crate::tosca::TopologyIndex::new(topo);
     let mut hosts: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut outgoing: HashMap<&str, Vec<&NodeTemplate>> = HashMap::new();
+    let mut kinds: HashMap<&crate::QName, RelationKind> = HashMap::new();
     for r in &topo.relationship_templates {
         let rt = lib.relationship_type(&r.type_ref);
         if rt.is_none() {
@@ -80,7 +83,10 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
                 r.line,
             ));
         }
-        let (src, tgt) = (topo.endpoint_node(&r.source), topo.endpoint_node(&r.target));
+        let (src, tgt) = (index.endpoint_node(&r.source), index.endpoint_node(&r.target));
+        if let (Some(s), Some(t)) = (src, tgt) {
+            outgoing.entry(s.id.as_str()).or_default().push(t);
+        }
         for (end, name, node) in [("source", &r.source, src), ("target", &r.target, tgt)] {
             if node.is_none() {
                 out.push(at(
@@ -102,13 +108,16 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
                     r.line,
                 ));
             }
-            if relation_kind(lib, &r.type_ref) == RelationKind::HostedOn {
+            if *kinds.entry(&r.type_ref).or_insert_with(|| relation_kind(lib, &r.type_ref)) == RelationKind::HostedOn {
                 hosts.entry(s.id.as_str()).or_default().push(t.id.as_str());
             }
         }
     }
 
     // Hosting stacks: cycles, several hosts, requirements unmatched down the stack.
+    let hosted_targets: HashSet<&str> = hosts.values().flatten().copied().collect();
+    let mut req_defs: HashMap<&crate::QName, Vec<crate::tosca::ReqCapDefinition>> = HashMap::new();
+    let mut needs_of: HashMap<&crate::QName, Vec<String>> = HashMap::new();
     for n in &topo.node_templates {
         let mut chain = vec![n.id.as_str()];
         let mut cur = n.id.as_str();
@@ -135,8 +144,12 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
         }
         // Requirements (from the type) must be met by a capability somewhere down the stack or
         // by a node connected to it.
-        let stack: Vec<&NodeTemplate> = chain.iter().skip(1).filter_map(|id| topo.node(id)).collect();
-        for req in lib.node_requirement_definitions(&n.type_ref) {
+        let stack: Vec<&NodeTemplate> = chain.iter().skip(1).filter_map(|id| index.node(id)).collect();
+        let defs = req_defs
+            .entry(&n.type_ref)
+            .or_insert_with(|| lib.node_requirement_definitions(&n.type_ref).into_iter().cloned().collect())
+            .clone();
+        for req in &defs {
             if req.lower_bound == 0 {
                 continue;
             }
@@ -149,7 +162,7 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
                     .chain(m.capabilities.iter().map(|c| c.type_ref.clone()))
                     .any(|c| lib.derives_from(TypeKind::CapabilityType, &c, &wanted))
             };
-            let connected = topo.relationship_templates.iter().filter(|r| topo.endpoint_node(&r.source).is_some_and(|s| s.id == n.id)).filter_map(|r| topo.endpoint_node(&r.target));
+            let connected = outgoing.get(n.id.as_str()).into_iter().flatten().copied();
             let speaks_caps = |m: &NodeTemplate| !m.capabilities.is_empty() || !lib.node_capability_definitions(&m.type_ref).is_empty();
             // Nodes below or connected that declare capabilities but not the wanted one are a
             // conflict (error); nodes that declare none are untyped hosting (warning).
@@ -173,19 +186,24 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
             }
         }
         // A node with lifecycle operations that needs devices' addresses from below has no host.
-        let hosts_others = hosts.values().any(|v| v.contains(&n.id.as_str()));
+        let hosts_others = hosted_targets.contains(n.id.as_str());
         if hosts.get(n.id.as_str()).is_none() && !hosts_others {
-            let interfaces = lib.node_interfaces(&n.type_ref);
-            let needs: HashSet<&str> = interfaces
-                .iter()
-                .flat_map(|i| i.operations.iter())
-                .flat_map(|o| o.inputs.iter())
-                .filter(|p| p.required)
-                .map(|p| p.name.as_str())
-                .collect();
-            let missing: Vec<&&str> = needs.iter().filter(|k| n.property(k).is_none() && !own_key(lib, n, k)).collect();
+            let needs = needs_of.entry(&n.type_ref).or_insert_with(|| {
+                let mut v: Vec<String> = lib
+                    .node_interfaces(&n.type_ref)
+                    .iter()
+                    .flat_map(|i| i.operations.iter())
+                    .flat_map(|o| o.inputs.iter())
+                    .filter(|p| p.required)
+                    .map(|p| p.name.clone())
+                    .collect();
+                v.sort();
+                v.dedup();
+                v
+            });
+            let missing: Vec<&String> = needs.iter().filter(|k| n.property(k).is_none() && !own_key(lib, n, k)).collect();
             if !missing.is_empty() && lib.node_type(&n.type_ref).is_some() {
-                let mut m: Vec<&str> = missing.into_iter().copied().collect();
+                let mut m: Vec<&str> = missing.into_iter().map(String::as_str).collect();
                 m.sort();
                 // A warning: some containers fill inputs at run time; the planner reports what
                 // is really missing before anything runs.

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 pub mod bench;
+pub mod bench_model;
 pub mod deploy;
 pub mod export_csar;
 pub mod logs;
@@ -104,6 +105,17 @@ pub enum LogsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Model figures: load the OpenTOSCA repository, a 10,000-node topology, CSAR export.
+    Model {
+        /// The corpus folder (tests/corpus or ../shared/tosca).
+        #[arg(long, default_value = "tests/corpus")]
+        corpus: PathBuf,
+    },
+    /// Editor CPU time per frame for a generated topology.
+    Gui {
+        #[arg(long, default_value_t = 1000)]
+        nodes: usize,
+    },
     /// Deploy a generated fleet of simulated NodeMCUs and compare install with plain HTTP.
     Deploy {
         #[arg(long, default_value_t = 1000)]
@@ -137,6 +149,8 @@ pub fn run(cli: Cli) -> i32 {
             0
         }
         Some(Command::Logs(LogsCommand::Analyze { files, top, json })) => logs::run(&files, top, json),
+        Some(Command::Bench(BenchCommand::Model { corpus })) => bench_model::run_model(&corpus),
+        Some(Command::Bench(BenchCommand::Gui { nodes })) => bench_model::run_gui(nodes),
         Some(Command::Bench(BenchCommand::Deploy { devices, size_kib })) => bench::run(devices, size_kib),
         None => match crate::gui::run() {
             Ok(()) => 0,

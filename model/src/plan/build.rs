@@ -50,6 +50,8 @@ struct NodeGraph {
 
 fn node_graph(lib: &Library, st: &ServiceTemplate) -> Result<NodeGraph, PlanError> {
     let topo = &st.topology;
+    let index = crate::tosca::TopologyIndex::new(topo);
+    let mut kinds: HashMap<&QName, RelationKind> = HashMap::new();
     let mut g: DiGraph<String, ()> = DiGraph::new();
     let mut idx: HashMap<&str, NodeIndex> = HashMap::new();
     for n in &topo.node_templates {
@@ -58,11 +60,11 @@ fn node_graph(lib: &Library, st: &ServiceTemplate) -> Result<NodeGraph, PlanErro
     let mut hosts: HashMap<String, String> = HashMap::new();
     let mut waits_for: HashMap<String, Vec<String>> = HashMap::new();
     for r in &topo.relationship_templates {
-        let kind = relation_kind(lib, &r.type_ref);
+        let kind = *kinds.entry(&r.type_ref).or_insert_with(|| relation_kind(lib, &r.type_ref));
         if kind == RelationKind::Other {
             continue;
         }
-        let (Some(src), Some(tgt)) = (topo.endpoint_node(&r.source), topo.endpoint_node(&r.target)) else {
+        let (Some(src), Some(tgt)) = (index.endpoint_node(&r.source), index.endpoint_node(&r.target)) else {
             continue; // dangling ends are reported by validation
         };
         if src.id == tgt.id {
@@ -127,6 +129,8 @@ fn node_graph(lib: &Library, st: &ServiceTemplate) -> Result<NodeGraph, PlanErro
 fn build(lib: &Library, st: &ServiceTemplate, deploy_inputs: &BTreeMap<String, String>, kind: PlanKind) -> Result<Plan, PlanError> {
     let graph = node_graph(lib, st)?;
     let topo = &st.topology;
+    let index = crate::tosca::TopologyIndex::new(topo);
+    let mut interfaces_of: HashMap<&QName, Vec<crate::tosca::Interface>> = HashMap::new();
     let phases = match kind {
         PlanKind::Deploy => DEPLOY_OPS,
         PlanKind::Undeploy => UNDEPLOY_OPS,
@@ -150,7 +154,7 @@ fn build(lib: &Library, st: &ServiceTemplate, deploy_inputs: &BTreeMap<String, S
     // The steps that mark a node as finished (its last step, or its dependencies' when it has none).
     let mut completion: HashMap<String, Vec<usize>> = HashMap::new();
     for node_id in &node_order {
-        let Some(node) = topo.node(node_id) else { continue };
+        let Some(node) = index.node(node_id) else { continue };
         let mut before: Vec<usize> = waits
             .get(node_id)
             .into_iter()
@@ -159,7 +163,7 @@ fn build(lib: &Library, st: &ServiceTemplate, deploy_inputs: &BTreeMap<String, S
             .collect();
         before.sort_unstable();
         before.dedup();
-        let interfaces = lib.node_interfaces(&node.type_ref);
+        let interfaces = interfaces_of.entry(&node.type_ref).or_insert_with(|| lib.node_interfaces(&node.type_ref)).clone();
         let lifecycle = LIFECYCLE_INTERFACES
             .iter()
             .find_map(|name| interfaces.iter().find(|i| i.name == *name));
@@ -173,7 +177,7 @@ fn build(lib: &Library, st: &ServiceTemplate, deploy_inputs: &BTreeMap<String, S
                 let inputs = op
                     .inputs
                     .iter()
-                    .filter_map(|p| resolve_input(topo, node_id, &stack, p, deploy_inputs, &op.name, &mut missing))
+                    .filter_map(|p| resolve_input(&index, node_id, &stack, p, deploy_inputs, &op.name, &mut missing))
                     .collect();
                 let artifacts = if matches!(op.name.as_str(), "install" | "create") {
                     lib.deployment_artifacts_of(node)

@@ -4,7 +4,7 @@
 
 use super::{InputSource, MissingInput, ResolvedInput};
 use crate::tosca::properties::input_name;
-use crate::tosca::{Parameter, TopologyTemplate};
+use crate::tosca::{Parameter, TopologyIndex};
 use std::collections::BTreeMap;
 
 /// Whether an input of this name holds a secret (masked everywhere).
@@ -17,7 +17,7 @@ pub fn is_secret_name(name: &str) -> bool {
 
 /// Resolves one parameter for `node`; `stack` is the node's HostedOn chain (excluding itself).
 pub(crate) fn resolve_input(
-    topo: &TopologyTemplate,
+    topo: &TopologyIndex<'_>,
     node: &str,
     stack: &[String],
     param: &Parameter,

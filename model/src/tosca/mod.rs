@@ -14,7 +14,7 @@ pub use definitions::{Definitions, Import};
 pub use properties::{PropertyDef, PropertiesDefinition, Properties};
 pub use templates::{
     Capability, DeploymentArtifact, MaxInstances, NodeTemplate, Plan, PolicyRef, RelationshipTemplate,
-    Requirement, ServiceTemplate, TopologyTemplate,
+    Requirement, ServiceTemplate, TopologyIndex, TopologyTemplate,
 };
 pub use types::{
     ArtifactRefEntry, ArtifactTemplate, EntityType, ImplementationArtifact, Interface, NodeType,

@@ -263,3 +263,36 @@ impl RelationshipTemplate {
         self.line = 0;
     }
 }
+
+/// Constant-time lookups into a topology (node ids and requirement/capability ids).
+#[derive(Debug)]
+pub struct TopologyIndex<'a> {
+    nodes: std::collections::HashMap<&'a str, &'a NodeTemplate>,
+    endpoints: std::collections::HashMap<&'a str, &'a NodeTemplate>,
+}
+
+impl<'a> TopologyIndex<'a> {
+    pub fn new(topo: &'a TopologyTemplate) -> Self {
+        let mut nodes = std::collections::HashMap::with_capacity(topo.node_templates.len());
+        let mut endpoints = std::collections::HashMap::new();
+        for n in &topo.node_templates {
+            nodes.entry(n.id.as_str()).or_insert(n);
+            for r in &n.requirements {
+                endpoints.entry(r.id.as_str()).or_insert(n);
+            }
+            for c in &n.capabilities {
+                endpoints.entry(c.id.as_str()).or_insert(n);
+            }
+        }
+        TopologyIndex { nodes, endpoints }
+    }
+
+    pub fn node(&self, id: &str) -> Option<&'a NodeTemplate> {
+        self.nodes.get(id).copied()
+    }
+
+    /// Like [`TopologyTemplate::endpoint_node`].
+    pub fn endpoint_node(&self, reference: &str) -> Option<&'a NodeTemplate> {
+        self.node(reference).or_else(|| self.endpoints.get(reference).copied())
+    }
+}
