@@ -56,6 +56,27 @@ impl Csar {
     }
 }
 
+/// Decodes `%XX` escapes once (Winery writes artifact references percent-encoded, sometimes
+/// twice); invalid escapes are kept as written.
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Checks an entry name: relative, no `..`, no drive letters, forward slashes.
 pub fn safe_entry_name(name: &str) -> Result<String, CsarError> {
     let bad = name.starts_with('/')

@@ -168,25 +168,6 @@ pub fn closure(lib: &Library, st: &ServiceTemplate) -> BTreeSet<(TypeKind, QName
     seen
 }
 
-fn decode_once(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = |c: u8| (c as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn entry_name(path: &std::path::Path, used: &BTreeSet<String>) -> String {
     // A readable, unique name from the source path's last folders (Winery: <kind>__<id>.tosca).
     let parts: Vec<String> = path.iter().map(|c| c.to_string_lossy().into_owned()).collect();
@@ -242,7 +223,7 @@ pub fn export_csar(lib: &Library, file: usize, st: &ServiceTemplate, files: &dyn
         }
         let Some(a) = lib.artifact_template(q) else { continue };
         for r in &a.references {
-            let path = decode_once(&r.reference);
+            let path = crate::csar::percent_decode(&r.reference);
             if path.starts_with('/') || path.split('/').any(|c| c == "..") || path.contains("://") {
                 warnings.push(Diagnostic::warning("artifact-file", q.to_string(), format!("reference '{}' is not a relative path; not packed", r.reference)));
                 continue;

@@ -1,8 +1,6 @@
 //! `provisio export-csar PATH [--service-template '{ns}id'] -o OUT.csar`: a CSAR Winery and
 //! OpenTOSCA import, with every type, implementation and artifact the service template needs.
 
-use super::select::select_service_template;
-use crate::library::open_with_builtin;
 use provisio_model::Loaded;
 use std::path::Path;
 
@@ -26,19 +24,9 @@ pub fn export(loaded: &Loaded, st: &provisio_model::tosca::ServiceTemplate) -> R
 }
 
 pub fn run(path: &Path, service_template: Option<&str>, out: &Path) -> i32 {
-    let loaded = match open_with_builtin(path) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let st = match select_service_template(&loaded, service_template) {
-        Ok(st) => st,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
+    let (loaded, st) = match super::select::open_and_select(path, service_template) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     match export(&loaded, &st) {
         Ok(x) => {

@@ -1,25 +1,14 @@
 //! `provisio plan PATH [--service-template '{ns}id'] [--json] [--input K=V …] [--undeploy]`:
 //! prints the stages of the deploy (or undeploy) plan with resolved inputs, secrets masked.
 
-use super::select::{parse_inputs, select_service_template};
-use crate::library::open_with_builtin;
+use super::select::parse_inputs;
 use provisio_model::plan::{Plan, build_deploy_plan, build_undeploy_plan};
 use std::path::Path;
 
 pub fn run(path: &Path, service_template: Option<&str>, json: bool, inputs: &[String], undeploy: bool) -> i32 {
-    let loaded = match open_with_builtin(path) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let st = match select_service_template(&loaded, service_template) {
-        Ok(st) => st,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
+    let (loaded, st) = match super::select::open_and_select(path, service_template) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     let inputs = match parse_inputs(inputs) {
         Ok(i) => i,

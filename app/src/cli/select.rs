@@ -51,3 +51,17 @@ pub fn parse_inputs(pairs: &[String]) -> Result<BTreeMap<String, String>, String
         })
         .collect()
 }
+
+/// Opens `path` on top of the built-in library and selects the service template; prints the
+/// error and returns the exit code 2 when either fails.
+pub fn open_and_select(path: &std::path::Path, wanted: Option<&str>) -> Result<(Loaded, ServiceTemplate), i32> {
+    let loaded = crate::library::open_with_builtin(path).map_err(|e| {
+        eprintln!("error: {e}");
+        2
+    })?;
+    let st = select_service_template(&loaded, wanted).map_err(|e| {
+        eprintln!("error: {e}");
+        2
+    })?;
+    Ok((loaded, st))
+}

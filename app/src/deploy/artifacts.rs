@@ -5,27 +5,10 @@
 use provisio_model::{InputKind, Loaded};
 use std::path::{Path, PathBuf};
 
+use provisio_model::csar::percent_decode;
+
 fn decode(s: &str) -> String {
     percent_decode(s)
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = |c: u8| (c as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Reference variants to try: as written, decoded once, decoded twice.
@@ -73,8 +56,8 @@ pub fn read_artifact(loaded: &Loaded, reference: &str) -> Option<Vec<u8>> {
 mod tests {
     #[test]
     fn percent_forms() {
-        assert_eq!(super::percent_decode("a%253Ab"), "a%3Ab");
+        assert_eq!(super::decode("a%253Ab"), "a%3Ab");
         assert_eq!(super::variants("x/a%253Ab")[2], "x/a:b");
-        assert_eq!(super::percent_decode("100%"), "100%");
+        assert_eq!(super::decode("100%"), "100%");
     }
 }
