@@ -3,6 +3,7 @@
 //! broker (`mqtt_codec.rs`, `tap.rs`), and log template mining with anomaly scores
 //! (`logmine.rs`).
 
+pub mod influx;
 pub mod logmine;
 pub mod mqtt_codec;
 pub mod record;
