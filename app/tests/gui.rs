@@ -133,33 +133,49 @@ fn editing_a_property_validates_and_save_reopen_keeps_it() {
     assert_eq!(reopened.node("NodeMCU").unwrap().property("hardwareIds"), Some("1,2"));
 }
 
+fn run_deploy(h: &mut Harness<'static, ProvisioApp>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while h.state().deploy.is_running() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        h.step();
+    }
+    h.run_steps(4);
+    assert!(!h.state().deploy.is_running(), "deploy finished");
+}
+
+/// Issue 9's scenario: the whole thesis topology with simulated devices (NodeMCU fleet, sshd +
+/// LXC stand-in, MICA emulator), one NodeMCU refusing to start; then undeploy.
 #[test]
-fn deploy_with_simulated_devices_marks_each_device() {
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/constrained.tosca");
-    let mut app = ProvisioApp::with_document(files::open_path(&fixture).unwrap());
+fn deploy_the_thesis_scenario_with_a_failing_device_then_undeploy() {
+    let mut app = thesis();
     let data = tempfile::tempdir().unwrap();
     app.deploy.data_dir = data.path().to_path_buf();
     app.deploy.faults = vec!["refuse-start@1361877".parse().unwrap()];
     let mut h = harness(app);
     h.get_by_label("▶ Deploy").click();
     h.step();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while h.state().deploy.is_running() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        h.step();
-    }
-    h.run_steps(4);
+    run_deploy(&mut h);
     let app = h.state();
-    assert!(!app.deploy.is_running(), "deploy finished");
+    use provisio_app::gui::state::NodeRun;
+    use provisio_engines::events::DeviceState;
     let o = &app.state.overlays["NodeMCU"];
     let state_of = |id: &str| o.devices.iter().find(|d| d.id == id).unwrap().state.clone();
-    use provisio_engines::events::DeviceState;
     assert_eq!(state_of("1345963"), DeviceState::Running);
     assert_eq!(state_of("8797990"), DeviceState::Running);
     assert_eq!(state_of("1361877"), DeviceState::Failed { reason: "app refused to start".into() });
-    assert!(matches!(app.state.overlays["SensorPublisher"].run, Some(provisio_app::gui::state::NodeRun::Failed(_))));
+    assert!(matches!(app.state.overlays["SensorPublisher"].run, Some(NodeRun::Failed(ref r)) if r.contains("1361877")));
+    assert_eq!(app.state.overlays["NodeRED"].run, Some(NodeRun::Done), "{:?}", app.deploy.log);
+    assert_eq!(app.state.overlays["InfluxDB"].run, Some(NodeRun::Done));
+    assert_eq!(app.state.overlays["RaspberryPi3"].run, None, "hardware has no steps and no badge");
     assert_eq!(app.deploy.instance.as_ref().unwrap().phase, "failed");
-    let _ = QName::default();
+    // Undeploy from the panel.
+    h.get_by_label("⏏ Undeploy").click();
+    h.step();
+    run_deploy(&mut h);
+    let app = h.state();
+    assert_eq!(app.deploy.instance.as_ref().unwrap().phase, "undeployed", "{:?}", app.deploy.log);
+    let o = &app.state.overlays["NodeMCU"];
+    assert!(o.devices.iter().all(|d| d.state == DeviceState::Uninstalled), "{:?}", o.devices);
 }
 
 #[test]
