@@ -179,3 +179,19 @@ async fn artifact_server_ranges_tokens_and_cap() {
     let (st, _, _) = http_get(&a.url, None).await;
     assert_eq!(st, 404);
 }
+
+#[tokio::test]
+async fn artifact_server_caps_concurrent_transfers() {
+    use tokio::io::AsyncWriteExt;
+    let server = ArtifactServer::start("127.0.0.1:0".parse().unwrap(), None, 1).await.unwrap();
+    let big = server.register("tok", "da", "big.bin", Arc::new(vec![7u8; 64 << 20]));
+    // A client that asks and never reads keeps the only transfer slot busy.
+    let host = big.url.strip_prefix("http://").unwrap().split('/').next().unwrap().to_string();
+    let mut slow = tokio::net::TcpStream::connect(&host).await.unwrap();
+    slow.write_all(format!("GET /tok/big.bin HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (st, h, _) = http_get(&big.url, Some("bytes=0-9")).await;
+    assert_eq!(st, 503, "{h}");
+    assert!(h.contains("retry-after"), "{h}");
+    drop(slow);
+}

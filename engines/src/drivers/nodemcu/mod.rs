@@ -169,10 +169,16 @@ pub async fn run_operation(config: &NodeMcuConfig, step: &Step, ctx: &DriverCont
         };
         match ev {
             Ok(Event::Incoming(Packet::Publish(p))) => handle(&mut collector, &p.topic, &p.payload, &response, &status_prefix, ctx, &node),
+            // Reconnected after a broker restart: the clean session lost its subscriptions.
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                let _ = client.subscribe(response.clone(), QoS::AtLeastOnce).await;
+                let _ = client.subscribe(format!("{response}/status/+"), QoS::AtLeastOnce).await;
+                ctx.events.log(Level::Warn, Some(&node), "reconnected to the MQTT broker; listening again");
+            }
             Ok(_) => {}
             Err(e) => {
-                // rumqttc reconnects on the next poll (broker restart); the command was
-                // delivered with QoS 1 or will be re-sent by the session.
+                // rumqttc reconnects on the next poll (broker restart); devices re-send
+                // unacknowledged answers (QoS 1, persistent sessions).
                 ctx.events.log(Level::Warn, Some(&node), format!("MQTT connection: {e}; reconnecting"));
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
