@@ -5,7 +5,6 @@
 
 use crate::engine::driver::ServedArtifact;
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::{Body, Frame, SizeHint};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -172,31 +171,40 @@ fn decode_segment(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// A response body that holds a transfer permit until it is fully sent.
+/// A response body sent in 64 KiB frames that holds a transfer permit until the last frame was
+/// taken by the connection (so the cap bounds transfers, not just request handling).
 struct PermitBody {
-    inner: Full<Bytes>,
+    data: Bytes,
     _permit: Option<OwnedSemaphorePermit>,
 }
+
+const FRAME: usize = 64 * 1024;
 
 impl Body for PermitBody {
     type Data = Bytes;
     type Error = std::convert::Infallible;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
+    fn poll_frame(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if self.data.is_empty() {
+            self._permit = None;
+            return Poll::Ready(None);
+        }
+        let n = self.data.len().min(FRAME);
+        let chunk = self.data.split_to(n);
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.data.is_empty()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        SizeHint::with_exact(self.data.len() as u64)
     }
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<PermitBody> {
-    let mut r = Response::new(PermitBody { inner: Full::new(Bytes::from(text.to_string())), _permit: None });
+    let mut r = Response::new(PermitBody { data: Bytes::from(text.to_string()), _permit: None });
     *r.status_mut() = status;
     r
 }
@@ -265,10 +273,7 @@ fn respond(files: &Files, permits: &Arc<Semaphore>, req: Request<hyper::body::In
     };
     let body_len = body.len();
     let is_head = req.method() == Method::HEAD;
-    let mut r = Response::new(PermitBody {
-        inner: Full::new(if is_head { Bytes::new() } else { body }),
-        _permit: Some(permit),
-    });
+    let mut r = Response::new(PermitBody { data: if is_head { Bytes::new() } else { body }, _permit: Some(permit) });
     *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/octet-stream"));
