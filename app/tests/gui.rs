@@ -168,6 +168,14 @@ fn deploy_the_thesis_scenario_with_a_failing_device_then_undeploy() {
     assert_eq!(app.state.overlays["InfluxDB"].run, Some(NodeRun::Done));
     assert_eq!(app.state.overlays["RaspberryPi3"].run, None, "hardware has no steps and no badge");
     assert_eq!(app.deploy.instance.as_ref().unwrap().phase, "failed");
+    // Reopening the topology restores the deployment's state.
+    let mut reopened = thesis();
+    reopened.deploy.data_dir = data.path().to_path_buf();
+    reopened.deploy.restore(&mut reopened.state);
+    assert_eq!(reopened.deploy.instance.as_ref().map(|i| i.phase.as_str()), Some("failed"));
+    let o = &reopened.state.overlays["NodeMCU"];
+    assert_eq!(o.devices.iter().find(|d| d.id == "1345963").unwrap().state, DeviceState::Running);
+    assert!(matches!(reopened.state.overlays["SensorPublisher"].run, Some(NodeRun::Failed(_))));
     // Undeploy from the panel.
     h.get_by_label("⏏ Undeploy").click();
     h.step();

@@ -47,6 +47,10 @@ pub struct DeployUi {
     pub filter: String,
     pub open: bool,
     pub data_dir: std::path::PathBuf,
+    /// Trust SSH host keys seen for the first time (the user's explicit choice).
+    pub accept_new_host_keys: bool,
+    /// Device table sort column: 0 node, 1 device, 2 state.
+    pub sort: usize,
     last_step_of: BTreeMap<String, String>,
 }
 
@@ -67,6 +71,8 @@ impl Default for DeployUi {
             filter: String::new(),
             open: false,
             data_dir: default_data_dir(),
+            accept_new_host_keys: false,
+            sort: 0,
             last_step_of: BTreeMap::new(),
         }
     }
@@ -122,6 +128,8 @@ impl DeployUi {
         let inputs = self.inputs.clone();
         let mut opts = DeployOptions::new(self.data_dir.clone(), self.simulate);
         opts.faults = self.faults.clone();
+        opts.accept_new_host_keys = self.accept_new_host_keys;
+        remember_inputs(&self.data_dir, &state.doc.st().qname().to_string(), &self.inputs);
         let instance_id = self.instance.as_ref().map(|i| i.id.clone());
         let (sink, events) = EventSink::new();
         let (tx, result) = tokio::sync::oneshot::channel();
@@ -267,7 +275,26 @@ impl DeployUi {
             if let Some(i) = &self.instance {
                 ui.weak(format!("instance {} ({})", i.id, i.phase));
             }
+            if !self.simulate {
+                ui.checkbox(&mut self.accept_new_host_keys, "accept new SSH host keys")
+                    .on_hover_text("Unknown host keys are refused and their fingerprint is shown in the log; tick this only after checking it.");
+            }
         });
+        if let Some(i) = &self.instance {
+            let outputs: Vec<String> = i
+                .steps
+                .iter()
+                .filter(|s| !s.outputs.is_empty())
+                .map(|s| format!("{}: {}", s.id, s.outputs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")))
+                .collect();
+            if !outputs.is_empty() {
+                ui.collapsing("Outputs", |ui| {
+                    for o in outputs {
+                        ui.label(o);
+                    }
+                });
+            }
+        }
         ui.separator();
         ui.columns(3, |cols| {
             cols[0].strong("Steps");
@@ -288,12 +315,22 @@ impl DeployUi {
             });
             cols[1].horizontal(|ui| {
                 ui.strong("Devices");
-                ui.add(egui::TextEdit::singleline(&mut self.filter).hint_text("filter").desired_width(100.0));
+                ui.add(egui::TextEdit::singleline(&mut self.filter).hint_text("filter").desired_width(90.0));
+                ui.label("sort:");
+                ui.selectable_value(&mut self.sort, 0, "node");
+                ui.selectable_value(&mut self.sort, 1, "device");
+                ui.selectable_value(&mut self.sort, 2, "state");
             });
             egui::ScrollArea::vertical().id_salt("devices").show(&mut cols[1], |ui| {
                 egui::Grid::new("devices-grid").striped(true).show(ui, |ui| {
-                    for (node, o) in &state.overlays {
-                        for d in &o.devices {
+                    let mut rows: Vec<(&String, &super::state::DeviceMarker)> = state.overlays.iter().flat_map(|(n, o)| o.devices.iter().map(move |d| (n, d))).collect();
+                    match self.sort {
+                        1 => rows.sort_by(|a, b| a.1.id.cmp(&b.1.id)),
+                        2 => rows.sort_by(|a, b| a.1.state.name().cmp(b.1.state.name()).then(a.1.id.cmp(&b.1.id))),
+                        _ => {}
+                    }
+                    for (node, d) in rows {
+                        {
                             let detail = match &d.state {
                                 DeviceState::Failed { reason } => reason.clone(),
                                 DeviceState::Downloading { written, total } => format!("{}%", written * 100 / (*total).max(1)),
@@ -407,5 +444,75 @@ fn apply_event(steps: &mut Vec<StepRow>, log: &mut Vec<(Level, String)>, last_st
             log.push((if ok { Level::Info } else { Level::Error }, summary));
         }
         DeployEvent::StepProgress { .. } | DeployEvent::Telemetry { .. } => {}
+    }
+}
+
+fn inputs_file(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("inputs.json")
+}
+
+/// Remembers the non-secret deploy inputs of a topology (passwords are never written).
+pub fn remember_inputs(data_dir: &std::path::Path, topology: &str, inputs: &BTreeMap<String, String>) {
+    let mut all: BTreeMap<String, BTreeMap<String, String>> = std::fs::read(inputs_file(data_dir))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let keep: BTreeMap<String, String> = inputs.iter().filter(|(k, _)| !is_secret_name(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    all.insert(topology.to_string(), keep);
+    let _ = std::fs::create_dir_all(data_dir);
+    if let Ok(b) = serde_json::to_vec_pretty(&all) {
+        let _ = provisio_model::save::write_atomic(&inputs_file(data_dir), &b);
+    }
+}
+
+/// The remembered non-secret inputs of a topology.
+pub fn remembered_inputs(data_dir: &std::path::Path, topology: &str) -> BTreeMap<String, String> {
+    std::fs::read(inputs_file(data_dir))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<BTreeMap<String, BTreeMap<String, String>>>(&b).ok())
+        .and_then(|mut all| all.remove(topology))
+        .unwrap_or_default()
+}
+
+impl DeployUi {
+    /// Restores the last instance of this topology (overlays and Undeploy) and its inputs.
+    pub fn restore(&mut self, state: &mut EditorState) {
+        let st = state.doc.st().qname().to_string();
+        self.inputs = remembered_inputs(&self.data_dir, &st);
+        let dir = self.data_dir.join("instances");
+        let Some(last) = InstanceState::list(&dir).into_iter().find(|i| i.service_template == st) else { return };
+        for n in &state.doc.topology().node_templates {
+            let run = last.steps.iter().filter(|s| s.node == n.id).fold(None, |acc: Option<NodeRun>, s| {
+                use provisio_engines::engine::executor::StepStatus;
+                match (&acc, &s.status) {
+                    (Some(NodeRun::Failed(_)), _) => acc,
+                    (_, StepStatus::Failed(r)) => Some(NodeRun::Failed(r.clone())),
+                    (_, StepStatus::Skipped(r)) => Some(NodeRun::Skipped(r.clone())),
+                    (_, StepStatus::Done) => Some(NodeRun::Done),
+                    (_, StepStatus::Cancelled) => Some(NodeRun::Skipped("cancelled".into())),
+                    _ => Some(NodeRun::Pending),
+                }
+            });
+            let devices = device_ids(n)
+                .into_iter()
+                .map(|id| {
+                    let rec = last.devices.values().find_map(|m| m.get(&id));
+                    let state = match rec.map(|r| r.state.as_str()) {
+                        Some("running") => DeviceState::Running,
+                        Some("installed") => DeviceState::Installed,
+                        Some("configured") => DeviceState::Configured,
+                        Some("stopped") => DeviceState::Stopped,
+                        Some("uninstalled") => DeviceState::Uninstalled,
+                        Some("failed") => DeviceState::Failed { reason: rec.and_then(|r| r.detail.clone()).unwrap_or_default() },
+                        Some("timed_out") => DeviceState::TimedOut,
+                        _ => DeviceState::Offline,
+                    };
+                    DeviceMarker { id, state, last_message: None }
+                })
+                .collect();
+            state.overlays.insert(n.id.clone(), NodeOverlay { run, devices });
+        }
+        state.status = format!("last deployment: {} ({})", last.id, last.phase);
+        self.instance = Some(last);
     }
 }

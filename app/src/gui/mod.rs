@@ -68,6 +68,7 @@ impl ProvisioApp {
             .unwrap_or_else(files::new_document);
         let mut app = Self::with_document(doc);
         app.recovery = files::pending_recovery();
+        app.deploy.restore(&mut app.state);
         app
     }
 
@@ -88,6 +89,7 @@ impl ProvisioApp {
     fn replace_document(&mut self, doc: state::Document) {
         self.state = EditorState::new(doc);
         self.deploy.instance = None;
+        self.deploy.restore(&mut self.state);
     }
 
     fn do_pending(&mut self, p: Pending, ctx: &egui::Context) {
