@@ -8,9 +8,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A running sshd stand-in; killed on drop.
+/// A running sshd stand-in; killed on drop (and its password user removed).
 pub struct SshdStandIn {
     child: Child,
+    /// A local user with a password (only for [`SshdStandIn::start_with_password_user`]).
+    pub password_user: Option<String>,
     pub port: u16,
     /// `SHA256:…` of its host key (pin it).
     pub host_fingerprint: String,
@@ -42,8 +44,31 @@ fn keygen(path: &Path) -> Result<(), String> {
 }
 
 impl SshdStandIn {
-    /// Starts sshd on 127.0.0.1 with keys and config in `dir`.
+    /// Starts sshd on 127.0.0.1 with keys and config in `dir` (key login for root only).
     pub fn start(dir: &Path) -> Result<SshdStandIn, String> {
+        Self::start_inner(dir, None)
+    }
+
+    /// Like [`SshdStandIn::start`], plus password login for a new local user `user` (created
+    /// with useradd/chpasswd, removed on drop). For tests of password authentication.
+    pub fn start_with_password_user(dir: &Path, user: &str, password: &str) -> Result<SshdStandIn, String> {
+        let _ = Command::new("userdel").arg(user).output();
+        let out = Command::new("useradd").args(["-M", "-s", "/bin/sh", user]).output().map_err(|e| format!("useradd: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("useradd failed: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        let mut chpasswd = Command::new("chpasswd").stdin(Stdio::piped()).spawn().map_err(|e| format!("chpasswd: {e}"))?;
+        if let Some(stdin) = chpasswd.stdin.as_mut() {
+            use std::io::Write;
+            let _ = writeln!(stdin, "{user}:{password}");
+        }
+        let _ = chpasswd.wait();
+        let mut s = Self::start_inner(dir, Some(user))?;
+        s.password_user = Some(user.to_string());
+        Ok(s)
+    }
+
+    fn start_inner(dir: &Path, password_user: Option<&str>) -> Result<SshdStandIn, String> {
         let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
             .into_iter()
             .find(|p| Path::new(p).exists())
@@ -64,7 +89,8 @@ impl SshdStandIn {
         std::fs::write(
             &config,
             format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile {pid}\nSubsystem sftp internal-sftp\nLogLevel ERROR\n",
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPermitRootLogin prohibit-password\nPasswordAuthentication {pw}\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile {pid}\nSubsystem sftp internal-sftp\nLogLevel ERROR\n",
+                pw = if password_user.is_some() { "yes" } else { "no" },
                 hk = host_key.display(),
                 ak = auth_keys.display(),
                 pid = dir.join("sshd.pid").display()
@@ -92,7 +118,7 @@ impl SshdStandIn {
             .fingerprint(russh::keys::HashAlg::Sha256)
             .to_string();
         let client_key = Arc::new(russh::keys::load_secret_key(&client_key, None).map_err(|e| e.to_string())?);
-        Ok(SshdStandIn { child, port, host_fingerprint, client_key, dir: dir.to_path_buf() })
+        Ok(SshdStandIn { child, password_user: None, port, host_fingerprint, client_key, dir: dir.to_path_buf() })
     }
 
     pub fn address(&self) -> String {
@@ -104,6 +130,9 @@ impl Drop for SshdStandIn {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(u) = &self.password_user {
+            let _ = Command::new("userdel").arg(u).output();
+        }
     }
 }
 

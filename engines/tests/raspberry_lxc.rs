@@ -131,3 +131,65 @@ async fn wrong_key_is_a_login_error() {
     let err = run_operation(&config, &step("Raspbian", "RaspbianStretchLXC", "install", &[pi.address()]), &ctx).await.unwrap_err();
     assert!(err.contains("login as 'root' refused"), "{err}");
 }
+
+#[tokio::test]
+async fn password_login_works_and_a_wrong_password_is_refused_without_echo() {
+    let dir = tempfile::tempdir().unwrap();
+    let user = format!("pvt{}", std::process::id() % 100_000);
+    let pi = SshdStandIn::start_with_password_user(&dir.path().join("pi"), &user, "raspberry-Pw1").expect("sshd stand-in with a password user (root, useradd)");
+    let mut s = step("Raspbian", "RaspbianStretchLXC", "install", &[pi.address()]);
+    let set = |s: &mut Step, name: &str, v: &str| s.inputs.iter_mut().find(|i| i.name == name).unwrap().value = v.into();
+    set(&mut s, "userName", &user);
+    set(&mut s, "userPassword", "raspberry-Pw1");
+    let config = RaspberryConfig { host_keys: HostKeys::Pinned(vec![pi.host_fingerprint.clone()]), ..Default::default() };
+    let (events, _rx) = EventSink::new();
+    let ctx = DriverContext { events, cancel: CancellationToken::new(), artifacts: vec![] };
+    // Logged in with the password (lxc-create exists here, so nothing is installed).
+    let out = run_operation(&config, &s, &ctx).await.unwrap();
+    assert_eq!(out["installedDeviceCount"], "1");
+    set(&mut s, "userPassword", "wrong-Secret9");
+    let err = run_operation(&config, &s, &ctx).await.unwrap_err();
+    assert!(err.contains(&format!("login as '{user}' refused")), "{err}");
+    assert!(!err.contains("wrong-Secret9"), "the password must never appear: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_disk_and_a_broken_image_fail_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let pi = SshdStandIn::start(&dir.path().join("pi")).expect("sshd stand-in (needs root and openssh-server)");
+    // A 256 KiB tmpfs as the devices' container storage.
+    let small = dir.path().join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(&small).status().unwrap();
+    assert!(mounted.success(), "mount tmpfs (needs root)");
+    let config = RaspberryConfig {
+        host_keys: HostKeys::Pinned(vec![pi.host_fingerprint.clone()]),
+        key: Some(pi.client_key.clone()),
+        lxc_path: small.display().to_string(),
+        default_config: String::new(),
+        timeout: Duration::from_secs(60),
+    };
+    let big: Vec<u8> = (0..1_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let artifact = |bytes: Vec<u8>| ServedArtifact {
+        name: "DA".into(),
+        file_name: "rootfs.tar.gz".into(),
+        url: String::new(),
+        size: bytes.len() as u64,
+        md5: provisio_engines::artifact_server::md5_hex(&bytes),
+        bytes: Arc::new(bytes),
+    };
+    let (events, _rx) = EventSink::new();
+    let ctx = DriverContext { events: events.clone(), cancel: CancellationToken::new(), artifacts: vec![artifact(big)] };
+    let err = run_operation(&config, &step("Full", "LXContainerRaspberryPi", "install", &[pi.address()]), &ctx).await.unwrap_err();
+    let _ = Command::new("umount").arg(&small).status();
+    assert!(err.starts_with("0 of 1 devices succeeded"), "{err}");
+    assert!(err.to_lowercase().contains("writing") || err.to_lowercase().contains("space") || err.contains("failed"), "{err}");
+    // A tarball that is not one: the unpack fails with tar's message.
+    let mut ok = config.clone();
+    let lxc = dir.path().join("lxc");
+    std::fs::create_dir_all(&lxc).unwrap();
+    ok.lxc_path = lxc.display().to_string();
+    let ctx = DriverContext { events, cancel: CancellationToken::new(), artifacts: vec![artifact(b"this is not a tarball".to_vec())] };
+    let err = run_operation(&ok, &step("Broken", "LXContainerRaspberryPi", "install", &[pi.address()]), &ctx).await.unwrap_err();
+    assert!(err.contains("command failed") && err.contains("gzip"), "{err}");
+}

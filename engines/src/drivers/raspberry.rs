@@ -143,7 +143,10 @@ pub async fn run_operation(config: &RaspberryConfig, step: &Step, ctx: &DriverCo
                     "install" => {
                         let a = artifact.as_ref().ok_or("install needs the container deployment artifact (a rootfs tarball)")?;
                         ctx.events.device(&node, &t.to_string(), DeviceState::Downloading { written: 0, total: a.size });
-                        let tmp = format!("/tmp/provisio-{name}-{}.tar.gz", &a.md5[..8.min(a.md5.len())]);
+                        // Uploaded next to the containers: a full container disk fails here, clearly.
+                        // (A non-root user cannot write there: /tmp then.)
+                        let upload_dir = if sudo.is_empty() { p.as_str() } else { "/tmp" };
+                        let tmp = format!("{upload_dir}/.provisio-upload-{name}-{}.tar.gz", &a.md5[..8.min(a.md5.len())]);
                         s.upload(&tmp, &a.bytes).await?;
                         ctx.events.device(&node, &t.to_string(), DeviceState::Downloading { written: a.size, total: a.size });
                         let sum = s.run(&format!("md5sum {}", q(&tmp)), to).await?;
@@ -154,7 +157,7 @@ pub async fn run_operation(config: &RaspberryConfig, step: &Step, ctx: &DriverCo
                         let cfg = lxc_config(&name, &p, &config.default_config);
                         s.run(
                             &format!(
-                                "set -e; if [ ! -f {d}/config ]; then {sudo}mkdir -p {d}/rootfs && {sudo}tar -xzf {tmp} -C {d}/rootfs && printf %s {cfg} | {sudo}tee {d}/config >/dev/null; fi; rm -f {tmp}",
+                                "trap 'rm -f {tmp}' EXIT; if [ ! -f {d}/config ]; then {sudo}mkdir -p {d}/rootfs || exit 1; {sudo}tar -xzf {tmp} -C {d}/rootfs || {{ {sudo}rm -rf {d}; exit 1; }}; printf %s {cfg} | {sudo}tee {d}/config >/dev/null || exit 1; fi",
                                 d = q(&dir),
                                 tmp = q(&tmp),
                                 cfg = q(&cfg)
