@@ -111,6 +111,11 @@ pub enum BenchCommand {
         #[arg(long, default_value = "tests/corpus")]
         corpus: PathBuf,
     },
+    /// One SSH operation fanned out to N hosts vs one (needs root and openssh-server).
+    Ssh {
+        #[arg(long, default_value_t = 8)]
+        hosts: usize,
+    },
     /// Editor CPU time per frame for a generated topology.
     Gui {
         #[arg(long, default_value_t = 1000)]
@@ -151,6 +156,7 @@ pub fn run(cli: Cli) -> i32 {
         Some(Command::Logs(LogsCommand::Analyze { files, top, json })) => logs::run(&files, top, json),
         Some(Command::Bench(BenchCommand::Model { corpus })) => bench_model::run_model(&corpus),
         Some(Command::Bench(BenchCommand::Gui { nodes })) => bench_model::run_gui(nodes),
+        Some(Command::Bench(BenchCommand::Ssh { hosts })) => bench_model::run_ssh(hosts),
         Some(Command::Bench(BenchCommand::Deploy { devices, size_kib })) => bench::run(devices, size_kib),
         None => match crate::gui::run() {
             Ok(()) => 0,
