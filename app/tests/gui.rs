@@ -8,7 +8,6 @@ use egui_kittest::kittest::Queryable;
 use provisio_app::gui::ProvisioApp;
 use provisio_app::gui::files;
 use provisio_app::gui::state::Selected;
-use provisio_model::QName;
 
 fn harness(app: ProvisioApp) -> Harness<'static, ProvisioApp> {
     let mut h = Harness::builder()

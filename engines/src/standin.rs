@@ -146,7 +146,7 @@ pub fn standin_lxc_config(dir: &Path) -> Result<String, String> {
         .ok_or("simulated containers need busybox (apt-get install busybox-static)")?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let init = dir.join("provisio-init.sh");
-    std::fs::write(&init, "trap 'exit 0' TERM\nwhile :; do /bin/busybox sleep 1 & wait $!; done\n").map_err(|e| e.to_string())?;
+    std::fs::write(&init, "trap 'exit 0' TERM\n/bin/busybox sleep 2147483647 &\nwait\n").map_err(|e| e.to_string())?;
     Ok(format!(
         "lxc.mount.entry = {busybox} bin/busybox none bind,ro,create=file 0 0\nlxc.mount.entry = {init} provisio-init none bind,ro,create=file 0 0\nlxc.init.cmd = /bin/busybox sh /provisio-init\n",
         init = init.display()

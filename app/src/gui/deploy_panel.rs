@@ -51,6 +51,10 @@ pub struct DeployUi {
     pub accept_new_host_keys: bool,
     /// Device table sort column: 0 node, 1 device, 2 state.
     pub sort: usize,
+    /// Readings per device (seconds since the panel started, temperature).
+    pub telemetry: BTreeMap<String, std::collections::VecDeque<[f64; 2]>>,
+    telemetry_rx: Option<std::sync::mpsc::Receiver<(String, f64)>>,
+    telemetry_started: Option<Instant>,
     last_step_of: BTreeMap<String, String>,
 }
 
@@ -73,6 +77,9 @@ impl Default for DeployUi {
             data_dir: default_data_dir(),
             accept_new_host_keys: false,
             sort: 0,
+            telemetry: BTreeMap::new(),
+            telemetry_rx: None,
+            telemetry_started: None,
             last_step_of: BTreeMap::new(),
         }
     }
@@ -180,8 +187,54 @@ impl DeployUi {
         }
     }
 
+    /// Subscribes to the devices' readings (`sensors/+`, as the SensorPublisher publishes) on
+    /// the embedded broker of simulated deploys.
+    fn listen_telemetry(&mut self) {
+        let Ok(rt) = self.runtime() else { return };
+        let (tx, rx) = std::sync::mpsc::channel();
+        rt.spawn(async move {
+            let Ok(services) = crate::deploy::services::get(true).await else { return };
+            let Some(broker) = &services.broker else { return };
+            let mut o = rumqttc::MqttOptions::new(format!("provisio-gui-{}", rand_id()), broker.addr().ip().to_string(), broker.addr().port());
+            o.set_keep_alive(Duration::from_secs(30));
+            let (client, mut ev) = rumqttc::AsyncClient::new(o, 64);
+            let _ = client.subscribe("sensors/+", rumqttc::QoS::AtMostOnce).await;
+            loop {
+                match ev.poll().await {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                        let device = p.topic.rsplit('/').next().unwrap_or("").to_string();
+                        let v: serde_json::Value = serde_json::from_slice(&p.payload).unwrap_or_default();
+                        if let Some(t) = v.get("temperature").and_then(serde_json::Value::as_f64) {
+                            if tx.send((device, t)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+                }
+            }
+        });
+        self.telemetry_rx = Some(rx);
+        self.telemetry_started = Some(Instant::now());
+    }
+
     /// Drains engine events into the editor (called every frame).
     pub fn poll(&mut self, state: &mut EditorState, ctx: &egui::Context) {
+        if let (Some(rx), Some(t0)) = (&self.telemetry_rx, self.telemetry_started) {
+            let mut got = false;
+            while let Ok((device, v)) = rx.try_recv() {
+                let series = self.telemetry.entry(device).or_default();
+                series.push_back([t0.elapsed().as_secs_f64(), v]);
+                if series.len() > 200 {
+                    series.pop_front();
+                }
+                got = true;
+            }
+            let _ = got;
+            // Keep polling while readings may come.
+            ctx.request_repaint_after(Duration::from_millis(500));
+        }
         let Some(running) = &mut self.running else { return };
         ctx.request_repaint_after(Duration::from_millis(100));
         while let Ok(e) = running.events.try_recv() {
@@ -199,6 +252,9 @@ impl DeployUi {
                 match r {
                     Ok(outcome) => {
                         state.status = format!("instance {} is {}", outcome.instance.id, outcome.instance.phase);
+                        if self.simulate && !undeploy && self.telemetry_rx.is_none() {
+                            self.listen_telemetry();
+                        }
                         let _ = undeploy;
                         self.instance = Some(outcome.instance);
                         self.fleets = outcome.fleets;
@@ -296,6 +352,16 @@ impl DeployUi {
             }
         }
         ui.separator();
+        if !self.telemetry.is_empty() {
+            egui::CollapsingHeader::new(format!("Telemetry ({} devices, temperature °C)", self.telemetry.len())).default_open(true).show(ui, |ui| {
+                egui_plot::Plot::new("telemetry").height(110.0).legend(egui_plot::Legend::default()).show(ui, |plot| {
+                    for (device, series) in &self.telemetry {
+                        let points: Vec<[f64; 2]> = series.iter().copied().collect();
+                        plot.line(egui_plot::Line::new(device.clone(), egui_plot::PlotPoints::from(points)));
+                    }
+                });
+            });
+        }
         ui.columns(3, |cols| {
             cols[0].strong("Steps");
             egui::ScrollArea::vertical().id_salt("steps").show(&mut cols[0], |ui| {
@@ -515,4 +581,8 @@ impl DeployUi {
         state.status = format!("last deployment: {} ({})", last.id, last.phase);
         self.instance = Some(last);
     }
+}
+
+fn rand_id() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(7)
 }

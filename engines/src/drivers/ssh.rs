@@ -152,7 +152,12 @@ impl Session {
         };
         let mut ok = false;
         if let Some(key) = &auth.key {
-            let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
+            // Only RSA keys need the hash probe (it can wait for the server up to a second).
+            let hash = if matches!(key.algorithm(), russh::keys::Algorithm::Rsa { .. }) {
+                handle.best_supported_rsa_hash().await.ok().flatten().flatten()
+            } else {
+                None
+            };
             let r = handle
                 .authenticate_publickey(&auth.user, PrivateKeyWithHashAlg::new(key.clone(), hash))
                 .await

@@ -258,6 +258,30 @@ impl<'a> Boot<'a> {
         self.shared.faults.get(&self.spec.hardware_id)
     }
 
+    /// The simulated app behaves like the thesis' SensorPublisher: while running it publishes a
+    /// reading every `appConfig.interval` ms (3000 by default) on `sensors/<hardware id>`.
+    fn telemetry_interval(&self) -> Duration {
+        let ms = self
+            .agent
+            .state()
+            .app_config
+            .as_deref()
+            .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+            .and_then(|v| v.get("interval").and_then(serde_json::Value::as_u64))
+            .unwrap_or(3000)
+            .max(100);
+        Duration::from_millis(ms)
+    }
+
+    fn publish_reading(&mut self) {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        let seed = self.spec.hardware_id.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % 100;
+        let temperature = 21.0 + f64::from(seed) / 25.0 + (t / 20.0).sin() * 1.5;
+        let humidity = 45.0 + f64::from(seed) / 10.0 + (t / 33.0).cos() * 4.0;
+        let payload = format!(r#"{{"temperature":{temperature:.2},"humidity":{humidity:.1}}}"#);
+        let _ = self.client.try_publish(format!("sensors/{}", self.spec.hardware_id), QoS::AtMostOnce, false, payload);
+    }
+
     async fn run(
         &mut self,
         shutdown: &CancellationToken,
@@ -293,6 +317,8 @@ impl<'a> Boot<'a> {
                     p = gate.acquire_owned() => self.gate = p.ok(),
                 }
             }
+            let telemetry = self.telemetry_interval();
+            let sending = self.connected && self.agent.state().running;
             let input = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(BootEnd::Shutdown),
                 r = fault_rx.changed() => {
@@ -333,6 +359,10 @@ impl<'a> Boot<'a> {
                 _ = async { if let Some(t) = self.timer.as_mut() { t.await } }, if self.timer.is_some() => {
                     self.timer = None;
                     Input::Timer
+                }
+                _ = tokio::time::sleep(telemetry), if sending => {
+                    self.publish_reading();
+                    continue;
                 }
             };
             if let Some(end) = self.feed(input).await? {
