@@ -167,6 +167,14 @@ fn deploy_the_thesis_scenario_with_a_failing_device_then_undeploy() {
     assert_eq!(app.state.overlays["InfluxDB"].run, Some(NodeRun::Done));
     assert_eq!(app.state.overlays["RaspberryPi3"].run, None, "hardware has no steps and no badge");
     assert_eq!(app.deploy.instance.as_ref().unwrap().phase, "failed");
+    // The Logs tab scores the deployment's log.
+    h.get_by_label("Logs").click();
+    h.run_steps(3);
+    h.get_by_label("Analyze deploy log").click();
+    h.run_steps(3);
+    let scored = h.state().logs.result.as_ref().map(|a| a.lines.len()).unwrap_or(0);
+    assert!(scored > 3, "{scored} scored lines");
+    let app = h.state();
     // Reopening the topology restores the deployment's state.
     let mut reopened = thesis();
     reopened.deploy.data_dir = data.path().to_path_buf();
@@ -175,7 +183,9 @@ fn deploy_the_thesis_scenario_with_a_failing_device_then_undeploy() {
     let o = &reopened.state.overlays["NodeMCU"];
     assert_eq!(o.devices.iter().find(|d| d.id == "1345963").unwrap().state, DeviceState::Running);
     assert!(matches!(reopened.state.overlays["SensorPublisher"].run, Some(NodeRun::Failed(_))));
-    // Undeploy from the panel.
+    // Undeploy from the deploy panel.
+    h.get_by_label("Deploy").click();
+    h.run_steps(3);
     h.get_by_label("⏏ Undeploy").click();
     h.step();
     run_deploy(&mut h);

@@ -102,3 +102,39 @@ async fn receiver_down_does_not_block_mqtt_and_records_resume() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn a_refused_connect_is_recorded_with_its_code() {
+    // Mosquitto with a password file and no anonymous access.
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("passwd");
+    let st = std::process::Command::new("mosquitto_passwd").arg("-c").arg("-b").arg(&pw).args(["dev", "right-pass"]).status().expect("mosquitto_passwd");
+    assert!(st.success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let conf = dir.path().join("m.conf");
+    std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence false\n", pw.display())).unwrap();
+    let mut child = std::process::Command::new("/usr/sbin/mosquitto").arg("-c").arg(&conf).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rx = LineReceiver::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let sink = RecordSink::start(rx.addr.to_string(), 100);
+    let tap = Tap::start("127.0.0.1:0".parse().unwrap(), format!("127.0.0.1:{port}").parse().unwrap(), sink).await.unwrap();
+    let mut o = MqttOptions::new("intruder", "127.0.0.1", tap.addr.port());
+    o.set_credentials("dev", "wrong-pass");
+    let (_c, mut ev) = AsyncClient::new(o, 4);
+    let _ = tokio::time::timeout(Duration::from_secs(2), ev.poll()).await;
+    let recs = wait_for(&rx, 2).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let connect = recs.iter().find(|r| r["mqtt"]["action"] == "CONNECT").unwrap_or_else(|| panic!("{recs:#?}"));
+    assert_eq!(connect["mqtt"]["clientID"], "intruder");
+    assert_eq!(connect["mqtt"]["success"], false);
+    assert_eq!(connect["mqtt"]["state"], "REFUSED");
+    let code = connect["mqtt"]["errCode"].as_u64().unwrap();
+    assert!(code == 4 || code == 5, "{connect}");
+    assert!(connect["mqtt"]["reason"].as_str().unwrap().starts_with("CONNACK_REFUSED_"));
+    assert!(!recs.iter().any(|r| r.to_string().contains("wrong-pass")), "credentials are not recorded");
+}

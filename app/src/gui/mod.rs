@@ -9,6 +9,7 @@ pub mod diagnostics;
 pub mod files;
 pub mod inspector;
 pub mod layout;
+pub mod logs_panel;
 pub mod palette;
 pub mod state;
 
@@ -23,12 +24,14 @@ use std::time::{Duration, Instant};
 pub enum BottomTab {
     Diagnostics,
     Deploy,
+    Logs,
 }
 
 /// The application.
 pub struct ProvisioApp {
     pub state: EditorState,
     pub deploy: DeployUi,
+    pub logs: logs_panel::LogsUi,
     pub tab: BottomTab,
     /// The "open path" fallback dialog (no native dialog available, or typed by the user).
     pub path_dialog: Option<(PathDialog, String)>,
@@ -76,6 +79,7 @@ impl ProvisioApp {
         ProvisioApp {
             state: EditorState::new(doc),
             deploy: DeployUi::default(),
+            logs: Default::default(),
             tab: BottomTab::Diagnostics,
             path_dialog: None,
             recovery: None,
@@ -180,11 +184,13 @@ impl ProvisioApp {
             ui.horizontal(|ui| {
                 ui.selectable_value(&mut self.tab, BottomTab::Diagnostics, "Diagnostics");
                 ui.selectable_value(&mut self.tab, BottomTab::Deploy, "Deploy");
+                ui.selectable_value(&mut self.tab, BottomTab::Logs, "Logs");
             });
             ui.separator();
             match self.tab {
                 BottomTab::Diagnostics => diagnostics::panel(ui, &mut self.state),
                 BottomTab::Deploy => self.deploy.panel(ui, &mut self.state),
+                BottomTab::Logs => self.logs.panel(ui, &self.deploy.log),
             }
         });
         egui::CentralPanel::default().show(ui, |ui| canvas::canvas(ui, &mut self.state));
