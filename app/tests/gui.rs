@@ -174,7 +174,7 @@ fn deploy_the_thesis_scenario_with_a_failing_device_then_undeploy() {
     h.run_steps(3);
     let scored = h.state().logs.result.as_ref().map(|a| a.lines.len()).unwrap_or(0);
     assert!(scored > 3, "{scored} scored lines");
-    let app = h.state();
+    let _app = h.state();
     // Reopening the topology restores the deployment's state.
     let mut reopened = thesis();
     reopened.deploy.data_dir = data.path().to_path_buf();

@@ -57,15 +57,14 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
             )),
             Some(_) => {}
         }
-        if let MaxInstances::Bounded(max) = n.max_instances {
-            if n.min_instances > max {
+        if let MaxInstances::Bounded(max) = n.max_instances
+            && n.min_instances > max {
                 out.push(at(
                     Diagnostic::error("instances", &n.id, format!("minInstances {} is larger than maxInstances {max}", n.min_instances))
                         .with_hint("make minInstances ≤ maxInstances"),
                     n.line,
                 ));
             }
-        }
         check_properties(lib, n, &mut out, &file);
     }
 
@@ -167,7 +166,7 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
             // Nodes below or connected that declare capabilities but not the wanted one are a
             // conflict (error); nodes that declare none are untyped hosting (warning).
             let conflict = stack.iter().any(|m| speaks_caps(m));
-            if !stack.iter().any(|m| has(m)) && !connected.clone().any(|m| has(m)) {
+            if !stack.iter().any(|m| has(m)) && !connected.clone().any(has) {
                 // With nothing below or connected, the topology is open for completion (Winery's
                 // topology completion fills such requirements): a warning, not an error.
                 let open = !conflict;
@@ -246,12 +245,11 @@ fn check_properties(lib: &Library, n: &NodeTemplate, out: &mut Vec<Diagnostic>, 
         }
     }
     for key in JSON_LIST_KEYS {
-        if let Some(v) = n.property(key).filter(|v| !v.trim().is_empty() && input_name(v).is_none()) {
-            if serde_json::from_str::<Vec<String>>(v).is_err() {
+        if let Some(v) = n.property(key).filter(|v| !v.trim().is_empty() && input_name(v).is_none())
+            && serde_json::from_str::<Vec<String>>(v).is_err() {
                 out.push(at(Diagnostic::error("json-list", &n.id, format!("property '{key}' is not a JSON list of strings: {v}"))
                     .with_hint(r#"write it like ["a","b"]"#)));
             }
-        }
     }
     if let Some(p) = &n.properties {
         for (key, input) in p.inputs() {

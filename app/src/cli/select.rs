@@ -25,13 +25,11 @@ pub fn select_service_template(loaded: &Loaded, wanted: Option<&str>) -> Result<
             .map(|(_, s)| (*s).clone())
             .ok_or_else(|| format!("no service template {w}; available: {}", list()));
     }
-    if let Some(main) = loaded.main_file {
-        if let Some(st) = lib.file(main).definitions.service_templates.first() {
-            if candidates.len() == 1 || loaded.csar.is_some() {
+    if let Some(main) = loaded.main_file
+        && let Some(st) = lib.file(main).definitions.service_templates.first()
+            && (candidates.len() == 1 || loaded.csar.is_some()) {
                 return Ok(st.clone());
             }
-        }
-    }
     match candidates.as_slice() {
         [(_, only)] => Ok((*only).clone()),
         [] => Err("no service template in the input".into()),

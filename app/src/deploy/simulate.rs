@@ -101,7 +101,7 @@ pub fn start_pi_standin(
     instance: &InstanceState,
     aliases: &mut BTreeMap<String, String>,
 ) -> Result<Option<(provisio_engines::standin::SshdStandIn, provisio_engines::drivers::raspberry::RaspberryConfig)>, String> {
-    if !keys.iter().any(|k| *k == Some("raspberry")) {
+    if !keys.contains(&Some("raspberry")) {
         return Ok(None);
     }
     let root = opts.data_dir.join("simulated").join(instance_root(instance));
@@ -143,7 +143,7 @@ pub async fn start_mica_standin(
     instance: &InstanceState,
     aliases: &mut BTreeMap<String, String>,
 ) -> Result<Option<provisio_engines::mica_emulator::MicaEmulator>, String> {
-    if !keys.iter().any(|k| *k == Some("mica")) {
+    if !keys.contains(&Some("mica")) {
         return Ok(None);
     }
     let root = opts.data_dir.join("simulated").join(instance_root(instance)).join("mica");

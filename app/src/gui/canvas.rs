@@ -40,11 +40,10 @@ impl Default for CanvasState {
 pub fn type_color(state: &EditorState, q: &QName) -> Color32 {
     let lib = state.doc.library();
     for t in lib.node_type_chain(q) {
-        if let Some((_, c)) = t.base.winery_attrs.iter().find(|(k, _)| k == "bordercolor" || k == "color") {
-            if let Ok(c) = Color32::from_hex(c.trim()) {
+        if let Some((_, c)) = t.base.winery_attrs.iter().find(|(k, _)| k == "bordercolor" || k == "color")
+            && let Ok(c) = Color32::from_hex(c.trim()) {
                 return c;
             }
-        }
     }
     let h = q.local.bytes().fold(5381u32, |h, b| h.wrapping_mul(33) ^ u32::from(b));
     let hue = (h % 360) as f32 / 360.0;
@@ -76,11 +75,10 @@ pub fn device_color(state: &DeviceState) -> Color32 {
 /// Device ids of a device-group node (hardwareIds or addresses JSON lists).
 pub fn device_ids(node: &NodeTemplate) -> Vec<String> {
     for key in ["hardwareIds", "addresses"] {
-        if let Some(v) = node.property(key) {
-            if let Ok(list) = serde_json::from_str::<Vec<String>>(v) {
+        if let Some(v) = node.property(key)
+            && let Ok(list) = serde_json::from_str::<Vec<String>>(v) {
                 return list;
             }
-        }
     }
     Vec::new()
 }
@@ -181,12 +179,11 @@ pub fn canvas(ui: &mut egui::Ui, state: &mut EditorState) {
 
     if state.center_on_selection {
         state.center_on_selection = false;
-        if let Some(Selected::Node(id)) = state.selection.iter().next().cloned() {
-            if let Some(n) = state.doc.node(&id) {
+        if let Some(Selected::Node(id)) = state.selection.iter().next().cloned()
+            && let Some(n) = state.doc.node(&id) {
                 let c = node_world_rect(n).center();
                 state.view.pan = rect.size() / 2.0 - c.to_vec2() * state.view.zoom;
             }
-        }
     }
     let xf = Xf { origin: rect.min, pan: state.view.pan, zoom: state.view.zoom };
     let lib = state.doc.library();
@@ -229,11 +226,10 @@ pub fn canvas(ui: &mut egui::Ui, state: &mut EditorState) {
             painter.rect_filled(lr, 3.0, if dark { Color32::from_gray(28) } else { Color32::from_gray(246) });
             painter.galley(lr.min + vec2(3.0, 1.0), label, color);
         }
-        if let Some(p) = pointer {
-            if dist_to_segment(p, a, b) < 6.0 {
+        if let Some(p) = pointer
+            && dist_to_segment(p, a, b) < 6.0 {
                 edge_hit = Some(r.id.clone());
             }
-        }
     }
 
     // Nodes.
@@ -299,13 +295,12 @@ pub fn canvas(ui: &mut egui::Ui, state: &mut EditorState) {
     }
 
     // Rubber band for a connection in progress.
-    if let (Some(src), Some(p)) = (state.canvas.connecting.clone(), ui.input(|i| i.pointer.interact_pos())) {
-        if let Some(s) = topo.node(&src) {
+    if let (Some(src), Some(p)) = (state.canvas.connecting.clone(), ui.input(|i| i.pointer.interact_pos()))
+        && let Some(s) = topo.node(&src) {
             let wr = node_world_rect(s);
             let a = xf.to_screen(pos2(wr.max.x, wr.center().y));
             painter.line_segment([a, p], Stroke::new(2.0, ui.visuals().selection.bg_fill));
         }
-    }
 
     // Background: clicks select edges or clear; primary drag draws a selection box.
     if bg.clicked() {
@@ -337,8 +332,8 @@ pub fn canvas(ui: &mut egui::Ui, state: &mut EditorState) {
     }
 
     // Drop a palette entry: a new node where it was dropped.
-    if let Some(q) = bg.dnd_release_payload::<QName>() {
-        if let Some(p) = ui.input(|i| i.pointer.interact_pos()) {
+    if let Some(q) = bg.dnd_release_payload::<QName>()
+        && let Some(p) = ui.input(|i| i.pointer.interact_pos()) {
             let w = xf.to_world(p);
             state.apply(Command::AddNode {
                 type_ref: (*q).clone(),
@@ -346,7 +341,6 @@ pub fn canvas(ui: &mut egui::Ui, state: &mut EditorState) {
                 y: f64::from(w.y - NODE_H / 2.0).round(),
             });
         }
-    }
 
     connect_menu(ui, state);
 }
@@ -445,8 +439,8 @@ fn draw_node(painter: &egui::Painter, ui: &egui::Ui, state: &EditorState, n: &No
             let st = overlay.and_then(|o| o.devices.iter().find(|d| d.id == *dev)).map(|d| &d.state);
             let c = st.map(device_color).unwrap_or(Color32::from_gray(if dark { 90 } else { 200 }));
             painter.circle(pos2(x, y), r, c, Stroke::new(1.0, Color32::from_gray(120)));
-            if let Some(DeviceState::Downloading { written, total }) = st {
-                if *total > 0 {
+            if let Some(DeviceState::Downloading { written, total }) = st
+                && *total > 0 {
                     let frac = (*written as f32 / *total as f32).clamp(0.0, 1.0);
                     let angle = frac * std::f32::consts::TAU;
                     let pts: Vec<Pos2> = (0..=16).map(|k| {
@@ -455,7 +449,6 @@ fn draw_node(painter: &egui::Painter, ui: &egui::Ui, state: &EditorState, n: &No
                     }).collect();
                     painter.add(Shape::line(pts, Stroke::new(1.5 * zoom, Color32::from_rgb(60, 140, 230))));
                 }
-            }
         }
         if ids.len() > max {
             painter.text(pos2(sr.min.x + pad + max as f32 * (r * 2.0 + 3.0 * zoom) + r, y), egui::Align2::LEFT_CENTER, format!("+{}", ids.len() - max), egui::FontId::proportional(10.0 * zoom), weak);
@@ -495,11 +488,8 @@ fn node_tooltip(ui: &mut egui::Ui, state: &EditorState, n: &NodeTemplate) {
         ui.colored_label(if d.is_error() { Color32::from_rgb(220, 70, 60) } else { Color32::from_rgb(210, 160, 40) }, &d.message);
     }
     if let Some(o) = state.overlays.get(&n.id) {
-        match &o.run {
-            Some(NodeRun::Failed(r) | NodeRun::Skipped(r)) => {
-                ui.colored_label(Color32::from_rgb(220, 70, 60), r);
-            }
-            _ => {}
+        if let Some(NodeRun::Failed(r) | NodeRun::Skipped(r)) = &o.run {
+            ui.colored_label(Color32::from_rgb(220, 70, 60), r);
         }
         for d in &o.devices {
             let detail = match &d.state {

@@ -204,11 +204,10 @@ impl DeployUi {
                     Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
                         let device = p.topic.rsplit('/').next().unwrap_or("").to_string();
                         let v: serde_json::Value = serde_json::from_slice(&p.payload).unwrap_or_default();
-                        if let Some(t) = v.get("temperature").and_then(serde_json::Value::as_f64) {
-                            if tx.send((device, t)).is_err() {
+                        if let Some(t) = v.get("temperature").and_then(serde_json::Value::as_f64)
+                            && tx.send((device, t)).is_err() {
                                 return;
                             }
-                        }
                     }
                     Ok(_) => {}
                     Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,

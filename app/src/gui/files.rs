@@ -141,11 +141,10 @@ pub fn autosave(state: &EditorState) {
         service_template: state.doc.st().qname().to_string(),
         saved_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
     };
-    if provisio_model::save::write_atomic(&xml_path, state.doc.to_xml().as_bytes()).is_ok() {
-        if let Ok(b) = serde_json::to_vec(&meta) {
+    if provisio_model::save::write_atomic(&xml_path, state.doc.to_xml().as_bytes()).is_ok()
+        && let Ok(b) = serde_json::to_vec(&meta) {
             let _ = provisio_model::save::write_atomic(&meta_path, &b);
         }
-    }
 }
 
 /// The recovery left by a previous session, if any.

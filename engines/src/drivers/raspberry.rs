@@ -219,11 +219,10 @@ pub async fn run_operation(config: &RaspberryConfig, step: &Step, ctx: &DriverCo
         o => o,
     };
     let mut outputs = Outputs::from([(format!("{past}DeviceCount"), ok.len().to_string())]);
-    if matches!(step.operation.as_str(), "install" | "uninstall") && !is_os {
-        if let Some((_, Ok(space))) = ok.first() {
+    if matches!(step.operation.as_str(), "install" | "uninstall") && !is_os
+        && let Some((_, Ok(space))) = ok.first() {
             outputs.insert("availableSpace".into(), format!("{space} KiB"));
         }
-    }
     if ok.len() == results.len() {
         Ok(outputs)
     } else {

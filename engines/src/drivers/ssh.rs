@@ -164,15 +164,14 @@ impl Session {
                 .map_err(|e| format!("{target}: authentication error: {e}"))?;
             ok = r.success();
         }
-        if !ok {
-            if let Some(pw) = &auth.password {
+        if !ok
+            && let Some(pw) = &auth.password {
                 let r = handle
                     .authenticate_password(&auth.user, pw)
                     .await
                     .map_err(|e| format!("{target}: authentication error: {e}"))?;
                 ok = r.success();
             }
-        }
         if !ok {
             return Err(format!("{target}: login as '{}' refused (wrong password or key)", auth.user));
         }

@@ -37,11 +37,10 @@ impl Default for RunOptions {
 }
 
 fn save(instance: &InstanceState, opts: &RunOptions, events: &EventSink) {
-    if let Some(dir) = &opts.state_dir {
-        if let Err(e) = instance.save(dir) {
+    if let Some(dir) = &opts.state_dir
+        && let Err(e) = instance.save(dir) {
             events.log(Level::Error, None, format!("cannot save instance state: {e}"));
         }
-    }
 }
 
 /// Runs `plan`. `prepared[i]` belongs to `plan.steps[i]`. Returns the final instance state
@@ -87,13 +86,12 @@ pub async fn run_plan(
         let aliases = opts.device_aliases.clone();
         tokio::spawn(async move {
             while let Some(mut e) = inner_rx.recv().await {
-                if let DeployEvent::DeviceState { device, .. } = &mut e {
-                    if let Some(a) = aliases.get(device.as_str()) {
+                if let DeployEvent::DeviceState { device, .. } = &mut e
+                    && let Some(a) = aliases.get(device.as_str()) {
                         *device = a.clone();
                     }
-                }
-                if let DeployEvent::DeviceState { node, device, state } = &e {
-                    if let Ok(mut inst) = shared.lock() {
+                if let DeployEvent::DeviceState { node, device, state } = &e
+                    && let Ok(mut inst) = shared.lock() {
                         let detail = match state {
                             crate::events::DeviceState::Failed { reason } => Some(reason.clone()),
                             _ => None,
@@ -103,7 +101,6 @@ pub async fn run_plan(
                             .or_default()
                             .insert(device.clone(), DeviceRecord { state: state.name().to_string(), detail });
                     }
-                }
                 outer.send(e);
             }
         })

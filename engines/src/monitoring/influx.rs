@@ -140,15 +140,14 @@ impl Connector {
                         Ok(Event::Incoming(Packet::Publish(p))) => {
                             stats.received.fetch_add(1, Ordering::Relaxed);
                             let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-                            if let Some(line) = to_line(&cfg, &p.topic, &p.payload, ts) {
-                                if let Ok(mut s) = spool.lock() {
+                            if let Some(line) = to_line(&cfg, &p.topic, &p.payload, ts)
+                                && let Ok(mut s) = spool.lock() {
                                     s.push_back(line);
                                     while s.len() > cfg.spool_limit {
                                         s.pop_front();
                                         stats.dropped.fetch_add(1, Ordering::Relaxed);
                                     }
                                 }
-                            }
                         }
                         Ok(Event::Incoming(Packet::ConnAck(_))) => {
                             for t in &cfg.topics {

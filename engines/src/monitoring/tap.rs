@@ -142,9 +142,8 @@ async fn relay(client: tokio::net::TcpStream, broker: tokio::net::TcpStream, pee
         _ = stop.cancelled() => {}
         _ = async { tokio::join!(up, down) } => {}
     }
-    if let Ok(c) = conn.lock() {
-        if !c.disconnected && !c.client_id.is_empty() {
+    if let Ok(c) = conn.lock()
+        && !c.disconnected && !c.client_id.is_empty() {
             sink.send(&Record::Disconnect { client_ip: ip, port: Some(port), client_id: c.client_id.clone(), ts: now() });
         }
-    }
 }
