@@ -2,9 +2,8 @@
 //! `provisio undeploy INSTANCE`: progress per step and per device group, a final per-device
 //! table, exit status non-zero on any failure.
 
-use super::select::{parse_inputs, select_service_template};
+use super::select::parse_inputs;
 use crate::deploy::{DeployOptions, default_data_dir, deploy, undeploy};
-use crate::library::open_with_builtin;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use provisio_engines::engine::instance::InstanceState;
 use provisio_engines::events::{DeployEvent, EventSink, Level};
@@ -39,46 +38,36 @@ fn options(args: &Args<'_>) -> Result<DeployOptions, String> {
 }
 
 pub fn run_deploy(path: &Path, service_template: Option<&str>, args: Args<'_>) -> i32 {
-    let loaded = match open_with_builtin(path) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let (st, inputs, opts) = match (|| {
-        let st = select_service_template(&loaded, service_template)?;
-        let inputs = parse_inputs(args.inputs)?;
-        Ok::<_, String>((st, inputs, options(&args)?))
-    })() {
+    let (loaded, st) = match super::select::open_and_select(path, service_template) {
         Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
+        Err(code) => return code,
     };
-    let rt = match runtime() {
-        Ok(r) => r,
-        Err(c) => return c,
-    };
-    rt.block_on(async {
-        let (sink, rx) = EventSink::new();
-        let cancel = cancel_on_ctrl_c();
-        let render = tokio::spawn(render(rx));
-        println!("deploying {} ({}){}", st.qname(), path.display(), if opts.simulate { " with simulated devices" } else { "" });
-        let result = deploy(&loaded, &st, &inputs, &opts, sink, cancel).await;
-        finish(result.map(|o| (o.instance, o.fleets)), render).await
-    })
+    let Some((inputs, opts)) = inputs_and_options(&args) else { return 2 };
+    println!("deploying {} ({}){}", st.qname(), path.display(), if opts.simulate { " with simulated devices" } else { "" });
+    drive(|sink, cancel| async move { deploy(&loaded, &st, &inputs, &opts, sink, cancel).await })
 }
 
 pub fn run_undeploy(instance: &str, args: Args<'_>) -> i32 {
-    let (inputs, opts) = match (|| Ok::<_, String>((parse_inputs(args.inputs)?, options(&args)?)))() {
-        Ok(x) => x,
+    let Some((inputs, opts)) = inputs_and_options(&args) else { return 2 };
+    drive(|sink, cancel| async move { undeploy(instance, &inputs, &opts, sink, cancel).await })
+}
+
+fn inputs_and_options(args: &Args<'_>) -> Option<(std::collections::BTreeMap<String, String>, DeployOptions)> {
+    match parse_inputs(args.inputs).and_then(|i| Ok((i, options(args)?))) {
+        Ok(x) => Some(x),
         Err(e) => {
             eprintln!("error: {e}");
-            return 2;
+            None
         }
-    };
+    }
+}
+
+/// Runs a deploy or undeploy on a fresh runtime, rendering its events; returns the exit code.
+fn drive<F, Fut>(run: F) -> i32
+where
+    F: FnOnce(EventSink, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<crate::deploy::DeployOutcome, crate::deploy::DeployError>>,
+{
     let rt = match runtime() {
         Ok(r) => r,
         Err(c) => return c,
@@ -86,7 +75,7 @@ pub fn run_undeploy(instance: &str, args: Args<'_>) -> i32 {
     rt.block_on(async {
         let (sink, rx) = EventSink::new();
         let render = tokio::spawn(render(rx));
-        let result = undeploy(instance, &inputs, &opts, sink, cancel_on_ctrl_c()).await;
+        let result = run(sink, cancel_on_ctrl_c()).await;
         finish(result.map(|o| (o.instance, o.fleets)), render).await
     })
 }
