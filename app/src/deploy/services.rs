@@ -28,7 +28,9 @@ pub async fn get(simulate: bool) -> Result<&'static Services, String> {
             Ok(Services { artifacts, broker: Some(broker) })
         } else {
             let bind = std::env::var("PROVISIO_ARTIFACT_BIND").unwrap_or_else(|_| "0.0.0.0:0".into());
-            let host = std::env::var("PROVISIO_ARTIFACT_HOST").ok();
+            // Devices need an address they can reach, not 0.0.0.0: the one this machine would
+            // use towards the network (a UDP "connect" only picks a route; nothing is sent).
+            let host = std::env::var("PROVISIO_ARTIFACT_HOST").ok().or_else(local_ip);
             let addr = bind.parse().map_err(|e| format!("PROVISIO_ARTIFACT_BIND '{bind}': {e}"))?;
             let artifacts = ArtifactServer::start(addr, host.as_deref(), 256)
                 .await
@@ -37,4 +39,12 @@ pub async fn get(simulate: bool) -> Result<&'static Services, String> {
         }
     })
     .await
+}
+
+/// This machine's address on its default route, if it has one.
+fn local_ip() -> Option<String> {
+    let sock = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    sock.connect("192.0.2.1:9").ok()?;
+    let ip = sock.local_addr().ok()?.ip();
+    (!ip.is_unspecified()).then(|| ip.to_string())
 }
