@@ -12,7 +12,9 @@ pub fn builtin_library() -> Library {
 }
 
 fn builtin_files() -> impl Iterator<Item = (&'static str, &'static [u8])> {
-    provisio_assets::library_files().iter().map(|(p, b)| (*p, *b))
+    provisio_assets::library_files()
+        .iter()
+        .map(|(p, b)| (*p, *b))
 }
 
 /// Opens a file, Winery repository or CSAR, then adds the built-in library underneath (user

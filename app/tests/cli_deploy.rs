@@ -11,12 +11,19 @@ fn provisio(data: &Path, args: &[&str]) -> (i32, String) {
         .env("PROVISIO_NO_PROGRESS", "1")
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code().unwrap_or(-1), text)
 }
 
 fn fixture() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/constrained.tosca").display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/constrained.tosca")
+        .display()
+        .to_string()
 }
 
 #[test]
@@ -24,11 +31,17 @@ fn deploy_then_undeploy_simulated_fleet() {
     let data = tempfile::tempdir().unwrap();
     let (code, out) = provisio(data.path(), &["deploy", &fixture(), "--simulate"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("✓ SensorPublisher.install installedDevicesCount=3"), "{out}");
+    assert!(
+        out.contains("✓ SensorPublisher.install installedDevicesCount=3"),
+        "{out}"
+    );
     assert_eq!(out.matches(" running ").count(), 3, "{out}");
     let id = out
         .lines()
-        .find_map(|l| l.strip_prefix("instance ").and_then(|r| r.strip_suffix(" is deployed")))
+        .find_map(|l| {
+            l.strip_prefix("instance ")
+                .and_then(|r| r.strip_suffix(" is deployed"))
+        })
         .unwrap_or_else(|| panic!("{out}"))
         .to_string();
     let (code, list) = provisio(data.path(), &["instances"]);
@@ -37,16 +50,31 @@ fn deploy_then_undeploy_simulated_fleet() {
     // A new process finds the instance and the simulated devices' state on disk.
     let (code, out) = provisio(data.path(), &["undeploy", &id]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("✓ SensorPublisher.stop stoppedDevicesCount=3"), "{out}");
+    assert!(
+        out.contains("✓ SensorPublisher.stop stoppedDevicesCount=3"),
+        "{out}"
+    );
     assert_eq!(out.matches(" uninstalled ").count(), 3, "{out}");
 }
 
 #[test]
 fn a_corrupt_download_fails_that_device_only() {
     let data = tempfile::tempdir().unwrap();
-    let (code, out) = provisio(data.path(), &["deploy", &fixture(), "--simulate", "--fault", "corrupt@1361877"]);
+    let (code, out) = provisio(
+        data.path(),
+        &[
+            "deploy",
+            &fixture(),
+            "--simulate",
+            "--fault",
+            "corrupt@1361877",
+        ],
+    );
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("2 of 3 devices succeeded; 1361877: failed: md5 mismatch"), "{out}");
+    assert!(
+        out.contains("2 of 3 devices succeeded; 1361877: failed: md5 mismatch"),
+        "{out}"
+    );
     assert!(out.contains("- SensorPublisher.configure skipped"), "{out}");
 }
 
@@ -67,18 +95,46 @@ fn unknown_instance_and_bad_input_are_clear_errors() {
 #[test]
 fn thesis_scenario_deploys_and_undeploys_with_every_stand_in() {
     let data = tempfile::tempdir().unwrap();
-    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/library").display().to_string();
-    let (code, out) = provisio(data.path(), &["deploy", &lib, "--service-template", "ThesisScenario", "--simulate"]);
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets/library")
+        .display()
+        .to_string();
+    let (code, out) = provisio(
+        data.path(),
+        &[
+            "deploy",
+            &lib,
+            "--service-template",
+            "ThesisScenario",
+            "--simulate",
+        ],
+    );
     assert_eq!(code, 0, "{out}");
     for step in ["InfluxDB.start", "NodeRED.start", "SensorPublisher.start"] {
         assert!(out.contains(&format!("✓ {step}")), "{step}: {out}");
     }
     // Devices are named as in the template, not by their stand-ins.
-    assert!(out.contains("NodeRED              192.168.0.19   running"), "{out}");
-    assert!(out.contains("InfluxDB             https://192.168.0.20 running"), "{out}");
-    let id = out.lines().find_map(|l| l.strip_prefix("instance ").and_then(|r| r.strip_suffix(" is deployed"))).unwrap().to_string();
+    assert!(
+        out.contains("NodeRED              192.168.0.19   running"),
+        "{out}"
+    );
+    assert!(
+        out.contains("InfluxDB             https://192.168.0.20 running"),
+        "{out}"
+    );
+    let id = out
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("instance ")
+                .and_then(|r| r.strip_suffix(" is deployed"))
+        })
+        .unwrap()
+        .to_string();
     let lxc = data.path().join("simulated").join(&id).join("lxc");
-    let running = Command::new("lxc-info").args(["-P", &lxc.display().to_string(), "-n", "NodeRED", "-sH"]).output().unwrap();
+    let running = Command::new("lxc-info")
+        .args(["-P", &lxc.display().to_string(), "-n", "NodeRED", "-sH"])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&running.stdout).trim(), "RUNNING");
     let (code, out) = provisio(data.path(), &["undeploy", &id]);
     assert_eq!(code, 0, "{out}");

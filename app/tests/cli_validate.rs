@@ -4,8 +4,17 @@
 use std::process::Command;
 
 fn validate(path: &std::path::Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_provisio")).arg("validate").arg(path).arg("--json").output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .arg("validate")
+        .arg(path)
+        .arg("--json")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -14,12 +23,23 @@ fn json_shape_and_exit_codes() {
     let (code, out, _) = validate(&lib);
     assert_eq!(code, 0, "{out}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let st = v["service_templates"].as_array().unwrap().iter().find(|s| s["id"] == "ThesisScenario").unwrap();
-    assert_eq!(st["namespace"], "http://provisio.dev/tosca/servicetemplates");
+    let st = v["service_templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "ThesisScenario")
+        .unwrap();
+    assert_eq!(
+        st["namespace"],
+        "http://provisio.dev/tosca/servicetemplates"
+    );
     assert_eq!(st["node_templates"], 7);
     assert_eq!(st["relationship_templates"], 6);
     let d = &v["diagnostics"][0];
-    assert!(d["severity"] == "warning" && d["element"].is_string() && d["message"].is_string(), "{d}");
+    assert!(
+        d["severity"] == "warning" && d["element"].is_string() && d["message"].is_string(),
+        "{d}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.tosca");
@@ -29,8 +49,15 @@ fn json_shape_and_exit_codes() {
     assert!(out.contains("\"severity\": \"error\""), "{out}");
 
     let broken = dir.path().join("broken.tosca");
-    std::fs::write(&broken, "<Definitions xmlns=\"http://docs.oasis-open.org/tosca/ns/2011/12\">\n<NodeType>\n").unwrap();
+    std::fs::write(
+        &broken,
+        "<Definitions xmlns=\"http://docs.oasis-open.org/tosca/ns/2011/12\">\n<NodeType>\n",
+    )
+    .unwrap();
     let (code, _, err) = validate(&broken);
     assert_eq!(code, 2);
-    assert!(err.contains("broken.tosca:") && err.contains("ends inside"), "{err}");
+    assert!(
+        err.contains("broken.tosca:") && err.contains("ends inside"),
+        "{err}"
+    );
 }

@@ -13,7 +13,12 @@ fn every_corpus_service_template_exports_and_reimports_equal() {
     let mut n = 0;
     for repo in ["opentosca-public", "winery-test-repository"] {
         let loaded = provisio_app::library::open_with_builtin(&corpus().join(repo)).unwrap();
-        for (_, st) in loaded.library.service_templates().into_iter().filter(|(f, _)| !loaded.library.file(*f).builtin) {
+        for (_, st) in loaded
+            .library
+            .service_templates()
+            .into_iter()
+            .filter(|(f, _)| !loaded.library.file(*f).builtin)
+        {
             let a = provisio_app::cli::export_csar::export(&loaded, st).unwrap();
             let b = provisio_app::cli::export_csar::export(&loaded, st).unwrap();
             assert_eq!(a.bytes, b.bytes, "{}: export is deterministic", st.qname());
@@ -22,7 +27,12 @@ fn every_corpus_service_template_exports_and_reimports_equal() {
             std::fs::write(&path, &a.bytes).unwrap();
             let again = load_path(&path).unwrap_or_else(|e| panic!("{}: {e}", st.qname()));
             let main = again.main_file.expect("entry definitions");
-            let re = again.library.file(main).definitions.service_template(&st.id).unwrap_or_else(|| panic!("{} missing", st.id));
+            let re = again
+                .library
+                .file(main)
+                .definitions
+                .service_template(&st.id)
+                .unwrap_or_else(|| panic!("{} missing", st.id));
             let mut want = st.clone();
             let mut got = re.clone();
             // Compare through the semantic view (no source lines or original XML).
@@ -48,20 +58,34 @@ fn thesis_csar_is_self_contained_and_valid() {
     let loaded = provisio_app::gui::files::builtin_loaded();
     let st = loaded
         .library
-        .service_template(&provisio_model::QName::new(provisio_assets::SERVICE_TEMPLATES_NS, "ThesisScenario"))
+        .service_template(&provisio_model::QName::new(
+            provisio_assets::SERVICE_TEMPLATES_NS,
+            "ThesisScenario",
+        ))
         .unwrap()
         .clone();
     let x = provisio_app::cli::export_csar::export(&loaded, &st).unwrap();
     assert!(x.warnings.is_empty(), "{:?}", x.warnings);
-    assert!(x.entries.iter().any(|e| e.ends_with("SensorPublisher.ino.bin")));
+    assert!(
+        x.entries
+            .iter()
+            .any(|e| e.ends_with("SensorPublisher.ino.bin"))
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("thesis.csar");
     std::fs::write(&path, &x.bytes).unwrap();
     // Without the built-in library: the archive alone resolves everything.
     let alone = load_path(&path).unwrap();
-    assert!(alone.library.unresolved_references().is_empty(), "{:#?}", alone.library.unresolved_references());
+    assert!(
+        alone.library.unresolved_references().is_empty(),
+        "{:#?}",
+        alone.library.unresolved_references()
+    );
     let main = alone.main_file.unwrap();
     let st2 = &alone.library.file(main).definitions.service_templates[0];
     let diags = provisio_model::validate::validate_service_template(&alone.library, st2, None);
-    assert!(diags.iter().all(|d| d.severity == Severity::Warning), "{diags:#?}");
+    assert!(
+        diags.iter().all(|d| d.severity == Severity::Warning),
+        "{diags:#?}"
+    );
 }

@@ -31,13 +31,26 @@ fn node_pos(app: &ProvisioApp, id: &str, handle: bool) -> egui::Pos2 {
     let s = &app.state;
     let n = s.doc.node(id).unwrap();
     let world = egui::pos2(n.x.unwrap() as f32, n.y.unwrap() as f32);
-    let size = egui::vec2(provisio_app::gui::canvas::NODE_W, provisio_app::gui::canvas::NODE_H);
-    let local = if handle { world + egui::vec2(size.x, size.y / 2.0) } else { world + size / 2.0 };
+    let size = egui::vec2(
+        provisio_app::gui::canvas::NODE_W,
+        provisio_app::gui::canvas::NODE_H,
+    );
+    let local = if handle {
+        world + egui::vec2(size.x, size.y / 2.0)
+    } else {
+        world + size / 2.0
+    };
     s.canvas.rect.min + s.view.pan + local.to_vec2() * s.view.zoom
 }
 
 fn count_type(app: &ProvisioApp, local: &str) -> usize {
-    app.state.doc.topology().node_templates.iter().filter(|n| n.type_ref.local == local).count()
+    app.state
+        .doc
+        .topology()
+        .node_templates
+        .iter()
+        .filter(|n| n.type_ref.local == local)
+        .count()
 }
 
 #[test]
@@ -57,9 +70,20 @@ fn drag_a_type_from_the_palette_creates_a_node_where_it_is_dropped() {
     settle(&mut h);
     let app = h.state();
     assert_eq!(count_type(app, "Mosquitto"), 1, "a node was created");
-    let n = app.state.doc.topology().node_templates.iter().find(|n| n.type_ref.local == "Mosquitto").unwrap();
+    let n = app
+        .state
+        .doc
+        .topology()
+        .node_templates
+        .iter()
+        .find(|n| n.type_ref.local == "Mosquitto")
+        .unwrap();
     assert_eq!(n.id, "Mosquitto");
-    assert!(app.state.selection.contains(&Selected::Node("Mosquitto".into())));
+    assert!(
+        app.state
+            .selection
+            .contains(&Selected::Node("Mosquitto".into()))
+    );
     // It sits where it was dropped (its centre under the pointer).
     let c = node_pos(app, "Mosquitto", false);
     assert!((c - to).length() < 3.0, "{c:?} vs {to:?}");
@@ -80,22 +104,46 @@ fn connecting_offers_valid_types_and_undo_redo_restore_the_topology() {
     settle(&mut h);
     h.drop_at(to);
     settle(&mut h);
-    let menu = h.state().state.connect_menu.clone().expect("the connect menu is open");
+    let menu = h
+        .state()
+        .state
+        .connect_menu
+        .clone()
+        .expect("the connect menu is open");
     assert_eq!(menu.types[0].local, "HostedOn", "{:?}", menu.types);
-    assert!(menu.types.iter().all(|t| t.local != "LXContainer"), "only relationship types are offered");
+    assert!(
+        menu.types.iter().all(|t| t.local != "LXContainer"),
+        "only relationship types are offered"
+    );
     h.get_by_label("ConnectsTo").click();
     settle(&mut h);
     let topo = h.state().state.doc.topology();
     assert_eq!(topo.relationship_templates.len(), before + 1);
     let r = topo.relationship_templates.last().unwrap();
-    assert_eq!((r.source.as_str(), r.target.as_str(), r.type_ref.local.as_str()), ("NodeMCU", "RaspberryPi3", "ConnectsTo"));
+    assert_eq!(
+        (
+            r.source.as_str(),
+            r.target.as_str(),
+            r.type_ref.local.as_str()
+        ),
+        ("NodeMCU", "RaspberryPi3", "ConnectsTo")
+    );
     // Undo with the keyboard, then redo.
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
     settle(&mut h);
-    assert_eq!(h.state().state.doc.topology().relationship_templates.len(), before);
-    h.key_press_modifiers(egui::Modifiers::COMMAND | egui::Modifiers::SHIFT, egui::Key::Z);
+    assert_eq!(
+        h.state().state.doc.topology().relationship_templates.len(),
+        before
+    );
+    h.key_press_modifiers(
+        egui::Modifiers::COMMAND | egui::Modifiers::SHIFT,
+        egui::Key::Z,
+    );
     settle(&mut h);
-    assert_eq!(h.state().state.doc.topology().relationship_templates.len(), before + 1);
+    assert_eq!(
+        h.state().state.doc.topology().relationship_templates.len(),
+        before + 1
+    );
 }
 
 #[test]
@@ -107,29 +155,65 @@ fn editing_a_property_validates_and_save_reopen_keeps_it() {
     h.drag_at(p);
     h.drop_at(p);
     settle(&mut h);
-    assert!(h.state().state.selection.contains(&Selected::Node("NodeMCU".into())));
+    assert!(
+        h.state()
+            .state
+            .selection
+            .contains(&Selected::Node("NodeMCU".into()))
+    );
     // The inspector shows controlTopic; type a new value into it.
-    let field = h.get_all_by_value("controlTopic").next().expect("the controlTopic field");
+    let field = h
+        .get_all_by_value("controlTopic")
+        .next()
+        .expect("the controlTopic field");
     field.focus();
     settle(&mut h);
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    h.get_all_by_value("controlTopic").next().unwrap().type_text("devices/control");
+    h.get_all_by_value("controlTopic")
+        .next()
+        .unwrap()
+        .type_text("devices/control");
     settle(&mut h);
     let app = h.state();
-    let value = app.state.doc.node("NodeMCU").unwrap().property("controlTopic").unwrap().to_string();
+    let value = app
+        .state
+        .doc
+        .node("NodeMCU")
+        .unwrap()
+        .property("controlTopic")
+        .unwrap()
+        .to_string();
     assert!(value.ends_with("devices/control"), "{value}");
     // Breaking hardwareIds gives a marker-worthy error immediately.
-    h.state_mut().state.apply(provisio_app::gui::commands::Command::SetProperty { node: "NodeMCU".into(), key: "hardwareIds".into(), value: "1,2".into() });
+    h.state_mut()
+        .state
+        .apply(provisio_app::gui::commands::Command::SetProperty {
+            node: "NodeMCU".into(),
+            key: "hardwareIds".into(),
+            value: "1,2".into(),
+        });
     settle(&mut h);
-    assert!(h.state().state.diagnostics.iter().any(|d| d.is_error() && d.code == "json-list"));
+    assert!(
+        h.state()
+            .state
+            .diagnostics
+            .iter()
+            .any(|d| d.is_error() && d.code == "json-list")
+    );
     // Save and reopen.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("thesis.tosca");
     h.state_mut().state.save_to(&path).unwrap();
     assert!(!h.state().state.dirty);
     let reopened = files::open_path(&path).unwrap();
-    assert_eq!(reopened.node("NodeMCU").unwrap().property("controlTopic"), Some(value.as_str()));
-    assert_eq!(reopened.node("NodeMCU").unwrap().property("hardwareIds"), Some("1,2"));
+    assert_eq!(
+        reopened.node("NodeMCU").unwrap().property("controlTopic"),
+        Some(value.as_str())
+    );
+    assert_eq!(
+        reopened.node("NodeMCU").unwrap().property("hardwareIds"),
+        Some("1,2")
+    );
 }
 
 fn run_deploy(h: &mut Harness<'static, ProvisioApp>) {
@@ -161,28 +245,58 @@ fn deploy_the_thesis_scenario_with_a_failing_device_then_undeploy() {
     let state_of = |id: &str| o.devices.iter().find(|d| d.id == id).unwrap().state.clone();
     assert_eq!(state_of("1345963"), DeviceState::Running);
     assert_eq!(state_of("8797990"), DeviceState::Running);
-    assert_eq!(state_of("1361877"), DeviceState::Failed { reason: "app refused to start".into() });
-    assert!(matches!(app.state.overlays["SensorPublisher"].run, Some(NodeRun::Failed(ref r)) if r.contains("1361877")));
-    assert_eq!(app.state.overlays["NodeRED"].run, Some(NodeRun::Done), "{:?}", app.deploy.log);
+    assert_eq!(
+        state_of("1361877"),
+        DeviceState::Failed {
+            reason: "app refused to start".into()
+        }
+    );
+    assert!(
+        matches!(app.state.overlays["SensorPublisher"].run, Some(NodeRun::Failed(ref r)) if r.contains("1361877"))
+    );
+    assert_eq!(
+        app.state.overlays["NodeRED"].run,
+        Some(NodeRun::Done),
+        "{:?}",
+        app.deploy.log
+    );
     assert_eq!(app.state.overlays["InfluxDB"].run, Some(NodeRun::Done));
-    assert_eq!(app.state.overlays["RaspberryPi3"].run, None, "hardware has no steps and no badge");
+    assert_eq!(
+        app.state.overlays["RaspberryPi3"].run, None,
+        "hardware has no steps and no badge"
+    );
     assert_eq!(app.deploy.instance.as_ref().unwrap().phase, "failed");
     // The Logs tab scores the deployment's log.
     h.get_by_label("Logs").click();
     h.run_steps(3);
     h.get_by_label("Analyze deploy log").click();
     h.run_steps(3);
-    let scored = h.state().logs.result.as_ref().map(|a| a.lines.len()).unwrap_or(0);
+    let scored = h
+        .state()
+        .logs
+        .result
+        .as_ref()
+        .map(|a| a.lines.len())
+        .unwrap_or(0);
     assert!(scored > 3, "{scored} scored lines");
     let _app = h.state();
     // Reopening the topology restores the deployment's state.
     let mut reopened = thesis();
     reopened.deploy.data_dir = data.path().to_path_buf();
     reopened.deploy.restore(&mut reopened.state);
-    assert_eq!(reopened.deploy.instance.as_ref().map(|i| i.phase.as_str()), Some("failed"));
+    assert_eq!(
+        reopened.deploy.instance.as_ref().map(|i| i.phase.as_str()),
+        Some("failed")
+    );
     let o = &reopened.state.overlays["NodeMCU"];
-    assert_eq!(o.devices.iter().find(|d| d.id == "1345963").unwrap().state, DeviceState::Running);
-    assert!(matches!(reopened.state.overlays["SensorPublisher"].run, Some(NodeRun::Failed(_))));
+    assert_eq!(
+        o.devices.iter().find(|d| d.id == "1345963").unwrap().state,
+        DeviceState::Running
+    );
+    assert!(matches!(
+        reopened.state.overlays["SensorPublisher"].run,
+        Some(NodeRun::Failed(_))
+    ));
     // Undeploy from the deploy panel.
     h.get_by_label("Deploy").click();
     h.run_steps(3);
@@ -190,9 +304,20 @@ fn deploy_the_thesis_scenario_with_a_failing_device_then_undeploy() {
     h.step();
     run_deploy(&mut h);
     let app = h.state();
-    assert_eq!(app.deploy.instance.as_ref().unwrap().phase, "undeployed", "{:?}", app.deploy.log);
+    assert_eq!(
+        app.deploy.instance.as_ref().unwrap().phase,
+        "undeployed",
+        "{:?}",
+        app.deploy.log
+    );
     let o = &app.state.overlays["NodeMCU"];
-    assert!(o.devices.iter().all(|d| d.state == DeviceState::Uninstalled), "{:?}", o.devices);
+    assert!(
+        o.devices
+            .iter()
+            .all(|d| d.state == DeviceState::Uninstalled),
+        "{:?}",
+        o.devices
+    );
 }
 
 #[test]

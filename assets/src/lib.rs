@@ -36,7 +36,11 @@ mod tests {
         let files = super::library_files();
         assert!(files.len() > 30, "{}", files.len());
         assert!(files.windows(2).all(|w| w[0].0 < w[1].0));
-        assert!(files.iter().any(|(p, _)| p.ends_with("ThesisScenario/ServiceTemplate.tosca")));
+        assert!(
+            files
+                .iter()
+                .any(|(p, _)| p.ends_with("ThesisScenario/ServiceTemplate.tosca"))
+        );
         let (_, fw) = files.iter().find(|(p, _)| p.ends_with(".bin")).unwrap();
         assert_eq!(fw[0], 0xE9);
     }

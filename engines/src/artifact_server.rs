@@ -36,7 +36,9 @@ pub struct ArtifactServer {
 
 impl std::fmt::Debug for ArtifactServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ArtifactServer").field("addr", &self.addr).finish()
+        f.debug_struct("ArtifactServer")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -53,13 +55,19 @@ pub fn new_token() -> String {
 impl ArtifactServer {
     /// Binds `bind` (port 0 = any) and serves until [`ArtifactServer::shutdown`].
     /// `public_host` is the host name or IP devices use to reach it (default: the bind IP).
-    pub async fn start(bind: SocketAddr, public_host: Option<&str>, max_concurrent: usize) -> std::io::Result<Self> {
+    pub async fn start(
+        bind: SocketAddr,
+        public_host: Option<&str>,
+        max_concurrent: usize,
+    ) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
-        let host = public_host.map(str::to_string).unwrap_or_else(|| match addr.ip() {
-            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-            ip => ip.to_string(),
-        });
+        let host = public_host
+            .map(str::to_string)
+            .unwrap_or_else(|| match addr.ip() {
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            });
         let server = ArtifactServer {
             addr,
             base_url: format!("http://{host}:{}", addr.port()),
@@ -105,11 +113,22 @@ impl ArtifactServer {
     }
 
     /// Serves `bytes` as `/<token>/<file_name>`.
-    pub fn register(&self, token: &str, name: &str, file_name: &str, bytes: Arc<Vec<u8>>) -> ServedArtifact {
+    pub fn register(
+        &self,
+        token: &str,
+        name: &str,
+        file_name: &str,
+        bytes: Arc<Vec<u8>>,
+    ) -> ServedArtifact {
         let md5 = md5_hex(&bytes);
-        let stored = Arc::new(Stored { bytes: Bytes::from(bytes.as_ref().clone()), md5: md5.clone() });
+        let stored = Arc::new(Stored {
+            bytes: Bytes::from(bytes.as_ref().clone()),
+            md5: md5.clone(),
+        });
         if let Ok(mut f) = self.files.write() {
-            f.entry(token.to_string()).or_default().insert(file_name.to_string(), stored);
+            f.entry(token.to_string())
+                .or_default()
+                .insert(file_name.to_string(), stored);
         }
         ServedArtifact {
             name: name.to_string(),
@@ -134,11 +153,21 @@ impl ArtifactServer {
 }
 
 /// An artifact at an external base URL (CDN, caching proxy): nothing is served locally.
-pub fn external(base_url: &str, token: &str, name: &str, file_name: &str, bytes: Arc<Vec<u8>>) -> ServedArtifact {
+pub fn external(
+    base_url: &str,
+    token: &str,
+    name: &str,
+    file_name: &str,
+    bytes: Arc<Vec<u8>>,
+) -> ServedArtifact {
     ServedArtifact {
         name: name.to_string(),
         file_name: file_name.to_string(),
-        url: format!("{}/{token}/{}", base_url.trim_end_matches('/'), encode_segment(file_name)),
+        url: format!(
+            "{}/{token}/{}",
+            base_url.trim_end_matches('/'),
+            encode_segment(file_name)
+        ),
         size: bytes.len() as u64,
         md5: md5_hex(&bytes),
         bytes,
@@ -148,7 +177,9 @@ pub fn external(base_url: &str, token: &str, name: &str, file_name: &str, bytes:
 fn encode_segment(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -184,7 +215,10 @@ impl Body for PermitBody {
     type Data = Bytes;
     type Error = std::convert::Infallible;
 
-    fn poll_frame(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         if self.data.is_empty() {
             self._permit = None;
             return Poll::Ready(None);
@@ -204,7 +238,10 @@ impl Body for PermitBody {
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<PermitBody> {
-    let mut r = Response::new(PermitBody { data: Bytes::from(text.to_string()), _permit: None });
+    let mut r = Response::new(PermitBody {
+        data: Bytes::from(text.to_string()),
+        _permit: None,
+    });
     *r.status_mut() = status;
     r
 }
@@ -212,7 +249,9 @@ fn plain(status: StatusCode, text: &str) -> Response<PermitBody> {
 /// Parses a single `bytes=` range against `len`; `Err` for unsatisfiable, `Ok(None)` for none.
 fn parse_range(header: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, ()> {
     let Some(h) = header else { return Ok(None) };
-    let Some(spec) = h.trim().strip_prefix("bytes=") else { return Ok(None) };
+    let Some(spec) = h.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
     if spec.contains(',') {
         return Ok(None); // multiple ranges: serve the whole file
     }
@@ -225,7 +264,14 @@ fn parse_range(header: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, ()>
         (len.saturating_sub(n), len.checked_sub(1).ok_or(())?)
     } else {
         let start: u64 = a.trim().parse().map_err(|_| ())?;
-        let end = if b.trim().is_empty() { len.saturating_sub(1) } else { b.trim().parse::<u64>().map_err(|_| ())?.min(len.saturating_sub(1)) };
+        let end = if b.trim().is_empty() {
+            len.saturating_sub(1)
+        } else {
+            b.trim()
+                .parse::<u64>()
+                .map_err(|_| ())?
+                .min(len.saturating_sub(1))
+        };
         (start, end)
     };
     if start >= len || start > end {
@@ -234,7 +280,11 @@ fn parse_range(header: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, ()>
     Ok(Some((start, end)))
 }
 
-fn respond(files: &Files, permits: &Arc<Semaphore>, req: Request<hyper::body::Incoming>) -> Response<PermitBody> {
+fn respond(
+    files: &Files,
+    permits: &Arc<Semaphore>,
+    req: Request<hyper::body::Incoming>,
+) -> Response<PermitBody> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD");
     }
@@ -245,17 +295,24 @@ fn respond(files: &Files, permits: &Arc<Semaphore>, req: Request<hyper::body::In
     let Some(name) = decode_segment(name) else {
         return plain(StatusCode::NOT_FOUND, "not found");
     };
-    let stored = files.read().ok().and_then(|f| f.get(token).and_then(|d| d.get(&name)).cloned());
+    let stored = files
+        .read()
+        .ok()
+        .and_then(|f| f.get(token).and_then(|d| d.get(&name)).cloned());
     let Some(stored) = stored else {
         return plain(StatusCode::NOT_FOUND, "not found");
     };
     let Ok(permit) = permits.clone().try_acquire_owned() else {
         let mut r = plain(StatusCode::SERVICE_UNAVAILABLE, "too many transfers; retry");
-        r.headers_mut().insert("retry-after", hyper::header::HeaderValue::from_static("1"));
+        r.headers_mut()
+            .insert("retry-after", hyper::header::HeaderValue::from_static("1"));
         return r;
     };
     let len = stored.bytes.len() as u64;
-    let range = req.headers().get(hyper::header::RANGE).and_then(|v| v.to_str().ok());
+    let range = req
+        .headers()
+        .get(hyper::header::RANGE)
+        .and_then(|v| v.to_str().ok());
     let (status, body, content_range) = match parse_range(range, len) {
         Err(()) => {
             let mut r = plain(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable");
@@ -273,11 +330,20 @@ fn respond(files: &Files, permits: &Arc<Semaphore>, req: Request<hyper::body::In
     };
     let body_len = body.len();
     let is_head = req.method() == Method::HEAD;
-    let mut r = Response::new(PermitBody { data: if is_head { Bytes::new() } else { body }, _permit: Some(permit) });
+    let mut r = Response::new(PermitBody {
+        data: if is_head { Bytes::new() } else { body },
+        _permit: Some(permit),
+    });
     *r.status_mut() = status;
     let h = r.headers_mut();
-    h.insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/octet-stream"));
-    h.insert(hyper::header::ACCEPT_RANGES, hyper::header::HeaderValue::from_static("bytes"));
+    h.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(
+        hyper::header::ACCEPT_RANGES,
+        hyper::header::HeaderValue::from_static("bytes"),
+    );
     if let Ok(v) = body_len.to_string().parse() {
         h.insert(hyper::header::CONTENT_LENGTH, v);
     }

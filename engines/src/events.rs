@@ -51,19 +51,58 @@ pub enum Level {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum DeployEvent {
     /// The plan is about to run: every step id in order.
-    PlanStarted { instance: String, steps: Vec<String>, stages: usize },
-    StepStarted { step: String, node: String, operation: String },
+    PlanStarted {
+        instance: String,
+        steps: Vec<String>,
+        stages: usize,
+    },
+    StepStarted {
+        step: String,
+        node: String,
+        operation: String,
+    },
     /// Coarse progress of a step (e.g. devices answered / listed).
-    StepProgress { step: String, done: u64, total: u64 },
-    StepFinished { step: String, outputs: BTreeMap<String, String> },
-    StepFailed { step: String, reason: String },
-    StepSkipped { step: String, reason: String },
-    StepCancelled { step: String },
-    DeviceState { node: String, device: String, state: DeviceState },
-    Log { level: Level, node: Option<String>, message: String },
+    StepProgress {
+        step: String,
+        done: u64,
+        total: u64,
+    },
+    StepFinished {
+        step: String,
+        outputs: BTreeMap<String, String>,
+    },
+    StepFailed {
+        step: String,
+        reason: String,
+    },
+    StepSkipped {
+        step: String,
+        reason: String,
+    },
+    StepCancelled {
+        step: String,
+    },
+    DeviceState {
+        node: String,
+        device: String,
+        state: DeviceState,
+    },
+    Log {
+        level: Level,
+        node: Option<String>,
+        message: String,
+    },
     /// A device published telemetry (e.g. SensorPublisher readings).
-    Telemetry { node: String, device: String, values: BTreeMap<String, f64> },
-    DeploymentFinished { instance: String, ok: bool, summary: String },
+    Telemetry {
+        node: String,
+        device: String,
+        values: BTreeMap<String, f64>,
+    },
+    DeploymentFinished {
+        instance: String,
+        ok: bool,
+        summary: String,
+    },
 }
 
 /// Where drivers and the engine send events. Cloneable; sending never blocks or fails (a
@@ -84,10 +123,18 @@ impl EventSink {
     }
 
     pub fn device(&self, node: &str, device: &str, state: DeviceState) {
-        self.send(DeployEvent::DeviceState { node: node.into(), device: device.into(), state });
+        self.send(DeployEvent::DeviceState {
+            node: node.into(),
+            device: device.into(),
+            state,
+        });
     }
 
     pub fn log(&self, level: Level, node: Option<&str>, message: impl Into<String>) {
-        self.send(DeployEvent::Log { level, node: node.map(str::to_string), message: message.into() });
+        self.send(DeployEvent::Log {
+            level,
+            node: node.map(str::to_string),
+            message: message.into(),
+        });
     }
 }

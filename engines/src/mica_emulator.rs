@@ -45,20 +45,33 @@ pub struct MicaEmulator {
 
 impl MicaEmulator {
     /// Starts on 127.0.0.1 (free port) with one user.
-    pub async fn start(user: &str, password: &str, storage: PathBuf, free_space: u64) -> Result<MicaEmulator, String> {
+    pub async fn start(
+        user: &str,
+        password: &str,
+        storage: PathBuf,
+        free_space: u64,
+    ) -> Result<MicaEmulator, String> {
         std::fs::create_dir_all(&storage).map_err(|e| format!("{}: {e}", storage.display()))?;
-        let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).map_err(|e| e.to_string())?;
+        let ck = rcgen::generate_simple_self_signed(vec![
+            "127.0.0.1".to_string(),
+            "localhost".to_string(),
+        ])
+        .map_err(|e| e.to_string())?;
         let cert_pem = ck.cert.pem();
         let cert_der = ck.cert.der().clone();
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_no_client_auth()
-            .with_single_cert(vec![cert_der], key)
-            .map_err(|e| e.to_string())?;
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert_der], key)
+        .map_err(|e| e.to_string())?;
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let state = Arc::new(Mutex::new(State {
             user: user.into(),
@@ -80,20 +93,38 @@ impl MicaEmulator {
                 let acceptor = acceptor.clone();
                 let st = st.clone();
                 tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else { return };
-                    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let st = st.clone();
-                        async move {
-                            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                            let out = handle(&st, &body);
-                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from(out.to_string()))))
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), svc).await;
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let svc = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let st = st.clone();
+                            async move {
+                                let body = req
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
+                                let out = handle(&st, &body);
+                                Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                                    Bytes::from(out.to_string()),
+                                )))
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), svc)
+                        .await;
                 });
             }
         });
-        Ok(MicaEmulator { addr, cert_pem, state, stop })
+        Ok(MicaEmulator {
+            addr,
+            cert_pem,
+            state,
+            stop,
+        })
     }
 
     /// `https://127.0.0.1:PORT`.
@@ -133,7 +164,9 @@ fn handle(state: &Mutex<State>, body: &[u8]) -> Value {
         return err(&id, -32603, "internal error");
     };
     if method == api::LOGIN {
-        if s_("username").as_deref() == Some(st.user.as_str()) && s_("password").as_deref() == Some(st.password.as_str()) {
+        if s_("username").as_deref() == Some(st.user.as_str())
+            && s_("password").as_deref() == Some(st.password.as_str())
+        {
             let token = hex::encode(rand::random::<[u8; 16]>());
             st.tokens.insert(token.clone());
             return json!({"jsonrpc": "2.0", "id": id, "result": {"token": token}});
@@ -145,19 +178,35 @@ fn handle(state: &Mutex<State>, body: &[u8]) -> Value {
     }
     let ok = |v: Value| json!({"jsonrpc": "2.0", "id": id, "result": v});
     match method {
-        api::DEVICE_INFO => ok(json!({"firmware": "emulator", "interface": "provisio-1", "freeSpace": st.free_space})),
+        api::DEVICE_INFO => ok(
+            json!({"firmware": "emulator", "interface": "provisio-1", "freeSpace": st.free_space}),
+        ),
         api::UPLOAD_BEGIN => {
             let size = p.get("size").and_then(Value::as_u64).unwrap_or(0);
             if size > st.free_space {
                 return err(&id, api::E_STORAGE, "not enough space");
             }
             let upload = hex::encode(rand::random::<[u8; 8]>());
-            st.uploads.insert(upload.clone(), Upload { name: s_("name").unwrap_or_default(), size, md5: s_("md5").unwrap_or_default(), ..Default::default() });
+            st.uploads.insert(
+                upload.clone(),
+                Upload {
+                    name: s_("name").unwrap_or_default(),
+                    size,
+                    md5: s_("md5").unwrap_or_default(),
+                    ..Default::default()
+                },
+            );
             ok(json!({"uploadId": upload}))
         }
         api::UPLOAD_CHUNK => {
-            let Some(u) = s_("uploadId").and_then(|u| st.uploads.get_mut(&u)) else { return err(&id, api::E_NOT_FOUND, "no such upload") };
-            let Ok(data) = base64::engine::general_purpose::STANDARD.decode(s_("data").unwrap_or_default()) else { return err(&id, -32602, "data is not base64") };
+            let Some(u) = s_("uploadId").and_then(|u| st.uploads.get_mut(&u)) else {
+                return err(&id, api::E_NOT_FOUND, "no such upload");
+            };
+            let Ok(data) =
+                base64::engine::general_purpose::STANDARD.decode(s_("data").unwrap_or_default())
+            else {
+                return err(&id, -32602, "data is not base64");
+            };
             if p.get("offset").and_then(Value::as_u64) != Some(u.data.len() as u64) {
                 return err(&id, -32602, "offset does not continue the upload");
             }
@@ -168,7 +217,9 @@ fn handle(state: &Mutex<State>, body: &[u8]) -> Value {
             ok(json!({"received": u.data.len()}))
         }
         api::UPLOAD_FINISH => {
-            let Some(u) = s_("uploadId").and_then(|u| st.uploads.get_mut(&u)) else { return err(&id, api::E_NOT_FOUND, "no such upload") };
+            let Some(u) = s_("uploadId").and_then(|u| st.uploads.get_mut(&u)) else {
+                return err(&id, api::E_NOT_FOUND, "no such upload");
+            };
             let md5 = hex::encode(Md5::digest(&u.data));
             if md5 != u.md5 || u.data.len() as u64 != u.size {
                 return err(&id, api::E_CHECKSUM, "checksum or size mismatch");
@@ -178,8 +229,15 @@ fn handle(state: &Mutex<State>, body: &[u8]) -> Value {
         }
         api::INSTALL => {
             let name = s_("name").unwrap_or_default();
-            let Some(u) = s_("uploadId").and_then(|u| st.uploads.remove(&u)).filter(|u| u.finished && u.name == name) else {
-                return err(&id, api::E_NOT_FOUND, "no finished upload for this container");
+            let Some(u) = s_("uploadId")
+                .and_then(|u| st.uploads.remove(&u))
+                .filter(|u| u.finished && u.name == name)
+            else {
+                return err(
+                    &id,
+                    api::E_NOT_FOUND,
+                    "no finished upload for this container",
+                );
             };
             let path = st.storage.join(format!("{name}.tar.gz"));
             if std::fs::write(&path, &u.data).is_err() {
@@ -193,7 +251,11 @@ fn handle(state: &Mutex<State>, body: &[u8]) -> Value {
             let name = s_("name").unwrap_or_default();
             if !st.containers.contains_key(&name) {
                 // Deleting or stopping what is not there is not an error (idempotent undeploy).
-                return if method == api::START { err(&id, api::E_NOT_FOUND, "no such container") } else { ok(json!({"state": "absent"})) };
+                return if method == api::START {
+                    err(&id, api::E_NOT_FOUND, "no such container")
+                } else {
+                    ok(json!({"state": "absent"}))
+                };
             }
             let new = match method {
                 api::START => "running",

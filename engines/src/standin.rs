@@ -24,7 +24,11 @@ pub struct SshdStandIn {
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
@@ -38,7 +42,10 @@ fn keygen(path: &Path) -> Result<(), String> {
         .output()
         .map_err(|e| format!("ssh-keygen is not available ({e}); install openssh-client"))?;
     if !out.status.success() {
-        return Err(format!("ssh-keygen failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "ssh-keygen failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     Ok(())
 }
@@ -51,13 +58,26 @@ impl SshdStandIn {
 
     /// Like [`SshdStandIn::start`], plus password login for a new local user `user` (created
     /// with useradd/chpasswd, removed on drop). For tests of password authentication.
-    pub fn start_with_password_user(dir: &Path, user: &str, password: &str) -> Result<SshdStandIn, String> {
+    pub fn start_with_password_user(
+        dir: &Path,
+        user: &str,
+        password: &str,
+    ) -> Result<SshdStandIn, String> {
         let _ = Command::new("userdel").arg(user).output();
-        let out = Command::new("useradd").args(["-M", "-s", "/bin/sh", user]).output().map_err(|e| format!("useradd: {e}"))?;
+        let out = Command::new("useradd")
+            .args(["-M", "-s", "/bin/sh", user])
+            .output()
+            .map_err(|e| format!("useradd: {e}"))?;
         if !out.status.success() {
-            return Err(format!("useradd failed: {}", String::from_utf8_lossy(&out.stderr)));
+            return Err(format!(
+                "useradd failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
-        let mut chpasswd = Command::new("chpasswd").stdin(Stdio::piped()).spawn().map_err(|e| format!("chpasswd: {e}"))?;
+        let mut chpasswd = Command::new("chpasswd")
+            .stdin(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("chpasswd: {e}"))?;
         if let Some(stdin) = chpasswd.stdin.as_mut() {
             use std::io::Write;
             let _ = writeln!(stdin, "{user}:{password}");
@@ -72,9 +92,14 @@ impl SshdStandIn {
         let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
             .into_iter()
             .find(|p| Path::new(p).exists())
-            .ok_or("a simulated Raspberry Pi needs OpenSSH's sshd (apt-get install openssh-server)")?;
+            .ok_or(
+                "a simulated Raspberry Pi needs OpenSSH's sshd (apt-get install openssh-server)",
+            )?;
         if !is_root() {
-            return Err("a simulated Raspberry Pi runs sshd and LXC containers locally and needs root".into());
+            return Err(
+                "a simulated Raspberry Pi runs sshd and LXC containers locally and needs root"
+                    .into(),
+            );
         }
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let _ = std::fs::create_dir_all("/run/sshd");
@@ -84,7 +109,10 @@ impl SshdStandIn {
         keygen(&client_key)?;
         let auth_keys = dir.join("authorized_keys");
         std::fs::copy(client_key.with_extension("pub"), &auth_keys).map_err(|e| e.to_string())?;
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
         let config = dir.join("sshd_config");
         std::fs::write(
             &config,
@@ -112,13 +140,22 @@ impl SshdStandIn {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let pubkey = std::fs::read_to_string(host_key.with_extension("pub")).map_err(|e| e.to_string())?;
+        let pubkey =
+            std::fs::read_to_string(host_key.with_extension("pub")).map_err(|e| e.to_string())?;
         let host_fingerprint = russh::keys::PublicKey::from_openssh(pubkey.trim())
             .map_err(|e| e.to_string())?
             .fingerprint(russh::keys::HashAlg::Sha256)
             .to_string();
-        let client_key = Arc::new(russh::keys::load_secret_key(&client_key, None).map_err(|e| e.to_string())?);
-        Ok(SshdStandIn { child, password_user: None, port, host_fingerprint, client_key, dir: dir.to_path_buf() })
+        let client_key =
+            Arc::new(russh::keys::load_secret_key(&client_key, None).map_err(|e| e.to_string())?);
+        Ok(SshdStandIn {
+            child,
+            password_user: None,
+            port,
+            host_fingerprint,
+            client_key,
+            dir: dir.to_path_buf(),
+        })
     }
 
     pub fn address(&self) -> String {
@@ -146,7 +183,11 @@ pub fn standin_lxc_config(dir: &Path) -> Result<String, String> {
         .ok_or("simulated containers need busybox (apt-get install busybox-static)")?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let init = dir.join("provisio-init.sh");
-    std::fs::write(&init, "trap 'exit 0' TERM\n/bin/busybox sleep 2147483647 &\nwait\n").map_err(|e| e.to_string())?;
+    std::fs::write(
+        &init,
+        "trap 'exit 0' TERM\n/bin/busybox sleep 2147483647 &\nwait\n",
+    )
+    .map_err(|e| e.to_string())?;
     Ok(format!(
         "lxc.mount.entry = {busybox} bin/busybox none bind,ro,create=file 0 0\nlxc.mount.entry = {init} provisio-init none bind,ro,create=file 0 0\nlxc.init.cmd = /bin/busybox sh /provisio-init\n",
         init = init.display()

@@ -17,12 +17,19 @@ struct Influx {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Influx {
     fn start() -> Influx {
-        assert!(std::path::Path::new("/usr/bin/influxd").exists(), "influxd is not installed (apt-get install influxdb)");
+        assert!(
+            std::path::Path::new("/usr/bin/influxd").exists(),
+            "influxd is not installed (apt-get install influxdb)"
+        );
         let dir = tempfile::tempdir().unwrap();
         let (port, rpc) = (free_port(), free_port());
         let d = dir.path().display();
@@ -32,13 +39,24 @@ impl Influx {
             format!("reporting-disabled = true\nbind-address = \"127.0.0.1:{rpc}\"\n[meta]\n  dir = \"{d}/meta\"\n[data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n[http]\n  bind-address = \"127.0.0.1:{port}\"\n  log-enabled = false\n[monitor]\n  store-enabled = false\n"),
         )
         .unwrap();
-        let mut i = Influx { child: None, conf, port, _dir: dir };
+        let mut i = Influx {
+            child: None,
+            conf,
+            port,
+            _dir: dir,
+        };
         i.up();
         i
     }
 
     fn up(&mut self) {
-        let child = Command::new("/usr/bin/influxd").arg("-config").arg(&self.conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let child = Command::new("/usr/bin/influxd")
+            .arg("-config")
+            .arg(&self.conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
@@ -67,16 +85,26 @@ impl Drop for Influx {
 
 async fn count(influx: &str) -> u64 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut s) = tokio::net::TcpStream::connect(influx).await else { return 0 };
+    let Ok(mut s) = tokio::net::TcpStream::connect(influx).await else {
+        return 0;
+    };
     let q = "/query?db=flex4apps&q=SELECT%20count(temperature)%20FROM%20environment";
-    let _ = s.write_all(format!("GET {q} HTTP/1.1\r\nHost: {influx}\r\nConnection: close\r\n\r\n").as_bytes()).await;
+    let _ = s
+        .write_all(
+            format!("GET {q} HTTP/1.1\r\nHost: {influx}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await;
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf).await;
     let text = String::from_utf8_lossy(&buf);
-    let Some(body) = text.split("\r\n\r\n").nth(1) else { return 0 };
+    let Some(body) = text.split("\r\n\r\n").nth(1) else {
+        return 0;
+    };
     let json = body.lines().find(|l| l.starts_with('{')).unwrap_or(body);
     let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    v["results"][0]["series"][0]["values"][0][1].as_u64().unwrap_or(0)
+    v["results"][0]["series"][0]["values"][0][1]
+        .as_u64()
+        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,8 +133,19 @@ async fn points_are_written_and_survive_an_influxdb_restart() {
         let c = client.clone();
         async move {
             for i in from..to {
-                let payload = format!(r#"{{"temperature":{}.5,"humidity":{}}}"#, 20 + i % 5, 40 + i % 3);
-                c.publish(format!("sensors/dev{}", i % 3), QoS::AtLeastOnce, false, payload).await.unwrap();
+                let payload = format!(
+                    r#"{{"temperature":{}.5,"humidity":{}}}"#,
+                    20 + i % 5,
+                    40 + i % 3
+                );
+                c.publish(
+                    format!("sensors/dev{}", i % 3),
+                    QoS::AtLeastOnce,
+                    false,
+                    payload,
+                )
+                .await
+                .unwrap();
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
@@ -127,9 +166,21 @@ async fn points_are_written_and_survive_an_influxdb_restart() {
     influx.down();
     publish(30, 60).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(connector.stats.failed_writes.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    assert!(
+        connector
+            .stats
+            .failed_writes
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    );
     influx.up();
     assert_eq!(wait(60, influx.addr()).await, 60);
-    assert_eq!(connector.stats.dropped.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(
+        connector
+            .stats
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
     connector.stop();
 }

@@ -11,7 +11,12 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 fn step(op: &str, addresses: &[String], certs: &[String], password: &str) -> Step {
-    let input = |n: &str, v: String| ResolvedInput { name: n.into(), value: v, source: InputSource::Own, secret: n.contains("assword") };
+    let input = |n: &str, v: String| ResolvedInput {
+        name: n.into(),
+        value: v,
+        source: InputSource::Own,
+        secret: n.contains("assword"),
+    };
     Step {
         id: format!("InfluxDB.{op}"),
         node: "InfluxDB".into(),
@@ -42,47 +47,87 @@ fn ctx(size: usize) -> DriverContext {
         bytes: Arc::new(bytes),
     };
     let (events, _rx) = EventSink::new();
-    DriverContext { events, cancel: CancellationToken::new(), artifacts: vec![a] }
+    DriverContext {
+        events,
+        cancel: CancellationToken::new(),
+        artifacts: vec![a],
+    }
 }
 
 #[tokio::test]
 async fn lifecycle_on_two_micas_with_pinned_certificates() {
     let dir = tempfile::tempdir().unwrap();
-    let m1 = MicaEmulator::start("admin", "secret", dir.path().join("m1"), 10 << 20).await.unwrap();
-    let m2 = MicaEmulator::start("admin", "secret", dir.path().join("m2"), 10 << 20).await.unwrap();
+    let m1 = MicaEmulator::start("admin", "secret", dir.path().join("m1"), 10 << 20)
+        .await
+        .unwrap();
+    let m2 = MicaEmulator::start("admin", "secret", dir.path().join("m2"), 10 << 20)
+        .await
+        .unwrap();
     let addrs = vec![m1.url(), m2.url()];
     let certs = vec![m1.cert_pem.clone(), m2.cert_pem.clone()];
     let d = MicaDriver::default();
     let c = ctx(600 * 1024);
-    let out = run_operation(&d, &step("install", &addrs, &certs, "secret"), &c).await.unwrap();
+    let out = run_operation(&d, &step("install", &addrs, &certs, "secret"), &c)
+        .await
+        .unwrap();
     assert_eq!(out["installedDeviceCount"], "2");
     assert_eq!(m1.container_state("InfluxDB").as_deref(), Some("installed"));
     assert!(dir.path().join("m2/InfluxDB.tar.gz").exists());
-    run_operation(&d, &step("start", &addrs, &certs, "secret"), &c).await.unwrap();
+    run_operation(&d, &step("start", &addrs, &certs, "secret"), &c)
+        .await
+        .unwrap();
     assert_eq!(m2.container_state("InfluxDB").as_deref(), Some("running"));
-    run_operation(&d, &step("stop", &addrs, &certs, "secret"), &c).await.unwrap();
-    let out = run_operation(&d, &step("uninstall", &addrs, &certs, "secret"), &c).await.unwrap();
+    run_operation(&d, &step("stop", &addrs, &certs, "secret"), &c)
+        .await
+        .unwrap();
+    let out = run_operation(&d, &step("uninstall", &addrs, &certs, "secret"), &c)
+        .await
+        .unwrap();
     assert_eq!(out["uninstalledDeviceCount"], "2");
     assert_eq!(m1.container_state("InfluxDB"), None);
     // Uninstalling again is not an error.
-    run_operation(&d, &step("uninstall", &addrs, &certs, "secret"), &c).await.unwrap();
+    run_operation(&d, &step("uninstall", &addrs, &certs, "secret"), &c)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn wrong_certificate_wrong_password_and_full_storage_fail_their_address_only() {
     let dir = tempfile::tempdir().unwrap();
-    let good = MicaEmulator::start("admin", "secret", dir.path().join("good"), 10 << 20).await.unwrap();
-    let impostor = MicaEmulator::start("admin", "secret", dir.path().join("imp"), 10 << 20).await.unwrap();
-    let full = MicaEmulator::start("admin", "secret", dir.path().join("full"), 1000).await.unwrap();
+    let good = MicaEmulator::start("admin", "secret", dir.path().join("good"), 10 << 20)
+        .await
+        .unwrap();
+    let impostor = MicaEmulator::start("admin", "secret", dir.path().join("imp"), 10 << 20)
+        .await
+        .unwrap();
+    let full = MicaEmulator::start("admin", "secret", dir.path().join("full"), 1000)
+        .await
+        .unwrap();
     let d = MicaDriver::default();
     // Only good's and full's certificates are pinned: the impostor must be refused.
     let certs = vec![good.cert_pem.clone(), full.cert_pem.clone()];
-    let err = run_operation(&d, &step("install", &[good.url(), impostor.url(), full.url()], &certs, "secret"), &ctx(4096)).await.unwrap_err();
+    let err = run_operation(
+        &d,
+        &step(
+            "install",
+            &[good.url(), impostor.url(), full.url()],
+            &certs,
+            "secret",
+        ),
+        &ctx(4096),
+    )
+    .await
+    .unwrap_err();
     assert!(err.starts_with("1 of 3 devices succeeded"), "{err}");
-    assert!(err.contains(&format!("{}: TLS refused", impostor.url())), "{err}");
+    assert!(
+        err.contains(&format!("{}: TLS refused", impostor.url())),
+        "{err}"
+    );
     assert!(err.contains("not enough space"), "{err}");
     assert_eq!(impostor.container_state("InfluxDB"), None);
-    let err = run_operation(&d, &step("start", &[good.url()], &certs, "wrong"), &ctx(1)).await.unwrap_err();
+    let err = run_operation(&d, &step("start", &[good.url()], &certs, "wrong"), &ctx(1))
+        .await
+        .unwrap_err();
     assert!(err.contains("wrong user name or password"), "{err}");
     assert!(!err.contains("wrong\""), "the password is not echoed");
 }
@@ -90,10 +135,34 @@ async fn wrong_certificate_wrong_password_and_full_storage_fail_their_address_on
 #[tokio::test]
 async fn configure_is_refused_and_bad_certificates_are_clear() {
     let dir = tempfile::tempdir().unwrap();
-    let m = MicaEmulator::start("admin", "secret", dir.path().join("m"), 1 << 20).await.unwrap();
+    let m = MicaEmulator::start("admin", "secret", dir.path().join("m"), 1 << 20)
+        .await
+        .unwrap();
     let d = MicaDriver::default();
-    let err = run_operation(&d, &step("configure", &[m.url()], &[m.cert_pem.clone()], "secret"), &ctx(1)).await.unwrap_err();
+    let err = run_operation(
+        &d,
+        &step("configure", &[m.url()], &[m.cert_pem.clone()], "secret"),
+        &ctx(1),
+    )
+    .await
+    .unwrap_err();
     assert!(err.contains("no configure"), "{err}");
-    let err = run_operation(&d, &step("start", &[m.url()], &["-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----".into()], "secret"), &ctx(1)).await.unwrap_err();
-    assert!(err.contains("not valid PEM") || err.contains("holds no PEM") || err.contains("not one of the pinned certificates"), "{err}");
+    let err = run_operation(
+        &d,
+        &step(
+            "start",
+            &[m.url()],
+            &["-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----".into()],
+            "secret",
+        ),
+        &ctx(1),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.contains("not valid PEM")
+            || err.contains("holds no PEM")
+            || err.contains("not one of the pinned certificates"),
+        "{err}"
+    );
 }

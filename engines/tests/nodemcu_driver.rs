@@ -9,14 +9,19 @@ use provisio_engines::broker::EmbeddedBroker;
 use provisio_engines::drivers::nodemcu::{NodeMcuConfig, run_operation};
 use provisio_engines::engine::driver::DriverContext;
 use provisio_engines::events::{DeployEvent, DeviceState, EventSink};
-use provisio_model::plan::{InputSource, ResolvedInput, Step};
 use provisio_model::QName;
+use provisio_model::plan::{InputSource, ResolvedInput, Step};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 fn step(op: &str, broker: &str, ids: &[&str]) -> Step {
-    let input = |n: &str, v: String| ResolvedInput { name: n.into(), value: v, source: InputSource::Own, secret: false };
+    let input = |n: &str, v: String| ResolvedInput {
+        name: n.into(),
+        value: v,
+        source: InputSource::Own,
+        secret: false,
+    };
     Step {
         id: format!("App.{op}"),
         node: "App".into(),
@@ -46,9 +51,19 @@ fn config() -> NodeMcuConfig {
     }
 }
 
-fn ctx() -> (DriverContext, tokio::sync::mpsc::UnboundedReceiver<DeployEvent>) {
+fn ctx() -> (
+    DriverContext,
+    tokio::sync::mpsc::UnboundedReceiver<DeployEvent>,
+) {
     let (events, rx) = EventSink::new();
-    (DriverContext { events, cancel: CancellationToken::new(), artifacts: vec![] }, rx)
+    (
+        DriverContext {
+            events,
+            cancel: CancellationToken::new(),
+            artifacts: vec![],
+        },
+        rx,
+    )
 }
 
 #[tokio::test]
@@ -59,12 +74,22 @@ async fn start_ends_as_soon_as_all_listed_devices_answer_on_mosquitto() {
     }
     let (ctx, mut rx) = ctx();
     let t = Instant::now();
-    let out = run_operation(&config(), &step("start", &m.url(), &["a", "b", "c"]), &ctx).await.unwrap();
+    let out = run_operation(&config(), &step("start", &m.url(), &["a", "b", "c"]), &ctx)
+        .await
+        .unwrap();
     assert_eq!(out["startedDevicesCount"], "3");
-    assert!(t.elapsed() < Duration::from_secs(3), "did not wait for the timeout: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "did not wait for the timeout: {:?}",
+        t.elapsed()
+    );
     let mut running = 0;
     while let Ok(e) = rx.try_recv() {
-        if let DeployEvent::DeviceState { state: DeviceState::Running, .. } = e {
+        if let DeployEvent::DeviceState {
+            state: DeviceState::Running,
+            ..
+        } = e
+        {
             running += 1;
         }
     }
@@ -75,11 +100,24 @@ async fn start_ends_as_soon_as_all_listed_devices_answer_on_mosquitto() {
 async fn failures_timeouts_and_unlisted_devices_are_reported_per_device() {
     let m = Mosquitto::start();
     device(m.port, "ok1", "control", "response", Answer::Success).await;
-    device(m.port, "bad", "control", "response", Answer::Error("app refused to start")).await;
+    device(
+        m.port,
+        "bad",
+        "control",
+        "response",
+        Answer::Error("app refused to start"),
+    )
+    .await;
     device(m.port, "mute", "control", "response", Answer::Silent).await;
     device(m.port, "stranger", "control", "response", Answer::Success).await;
     let (ctx, mut rx) = ctx();
-    let err = run_operation(&config(), &step("start", &m.url(), &["ok1", "bad", "mute"]), &ctx).await.unwrap_err();
+    let err = run_operation(
+        &config(),
+        &step("start", &m.url(), &["ok1", "bad", "mute"]),
+        &ctx,
+    )
+    .await
+    .unwrap_err();
     assert!(err.contains("1 of 3 devices succeeded"), "{err}");
     assert!(err.contains("bad: failed: app refused to start"), "{err}");
     assert!(err.contains("mute: no answer (timed out)"), "{err}");
@@ -88,7 +126,11 @@ async fn failures_timeouts_and_unlisted_devices_are_reported_per_device() {
     while let Ok(e) = rx.try_recv() {
         match e {
             DeployEvent::Log { message, .. } if message.contains("stranger") => warned = true,
-            DeployEvent::DeviceState { device, state: DeviceState::TimedOut, .. } if device == "mute" => timed_out = true,
+            DeployEvent::DeviceState {
+                device,
+                state: DeviceState::TimedOut,
+                ..
+            } if device == "mute" => timed_out = true,
             _ => {}
         }
     }
@@ -98,22 +140,46 @@ async fn failures_timeouts_and_unlisted_devices_are_reported_per_device() {
 #[tokio::test]
 async fn install_through_the_embedded_broker_and_artifact_server() {
     let broker = EmbeddedBroker::start("127.0.0.1".parse().unwrap(), 100).unwrap();
-    let server = ArtifactServer::start("127.0.0.1:0".parse().unwrap(), None, 8).await.unwrap();
+    let server = ArtifactServer::start("127.0.0.1:0".parse().unwrap(), None, 8)
+        .await
+        .unwrap();
     let mut image = vec![0xE9u8];
     image.extend(std::iter::repeat_n(7u8, 4095));
     let token = new_token();
-    let served = server.register(&token, "SensorPublisher_DA", "sensor.bin", Arc::new(image.clone()));
+    let served = server.register(
+        &token,
+        "SensorPublisher_DA",
+        "sensor.bin",
+        Arc::new(image.clone()),
+    );
     assert_eq!(served.size, 4096);
     for id in ["d1", "d2"] {
-        device(broker.addr().port(), id, "control", "response", Answer::ProgressThenSuccess).await;
+        device(
+            broker.addr().port(),
+            id,
+            "control",
+            "response",
+            Answer::ProgressThenSuccess,
+        )
+        .await;
     }
     let (mut ctx, mut rx) = ctx();
     ctx.artifacts = vec![served.clone()];
-    let out = run_operation(&config(), &step("install", &broker.url(), &["d1", "d2"]), &ctx).await.unwrap();
+    let out = run_operation(
+        &config(),
+        &step("install", &broker.url(), &["d1", "d2"]),
+        &ctx,
+    )
+    .await
+    .unwrap();
     assert_eq!(out["installedDevicesCount"], "2");
     let mut downloading = false;
     while let Ok(e) = rx.try_recv() {
-        if let DeployEvent::DeviceState { state: DeviceState::Downloading { total: 100, .. }, .. } = e {
+        if let DeployEvent::DeviceState {
+            state: DeviceState::Downloading { total: 100, .. },
+            ..
+        } = e
+        {
             downloading = true;
         }
     }
@@ -122,24 +188,39 @@ async fn install_through_the_embedded_broker_and_artifact_server() {
     let (status, headers, body) = http_get(&served.url, None).await;
     assert_eq!(status, 200);
     assert_eq!(body, image);
-    assert!(headers.contains(&format!("x-md5: {}", served.md5)), "{headers}");
+    assert!(
+        headers.contains(&format!("x-md5: {}", served.md5)),
+        "{headers}"
+    );
 }
 
 #[tokio::test]
 async fn install_without_artifact_fails_clearly() {
     let m = Mosquitto::start();
     let (ctx, _rx) = ctx();
-    let err = run_operation(&config(), &step("install", &m.url(), &["a"]), &ctx).await.unwrap_err();
+    let err = run_operation(&config(), &step("install", &m.url(), &["a"]), &ctx)
+        .await
+        .unwrap_err();
     assert!(err.contains("deployment artifact"), "{err}");
 }
 
 #[tokio::test]
 async fn unreachable_broker_fails_within_the_connect_timeout() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let (ctx, _rx) = ctx();
     let mut c = config();
     c.connect_timeout = Duration::from_secs(1);
-    let err = run_operation(&c, &step("start", &format!("tcp://127.0.0.1:{port}"), &["a"]), &ctx).await.unwrap_err();
+    let err = run_operation(
+        &c,
+        &step("start", &format!("tcp://127.0.0.1:{port}"), &["a"]),
+        &ctx,
+    )
+    .await
+    .unwrap_err();
     assert!(err.contains("cannot reach the MQTT broker"), "{err}");
 }
 
@@ -150,7 +231,12 @@ async fn http_get(url: &str, range: Option<&str>) -> (u16, String, Vec<u8>) {
     let (host, path) = rest.split_once('/').unwrap();
     let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
     let range = range.map(|r| format!("Range: {r}\r\n")).unwrap_or_default();
-    s.write_all(format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\n{range}Connection: close\r\n\r\n").as_bytes()).await.unwrap();
+    s.write_all(
+        format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\n{range}Connection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.unwrap();
     let split = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
@@ -161,7 +247,9 @@ async fn http_get(url: &str, range: Option<&str>) -> (u16, String, Vec<u8>) {
 
 #[tokio::test]
 async fn artifact_server_ranges_tokens_and_cap() {
-    let server = ArtifactServer::start("127.0.0.1:0".parse().unwrap(), None, 1).await.unwrap();
+    let server = ArtifactServer::start("127.0.0.1:0".parse().unwrap(), None, 1)
+        .await
+        .unwrap();
     let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
     let a = server.register("tok", "da", "app.bin", Arc::new(data.clone()));
     let (st, h, b) = http_get(&a.url, Some("bytes=10-19")).await;
@@ -183,12 +271,23 @@ async fn artifact_server_ranges_tokens_and_cap() {
 #[tokio::test]
 async fn artifact_server_caps_concurrent_transfers() {
     use tokio::io::AsyncWriteExt;
-    let server = ArtifactServer::start("127.0.0.1:0".parse().unwrap(), None, 1).await.unwrap();
+    let server = ArtifactServer::start("127.0.0.1:0".parse().unwrap(), None, 1)
+        .await
+        .unwrap();
     let big = server.register("tok", "da", "big.bin", Arc::new(vec![7u8; 64 << 20]));
     // A client that asks and never reads keeps the only transfer slot busy.
-    let host = big.url.strip_prefix("http://").unwrap().split('/').next().unwrap().to_string();
+    let host = big
+        .url
+        .strip_prefix("http://")
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
     let mut slow = tokio::net::TcpStream::connect(&host).await.unwrap();
-    slow.write_all(format!("GET /tok/big.bin HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes()).await.unwrap();
+    slow.write_all(format!("GET /tok/big.bin HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (st, h, _) = http_get(&big.url, Some("bytes=0-9")).await;
     assert_eq!(st, 503, "{h}");

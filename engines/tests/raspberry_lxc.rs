@@ -16,7 +16,12 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 fn step(node: &str, node_type: &str, op: &str, addresses: &[String]) -> Step {
-    let input = |n: &str, v: String| ResolvedInput { name: n.into(), value: v, source: InputSource::Own, secret: n.contains("assword") };
+    let input = |n: &str, v: String| ResolvedInput {
+        name: n.into(),
+        value: v,
+        source: InputSource::Own,
+        secret: n.contains("assword"),
+    };
     Step {
         id: format!("{node}.{op}"),
         node: node.into(),
@@ -43,20 +48,31 @@ fn rootfs_tarball(dir: &std::path::Path) -> Vec<u8> {
     }
     std::fs::write(root.join("etc/provisio-image"), "test image\n").unwrap();
     let out = dir.join("rootfs.tar.gz");
-    let st = Command::new("tar").arg("-czf").arg(&out).arg("-C").arg(&root).arg(".").status().unwrap();
+    let st = Command::new("tar")
+        .arg("-czf")
+        .arg(&out)
+        .arg("-C")
+        .arg(&root)
+        .arg(".")
+        .status()
+        .unwrap();
     assert!(st.success());
     std::fs::read(out).unwrap()
 }
 
 fn lxc_state(lxc_path: &str, name: &str) -> String {
-    let o = Command::new("lxc-info").args(["-P", lxc_path, "-n", name, "-sH"]).output().expect("lxc-info (apt-get install lxc)");
+    let o = Command::new("lxc-info")
+        .args(["-P", lxc_path, "-n", name, "-sH"])
+        .output()
+        .expect("lxc-info (apt-get install lxc)");
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn container_lifecycle_on_two_pis_with_one_bad_host_key_and_one_unreachable() {
     let dir = tempfile::tempdir().unwrap();
-    let pi1 = SshdStandIn::start(&dir.path().join("pi1")).expect("sshd stand-in (needs root and openssh-server)");
+    let pi1 = SshdStandIn::start(&dir.path().join("pi1"))
+        .expect("sshd stand-in (needs root and openssh-server)");
     let pi2 = SshdStandIn::start(&dir.path().join("pi2")).unwrap();
     let lxc_path = dir.path().join("lxc");
     std::fs::create_dir_all(&lxc_path).unwrap();
@@ -64,14 +80,21 @@ async fn container_lifecycle_on_two_pis_with_one_bad_host_key_and_one_unreachabl
     let node = format!("NodeRED_{}", std::process::id());
     let name = container_name(&node);
     let config = RaspberryConfig {
-        host_keys: HostKeys::Pinned(vec![pi1.host_fingerprint.clone(), pi2.host_fingerprint.clone()]),
+        host_keys: HostKeys::Pinned(vec![
+            pi1.host_fingerprint.clone(),
+            pi2.host_fingerprint.clone(),
+        ]),
         key: Some(pi1.client_key.clone()),
         lxc_path: lxc.clone(),
         default_config: standin_lxc_config(dir.path()).unwrap(),
         timeout: Duration::from_secs(60),
     };
     // pi2 only trusts its own client key: give it pi1's key too.
-    std::fs::copy(pi1.dir.join("authorized_keys"), pi2.dir.join("authorized_keys")).unwrap();
+    std::fs::copy(
+        pi1.dir.join("authorized_keys"),
+        pi2.dir.join("authorized_keys"),
+    )
+    .unwrap();
     let (events, _rx) = EventSink::new();
     let bytes = rootfs_tarball(dir.path());
     let artifact = ServedArtifact {
@@ -82,44 +105,112 @@ async fn container_lifecycle_on_two_pis_with_one_bad_host_key_and_one_unreachabl
         md5: provisio_engines::artifact_server::md5_hex(&bytes),
         bytes: Arc::new(bytes),
     };
-    let ctx = DriverContext { events, cancel: CancellationToken::new(), artifacts: vec![artifact] };
+    let ctx = DriverContext {
+        events,
+        cancel: CancellationToken::new(),
+        artifacts: vec![artifact],
+    };
     // Two Pis share this machine's LXC: address one of them for the container lifecycle.
     let one = vec![pi1.address()];
-    let os = run_operation(&config, &step("Raspbian", "RaspbianStretchLXC", "install", &[pi1.address(), pi2.address()]), &ctx).await.unwrap();
+    let os = run_operation(
+        &config,
+        &step(
+            "Raspbian",
+            "RaspbianStretchLXC",
+            "install",
+            &[pi1.address(), pi2.address()],
+        ),
+        &ctx,
+    )
+    .await
+    .unwrap();
     assert_eq!(os["installedDeviceCount"], "2");
-    let out = run_operation(&config, &step(&node, "LXContainerRaspberryPi", "install", &one), &ctx).await.unwrap();
+    let out = run_operation(
+        &config,
+        &step(&node, "LXContainerRaspberryPi", "install", &one),
+        &ctx,
+    )
+    .await
+    .unwrap();
     assert_eq!(out["installedDeviceCount"], "1");
     assert!(out["availableSpace"].ends_with("KiB"));
     assert!(lxc_path.join(&name).join("config").exists());
     // Installing twice is not an error.
-    run_operation(&config, &step(&node, "LXContainerRaspberryPi", "install", &one), &ctx).await.unwrap();
-    run_operation(&config, &step(&node, "LXContainerRaspberryPi", "configure", &one), &ctx).await.unwrap();
-    let started = run_operation(&config, &step(&node, "LXContainerRaspberryPi", "start", &one), &ctx).await;
+    run_operation(
+        &config,
+        &step(&node, "LXContainerRaspberryPi", "install", &one),
+        &ctx,
+    )
+    .await
+    .unwrap();
+    run_operation(
+        &config,
+        &step(&node, "LXContainerRaspberryPi", "configure", &one),
+        &ctx,
+    )
+    .await
+    .unwrap();
+    let started = run_operation(
+        &config,
+        &step(&node, "LXContainerRaspberryPi", "start", &one),
+        &ctx,
+    )
+    .await;
     let state = lxc_state(&lxc, &name);
-    let stopped = run_operation(&config, &step(&node, "LXContainerRaspberryPi", "stop", &one), &ctx).await;
-    let uninstalled = run_operation(&config, &step(&node, "LXContainerRaspberryPi", "uninstall", &one), &ctx).await;
+    let stopped = run_operation(
+        &config,
+        &step(&node, "LXContainerRaspberryPi", "stop", &one),
+        &ctx,
+    )
+    .await;
+    let uninstalled = run_operation(
+        &config,
+        &step(&node, "LXContainerRaspberryPi", "uninstall", &one),
+        &ctx,
+    )
+    .await;
     assert_eq!(started.unwrap()["startedDeviceCount"], "1");
     assert_eq!(state, "RUNNING");
     stopped.unwrap();
     assert_eq!(uninstalled.unwrap()["uninstalledDeviceCount"], "1");
-    assert!(!lxc_path.join(&name).exists(), "container gone after uninstall");
+    assert!(
+        !lxc_path.join(&name).exists(),
+        "container gone after uninstall"
+    );
 
     // A host key that is not pinned, and an unreachable address, fail per address.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut bad = config.clone();
     bad.host_keys = HostKeys::Pinned(vec![pi1.host_fingerprint.clone()]);
-    let err = run_operation(&bad, &step("Raspbian", "RaspbianStretchLXC", "install", &[pi1.address(), pi2.address(), format!("127.0.0.1:{dead}")]), &ctx)
-        .await
-        .unwrap_err();
+    let err = run_operation(
+        &bad,
+        &step(
+            "Raspbian",
+            "RaspbianStretchLXC",
+            "install",
+            &[pi1.address(), pi2.address(), format!("127.0.0.1:{dead}")],
+        ),
+        &ctx,
+    )
+    .await
+    .unwrap_err();
     assert!(err.starts_with("1 of 3 devices succeeded"), "{err}");
-    assert!(err.contains(&format!("host key {} is not trusted", pi2.host_fingerprint)), "{err}");
+    assert!(
+        err.contains(&format!("host key {} is not trusted", pi2.host_fingerprint)),
+        "{err}"
+    );
     assert!(err.contains(&format!("127.0.0.1:{dead}")), "{err}");
 }
 
 #[tokio::test]
 async fn wrong_key_is_a_login_error() {
     let dir = tempfile::tempdir().unwrap();
-    let pi = SshdStandIn::start(&dir.path().join("pi")).expect("sshd stand-in (needs root and openssh-server)");
+    let pi = SshdStandIn::start(&dir.path().join("pi"))
+        .expect("sshd stand-in (needs root and openssh-server)");
     let other = SshdStandIn::start(&dir.path().join("other")).unwrap();
     let config = RaspberryConfig {
         host_keys: HostKeys::Pinned(vec![pi.host_fingerprint.clone()]),
@@ -127,8 +218,18 @@ async fn wrong_key_is_a_login_error() {
         ..Default::default()
     };
     let (events, _rx) = EventSink::new();
-    let ctx = DriverContext { events, cancel: CancellationToken::new(), artifacts: vec![] };
-    let err = run_operation(&config, &step("Raspbian", "RaspbianStretchLXC", "install", &[pi.address()]), &ctx).await.unwrap_err();
+    let ctx = DriverContext {
+        events,
+        cancel: CancellationToken::new(),
+        artifacts: vec![],
+    };
+    let err = run_operation(
+        &config,
+        &step("Raspbian", "RaspbianStretchLXC", "install", &[pi.address()]),
+        &ctx,
+    )
+    .await
+    .unwrap_err();
     assert!(err.contains("login as 'root' refused"), "{err}");
 }
 
@@ -136,31 +237,49 @@ async fn wrong_key_is_a_login_error() {
 async fn password_login_works_and_a_wrong_password_is_refused_without_echo() {
     let dir = tempfile::tempdir().unwrap();
     let user = format!("pvt{}", std::process::id() % 100_000);
-    let pi = SshdStandIn::start_with_password_user(&dir.path().join("pi"), &user, "raspberry-Pw1").expect("sshd stand-in with a password user (root, useradd)");
+    let pi = SshdStandIn::start_with_password_user(&dir.path().join("pi"), &user, "raspberry-Pw1")
+        .expect("sshd stand-in with a password user (root, useradd)");
     let mut s = step("Raspbian", "RaspbianStretchLXC", "install", &[pi.address()]);
-    let set = |s: &mut Step, name: &str, v: &str| s.inputs.iter_mut().find(|i| i.name == name).unwrap().value = v.into();
+    let set = |s: &mut Step, name: &str, v: &str| {
+        s.inputs.iter_mut().find(|i| i.name == name).unwrap().value = v.into()
+    };
     set(&mut s, "userName", &user);
     set(&mut s, "userPassword", "raspberry-Pw1");
-    let config = RaspberryConfig { host_keys: HostKeys::Pinned(vec![pi.host_fingerprint.clone()]), ..Default::default() };
+    let config = RaspberryConfig {
+        host_keys: HostKeys::Pinned(vec![pi.host_fingerprint.clone()]),
+        ..Default::default()
+    };
     let (events, _rx) = EventSink::new();
-    let ctx = DriverContext { events, cancel: CancellationToken::new(), artifacts: vec![] };
+    let ctx = DriverContext {
+        events,
+        cancel: CancellationToken::new(),
+        artifacts: vec![],
+    };
     // Logged in with the password (lxc-create exists here, so nothing is installed).
     let out = run_operation(&config, &s, &ctx).await.unwrap();
     assert_eq!(out["installedDeviceCount"], "1");
     set(&mut s, "userPassword", "wrong-Secret9");
     let err = run_operation(&config, &s, &ctx).await.unwrap_err();
     assert!(err.contains(&format!("login as '{user}' refused")), "{err}");
-    assert!(!err.contains("wrong-Secret9"), "the password must never appear: {err}");
+    assert!(
+        !err.contains("wrong-Secret9"),
+        "the password must never appear: {err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_disk_and_a_broken_image_fail_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let pi = SshdStandIn::start(&dir.path().join("pi")).expect("sshd stand-in (needs root and openssh-server)");
+    let pi = SshdStandIn::start(&dir.path().join("pi"))
+        .expect("sshd stand-in (needs root and openssh-server)");
     // A 256 KiB tmpfs as the devices' container storage.
     let small = dir.path().join("small");
     std::fs::create_dir_all(&small).unwrap();
-    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(&small).status().unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(&small)
+        .status()
+        .unwrap();
     assert!(mounted.success(), "mount tmpfs (needs root)");
     let config = RaspberryConfig {
         host_keys: HostKeys::Pinned(vec![pi.host_fingerprint.clone()]),
@@ -169,7 +288,9 @@ async fn full_disk_and_a_broken_image_fail_clearly() {
         default_config: String::new(),
         timeout: Duration::from_secs(60),
     };
-    let big: Vec<u8> = (0..1_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let big: Vec<u8> = (0..1_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let artifact = |bytes: Vec<u8>| ServedArtifact {
         name: "DA".into(),
         file_name: "rootfs.tar.gz".into(),
@@ -179,17 +300,50 @@ async fn full_disk_and_a_broken_image_fail_clearly() {
         bytes: Arc::new(bytes),
     };
     let (events, _rx) = EventSink::new();
-    let ctx = DriverContext { events: events.clone(), cancel: CancellationToken::new(), artifacts: vec![artifact(big)] };
-    let err = run_operation(&config, &step("Full", "LXContainerRaspberryPi", "install", &[pi.address()]), &ctx).await.unwrap_err();
+    let ctx = DriverContext {
+        events: events.clone(),
+        cancel: CancellationToken::new(),
+        artifacts: vec![artifact(big)],
+    };
+    let err = run_operation(
+        &config,
+        &step("Full", "LXContainerRaspberryPi", "install", &[pi.address()]),
+        &ctx,
+    )
+    .await
+    .unwrap_err();
     let _ = Command::new("umount").arg(&small).status();
     assert!(err.starts_with("0 of 1 devices succeeded"), "{err}");
-    assert!(err.to_lowercase().contains("writing") || err.to_lowercase().contains("space") || err.contains("failed"), "{err}");
+    assert!(
+        err.to_lowercase().contains("writing")
+            || err.to_lowercase().contains("space")
+            || err.contains("failed"),
+        "{err}"
+    );
     // A tarball that is not one: the unpack fails with tar's message.
     let mut ok = config.clone();
     let lxc = dir.path().join("lxc");
     std::fs::create_dir_all(&lxc).unwrap();
     ok.lxc_path = lxc.display().to_string();
-    let ctx = DriverContext { events, cancel: CancellationToken::new(), artifacts: vec![artifact(b"this is not a tarball".to_vec())] };
-    let err = run_operation(&ok, &step("Broken", "LXContainerRaspberryPi", "install", &[pi.address()]), &ctx).await.unwrap_err();
-    assert!(err.contains("command failed") && err.contains("gzip"), "{err}");
+    let ctx = DriverContext {
+        events,
+        cancel: CancellationToken::new(),
+        artifacts: vec![artifact(b"this is not a tarball".to_vec())],
+    };
+    let err = run_operation(
+        &ok,
+        &step(
+            "Broken",
+            "LXContainerRaspberryPi",
+            "install",
+            &[pi.address()],
+        ),
+        &ctx,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.contains("command failed") && err.contains("gzip"),
+        "{err}"
+    );
 }

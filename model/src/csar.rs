@@ -34,7 +34,11 @@ pub enum CsarError {
     #[error("{META_PATH}: {0}")]
     BadMeta(String),
     #[error("{path}: line {line}: {message}")]
-    Definitions { path: String, line: u32, message: String },
+    Definitions {
+        path: String,
+        line: u32,
+        message: String,
+    },
 }
 
 /// An archive's content: entry path → bytes, plus the parsed metadata.
@@ -119,15 +123,22 @@ pub fn read_bytes(bytes: &[u8]) -> Result<Csar, CsarError> {
     if bytes.len() as u64 > MAX_ARCHIVE_BYTES {
         return Err(CsarError::TooLarge(format!("{} bytes", bytes.len())));
     }
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| CsarError::Zip(e.to_string()))?;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| CsarError::Zip(e.to_string()))?;
     if zip.len() > MAX_ENTRIES {
-        return Err(CsarError::TooLarge(format!("{} entries (limit {MAX_ENTRIES})", zip.len())));
+        return Err(CsarError::TooLarge(format!(
+            "{} entries (limit {MAX_ENTRIES})",
+            zip.len()
+        )));
     }
     let mut total: u64 = 0;
     let mut files = BTreeMap::new();
     for i in 0..zip.len() {
         let mut f = zip.by_index(i).map_err(|e| CsarError::Zip(e.to_string()))?;
-        let name = f.name().map_err(|e| CsarError::Zip(e.to_string()))?.to_string();
+        let name = f
+            .name()
+            .map_err(|e| CsarError::Zip(e.to_string()))?
+            .to_string();
         let name = safe_entry_name(&name)?;
         if f.is_dir() || name.ends_with('/') {
             continue;
@@ -169,7 +180,9 @@ pub fn to_library(csar: &Csar, archive_path: &Path) -> Result<(Library, Option<u
     let mut names: Vec<&String> = csar
         .files
         .keys()
-        .filter(|n| n.ends_with(".tosca") || n.ends_with(".xml") || Some(n.as_str()) == entry.as_deref())
+        .filter(|n| {
+            n.ends_with(".tosca") || n.ends_with(".xml") || Some(n.as_str()) == entry.as_deref()
+        })
         .collect();
     names.sort_by_key(|n| (Some(n.as_str()) != entry.as_deref(), n.as_str()));
     let mut entry_file = None;
@@ -178,12 +191,17 @@ pub fn to_library(csar: &Csar, archive_path: &Path) -> Result<(Library, Option<u
         let is_entry = Some(name.as_str()) == entry.as_deref();
         match Definitions::from_bytes(bytes) {
             Ok(defs) => {
-                let i = library.add(PathBuf::from(format!("{}!/{name}", archive_path.display())), defs, false);
+                let i = library.add(
+                    PathBuf::from(format!("{}!/{name}", archive_path.display())),
+                    defs,
+                    false,
+                );
                 if is_entry {
                     entry_file = Some(i);
                 }
             }
-            Err(crate::tosca::definitions::DefinitionsError::NotDefinitions { .. }) if !is_entry && !name.ends_with(".tosca") => {}
+            Err(crate::tosca::definitions::DefinitionsError::NotDefinitions { .. })
+                if !is_entry && !name.ends_with(".tosca") => {}
             Err(e) => {
                 if is_entry || name.ends_with(".tosca") {
                     return Err(CsarError::Definitions {

@@ -4,10 +4,10 @@
 //! policy templates), each written from its original document, and artifact files under their
 //! referenced paths. Deterministic: the same input gives the same bytes.
 
+use crate::QName;
 use crate::diagnostic::Diagnostic;
 use crate::library::Library;
 use crate::tosca::{ServiceTemplate, TypeKind};
-use crate::QName;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Write;
 
@@ -120,7 +120,11 @@ pub fn closure(lib: &Library, st: &ServiceTemplate) -> BTreeSet<(TypeKind, QName
                 for f in lib.files() {
                     for i in &f.definitions.relationship_type_implementations {
                         if i.relationship_type == q {
-                            push(&mut queue, K::RelationshipTypeImplementation, &i.base.qname());
+                            push(
+                                &mut queue,
+                                K::RelationshipTypeImplementation,
+                                &i.base.qname(),
+                            );
                             for a in &i.implementation_artifacts {
                                 push(&mut queue, K::ArtifactType, &a.artifact_type);
                                 if let Some(r) = &a.artifact_ref {
@@ -170,14 +174,38 @@ pub fn closure(lib: &Library, st: &ServiceTemplate) -> BTreeSet<(TypeKind, QName
 
 fn entry_name(path: &std::path::Path, used: &BTreeSet<String>) -> String {
     // A readable, unique name from the source path's last folders (Winery: <kind>__<id>.tosca).
-    let parts: Vec<String> = path.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+    let parts: Vec<String> = path
+        .iter()
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect();
     let n = parts.len();
-    let base = if n >= 4 && parts[n - 1].ends_with(".tosca") && parts[n - 1].chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
+    let base = if n >= 4
+        && parts[n - 1].ends_with(".tosca")
+        && parts[n - 1]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_uppercase())
+    {
         format!("{}__{}", parts[n - 4], parts[n - 2])
     } else {
-        parts.last().cloned().unwrap_or_else(|| "definitions.tosca".into()).trim_end_matches(".tosca").trim_end_matches(".xml").to_string()
+        parts
+            .last()
+            .cloned()
+            .unwrap_or_else(|| "definitions.tosca".into())
+            .trim_end_matches(".tosca")
+            .trim_end_matches(".xml")
+            .to_string()
     };
-    let clean: String = base.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    let clean: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     let mut name = format!("Definitions/{clean}.tosca");
     let mut k = 2;
     while used.contains(&name) {
@@ -188,7 +216,13 @@ fn entry_name(path: &std::path::Path, used: &BTreeSet<String>) -> String {
 }
 
 /// Exports `st` (found in library file `file`) with everything it needs.
-pub fn export_csar(lib: &Library, file: usize, st: &ServiceTemplate, files: &dyn ArtifactSource, created_by: &str) -> Result<Exported, String> {
+pub fn export_csar(
+    lib: &Library,
+    file: usize,
+    st: &ServiceTemplate,
+    files: &dyn ArtifactSource,
+    created_by: &str,
+) -> Result<Exported, String> {
     let needed = closure(lib, st);
     let mut file_set: BTreeSet<usize> = BTreeSet::new();
     file_set.insert(file);
@@ -201,11 +235,23 @@ pub fn export_csar(lib: &Library, file: usize, st: &ServiceTemplate, files: &dyn
     let mut used = BTreeSet::new();
     let mut entry_defs = String::new();
     // The service template's file first so its name is stable.
-    let ordered: Vec<usize> = std::iter::once(file).chain(file_set.iter().copied().filter(|f| *f != file)).collect();
+    let ordered: Vec<usize> = std::iter::once(file)
+        .chain(file_set.iter().copied().filter(|f| *f != file))
+        .collect();
     for f in ordered {
         let src = lib.file(f);
         let name = if f == file {
-            let clean: String = st.id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+            let clean: String = st
+                .id
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
             format!("Definitions/{clean}.tosca")
         } else {
             entry_name(&src.path, &used)
@@ -221,18 +267,34 @@ pub fn export_csar(lib: &Library, file: usize, st: &ServiceTemplate, files: &dyn
         if *k != TypeKind::ArtifactTemplate {
             continue;
         }
-        let Some(a) = lib.artifact_template(q) else { continue };
+        let Some(a) = lib.artifact_template(q) else {
+            continue;
+        };
         for r in &a.references {
             let path = crate::csar::percent_decode(&r.reference);
             if path.starts_with('/') || path.split('/').any(|c| c == "..") || path.contains("://") {
-                warnings.push(Diagnostic::warning("artifact-file", q.to_string(), format!("reference '{}' is not a relative path; not packed", r.reference)));
+                warnings.push(Diagnostic::warning(
+                    "artifact-file",
+                    q.to_string(),
+                    format!(
+                        "reference '{}' is not a relative path; not packed",
+                        r.reference
+                    ),
+                ));
                 continue;
             }
             match files.read(&r.reference) {
                 Some(b) => {
                     entries.insert(path, b);
                 }
-                None => warnings.push(Diagnostic::warning("artifact-file", q.to_string(), format!("file '{}' not found; the CSAR references it without content", r.reference))),
+                None => warnings.push(Diagnostic::warning(
+                    "artifact-file",
+                    q.to_string(),
+                    format!(
+                        "file '{}' not found; the CSAR references it without content",
+                        r.reference
+                    ),
+                )),
             }
         }
     }
@@ -240,7 +302,11 @@ pub fn export_csar(lib: &Library, file: usize, st: &ServiceTemplate, files: &dyn
         "TOSCA-Meta-Version: 1.0\nCSAR-Version: 1.0\nCreated-By: {created_by}\nEntry-Definitions: {entry_defs}\n"
     );
     for name in entries.keys() {
-        let ct = if name.starts_with("Definitions/") { "application/vnd.oasis.tosca.definitions" } else { "application/octet-stream" };
+        let ct = if name.starts_with("Definitions/") {
+            "application/vnd.oasis.tosca.definitions"
+        } else {
+            "application/octet-stream"
+        };
         meta.push_str(&format!("\nName: {name}\nContent-Type: {ct}\n"));
     }
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
@@ -249,13 +315,19 @@ pub fn export_csar(lib: &Library, file: usize, st: &ServiceTemplate, files: &dyn
         .last_modified_time(zip::DateTime::DEFAULT)
         .unix_permissions(0o644);
     let mut names = vec![crate::csar::META_PATH.to_string()];
-    zip.start_file(crate::csar::META_PATH, opts).map_err(|e| e.to_string())?;
+    zip.start_file(crate::csar::META_PATH, opts)
+        .map_err(|e| e.to_string())?;
     zip.write_all(meta.as_bytes()).map_err(|e| e.to_string())?;
     for (name, bytes) in &entries {
-        zip.start_file(name.as_str(), opts).map_err(|e| e.to_string())?;
+        zip.start_file(name.as_str(), opts)
+            .map_err(|e| e.to_string())?;
         zip.write_all(bytes).map_err(|e| e.to_string())?;
         names.push(name.clone());
     }
     let bytes = zip.finish().map_err(|e| e.to_string())?.into_inner();
-    Ok(Exported { bytes, entries: names, warnings })
+    Ok(Exported {
+        bytes,
+        entries: names,
+        warnings,
+    })
 }

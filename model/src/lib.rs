@@ -6,14 +6,14 @@ pub mod csar;
 pub mod csar_export;
 pub mod diagnostic;
 pub mod library;
-pub mod plan;
 pub mod load;
+pub mod plan;
 pub mod protocol;
-pub mod save;
-pub mod validate;
 pub mod qname;
 pub mod rules;
+pub mod save;
 pub mod tosca;
+pub mod validate;
 pub mod xml;
 
 pub use diagnostic::{Diagnostic, Severity};

@@ -2,9 +2,9 @@
 //! CSAR, an opened file) with every QName resolved across files, DerivedFrom chains included.
 //! Unresolved references are warnings, never failures.
 
+use crate::QName;
 use crate::diagnostic::Diagnostic;
 use crate::tosca::*;
-use crate::QName;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -51,7 +51,13 @@ macro_rules! lister {
                 .index
                 .iter()
                 .filter(|((k, _), _)| *k == $kind)
-                .filter_map(|((_, q), loc)| self.files[loc.file].definitions.$list.get(loc.item).map(|t| (q, t)))
+                .filter_map(|((_, q), loc)| {
+                    self.files[loc.file]
+                        .definitions
+                        .$list
+                        .get(loc.item)
+                        .map(|t| (q, t))
+                })
                 .collect();
             v.sort_by(|a, b| a.0.cmp(b.0));
             v.into_iter().map(|(_, t)| t).collect()
@@ -66,7 +72,12 @@ impl Library {
 
     /// Adds one file's definitions; returns its index. A QName already defined by a user file
     /// keeps its first definition (warning); user files override built-in ones.
-    pub fn add(&mut self, path: impl Into<PathBuf>, definitions: Definitions, builtin: bool) -> usize {
+    pub fn add(
+        &mut self,
+        path: impl Into<PathBuf>,
+        definitions: Definitions,
+        builtin: bool,
+    ) -> usize {
         let file = self.files.len();
         let path = path.into();
         let d = &definitions;
@@ -85,7 +96,10 @@ impl Library {
         base!(artifact_types, TypeKind::ArtifactType);
         base!(policy_types, TypeKind::PolicyType);
         base!(node_type_implementations, TypeKind::NodeTypeImplementation);
-        base!(relationship_type_implementations, TypeKind::RelationshipTypeImplementation);
+        base!(
+            relationship_type_implementations,
+            TypeKind::RelationshipTypeImplementation
+        );
         for (i, t) in d.artifact_templates.iter().enumerate() {
             entries.push((TypeKind::ArtifactTemplate, t.qname(), i, t.line));
         }
@@ -113,7 +127,11 @@ impl Library {
                                 Diagnostic::warning(
                                     "duplicate-definition",
                                     q.to_string(),
-                                    format!("{} defined again; the one in {} is used", kind.element(), first.display()),
+                                    format!(
+                                        "{} defined again; the one in {} is used",
+                                        kind.element(),
+                                        first.display()
+                                    ),
                                 )
                                 .with_hint("remove one of the two definitions")
                                 .at(Some(path.clone()), line),
@@ -168,21 +186,81 @@ impl Library {
     }
 
     getter!(node_type, TypeKind::NodeType, node_types, NodeType);
-    getter!(relationship_type, TypeKind::RelationshipType, relationship_types, RelationshipType);
-    getter!(capability_type, TypeKind::CapabilityType, capability_types, TypeDef);
-    getter!(requirement_type, TypeKind::RequirementType, requirement_types, RequirementType);
-    getter!(artifact_type, TypeKind::ArtifactType, artifact_types, TypeDef);
+    getter!(
+        relationship_type,
+        TypeKind::RelationshipType,
+        relationship_types,
+        RelationshipType
+    );
+    getter!(
+        capability_type,
+        TypeKind::CapabilityType,
+        capability_types,
+        TypeDef
+    );
+    getter!(
+        requirement_type,
+        TypeKind::RequirementType,
+        requirement_types,
+        RequirementType
+    );
+    getter!(
+        artifact_type,
+        TypeKind::ArtifactType,
+        artifact_types,
+        TypeDef
+    );
     getter!(policy_type, TypeKind::PolicyType, policy_types, TypeDef);
-    getter!(node_type_implementation, TypeKind::NodeTypeImplementation, node_type_implementations, NodeTypeImplementation);
-    getter!(artifact_template, TypeKind::ArtifactTemplate, artifact_templates, ArtifactTemplate);
-    getter!(policy_template, TypeKind::PolicyTemplate, policy_templates, PolicyTemplate);
-    getter!(service_template, TypeKind::ServiceTemplate, service_templates, ServiceTemplate);
+    getter!(
+        node_type_implementation,
+        TypeKind::NodeTypeImplementation,
+        node_type_implementations,
+        NodeTypeImplementation
+    );
+    getter!(
+        artifact_template,
+        TypeKind::ArtifactTemplate,
+        artifact_templates,
+        ArtifactTemplate
+    );
+    getter!(
+        policy_template,
+        TypeKind::PolicyTemplate,
+        policy_templates,
+        PolicyTemplate
+    );
+    getter!(
+        service_template,
+        TypeKind::ServiceTemplate,
+        service_templates,
+        ServiceTemplate
+    );
 
     lister!(node_types, TypeKind::NodeType, node_types, NodeType);
-    lister!(relationship_types, TypeKind::RelationshipType, relationship_types, RelationshipType);
-    lister!(capability_types, TypeKind::CapabilityType, capability_types, TypeDef);
-    lister!(requirement_types, TypeKind::RequirementType, requirement_types, RequirementType);
-    lister!(artifact_templates, TypeKind::ArtifactTemplate, artifact_templates, ArtifactTemplate);
+    lister!(
+        relationship_types,
+        TypeKind::RelationshipType,
+        relationship_types,
+        RelationshipType
+    );
+    lister!(
+        capability_types,
+        TypeKind::CapabilityType,
+        capability_types,
+        TypeDef
+    );
+    lister!(
+        requirement_types,
+        TypeKind::RequirementType,
+        requirement_types,
+        RequirementType
+    );
+    lister!(
+        artifact_templates,
+        TypeKind::ArtifactTemplate,
+        artifact_templates,
+        ArtifactTemplate
+    );
 
     /// Every service template with the index of its file, in file order.
     pub fn service_templates(&self) -> Vec<(usize, &ServiceTemplate)> {
@@ -204,7 +282,9 @@ impl Library {
             TypeKind::ArtifactType => &d.artifact_types.get(loc.item)?.base,
             TypeKind::PolicyType => &d.policy_types.get(loc.item)?.base,
             TypeKind::NodeTypeImplementation => &d.node_type_implementations.get(loc.item)?.base,
-            TypeKind::RelationshipTypeImplementation => &d.relationship_type_implementations.get(loc.item)?.base,
+            TypeKind::RelationshipTypeImplementation => {
+                &d.relationship_type_implementations.get(loc.item)?.base
+            }
             _ => return None,
         };
         base.derived_from.clone()
@@ -314,7 +394,12 @@ impl Library {
             .index
             .iter()
             .filter(|((k, _), _)| *k == TypeKind::NodeTypeImplementation)
-            .filter_map(|(_, loc)| self.files[loc.file].definitions.node_type_implementations.get(loc.item))
+            .filter_map(|(_, loc)| {
+                self.files[loc.file]
+                    .definitions
+                    .node_type_implementations
+                    .get(loc.item)
+            })
             .filter(|i| i.node_type == *q)
             .collect();
         v.sort_by_key(|i| i.base.qname());
@@ -342,22 +427,23 @@ impl Library {
         let mut out = Vec::new();
         for f in &self.files {
             let d = &f.definitions;
-            let mut check = |kinds: &[TypeKind], q: &QName, element: &str, what: &str, line: u32| {
-                if q.local.is_empty() {
-                    return;
-                }
-                if !kinds.iter().any(|k| self.contains(*k, q)) {
-                    out.push(
-                        Diagnostic::warning(
-                            "unresolved-reference",
-                            element.to_string(),
-                            format!("{what} {q} is not defined in the loaded files"),
-                        )
-                        .with_hint("open the Winery repository or CSAR that defines it")
-                        .at(Some(f.path.clone()), line),
-                    );
-                }
-            };
+            let mut check =
+                |kinds: &[TypeKind], q: &QName, element: &str, what: &str, line: u32| {
+                    if q.local.is_empty() {
+                        return;
+                    }
+                    if !kinds.iter().any(|k| self.contains(*k, q)) {
+                        out.push(
+                            Diagnostic::warning(
+                                "unresolved-reference",
+                                element.to_string(),
+                                format!("{what} {q} is not defined in the loaded files"),
+                            )
+                            .with_hint("open the Winery repository or CSAR that defines it")
+                            .at(Some(f.path.clone()), line),
+                        );
+                    }
+                };
             use TypeKind as K;
             for t in &d.node_types {
                 let el = t.base.qname().to_string();
@@ -365,16 +451,34 @@ impl Library {
                     check(&[K::NodeType], p, &el, "parent node type", t.base.line);
                 }
                 for r in &t.requirement_definitions {
-                    check(&[K::RequirementType], &r.type_ref, &el, "requirement type", t.base.line);
+                    check(
+                        &[K::RequirementType],
+                        &r.type_ref,
+                        &el,
+                        "requirement type",
+                        t.base.line,
+                    );
                 }
                 for c in &t.capability_definitions {
-                    check(&[K::CapabilityType], &c.type_ref, &el, "capability type", t.base.line);
+                    check(
+                        &[K::CapabilityType],
+                        &c.type_ref,
+                        &el,
+                        "capability type",
+                        t.base.line,
+                    );
                 }
             }
             for t in &d.relationship_types {
                 let el = t.base.qname().to_string();
                 if let Some(p) = &t.base.derived_from {
-                    check(&[K::RelationshipType], p, &el, "parent relationship type", t.base.line);
+                    check(
+                        &[K::RelationshipType],
+                        p,
+                        &el,
+                        "parent relationship type",
+                        t.base.line,
+                    );
                 }
                 let ends = [K::NodeType, K::RequirementType, K::CapabilityType];
                 if let Some(s) = &t.valid_source {
@@ -387,7 +491,13 @@ impl Library {
             for t in &d.requirement_types {
                 let el = t.base.qname().to_string();
                 if let Some(c) = &t.required_capability_type {
-                    check(&[K::CapabilityType], c, &el, "required capability type", t.base.line);
+                    check(
+                        &[K::CapabilityType],
+                        c,
+                        &el,
+                        "required capability type",
+                        t.base.line,
+                    );
                 }
             }
             for (list, kind) in [
@@ -397,7 +507,13 @@ impl Library {
             ] {
                 for t in list {
                     if let Some(p) = &t.base.derived_from {
-                        check(&[kind], p, &t.base.qname().to_string(), "parent type", t.base.line);
+                        check(
+                            &[kind],
+                            p,
+                            &t.base.qname().to_string(),
+                            "parent type",
+                            t.base.line,
+                        );
                     }
                 }
             }
@@ -405,52 +521,130 @@ impl Library {
                 let el = i.base.qname().to_string();
                 check(&[K::NodeType], &i.node_type, &el, "node type", i.base.line);
                 for a in &i.implementation_artifacts {
-                    check(&[K::ArtifactType], &a.artifact_type, &el, "artifact type", i.base.line);
+                    check(
+                        &[K::ArtifactType],
+                        &a.artifact_type,
+                        &el,
+                        "artifact type",
+                        i.base.line,
+                    );
                     if let Some(r) = &a.artifact_ref {
-                        check(&[K::ArtifactTemplate], r, &el, "artifact template", i.base.line);
+                        check(
+                            &[K::ArtifactTemplate],
+                            r,
+                            &el,
+                            "artifact template",
+                            i.base.line,
+                        );
                     }
                 }
                 for a in &i.deployment_artifacts {
-                    check(&[K::ArtifactType], &a.artifact_type, &el, "artifact type", i.base.line);
+                    check(
+                        &[K::ArtifactType],
+                        &a.artifact_type,
+                        &el,
+                        "artifact type",
+                        i.base.line,
+                    );
                     if let Some(r) = &a.artifact_ref {
-                        check(&[K::ArtifactTemplate], r, &el, "artifact template", i.base.line);
+                        check(
+                            &[K::ArtifactTemplate],
+                            r,
+                            &el,
+                            "artifact template",
+                            i.base.line,
+                        );
                     }
                 }
             }
             for i in &d.relationship_type_implementations {
                 let el = i.base.qname().to_string();
-                check(&[K::RelationshipType], &i.relationship_type, &el, "relationship type", i.base.line);
+                check(
+                    &[K::RelationshipType],
+                    &i.relationship_type,
+                    &el,
+                    "relationship type",
+                    i.base.line,
+                );
             }
             for a in &d.artifact_templates {
-                check(&[K::ArtifactType], &a.type_ref, &a.qname().to_string(), "artifact type", a.line);
+                check(
+                    &[K::ArtifactType],
+                    &a.type_ref,
+                    &a.qname().to_string(),
+                    "artifact type",
+                    a.line,
+                );
             }
             for p in &d.policy_templates {
-                check(&[K::PolicyType], &p.type_ref, &p.qname().to_string(), "policy type", p.line);
+                check(
+                    &[K::PolicyType],
+                    &p.type_ref,
+                    &p.qname().to_string(),
+                    "policy type",
+                    p.line,
+                );
             }
             for st in &d.service_templates {
                 for n in &st.topology.node_templates {
                     check(&[K::NodeType], &n.type_ref, &n.id, "node type", n.line);
                     for r in &n.requirements {
-                        check(&[K::RequirementType], &r.type_ref, &n.id, "requirement type", n.line);
+                        check(
+                            &[K::RequirementType],
+                            &r.type_ref,
+                            &n.id,
+                            "requirement type",
+                            n.line,
+                        );
                     }
                     for c in &n.capabilities {
-                        check(&[K::CapabilityType], &c.type_ref, &n.id, "capability type", n.line);
+                        check(
+                            &[K::CapabilityType],
+                            &c.type_ref,
+                            &n.id,
+                            "capability type",
+                            n.line,
+                        );
                     }
                     for a in &n.deployment_artifacts {
-                        check(&[K::ArtifactType], &a.artifact_type, &n.id, "artifact type", n.line);
+                        check(
+                            &[K::ArtifactType],
+                            &a.artifact_type,
+                            &n.id,
+                            "artifact type",
+                            n.line,
+                        );
                         if let Some(r) = &a.artifact_ref {
-                            check(&[K::ArtifactTemplate], r, &n.id, "artifact template", n.line);
+                            check(
+                                &[K::ArtifactTemplate],
+                                r,
+                                &n.id,
+                                "artifact template",
+                                n.line,
+                            );
                         }
                     }
                     for p in &n.policies {
-                        check(&[K::PolicyType], &p.policy_type, &n.id, "policy type", n.line);
+                        check(
+                            &[K::PolicyType],
+                            &p.policy_type,
+                            &n.id,
+                            "policy type",
+                            n.line,
+                        );
                         if let Some(r) = &p.policy_ref {
                             check(&[K::PolicyTemplate], r, &n.id, "policy template", n.line);
                         }
                     }
                 }
                 for r in &st.topology.relationship_templates {
-                    check(&[K::RelationshipType], &r.type_ref, &r.id, "relationship type", r.line);
+                    check(
+                        &[K::RelationshipType],
+                        &r.type_ref,
+                        &r.id,
+                        "relationship type",
+                        r.line,
+                    );
                 }
             }
         }

@@ -89,15 +89,23 @@ pub fn load_definitions_file(path: &Path) -> Result<Definitions, LoadError> {
         .map_err(|e| LoadError::new(path, None, e.to_string()))?
         .len();
     if len > crate::xml::parse::MAX_DOCUMENT_BYTES as u64 {
-        return Err(LoadError::new(path, None, format!("file is {len} bytes, larger than the limit")));
+        return Err(LoadError::new(
+            path,
+            None,
+            format!("file is {len} bytes, larger than the limit"),
+        ));
     }
     let bytes = std::fs::read(path).map_err(|e| LoadError::new(path, None, e.to_string()))?;
-    Definitions::from_bytes(&bytes).map_err(|e| LoadError::new(path, Some(e.line()), strip_line(&e.to_string())))
+    Definitions::from_bytes(&bytes)
+        .map_err(|e| LoadError::new(path, Some(e.line()), strip_line(&e.to_string())))
 }
 
 fn strip_line(msg: &str) -> String {
     match msg.strip_prefix("line ") {
-        Some(rest) => rest.split_once(": ").map(|(_, m)| m.to_string()).unwrap_or_else(|| msg.to_string()),
+        Some(rest) => rest
+            .split_once(": ")
+            .map(|(_, m)| m.to_string())
+            .unwrap_or_else(|| msg.to_string()),
         None => msg.to_string(),
     }
 }
@@ -125,13 +133,21 @@ pub fn load_winery_repository(root: &Path) -> Loaded {
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             library.push_load_diagnostic(
-                Diagnostic::warning("unreadable", dir.display().to_string(), "folder cannot be read").at(Some(dir.clone()), 0),
+                Diagnostic::warning(
+                    "unreadable",
+                    dir.display().to_string(),
+                    "folder cannot be read",
+                )
+                .at(Some(dir.clone()), 0),
             );
             continue;
         };
         for entry in entries.flatten() {
             let p = entry.path();
-            let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+            let hidden = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'));
             if hidden {
                 continue;
             }
@@ -165,7 +181,10 @@ pub fn load_winery_repository(root: &Path) -> Loaded {
 }
 
 /// Adds built-in files (repository-relative path, bytes) to a library as read-only definitions.
-pub fn add_builtin_files<'a>(library: &mut Library, files: impl IntoIterator<Item = (&'a str, &'a [u8])>) {
+pub fn add_builtin_files<'a>(
+    library: &mut Library,
+    files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) {
     for (path, bytes) in files {
         if !path.ends_with(".tosca") {
             continue;
@@ -175,7 +194,8 @@ pub fn add_builtin_files<'a>(library: &mut Library, files: impl IntoIterator<Ite
                 library.add(PathBuf::from("builtin").join(path), defs, true);
             }
             Err(e) => library.push_load_diagnostic(
-                Diagnostic::error("parse-error", path.to_string(), e.to_string()).at(Some(PathBuf::from("builtin").join(path)), e.line()),
+                Diagnostic::error("parse-error", path.to_string(), e.to_string())
+                    .at(Some(PathBuf::from("builtin").join(path)), e.line()),
             ),
         }
     }

@@ -75,7 +75,10 @@ pub enum DeviceMessage {
 impl DeviceMessage {
     /// A `success` response from `hardware_id`.
     pub fn success(hardware_id: impl Into<String>) -> Self {
-        DeviceMessage::Response { response: SUCCESS.to_owned(), hardware_id: hardware_id.into() }
+        DeviceMessage::Response {
+            response: SUCCESS.to_owned(),
+            hardware_id: hardware_id.into(),
+        }
     }
 
     /// An `error: <reason>` response from `hardware_id`.
@@ -88,9 +91,8 @@ impl DeviceMessage {
 
     pub fn hardware_id(&self) -> &str {
         match self {
-            DeviceMessage::Response { hardware_id, .. } | DeviceMessage::Progress { hardware_id, .. } => {
-                hardware_id
-            }
+            DeviceMessage::Response { hardware_id, .. }
+            | DeviceMessage::Progress { hardware_id, .. } => hardware_id,
         }
     }
 }
@@ -109,7 +111,12 @@ impl Outcome {
         if response == SUCCESS {
             Outcome::Success
         } else {
-            Outcome::Failed(response.strip_prefix(ERROR_PREFIX).unwrap_or(response).to_owned())
+            Outcome::Failed(
+                response
+                    .strip_prefix(ERROR_PREFIX)
+                    .unwrap_or(response)
+                    .to_owned(),
+            )
         }
     }
 }
@@ -138,10 +145,21 @@ mod tests {
 
     #[test]
     fn simple_commands_are_exact() {
-        assert_eq!(serde_json::to_string(&Command::Start).unwrap(), r#"{"messageType":"start"}"#);
-        assert_eq!(serde_json::to_string(&Command::Stop).unwrap(), r#"{"messageType":"stop"}"#);
-        assert_eq!(serde_json::to_string(&Command::Uninstall).unwrap(), r#"{"messageType":"uninstall"}"#);
-        let cfg = Command::Configure { app_config: r#"{ "interval" : 3000 }"#.into() };
+        assert_eq!(
+            serde_json::to_string(&Command::Start).unwrap(),
+            r#"{"messageType":"start"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&Command::Stop).unwrap(),
+            r#"{"messageType":"stop"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&Command::Uninstall).unwrap(),
+            r#"{"messageType":"uninstall"}"#
+        );
+        let cfg = Command::Configure {
+            app_config: r#"{ "interval" : 3000 }"#.into(),
+        };
         assert_eq!(
             serde_json::to_string(&cfg).unwrap(),
             r#"{"messageType":"configure","appConfig":"{ \"interval\" : 3000 }"}"#
@@ -150,15 +168,21 @@ mod tests {
 
     #[test]
     fn responses_parse_and_classify() {
-        let m: DeviceMessage =
-            serde_json::from_str(r#"{"messageType":"response","response":"success","hardwareId":"1345963"}"#).unwrap();
+        let m: DeviceMessage = serde_json::from_str(
+            r#"{"messageType":"response","response":"success","hardwareId":"1345963"}"#,
+        )
+        .unwrap();
         assert_eq!(m, DeviceMessage::success("1345963"));
-        let m: DeviceMessage =
-            serde_json::from_str(r#"{"hardwareId":"8797990","response":"error: md5 mismatch","messageType":"response"}"#)
-                .unwrap();
+        let m: DeviceMessage = serde_json::from_str(
+            r#"{"hardwareId":"8797990","response":"error: md5 mismatch","messageType":"response"}"#,
+        )
+        .unwrap();
         match m {
             DeviceMessage::Response { response, .. } => {
-                assert_eq!(Outcome::parse(&response), Outcome::Failed("md5 mismatch".into()))
+                assert_eq!(
+                    Outcome::parse(&response),
+                    Outcome::Failed("md5 mismatch".into())
+                )
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -167,7 +191,11 @@ mod tests {
 
     #[test]
     fn progress_extension() {
-        let m = DeviceMessage::Progress { hardware_id: "1".into(), written: 10, total: 20 };
+        let m = DeviceMessage::Progress {
+            hardware_id: "1".into(),
+            written: 10,
+            total: 20,
+        };
         assert_eq!(
             serde_json::to_string(&m).unwrap(),
             r#"{"messageType":"progress","hardwareId":"1","written":10,"total":20}"#
@@ -177,6 +205,9 @@ mod tests {
     #[test]
     fn unknown_message_type_is_an_error() {
         assert!(serde_json::from_str::<Command>(r#"{"messageType":"reboot"}"#).is_err());
-        assert!(serde_json::from_str::<Command>(r#"{"messageType":"install","installUrl":"x"}"#).is_err());
+        assert!(
+            serde_json::from_str::<Command>(r#"{"messageType":"install","installUrl":"x"}"#)
+                .is_err()
+        );
     }
 }

@@ -3,7 +3,18 @@
 use std::fmt;
 
 /// A TOSCA qualified name. Namespaces are compared by URI, never by prefix.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct QName {
     pub namespace: String,
     pub local: String,

@@ -18,7 +18,11 @@ use std::path::PathBuf;
 pub const JSON_LIST_KEYS: &[&str] = &["hardwareIds", "addresses", "certificates"];
 
 /// Validates `st` (which lives in library file `file`, for locations).
-pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Option<PathBuf>) -> Vec<Diagnostic> {
+pub fn validate_service_template(
+    lib: &Library,
+    st: &ServiceTemplate,
+    file: Option<PathBuf>,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let topo = &st.topology;
     let at = |d: Diagnostic, line: u32| d.at(file.clone(), line);
@@ -29,14 +33,26 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
         .node_templates
         .iter()
         .map(|n| (n.id.as_str(), n.line))
-        .chain(topo.relationship_templates.iter().map(|r| (r.id.as_str(), r.line)));
+        .chain(
+            topo.relationship_templates
+                .iter()
+                .map(|r| (r.id.as_str(), r.line)),
+        );
     for (id, line) in ids {
         if id.is_empty() {
-            out.push(at(Diagnostic::error("duplicate-id", "(no id)", "a template has no id").with_hint("give every template a unique id"), line));
+            out.push(at(
+                Diagnostic::error("duplicate-id", "(no id)", "a template has no id")
+                    .with_hint("give every template a unique id"),
+                line,
+            ));
         } else if let Some(first) = seen.insert(id, line) {
             out.push(at(
-                Diagnostic::error("duplicate-id", id, format!("id '{id}' is used twice (first on line {first})"))
-                    .with_hint("rename one of them"),
+                Diagnostic::error(
+                    "duplicate-id",
+                    id,
+                    format!("id '{id}' is used twice (first on line {first})"),
+                )
+                .with_hint("rename one of them"),
                 line,
             ));
         }
@@ -46,25 +62,46 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
     for n in &topo.node_templates {
         match lib.node_type(&n.type_ref) {
             None => out.push(at(
-                Diagnostic::error("unknown-type", &n.id, format!("node type {} is not defined", n.type_ref))
-                    .with_hint("open the repository or CSAR that defines it, or pick a type from the palette"),
+                Diagnostic::error(
+                    "unknown-type",
+                    &n.id,
+                    format!("node type {} is not defined", n.type_ref),
+                )
+                .with_hint(
+                    "open the repository or CSAR that defines it, or pick a type from the palette",
+                ),
                 n.line,
             )),
             Some(t) if t.base.is_abstract => out.push(at(
-                Diagnostic::warning("abstract-type", &n.id, format!("node type {} is abstract: it must be substituted before deployment", n.type_ref.local))
-                    .with_hint("choose a concrete type derived from it"),
+                Diagnostic::warning(
+                    "abstract-type",
+                    &n.id,
+                    format!(
+                        "node type {} is abstract: it must be substituted before deployment",
+                        n.type_ref.local
+                    ),
+                )
+                .with_hint("choose a concrete type derived from it"),
                 n.line,
             )),
             Some(_) => {}
         }
         if let MaxInstances::Bounded(max) = n.max_instances
-            && n.min_instances > max {
-                out.push(at(
-                    Diagnostic::error("instances", &n.id, format!("minInstances {} is larger than maxInstances {max}", n.min_instances))
-                        .with_hint("make minInstances ≤ maxInstances"),
-                    n.line,
-                ));
-            }
+            && n.min_instances > max
+        {
+            out.push(at(
+                Diagnostic::error(
+                    "instances",
+                    &n.id,
+                    format!(
+                        "minInstances {} is larger than maxInstances {max}",
+                        n.min_instances
+                    ),
+                )
+                .with_hint("make minInstances ≤ maxInstances"),
+                n.line,
+            ));
+        }
         check_properties(lib, n, &mut out, &file);
     }
 
@@ -77,12 +114,21 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
         let rt = lib.relationship_type(&r.type_ref);
         if rt.is_none() {
             out.push(at(
-                Diagnostic::error("unknown-type", &r.id, format!("relationship type {} is not defined", r.type_ref))
-                    .with_hint("use HostedOn, ConnectsTo or DependsOn, or open the definitions of this type"),
+                Diagnostic::error(
+                    "unknown-type",
+                    &r.id,
+                    format!("relationship type {} is not defined", r.type_ref),
+                )
+                .with_hint(
+                    "use HostedOn, ConnectsTo or DependsOn, or open the definitions of this type",
+                ),
                 r.line,
             ));
         }
-        let (src, tgt) = (index.endpoint_node(&r.source), index.endpoint_node(&r.target));
+        let (src, tgt) = (
+            index.endpoint_node(&r.source),
+            index.endpoint_node(&r.target),
+        );
         if let (Some(s), Some(t)) = (src, tgt) {
             outgoing.entry(s.id.as_str()).or_default().push(t);
         }
@@ -96,7 +142,10 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
             }
         }
         if let (Some(rt), Some(s), Some(t)) = (rt, src, tgt) {
-            if lib.node_type(&s.type_ref).is_some() && lib.node_type(&t.type_ref).is_some() && !relationship_allowed(lib, rt, s, t) {
+            if lib.node_type(&s.type_ref).is_some()
+                && lib.node_type(&t.type_ref).is_some()
+                && !relationship_allowed(lib, rt, s, t)
+            {
                 out.push(at(
                     Diagnostic::error(
                         "invalid-relationship",
@@ -107,7 +156,11 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
                     r.line,
                 ));
             }
-            if *kinds.entry(&r.type_ref).or_insert_with(|| relation_kind(lib, &r.type_ref)) == RelationKind::HostedOn {
+            if *kinds
+                .entry(&r.type_ref)
+                .or_insert_with(|| relation_kind(lib, &r.type_ref))
+                == RelationKind::HostedOn
+            {
                 hosts.entry(s.id.as_str()).or_default().push(t.id.as_str());
             }
         }
@@ -124,8 +177,12 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
             if chain.contains(h) {
                 if *h == n.id {
                     out.push(at(
-                        Diagnostic::error("hosting-cycle", &n.id, format!("HostedOn cycle: {} → {}", chain.join(" → "), h))
-                            .with_hint("a node cannot (indirectly) host itself; remove one HostedOn"),
+                        Diagnostic::error(
+                            "hosting-cycle",
+                            &n.id,
+                            format!("HostedOn cycle: {} → {}", chain.join(" → "), h),
+                        )
+                        .with_hint("a node cannot (indirectly) host itself; remove one HostedOn"),
                         n.line,
                     ));
                 }
@@ -136,23 +193,38 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
         }
         if hosts.get(n.id.as_str()).is_some_and(|v| v.len() > 1) {
             out.push(at(
-                Diagnostic::error("missing-host", &n.id, "node is hosted on more than one node")
-                    .with_hint("keep one HostedOn per node"),
+                Diagnostic::error(
+                    "missing-host",
+                    &n.id,
+                    "node is hosted on more than one node",
+                )
+                .with_hint("keep one HostedOn per node"),
                 n.line,
             ));
         }
         // Requirements (from the type) must be met by a capability somewhere down the stack or
         // by a node connected to it.
-        let stack: Vec<&NodeTemplate> = chain.iter().skip(1).filter_map(|id| index.node(id)).collect();
+        let stack: Vec<&NodeTemplate> = chain
+            .iter()
+            .skip(1)
+            .filter_map(|id| index.node(id))
+            .collect();
         let defs = req_defs
             .entry(&n.type_ref)
-            .or_insert_with(|| lib.node_requirement_definitions(&n.type_ref).into_iter().cloned().collect())
+            .or_insert_with(|| {
+                lib.node_requirement_definitions(&n.type_ref)
+                    .into_iter()
+                    .cloned()
+                    .collect()
+            })
             .clone();
         for req in &defs {
             if req.lower_bound == 0 {
                 continue;
             }
-            let wanted = lib.requirement_type(&req.type_ref).and_then(|r| r.required_capability_type.clone());
+            let wanted = lib
+                .requirement_type(&req.type_ref)
+                .and_then(|r| r.required_capability_type.clone());
             let Some(wanted) = wanted else { continue };
             let has = |m: &NodeTemplate| {
                 lib.node_capability_definitions(&m.type_ref)
@@ -162,7 +234,10 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
                     .any(|c| lib.derives_from(TypeKind::CapabilityType, &c, &wanted))
             };
             let connected = outgoing.get(n.id.as_str()).into_iter().flatten().copied();
-            let speaks_caps = |m: &NodeTemplate| !m.capabilities.is_empty() || !lib.node_capability_definitions(&m.type_ref).is_empty();
+            let speaks_caps = |m: &NodeTemplate| {
+                !m.capabilities.is_empty()
+                    || !lib.node_capability_definitions(&m.type_ref).is_empty()
+            };
             // Nodes below or connected that declare capabilities but not the wanted one are a
             // conflict (error); nodes that declare none are untyped hosting (warning).
             let conflict = stack.iter().any(|m| speaks_caps(m));
@@ -171,11 +246,21 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
                 // topology completion fills such requirements): a warning, not an error.
                 let open = !conflict;
                 let hint = if stack.is_empty() {
-                    format!("host it (HostedOn) on a stack that ends on a node with capability {}", wanted.local)
+                    format!(
+                        "host it (HostedOn) on a stack that ends on a node with capability {}",
+                        wanted.local
+                    )
                 } else {
-                    format!("the stack below ({}) has no node with capability {}", chain[1..].join(" → "), wanted.local)
+                    format!(
+                        "the stack below ({}) has no node with capability {}",
+                        chain[1..].join(" → "),
+                        wanted.local
+                    )
                 };
-                let msg = format!("requirement {} ({}) is not met", req.name, req.type_ref.local);
+                let msg = format!(
+                    "requirement {} ({}) is not met",
+                    req.name, req.type_ref.local
+                );
                 let d = if open {
                     Diagnostic::warning("requirement-unmatched", &n.id, msg)
                 } else {
@@ -200,7 +285,10 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
                 v.dedup();
                 v
             });
-            let missing: Vec<&String> = needs.iter().filter(|k| n.property(k).is_none() && !own_key(lib, n, k)).collect();
+            let missing: Vec<&String> = needs
+                .iter()
+                .filter(|k| n.property(k).is_none() && !own_key(lib, n, k))
+                .collect();
             if !missing.is_empty() && lib.node_type(&n.type_ref).is_some() {
                 let mut m: Vec<&str> = missing.into_iter().map(String::as_str).collect();
                 m.sort();
@@ -218,42 +306,79 @@ pub fn validate_service_template(lib: &Library, st: &ServiceTemplate, file: Opti
 }
 
 fn own_key(lib: &Library, n: &NodeTemplate, key: &str) -> bool {
-    lib.node_properties_definition(&n.type_ref).is_some_and(|d| d.keys().iter().any(|k| k.key == key))
+    lib.node_properties_definition(&n.type_ref)
+        .is_some_and(|d| d.keys().iter().any(|k| k.key == key))
 }
 
-fn check_properties(lib: &Library, n: &NodeTemplate, out: &mut Vec<Diagnostic>, file: &Option<PathBuf>) {
+fn check_properties(
+    lib: &Library,
+    n: &NodeTemplate,
+    out: &mut Vec<Diagnostic>,
+    file: &Option<PathBuf>,
+) {
     let at = |d: Diagnostic| d.at(file.clone(), n.line);
-    if let Some(PropertiesDefinition::KeyValue { properties, .. }) = lib.node_properties_definition(&n.type_ref) {
+    if let Some(PropertiesDefinition::KeyValue { properties, .. }) =
+        lib.node_properties_definition(&n.type_ref)
+    {
         for def in properties {
             let value = n.property(&def.key);
             if def.required && value.is_none_or(|v| v.trim().is_empty()) {
-                out.push(at(Diagnostic::error("missing-property", &n.id, format!("required property '{}' has no value", def.key))
-                    .with_hint("fill it in the inspector, or write get_input: NAME to ask at deploy time")));
+                out.push(at(Diagnostic::error(
+                    "missing-property",
+                    &n.id,
+                    format!("required property '{}' has no value", def.key),
+                )
+                .with_hint(
+                    "fill it in the inspector, or write get_input: NAME to ask at deploy time",
+                )));
             }
             if let Some(v) = value.filter(|v| !v.trim().is_empty() && input_name(v).is_none()) {
-                let ok = match def.type_name.trim_start_matches("xsd:").trim_start_matches("xs:") {
-                    "integer" | "int" | "long" | "short" | "nonNegativeInteger" | "positiveInteger" => v.trim().parse::<i64>().is_ok(),
+                let ok = match def
+                    .type_name
+                    .trim_start_matches("xsd:")
+                    .trim_start_matches("xs:")
+                {
+                    "integer" | "int" | "long" | "short" | "nonNegativeInteger"
+                    | "positiveInteger" => v.trim().parse::<i64>().is_ok(),
                     "boolean" => matches!(v.trim(), "true" | "false" | "1" | "0"),
                     "decimal" | "float" | "double" => v.trim().parse::<f64>().is_ok(),
                     _ => true,
                 };
                 if !ok {
-                    out.push(at(Diagnostic::error("property-type", &n.id, format!("property '{}' = '{v}' is not of type {}", def.key, def.type_name))
-                        .with_hint("enter a value of the declared type")));
+                    out.push(at(Diagnostic::error(
+                        "property-type",
+                        &n.id,
+                        format!(
+                            "property '{}' = '{v}' is not of type {}",
+                            def.key, def.type_name
+                        ),
+                    )
+                    .with_hint("enter a value of the declared type")));
                 }
             }
         }
     }
     for key in JSON_LIST_KEYS {
-        if let Some(v) = n.property(key).filter(|v| !v.trim().is_empty() && input_name(v).is_none())
-            && serde_json::from_str::<Vec<String>>(v).is_err() {
-                out.push(at(Diagnostic::error("json-list", &n.id, format!("property '{key}' is not a JSON list of strings: {v}"))
-                    .with_hint(r#"write it like ["a","b"]"#)));
-            }
+        if let Some(v) = n
+            .property(key)
+            .filter(|v| !v.trim().is_empty() && input_name(v).is_none())
+            && serde_json::from_str::<Vec<String>>(v).is_err()
+        {
+            out.push(at(Diagnostic::error(
+                "json-list",
+                &n.id,
+                format!("property '{key}' is not a JSON list of strings: {v}"),
+            )
+            .with_hint(r#"write it like ["a","b"]"#)));
+        }
     }
     if let Some(p) = &n.properties {
         for (key, input) in p.inputs() {
-            out.push(at(Diagnostic::warning("deploy-input", &n.id, format!("property '{key}' is asked for at deploy time (input '{input}')"))));
+            out.push(at(Diagnostic::warning(
+                "deploy-input",
+                &n.id,
+                format!("property '{key}' is asked for at deploy time (input '{input}')"),
+            )));
         }
     }
 }

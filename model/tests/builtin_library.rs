@@ -28,15 +28,35 @@ fn every_shipped_file_round_trips() {
 #[test]
 fn examples_validate_without_errors_and_plan() {
     let lib = load_path(&dir()).unwrap().library;
-    assert!(lib.load_diagnostics().is_empty(), "{:#?}", lib.load_diagnostics());
-    assert!(lib.unresolved_references().is_empty(), "{:#?}", lib.unresolved_references());
-    let inputs = BTreeMap::from([("raspberryPassword".to_string(), "r".to_string()), ("micaPassword".to_string(), "m".to_string())]);
+    assert!(
+        lib.load_diagnostics().is_empty(),
+        "{:#?}",
+        lib.load_diagnostics()
+    );
+    assert!(
+        lib.unresolved_references().is_empty(),
+        "{:#?}",
+        lib.unresolved_references()
+    );
+    let inputs = BTreeMap::from([
+        ("raspberryPassword".to_string(), "r".to_string()),
+        ("micaPassword".to_string(), "m".to_string()),
+    ]);
     for id in ["ThesisScenario", "MosquittoBroker", "Flex4AppsMonitoring"] {
-        let st = lib.service_template(&QName::new("http://provisio.dev/tosca/servicetemplates", id)).unwrap();
+        let st = lib
+            .service_template(&QName::new(
+                "http://provisio.dev/tosca/servicetemplates",
+                id,
+            ))
+            .unwrap();
         let diags = provisio_model::validate::validate_service_template(&lib, st, None);
-        let errors: Vec<_> = diags.iter().filter(|d| d.severity == Severity::Error).collect();
+        let errors: Vec<_> = diags
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect();
         assert!(errors.is_empty(), "{id}: {errors:#?}");
-        let plan = provisio_model::plan::build_deploy_plan(&lib, st, &inputs).unwrap_or_else(|e| panic!("{id}: {e}"));
+        let plan = provisio_model::plan::build_deploy_plan(&lib, st, &inputs)
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
         assert!(!plan.steps.is_empty(), "{id}");
     }
 }
@@ -44,15 +64,33 @@ fn examples_validate_without_errors_and_plan() {
 #[test]
 fn thesis_scenario_is_exactly_the_spec() {
     let lib = load_path(&dir()).unwrap().library;
-    let st = lib.service_template(&QName::new("http://provisio.dev/tosca/servicetemplates", "ThesisScenario")).unwrap();
+    let st = lib
+        .service_template(&QName::new(
+            "http://provisio.dev/tosca/servicetemplates",
+            "ThesisScenario",
+        ))
+        .unwrap();
     let t = &st.topology;
     assert_eq!(t.node_templates.len(), 7);
     assert_eq!(t.relationship_templates.len(), 6);
     let nodemcu = t.node("NodeMCU").unwrap();
-    assert_eq!(nodemcu.property("hardwareIds"), Some(r#"["1345963","1361877","8797990"]"#));
-    assert_eq!(t.node("SensorPublisher").unwrap().property("appConfig"), Some(r#"{"interval":3000}"#));
-    assert_eq!(t.node("RaspbianStretchLXC").unwrap().property("userName"), Some("pi"));
-    let rel = |s: &str, g: &str, k: &str| t.relationship_templates.iter().any(|r| r.source == s && r.target == g && r.type_ref.local == k);
+    assert_eq!(
+        nodemcu.property("hardwareIds"),
+        Some(r#"["1345963","1361877","8797990"]"#)
+    );
+    assert_eq!(
+        t.node("SensorPublisher").unwrap().property("appConfig"),
+        Some(r#"{"interval":3000}"#)
+    );
+    assert_eq!(
+        t.node("RaspbianStretchLXC").unwrap().property("userName"),
+        Some("pi")
+    );
+    let rel = |s: &str, g: &str, k: &str| {
+        t.relationship_templates
+            .iter()
+            .any(|r| r.source == s && r.target == g && r.type_ref.local == k)
+    };
     assert!(rel("SensorPublisher", "NodeMCU", "HostedOn"));
     assert!(rel("NodeRED", "RaspbianStretchLXC", "HostedOn"));
     assert!(rel("RaspbianStretchLXC", "RaspberryPi3", "HostedOn"));
@@ -64,10 +102,19 @@ fn thesis_scenario_is_exactly_the_spec() {
 #[test]
 fn only_valid_relationship_types_are_offered_for_a_pair() {
     // Winery's test repository has a relationship type with ValidSource/ValidTarget.
-    let lib = load_path(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus/winery-test-repository")).unwrap().library;
+    let lib = load_path(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus/winery-test-repository"),
+    )
+    .unwrap()
+    .library;
     let ns = "http://plain.winery.opentosca.org/nodetypes";
-    let node = |id: &str, t: &str| provisio_model::tosca::NodeTemplate::new(id, QName::new(ns, t), 0.0, 0.0);
-    let restricted = QName::new("http://plain.winery.opentosca.org/relationshiptypes", "RelationshlpTypeWithValidSourceAndTarget_w1-wip1");
+    let node = |id: &str, t: &str| {
+        provisio_model::tosca::NodeTemplate::new(id, QName::new(ns, t), 0.0, 0.0)
+    };
+    let restricted = QName::new(
+        "http://plain.winery.opentosca.org/relationshiptypes",
+        "RelationshlpTypeWithValidSourceAndTarget_w1-wip1",
+    );
     let a = node("a", "NodeTypeWithTwoKVProperties");
     let b = node("b", "NodeTypeWithTwoKVProperties");
     let offered = provisio_model::rules::allowed_relationship_types(&lib, &a, &b);
@@ -75,5 +122,7 @@ fn only_valid_relationship_types_are_offered_for_a_pair() {
     assert!(offered.iter().any(|q| q.local == "HostedOn"));
     let src = node("s", "NodeTypeWithXmlElementProperty");
     let tgt = node("t", "NodeTypeWithThreeReqCapPairsCoveringAllReqCapVariants");
-    assert!(provisio_model::rules::allowed_relationship_types(&lib, &src, &tgt).contains(&restricted));
+    assert!(
+        provisio_model::rules::allowed_relationship_types(&lib, &src, &tgt).contains(&restricted)
+    );
 }

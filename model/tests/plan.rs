@@ -1,7 +1,9 @@
 //! Deployment plans on the thesis scenario: stage order, parallel stages, inputs resolved down
 //! the HostedOn stack, deploy inputs, undeploy order, missing inputs and cycles.
 
-use provisio_model::plan::{InputSource, PlanError, PlanKind, build_deploy_plan, build_undeploy_plan};
+use provisio_model::plan::{
+    InputSource, PlanError, PlanKind, build_deploy_plan, build_undeploy_plan,
+};
 use provisio_model::{Library, QName};
 use std::collections::BTreeMap;
 
@@ -11,7 +13,12 @@ fn thesis() -> Library {
 }
 
 fn st(lib: &Library) -> provisio_model::tosca::ServiceTemplate {
-    lib.service_template(&QName::new("http://provisio.dev/tosca/servicetemplates", "ThesisScenario")).unwrap().clone()
+    lib.service_template(&QName::new(
+        "http://provisio.dev/tosca/servicetemplates",
+        "ThesisScenario",
+    ))
+    .unwrap()
+    .clone()
 }
 
 fn inputs() -> BTreeMap<String, String> {
@@ -22,7 +29,12 @@ fn inputs() -> BTreeMap<String, String> {
 fn thesis_deploy_order_hosts_and_connection_targets_first() {
     let lib = thesis();
     let plan = build_deploy_plan(&lib, &st(&lib), &inputs()).unwrap();
-    let pos = |id: &str| plan.steps.iter().position(|s| s.id == id).unwrap_or_else(|| panic!("no step {id}: {plan}"));
+    let pos = |id: &str| {
+        plan.steps
+            .iter()
+            .position(|s| s.id == id)
+            .unwrap_or_else(|| panic!("no step {id}: {plan}"))
+    };
     // Host stacks before what they host; ConnectsTo targets before sources.
     assert!(pos("RaspbianStretchLXC.install") < pos("NodeRED.install"));
     assert!(pos("InfluxDB.start") < pos("NodeRED.install"));
@@ -33,7 +45,12 @@ fn thesis_deploy_order_hosts_and_connection_targets_first() {
     // MICA has no configure.
     assert!(!plan.steps.iter().any(|s| s.id == "InfluxDB.configure"));
     // Hardware nodes have no steps.
-    assert!(!plan.steps.iter().any(|s| s.node == "RaspberryPi3" || s.node == "NodeMCU" || s.node == "MICA"));
+    assert!(
+        !plan
+            .steps
+            .iter()
+            .any(|s| s.node == "RaspberryPi3" || s.node == "NodeMCU" || s.node == "MICA")
+    );
     // Dependencies point backwards and stages respect them.
     for s in &plan.steps {
         for &d in &s.deps {
@@ -46,7 +63,10 @@ fn thesis_deploy_order_hosts_and_connection_targets_first() {
 fn independent_stacks_share_the_first_stage() {
     let lib = thesis();
     let plan = build_deploy_plan(&lib, &st(&lib), &inputs()).unwrap();
-    let first: Vec<&str> = plan.stages[0].iter().map(|&i| plan.steps[i].id.as_str()).collect();
+    let first: Vec<&str> = plan.stages[0]
+        .iter()
+        .map(|&i| plan.steps[i].id.as_str())
+        .collect();
     assert!(first.contains(&"RaspbianStretchLXC.install"), "{first:?}");
     assert!(first.contains(&"InfluxDB.install"), "{first:?}");
 }
@@ -55,28 +75,71 @@ fn independent_stacks_share_the_first_stage() {
 fn inputs_resolve_down_the_hosted_on_stack_and_from_deploy_inputs() {
     let lib = thesis();
     let plan = build_deploy_plan(&lib, &st(&lib), &inputs()).unwrap();
-    let install = plan.steps.iter().find(|s| s.id == "SensorPublisher.install").unwrap();
-    assert_eq!(install.input("hardwareIds"), Some(r#"["1345963","1361877","8797990"]"#));
-    assert_eq!(install.input("pubSubServer"), Some("tcp://192.168.0.27:1883"));
-    let hw = install.inputs.iter().find(|i| i.name == "hardwareIds").unwrap();
+    let install = plan
+        .steps
+        .iter()
+        .find(|s| s.id == "SensorPublisher.install")
+        .unwrap();
+    assert_eq!(
+        install.input("hardwareIds"),
+        Some(r#"["1345963","1361877","8797990"]"#)
+    );
+    assert_eq!(
+        install.input("pubSubServer"),
+        Some("tcp://192.168.0.27:1883")
+    );
+    let hw = install
+        .inputs
+        .iter()
+        .find(|i| i.name == "hardwareIds")
+        .unwrap();
     assert_eq!(hw.source, InputSource::Host("NodeMCU".into()));
-    let configure = plan.steps.iter().find(|s| s.id == "SensorPublisher.configure").unwrap();
+    let configure = plan
+        .steps
+        .iter()
+        .find(|s| s.id == "SensorPublisher.configure")
+        .unwrap();
     assert_eq!(configure.input("appConfig"), Some(r#"{"interval":3000}"#));
-    let nodered = plan.steps.iter().find(|s| s.id == "NodeRED.install").unwrap();
-    let pw = nodered.inputs.iter().find(|i| i.name == "userPassword").unwrap();
+    let nodered = plan
+        .steps
+        .iter()
+        .find(|s| s.id == "NodeRED.install")
+        .unwrap();
+    let pw = nodered
+        .inputs
+        .iter()
+        .find(|i| i.name == "userPassword")
+        .unwrap();
     assert_eq!(pw.value, "raspberry");
     assert!(pw.secret);
-    assert_eq!(pw.source, InputSource::DeployInput("raspberryPassword".into()));
-    assert!(!plan.to_string().contains("raspberry\n"), "secrets are masked in the display");
-    assert!(install.outputs.contains(&"installedDevicesCount".to_string()));
+    assert_eq!(
+        pw.source,
+        InputSource::DeployInput("raspberryPassword".into())
+    );
+    assert!(
+        !plan.to_string().contains("raspberry\n"),
+        "secrets are masked in the display"
+    );
+    assert!(
+        install
+            .outputs
+            .contains(&"installedDevicesCount".to_string())
+    );
 }
 
 #[test]
 fn missing_deploy_input_is_an_error_before_anything_runs() {
     let lib = thesis();
     let err = build_deploy_plan(&lib, &st(&lib), &BTreeMap::new()).unwrap_err();
-    let PlanError::MissingInputs(m) = &err else { panic!("{err}") };
-    assert!(m.iter().any(|m| m.node == "NodeRED" && m.input == "userPassword" && m.deploy_input.as_deref() == Some("raspberryPassword")), "{err}");
+    let PlanError::MissingInputs(m) = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        m.iter().any(|m| m.node == "NodeRED"
+            && m.input == "userPassword"
+            && m.deploy_input.as_deref() == Some("raspberryPassword")),
+        "{err}"
+    );
     assert!(err.to_string().contains("raspberryPassword"));
 }
 
@@ -85,7 +148,12 @@ fn undeploy_stops_apps_before_hosts() {
     let lib = thesis();
     let plan = build_undeploy_plan(&lib, &st(&lib), &inputs()).unwrap();
     assert_eq!(plan.kind, PlanKind::Undeploy);
-    let pos = |id: &str| plan.steps.iter().position(|s| s.id == id).unwrap_or_else(|| panic!("no step {id}: {plan}"));
+    let pos = |id: &str| {
+        plan.steps
+            .iter()
+            .position(|s| s.id == id)
+            .unwrap_or_else(|| panic!("no step {id}: {plan}"))
+    };
     assert!(pos("SensorPublisher.stop") < pos("SensorPublisher.uninstall"));
     assert!(pos("SensorPublisher.uninstall") < pos("NodeRED.stop"));
     assert!(pos("NodeRED.uninstall") < pos("InfluxDB.stop"));
@@ -96,13 +164,21 @@ fn undeploy_stops_apps_before_hosts() {
 fn relationship_cycles_are_refused() {
     let mut lib = thesis();
     let mut st = st(&lib);
-    st.topology.relationship_templates.push(provisio_model::tosca::RelationshipTemplate::new(
-        "back",
-        QName::new("http://docs.oasis-open.org/tosca/ns/2011/12/ToscaBaseTypes", "ConnectsTo"),
-        "InfluxDB",
-        "SensorPublisher",
-    ));
+    st.topology
+        .relationship_templates
+        .push(provisio_model::tosca::RelationshipTemplate::new(
+            "back",
+            QName::new(
+                "http://docs.oasis-open.org/tosca/ns/2011/12/ToscaBaseTypes",
+                "ConnectsTo",
+            ),
+            "InfluxDB",
+            "SensorPublisher",
+        ));
     let err = build_deploy_plan(&lib, &st, &inputs()).unwrap_err();
-    assert!(matches!(err, PlanError::Cycle(ref c) if c.len() >= 3), "{err}");
+    assert!(
+        matches!(err, PlanError::Cycle(ref c) if c.len() >= 3),
+        "{err}"
+    );
     let _ = &mut lib;
 }

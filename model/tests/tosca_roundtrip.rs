@@ -11,12 +11,18 @@ fn every_corpus_file_reads_and_untouched_export_is_equivalent() {
     let mut templates = 0;
     for f in &files {
         let bytes = std::fs::read(f).unwrap();
-        let defs = Definitions::from_bytes(&bytes).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        templates += defs.service_templates.iter().map(|s| s.topology.node_templates.len()).sum::<usize>();
+        let defs =
+            Definitions::from_bytes(&bytes).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        templates += defs
+            .service_templates
+            .iter()
+            .map(|s| s.topology.node_templates.len())
+            .sum::<usize>();
         let out = defs.to_xml();
         let original = xml::parse_bytes(&bytes).unwrap();
         let written = xml::parse_str(&out).unwrap();
-        xml::equivalent(&original.root, &written.root).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        xml::equivalent(&original.root, &written.root)
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         let again = Definitions::from_str(&out).unwrap();
         assert_eq!(defs.semantic(), again.semantic(), "{}", f.display());
     }
@@ -36,8 +42,18 @@ fn node_template_counts_match_the_corpus_index() {
         }
         let defs = Definitions::from_bytes(&std::fs::read(&path).unwrap()).unwrap();
         let st = &defs.service_templates[0];
-        assert_eq!(st.topology.node_templates.len(), cols[1].parse::<usize>().unwrap(), "{}", cols[0]);
-        assert_eq!(st.topology.relationship_templates.len(), cols[2].parse::<usize>().unwrap(), "{}", cols[0]);
+        assert_eq!(
+            st.topology.node_templates.len(),
+            cols[1].parse::<usize>().unwrap(),
+            "{}",
+            cols[0]
+        );
+        assert_eq!(
+            st.topology.relationship_templates.len(),
+            cols[2].parse::<usize>().unwrap(),
+            "{}",
+            cols[0]
+        );
         checked += 1;
     }
     assert!(checked > 50, "{checked}");
@@ -78,24 +94,49 @@ fn edits_are_patched_in_and_unknown_content_survives() {
     let st = &mut defs.service_templates[0];
     let a = st.topology.node_mut("A").unwrap();
     a.x = Some(42.0);
-    a.properties.as_mut().unwrap().set("appConfig", "{\"interval\":1000}");
+    a.properties
+        .as_mut()
+        .unwrap()
+        .set("appConfig", "{\"interval\":1000}");
     a.properties.as_mut().unwrap().set("extra", "1");
-    let mut n = NodeTemplate::new("N", QName::new("http://example.org/other", "Sensor"), 5.0, 6.0);
+    let mut n = NodeTemplate::new(
+        "N",
+        QName::new("http://example.org/other", "Sensor"),
+        5.0,
+        6.0,
+    );
     n.name = Some("New node".into());
     st.topology.node_templates.push(n);
     st.topology
         .relationship_templates
-        .push(RelationshipTemplate::new("c", QName::new("http://docs.oasis-open.org/tosca/ns/2011/12/ToscaBaseTypes", "ConnectsTo"), "N", "A"));
+        .push(RelationshipTemplate::new(
+            "c",
+            QName::new(
+                "http://docs.oasis-open.org/tosca/ns/2011/12/ToscaBaseTypes",
+                "ConnectsTo",
+            ),
+            "N",
+            "A",
+        ));
     st.topology.node_templates.retain(|n| n.id != "H");
     let out = defs.to_xml();
-    assert!(out.contains("<!-- a comment that must survive -->"), "{out}");
-    assert!(out.contains(r#"<ext:Unknown xmlns:ext="urn:ext">kept</ext:Unknown>"#), "{out}");
+    assert!(
+        out.contains("<!-- a comment that must survive -->"),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"<ext:Unknown xmlns:ext="urn:ext">kept</ext:Unknown>"#),
+        "{out}"
+    );
     assert!(out.contains(r#"futureAttr="keep""#), "{out}");
     assert!(out.contains(r#"winery:x="42""#), "{out}");
     assert!(!out.contains(r#"id="H""#), "{out}");
     let again = Definitions::from_str(&out).unwrap();
     let st2 = &again.service_templates[0];
-    assert_eq!(st2.topology.node("A").unwrap().property("appConfig"), Some("{\"interval\":1000}"));
+    assert_eq!(
+        st2.topology.node("A").unwrap().property("appConfig"),
+        Some("{\"interval\":1000}")
+    );
     assert_eq!(st2.topology.node("A").unwrap().property("extra"), Some("1"));
     let n = st2.topology.node("N").unwrap();
     assert_eq!(n.type_ref, QName::new("http://example.org/other", "Sensor"));
@@ -104,26 +145,51 @@ fn edits_are_patched_in_and_unknown_content_survives() {
     assert_eq!(st2.topology.relationship_templates[1].source, "N");
     assert_eq!(defs.semantic(), again.semantic());
     // New elements are indented like their siblings.
-    assert!(out.contains("\n            <tosca:NodeTemplate xmlns:ns0=\"http://example.org/other\" id=\"N\""), "{out}");
-    assert!(out.contains("\n                <tosca:SourceElement ref=\"N\"/>"), "{out}");
+    assert!(
+        out.contains(
+            "\n            <tosca:NodeTemplate xmlns:ns0=\"http://example.org/other\" id=\"N\""
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n                <tosca:SourceElement ref=\"N\"/>"),
+        "{out}"
+    );
 }
 
 #[test]
 fn new_definitions_write_a_valid_document() {
     let mut defs = Definitions::new("d", "http://example.org/st");
     let mut st = provisio_model::tosca::ServiceTemplate::new("http://example.org/st", "S");
-    st.topology.node_templates.push(NodeTemplate::new("A", QName::new("http://example.org/nt", "App"), 1.0, 2.0));
+    st.topology.node_templates.push(NodeTemplate::new(
+        "A",
+        QName::new("http://example.org/nt", "App"),
+        1.0,
+        2.0,
+    ));
     defs.service_templates.push(st);
     let out = defs.to_xml();
     let again = Definitions::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
-    assert_eq!(again.service_templates[0].topology.node_templates[0].type_ref.local, "App");
+    assert_eq!(
+        again.service_templates[0].topology.node_templates[0]
+            .type_ref
+            .local,
+        "App"
+    );
     assert_eq!(again.semantic(), defs.semantic());
-    assert!(xml::parse_str(&out).unwrap().root.is(TOSCA_NS, "Definitions"));
+    assert!(
+        xml::parse_str(&out)
+            .unwrap()
+            .root
+            .is(TOSCA_NS, "Definitions")
+    );
 }
 
 #[test]
 fn wrong_root_is_refused_with_its_line() {
-    let e = Definitions::from_str("<?xml version=\"1.0\"?>\n<Definitions xmlns=\"urn:not-tosca\"/>").unwrap_err();
+    let e =
+        Definitions::from_str("<?xml version=\"1.0\"?>\n<Definitions xmlns=\"urn:not-tosca\"/>")
+            .unwrap_err();
     assert_eq!(e.line(), 2);
     assert!(e.to_string().contains("urn:not-tosca"), "{e}");
 }

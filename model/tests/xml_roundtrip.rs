@@ -12,21 +12,39 @@ fn every_corpus_file_round_trips_xml_equivalent() {
         let bytes = std::fs::read(&f).unwrap();
         let doc = xml::parse_bytes(&bytes).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         let text = xml::write_document(&doc);
-        let again = xml::parse_str(&text).unwrap_or_else(|e| panic!("{} rewritten: {e}", f.display()));
+        let again =
+            xml::parse_str(&text).unwrap_or_else(|e| panic!("{} rewritten: {e}", f.display()));
         xml::equivalent(&doc.root, &again.root).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        assert_eq!(strip_lines(doc.clone()), strip_lines(again.clone()), "{}: tree changed", f.display());
-        assert_eq!(text, xml::write_document(&again), "{}: writing is not stable", f.display());
+        assert_eq!(
+            strip_lines(doc.clone()),
+            strip_lines(again.clone()),
+            "{}: tree changed",
+            f.display()
+        );
+        assert_eq!(
+            text,
+            xml::write_document(&again),
+            "{}: writing is not stable",
+            f.display()
+        );
     }
 }
 
 #[test]
 fn doctype_and_entities_are_refused() {
-    let e = xml::parse_str("<?xml version=\"1.0\"?>\n<!DOCTYPE x [<!ENTITY a \"b\">]>\n<x>&a;</x>").unwrap_err();
+    let e = xml::parse_str("<?xml version=\"1.0\"?>\n<!DOCTYPE x [<!ENTITY a \"b\">]>\n<x>&a;</x>")
+        .unwrap_err();
     assert_eq!(e.line, 2, "{e}");
     assert!(e.message.contains("DOCTYPE"), "{e}");
     let e = xml::parse_str("<x>\n&custom;</x>").unwrap_err();
     assert!(e.message.contains("custom"), "{e}");
-    assert_eq!(xml::parse_str("<x>&lt;&#65;&#x42;</x>").unwrap().root.text(), "<AB");
+    assert_eq!(
+        xml::parse_str("<x>&lt;&#65;&#x42;</x>")
+            .unwrap()
+            .root
+            .text(),
+        "<AB"
+    );
 }
 
 #[test]
@@ -49,7 +67,10 @@ fn new_elements_get_a_prefix_in_scope() {
     c.set_attr_ns("urn:other", "x", "1");
     doc.root.children.push(xml::Node::Element(c));
     let text = xml::write_document(&doc);
-    assert!(text.contains("<t:C xmlns:ns0=\"urn:other\" ns0:x=\"1\"/>"), "{text}");
+    assert!(
+        text.contains("<t:C xmlns:ns0=\"urn:other\" ns0:x=\"1\"/>"),
+        "{text}"
+    );
     let again = xml::parse_str(&text).unwrap();
     xml::equivalent(&doc.root, &again.root).unwrap();
 }

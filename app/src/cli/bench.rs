@@ -13,12 +13,20 @@ const TYPES: &str = include_str!("../../tests/fixtures/constrained.tosca");
 /// The constrained fixture with `n` generated hardware ids.
 fn topology(n: usize) -> String {
     let ids: Vec<String> = (0..n).map(|i| format!("\"bench{i:06}\"")).collect();
-    TYPES.replace(r#"["1345963","1361877","8797990"]"#, &format!("[{}]", ids.join(",")))
+    TYPES.replace(
+        r#"["1345963","1361877","8797990"]"#,
+        &format!("[{}]", ids.join(",")),
+    )
 }
 
 fn rss_kib() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 async fn plain_downloads(url: &str, n: usize, parallel: usize) -> Result<Duration, String> {
@@ -35,10 +43,15 @@ async fn plain_downloads(url: &str, n: usize, parallel: usize) -> Result<Duratio
         tasks.push(tokio::spawn(async move {
             let _p = sem.acquire_owned().await.map_err(|e| e.to_string())?;
             loop {
-                let mut s = tokio::net::TcpStream::connect(&host).await.map_err(|e| e.to_string())?;
-                s.write_all(format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes())
+                let mut s = tokio::net::TcpStream::connect(&host)
                     .await
                     .map_err(|e| e.to_string())?;
+                s.write_all(
+                    format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+                        .as_bytes(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
                 let mut buf = Vec::new();
                 s.read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
                 if buf.starts_with(b"HTTP/1.1 503") {
@@ -56,7 +69,10 @@ async fn plain_downloads(url: &str, n: usize, parallel: usize) -> Result<Duratio
 }
 
 pub fn run(devices: usize, size_kib: usize) -> i32 {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -111,27 +127,57 @@ async fn bench(devices: usize, size_kib: usize) -> Result<(), String> {
         took
     });
     let t = Instant::now();
-    let outcome = deploy(&loaded, &st, &Default::default(), &opts, sink, CancellationToken::new())
-        .await
-        .map_err(|e| e.to_string())?;
+    let outcome = deploy(
+        &loaded,
+        &st,
+        &Default::default(),
+        &opts,
+        sink,
+        CancellationToken::new(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let total = t.elapsed();
     let rss1 = rss_kib().unwrap_or(0);
     let took = times.await.map_err(|e| e.to_string())?;
-    println!("devices: {devices}, artifact: {size_kib} KiB, phase: {}", outcome.instance.phase);
+    println!(
+        "devices: {devices}, artifact: {size_kib} KiB, phase: {}",
+        outcome.instance.phase
+    );
     for (step, d) in &took {
         println!("  {step:<28} {:>9.3} s", d.as_secs_f64());
     }
-    println!("  total (incl. fleet start)    {:>9.3} s", total.as_secs_f64());
-    println!("  RSS growth: {} KiB ({:.1} KiB per device)", rss1.saturating_sub(rss0), rss1.saturating_sub(rss0) as f64 / devices.max(1) as f64);
-    let install = took.iter().find(|(s, _)| s.ends_with(".install")).map(|(_, d)| *d).ok_or("no install step")?;
+    println!(
+        "  total (incl. fleet start)    {:>9.3} s",
+        total.as_secs_f64()
+    );
+    println!(
+        "  RSS growth: {} KiB ({:.1} KiB per device)",
+        rss1.saturating_sub(rss0),
+        rss1.saturating_sub(rss0) as f64 / devices.max(1) as f64
+    );
+    let install = took
+        .iter()
+        .find(|(s, _)| s.ends_with(".install"))
+        .map(|(_, d)| *d)
+        .ok_or("no install step")?;
     // Baseline: the same bytes, same server, as plain parallel HTTP downloads.
     let services = services::get(true).await?;
     let token = provisio_engines::artifact_server::new_token();
-    let served = services.artifacts.register(&token, "bench", "bench.bin", std::sync::Arc::new(image));
+    let served =
+        services
+            .artifacts
+            .register(&token, "bench", "bench.bin", std::sync::Arc::new(image));
     let baseline = plain_downloads(&served.url, devices, 256).await?;
     services.artifacts.remove(&token);
-    println!("  plain HTTP downloads          {:>9.3} s", baseline.as_secs_f64());
-    println!("  ratio (plain / install)       {:>9.2}   (goal ≥ 0.5)", baseline.as_secs_f64() / install.as_secs_f64());
+    println!(
+        "  plain HTTP downloads          {:>9.3} s",
+        baseline.as_secs_f64()
+    );
+    println!(
+        "  ratio (plain / install)       {:>9.2}   (goal ≥ 0.5)",
+        baseline.as_secs_f64() / install.as_secs_f64()
+    );
     for f in outcome.fleets {
         f.shutdown().await;
     }

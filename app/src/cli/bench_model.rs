@@ -47,7 +47,12 @@ pub fn run_model(corpus: &Path) -> i32 {
         match loaded {
             Ok(l) => {
                 let (tr, unresolved) = best_of(3, || l.library.unresolved_references().len());
-                println!("load opentosca-public ({} files): {:.1} ms; resolve all references: {:.1} ms ({unresolved} unresolved)", l.library.files().len(), t.as_secs_f64() * 1e3, tr.as_secs_f64() * 1e3);
+                println!(
+                    "load opentosca-public ({} files): {:.1} ms; resolve all references: {:.1} ms ({unresolved} unresolved)",
+                    l.library.files().len(),
+                    t.as_secs_f64() * 1e3,
+                    tr.as_secs_f64() * 1e3
+                );
                 // The largest real service template, exported as a CSAR.
                 let loaded = match crate::library::open_with_builtin(&repo) {
                     Ok(l) => l,
@@ -56,11 +61,24 @@ pub fn run_model(corpus: &Path) -> i32 {
                         return 2;
                     }
                 };
-                if let Some((_, st)) = loaded.library.service_templates().into_iter().filter(|(f, _)| !loaded.library.file(*f).builtin).max_by_key(|(_, s)| s.topology.node_templates.len()) {
+                if let Some((_, st)) = loaded
+                    .library
+                    .service_templates()
+                    .into_iter()
+                    .filter(|(f, _)| !loaded.library.file(*f).builtin)
+                    .max_by_key(|(_, s)| s.topology.node_templates.len())
+                {
                     let st = st.clone();
                     let (te, x) = best_of(5, || super::export_csar::export(&loaded, &st));
                     if let Ok(x) = x {
-                        println!("export CSAR of {} ({} nodes): {:.1} ms, {} entries, {} bytes", st.id, st.topology.node_templates.len(), te.as_secs_f64() * 1e3, x.entries.len(), x.bytes.len());
+                        println!(
+                            "export CSAR of {} ({} nodes): {:.1} ms, {} entries, {} bytes",
+                            st.id,
+                            st.topology.node_templates.len(),
+                            te.as_secs_f64() * 1e3,
+                            x.entries.len(),
+                            x.bytes.len()
+                        );
                     }
                 }
             }
@@ -79,8 +97,12 @@ pub fn run_model(corpus: &Path) -> i32 {
     let mut lib = builtin.clone();
     let (tr, f) = best_of(1, || lib.add("generated.tosca", defs.clone(), false));
     let st = lib.file(f).definitions.service_templates[0].clone();
-    let (tv, diags) = best_of(3, || provisio_model::validate::validate_service_template(&lib, &st, None));
-    let (tpl, plan) = best_of(3, || provisio_model::plan::build_deploy_plan(&lib, &st, &Default::default()));
+    let (tv, diags) = best_of(3, || {
+        provisio_model::validate::validate_service_template(&lib, &st, None)
+    });
+    let (tpl, plan) = best_of(3, || {
+        provisio_model::plan::build_deploy_plan(&lib, &st, &Default::default())
+    });
     let steps = plan.map(|p| p.steps.len()).unwrap_or(0);
     println!(
         "10,000-node topology ({} KiB XML): parse {:.0} ms, index {:.0} ms, validate {:.0} ms ({} diagnostics), plan {:.0} ms ({steps} steps); total {:.0} ms",
@@ -93,7 +115,11 @@ pub fn run_model(corpus: &Path) -> i32 {
         (tp + tr + tv + tpl).as_secs_f64() * 1e3
     );
     let (tw, out) = best_of(3, || defs.to_xml());
-    println!("write it back (lossless): {:.0} ms, {} KiB", tw.as_secs_f64() * 1e3, out.len() / 1024);
+    println!(
+        "write it back (lossless): {:.0} ms, {} KiB",
+        tw.as_secs_f64() * 1e3,
+        out.len() / 1024
+    );
     0
 }
 
@@ -120,7 +146,10 @@ pub fn run_gui(nodes: usize) -> i32 {
     let mut app = crate::gui::ProvisioApp::with_document(doc);
     let ctx = egui::Context::default();
     let input = || egui::RawInput {
-        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1400.0, 860.0))),
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1400.0, 860.0),
+        )),
         ..Default::default()
     };
     for _ in 0..3 {
@@ -162,11 +191,20 @@ pub fn run_gui(nodes: usize) -> i32 {
                 .iter()
                 .map(|d| crate::gui::state::DeviceMarker {
                     id: d.clone(),
-                    state: provisio_engines::events::DeviceState::Downloading { written: k * 50, total: 1000 },
+                    state: provisio_engines::events::DeviceState::Downloading {
+                        written: k * 50,
+                        total: 1000,
+                    },
                     last_message: None,
                 })
                 .collect();
-            app.state.overlays.insert(id.clone(), crate::gui::state::NodeOverlay { run: Some(crate::gui::state::NodeRun::Running("install".into())), devices });
+            app.state.overlays.insert(
+                id.clone(),
+                crate::gui::state::NodeOverlay {
+                    run: Some(crate::gui::state::NodeRun::Running("install".into())),
+                    devices,
+                },
+            );
         }
         let t = Instant::now();
         let out = ctx.run_ui(input(), |ui| app.ui(ui));
@@ -178,8 +216,16 @@ pub fn run_gui(nodes: usize) -> i32 {
     times.sort();
     all.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!("{nodes} nodes: CPU per frame (UI + tessellation) median {:.1} ms, p90 {:.1} ms; all nodes visible: median {:.1} ms (goal < 16 ms)", ms(times[frames / 2]), ms(times[frames * 9 / 10]), ms(all[all.len() / 2]));
-    println!("while {markers} devices report progress (all overlays updated every frame): median {:.1} ms", ms(deploying[deploying.len() / 2]));
+    println!(
+        "{nodes} nodes: CPU per frame (UI + tessellation) median {:.1} ms, p90 {:.1} ms; all nodes visible: median {:.1} ms (goal < 16 ms)",
+        ms(times[frames / 2]),
+        ms(times[frames * 9 / 10]),
+        ms(all[all.len() / 2])
+    );
+    println!(
+        "while {markers} devices report progress (all overlays updated every frame): median {:.1} ms",
+        ms(deploying[deploying.len() / 2])
+    );
     0
 }
 
@@ -189,14 +235,19 @@ pub fn run_ssh(hosts: usize) -> i32 {
     use provisio_engines::drivers::ssh::HostKeys;
     use provisio_engines::engine::driver::DriverContext;
     use provisio_model::plan::{InputSource, ResolvedInput, Step};
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
         }
     };
-    let Ok(dir) = tempfile::tempdir() else { return 2 };
+    let Ok(dir) = tempfile::tempdir() else {
+        return 2;
+    };
     let mut standins = Vec::new();
     for i in 0..hosts.max(1) {
         match provisio_engines::standin::SshdStandIn::start(&dir.path().join(format!("pi{i}"))) {
@@ -209,22 +260,43 @@ pub fn run_ssh(hosts: usize) -> i32 {
     }
     // Every stand-in trusts the first one's client key.
     for s in standins.iter().skip(1) {
-        let _ = std::fs::copy(standins[0].dir.join("authorized_keys"), s.dir.join("authorized_keys"));
+        let _ = std::fs::copy(
+            standins[0].dir.join("authorized_keys"),
+            s.dir.join("authorized_keys"),
+        );
     }
     let config = RaspberryConfig {
-        host_keys: HostKeys::Pinned(standins.iter().map(|s| s.host_fingerprint.clone()).collect()),
+        host_keys: HostKeys::Pinned(
+            standins
+                .iter()
+                .map(|s| s.host_fingerprint.clone())
+                .collect(),
+        ),
         key: Some(standins[0].client_key.clone()),
         ..Default::default()
     };
     let step = |addrs: &[String]| Step {
         id: "Raspbian.install".into(),
         node: "Raspbian".into(),
-        node_type: provisio_model::QName::new("http://provisio.dev/tosca/nodetypes", "RaspbianStretchLXC"),
+        node_type: provisio_model::QName::new(
+            "http://provisio.dev/tosca/nodetypes",
+            "RaspbianStretchLXC",
+        ),
         interface: provisio_model::tosca::LIFECYCLE_INTERFACE.into(),
         operation: "install".into(),
         inputs: vec![
-            ResolvedInput { name: "userName".into(), value: "root".into(), source: InputSource::Own, secret: false },
-            ResolvedInput { name: "addresses".into(), value: serde_json::to_string(addrs).unwrap_or_default(), source: InputSource::Own, secret: false },
+            ResolvedInput {
+                name: "userName".into(),
+                value: "root".into(),
+                source: InputSource::Own,
+                secret: false,
+            },
+            ResolvedInput {
+                name: "addresses".into(),
+                value: serde_json::to_string(addrs).unwrap_or_default(),
+                source: InputSource::Own,
+                secret: false,
+            },
         ],
         outputs: vec![],
         artifacts: vec![],

@@ -23,15 +23,25 @@ pub struct Args<'a> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, i32> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
-        eprintln!("error: cannot start the async runtime: {e}");
-        2
-    })
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            2
+        })
 }
 
 fn options(args: &Args<'_>) -> Result<DeployOptions, String> {
     let mut opts = DeployOptions::new(default_data_dir(), args.simulate);
-    opts.faults = args.faults.iter().map(|f| f.parse::<FaultSpec>().map_err(|e| format!("--fault {f}: {e}"))).collect::<Result<_, _>>()?;
+    opts.faults = args
+        .faults
+        .iter()
+        .map(|f| {
+            f.parse::<FaultSpec>()
+                .map_err(|e| format!("--fault {f}: {e}"))
+        })
+        .collect::<Result<_, _>>()?;
     opts.seed = args.seed;
     opts.accept_new_host_keys = args.accept_new_host_keys;
     Ok(opts)
@@ -42,17 +52,32 @@ pub fn run_deploy(path: &Path, service_template: Option<&str>, args: Args<'_>) -
         Ok(x) => x,
         Err(code) => return code,
     };
-    let Some((inputs, opts)) = inputs_and_options(&args) else { return 2 };
-    println!("deploying {} ({}){}", st.qname(), path.display(), if opts.simulate { " with simulated devices" } else { "" });
+    let Some((inputs, opts)) = inputs_and_options(&args) else {
+        return 2;
+    };
+    println!(
+        "deploying {} ({}){}",
+        st.qname(),
+        path.display(),
+        if opts.simulate {
+            " with simulated devices"
+        } else {
+            ""
+        }
+    );
     drive(|sink, cancel| async move { deploy(&loaded, &st, &inputs, &opts, sink, cancel).await })
 }
 
 pub fn run_undeploy(instance: &str, args: Args<'_>) -> i32 {
-    let Some((inputs, opts)) = inputs_and_options(&args) else { return 2 };
+    let Some((inputs, opts)) = inputs_and_options(&args) else {
+        return 2;
+    };
     drive(|sink, cancel| async move { undeploy(instance, &inputs, &opts, sink, cancel).await })
 }
 
-fn inputs_and_options(args: &Args<'_>) -> Option<(std::collections::BTreeMap<String, String>, DeployOptions)> {
+fn inputs_and_options(
+    args: &Args<'_>,
+) -> Option<(std::collections::BTreeMap<String, String>, DeployOptions)> {
     match parse_inputs(args.inputs).and_then(|i| Ok((i, options(args)?))) {
         Ok(x) => Some(x),
         Err(e) => {
@@ -66,7 +91,9 @@ fn inputs_and_options(args: &Args<'_>) -> Option<(std::collections::BTreeMap<Str
 fn drive<F, Fut>(run: F) -> i32
 where
     F: FnOnce(EventSink, CancellationToken) -> Fut,
-    Fut: std::future::Future<Output = Result<crate::deploy::DeployOutcome, crate::deploy::DeployError>>,
+    Fut: std::future::Future<
+            Output = Result<crate::deploy::DeployOutcome, crate::deploy::DeployError>,
+        >,
 {
     let rt = match runtime() {
         Ok(r) => r,
@@ -93,7 +120,10 @@ fn cancel_on_ctrl_c() -> CancellationToken {
 }
 
 async fn finish(
-    result: Result<(InstanceState, Vec<provisio_firmware::FleetHandle>), crate::deploy::DeployError>,
+    result: Result<
+        (InstanceState, Vec<provisio_firmware::FleetHandle>),
+        crate::deploy::DeployError,
+    >,
     render: tokio::task::JoinHandle<()>,
 ) -> i32 {
     match result {
@@ -109,7 +139,11 @@ async fn finish(
             }
             print_devices(&instance);
             println!("instance {} is {}", instance.id, instance.phase);
-            if instance.phase == "deployed" || instance.phase == "undeployed" { 0 } else { 1 }
+            if instance.phase == "deployed" || instance.phase == "undeployed" {
+                0
+            } else {
+                1
+            }
         }
     }
 }
@@ -121,7 +155,13 @@ fn print_devices(instance: &InstanceState) {
     println!("{:<20} {:<14} {:<12} detail", "node", "device", "state");
     for (node, devices) in &instance.devices {
         for (id, d) in devices {
-            println!("{:<20} {:<14} {:<12} {}", node, id, d.state, d.detail.as_deref().unwrap_or(""));
+            println!(
+                "{:<20} {:<14} {:<12} {}",
+                node,
+                id,
+                d.state,
+                d.detail.as_deref().unwrap_or("")
+            );
         }
     }
 }
@@ -130,7 +170,8 @@ fn print_devices(instance: &InstanceState) {
 async fn render(mut rx: tokio::sync::mpsc::UnboundedReceiver<DeployEvent>) {
     use std::io::IsTerminal;
     let multi = MultiProgress::new();
-    let plain = std::env::var_os("PROVISIO_NO_PROGRESS").is_some() || !std::io::stdout().is_terminal();
+    let plain =
+        std::env::var_os("PROVISIO_NO_PROGRESS").is_some() || !std::io::stdout().is_terminal();
     if plain {
         multi.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
@@ -148,7 +189,10 @@ async fn render(mut rx: tokio::sync::mpsc::UnboundedReceiver<DeployEvent>) {
     while let Some(e) = rx.recv().await {
         match e {
             DeployEvent::PlanStarted { steps, stages, .. } => {
-                println(&multi, format!("plan: {} steps in {stages} stages", steps.len()));
+                println(
+                    &multi,
+                    format!("plan: {} steps in {stages} stages", steps.len()),
+                );
             }
             DeployEvent::StepStarted { step, .. } => {
                 let pb = multi.add(ProgressBar::new_spinner());
@@ -187,13 +231,31 @@ async fn render(mut rx: tokio::sync::mpsc::UnboundedReceiver<DeployEvent>) {
                     pb.abandon_with_message("cancelled");
                 }
             }
-            DeployEvent::Log { level, node, message } => {
+            DeployEvent::Log {
+                level,
+                node,
+                message,
+            } => {
                 if level != Level::Info || std::env::var_os("PROVISIO_VERBOSE").is_some() {
-                    println(&multi, format!("{:?} {}: {message}", level, node.unwrap_or_default()).to_lowercase());
+                    println(
+                        &multi,
+                        format!("{:?} {}: {message}", level, node.unwrap_or_default())
+                            .to_lowercase(),
+                    );
                 }
             }
             DeployEvent::DeploymentFinished { ok, summary, .. } => {
-                println(&multi, format!("{} {summary}", if ok { "deployment finished:" } else { "deployment FAILED:" }));
+                println(
+                    &multi,
+                    format!(
+                        "{} {summary}",
+                        if ok {
+                            "deployment finished:"
+                        } else {
+                            "deployment FAILED:"
+                        }
+                    ),
+                );
             }
             DeployEvent::DeviceState { .. } | DeployEvent::Telemetry { .. } => {}
         }

@@ -5,7 +5,10 @@ use provisio_model::Loaded;
 use std::path::Path;
 
 /// Exports the service template `st_qname` of `loaded` to bytes.
-pub fn export(loaded: &Loaded, st: &provisio_model::tosca::ServiceTemplate) -> Result<provisio_model::csar_export::Exported, String> {
+pub fn export(
+    loaded: &Loaded,
+    st: &provisio_model::tosca::ServiceTemplate,
+) -> Result<provisio_model::csar_export::Exported, String> {
     let lib = &loaded.library;
     let file = lib
         .service_templates()
@@ -17,7 +20,12 @@ pub fn export(loaded: &Loaded, st: &provisio_model::tosca::ServiceTemplate) -> R
     let source = |r: &str| crate::deploy::artifacts::read_artifact(loaded, r);
     let created_by = format!("Provisio {}", env!("CARGO_PKG_VERSION"));
     let mut lib = lib.clone();
-    if let Some(slot) = lib.definitions_mut(file).service_templates.iter_mut().find(|s| s.qname() == st.qname()) {
+    if let Some(slot) = lib
+        .definitions_mut(file)
+        .service_templates
+        .iter_mut()
+        .find(|s| s.qname() == st.qname())
+    {
         *slot = st.clone();
     }
     provisio_model::csar_export::export_csar(&lib, file, st, &source, &created_by)
@@ -37,7 +45,13 @@ pub fn run(path: &Path, service_template: Option<&str>, out: &Path) -> i32 {
                 eprintln!("error: {}: {e}", out.display());
                 return 2;
             }
-            println!("wrote {} ({} entries, {} bytes) for {}", out.display(), x.entries.len(), x.bytes.len(), st.qname());
+            println!(
+                "wrote {} ({} entries, {} bytes) for {}",
+                out.display(),
+                x.entries.len(),
+                x.bytes.len(),
+                st.qname()
+            );
             0
         }
         Err(e) => {

@@ -8,7 +8,10 @@ pub fn run(files: &[PathBuf], top: usize, json: bool) -> i32 {
     let mut inputs = Vec::new();
     for f in files {
         match std::fs::read(f) {
-            Ok(b) => inputs.push((f.display().to_string(), String::from_utf8_lossy(&b).into_owned())),
+            Ok(b) => inputs.push((
+                f.display().to_string(),
+                String::from_utf8_lossy(&b).into_owned(),
+            )),
             Err(e) => {
                 eprintln!("error: {}: {e}", f.display());
                 return 2;

@@ -134,30 +134,70 @@ pub enum BenchCommand {
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Some(Command::Validate { path, json }) => validate::run(&path, json),
-        Some(Command::ExportCsar { path, service_template, output }) => export_csar::run(&path, service_template.as_deref(), &output),
-        Some(Command::Plan { path, service_template, json, inputs, undeploy }) => {
-            plan::run(&path, service_template.as_deref(), json, &inputs, undeploy)
-        }
-        Some(Command::Deploy { path, service_template, inputs, simulate, faults, seed, accept_new_host_keys }) => deploy::run_deploy(
+        Some(Command::ExportCsar {
+            path,
+            service_template,
+            output,
+        }) => export_csar::run(&path, service_template.as_deref(), &output),
+        Some(Command::Plan {
+            path,
+            service_template,
+            json,
+            inputs,
+            undeploy,
+        }) => plan::run(&path, service_template.as_deref(), json, &inputs, undeploy),
+        Some(Command::Deploy {
+            path,
+            service_template,
+            inputs,
+            simulate,
+            faults,
+            seed,
+            accept_new_host_keys,
+        }) => deploy::run_deploy(
             &path,
             service_template.as_deref(),
-            deploy::Args { inputs: &inputs, simulate, faults: &faults, seed, accept_new_host_keys },
+            deploy::Args {
+                inputs: &inputs,
+                simulate,
+                faults: &faults,
+                seed,
+                accept_new_host_keys,
+            },
         ),
-        Some(Command::Undeploy { instance, inputs }) => {
-            deploy::run_undeploy(&instance, deploy::Args { inputs: &inputs, simulate: false, faults: &[], seed: 0, accept_new_host_keys: false })
-        }
+        Some(Command::Undeploy { instance, inputs }) => deploy::run_undeploy(
+            &instance,
+            deploy::Args {
+                inputs: &inputs,
+                simulate: false,
+                faults: &[],
+                seed: 0,
+                accept_new_host_keys: false,
+            },
+        ),
         Some(Command::Instances) => {
-            let dir = crate::deploy::DeployOptions::new(crate::deploy::default_data_dir(), false).instances_dir();
+            let dir = crate::deploy::DeployOptions::new(crate::deploy::default_data_dir(), false)
+                .instances_dir();
             for i in provisio_engines::engine::instance::InstanceState::list(&dir) {
-                println!("{}  {}  {}{}", i.id, i.phase, i.service_template, if i.simulated { "  (simulated)" } else { "" });
+                println!(
+                    "{}  {}  {}{}",
+                    i.id,
+                    i.phase,
+                    i.service_template,
+                    if i.simulated { "  (simulated)" } else { "" }
+                );
             }
             0
         }
-        Some(Command::Logs(LogsCommand::Analyze { files, top, json })) => logs::run(&files, top, json),
+        Some(Command::Logs(LogsCommand::Analyze { files, top, json })) => {
+            logs::run(&files, top, json)
+        }
         Some(Command::Bench(BenchCommand::Model { corpus })) => bench_model::run_model(&corpus),
         Some(Command::Bench(BenchCommand::Gui { nodes })) => bench_model::run_gui(nodes),
         Some(Command::Bench(BenchCommand::Ssh { hosts })) => bench_model::run_ssh(hosts),
-        Some(Command::Bench(BenchCommand::Deploy { devices, size_kib })) => bench::run(devices, size_kib),
+        Some(Command::Bench(BenchCommand::Deploy { devices, size_kib })) => {
+            bench::run(devices, size_kib)
+        }
         None => match crate::gui::run() {
             Ok(()) => 0,
             Err(e) => {

@@ -5,7 +5,13 @@ use super::select::parse_inputs;
 use provisio_model::plan::{Plan, build_deploy_plan, build_undeploy_plan};
 use std::path::Path;
 
-pub fn run(path: &Path, service_template: Option<&str>, json: bool, inputs: &[String], undeploy: bool) -> i32 {
+pub fn run(
+    path: &Path,
+    service_template: Option<&str>,
+    json: bool,
+    inputs: &[String],
+    undeploy: bool,
+) -> i32 {
     let (loaded, st) = match super::select::open_and_select(path, service_template) {
         Ok(x) => x,
         Err(code) => return code,
@@ -25,7 +31,10 @@ pub fn run(path: &Path, service_template: Option<&str>, json: bool, inputs: &[St
     match result {
         Ok(plan) => {
             if json {
-                println!("{}", serde_json::to_string_pretty(&masked(plan)).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&masked(plan)).unwrap_or_default()
+                );
             } else {
                 print!("{plan}");
             }

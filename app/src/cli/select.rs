@@ -6,10 +6,16 @@ use std::collections::BTreeMap;
 
 /// The service template named by `wanted` (`{ns}id` or a bare id), or the only one the user's
 /// files hold (for a CSAR: the entry's first). Errors list the candidates.
-pub fn select_service_template(loaded: &Loaded, wanted: Option<&str>) -> Result<ServiceTemplate, String> {
+pub fn select_service_template(
+    loaded: &Loaded,
+    wanted: Option<&str>,
+) -> Result<ServiceTemplate, String> {
     let lib = &loaded.library;
-    let candidates: Vec<(usize, &ServiceTemplate)> =
-        lib.service_templates().into_iter().filter(|(f, _)| !lib.file(*f).builtin).collect();
+    let candidates: Vec<(usize, &ServiceTemplate)> = lib
+        .service_templates()
+        .into_iter()
+        .filter(|(f, _)| !lib.file(*f).builtin)
+        .collect();
     let list = || {
         candidates
             .iter()
@@ -27,13 +33,17 @@ pub fn select_service_template(loaded: &Loaded, wanted: Option<&str>) -> Result<
     }
     if let Some(main) = loaded.main_file
         && let Some(st) = lib.file(main).definitions.service_templates.first()
-            && (candidates.len() == 1 || loaded.csar.is_some()) {
-                return Ok(st.clone());
-            }
+        && (candidates.len() == 1 || loaded.csar.is_some())
+    {
+        return Ok(st.clone());
+    }
     match candidates.as_slice() {
         [(_, only)] => Ok((*only).clone()),
         [] => Err("no service template in the input".into()),
-        _ => Err(format!("several service templates; choose one with --service-template: {}", list())),
+        _ => Err(format!(
+            "several service templates; choose one with --service-template: {}",
+            list()
+        )),
     }
 }
 
@@ -52,7 +62,10 @@ pub fn parse_inputs(pairs: &[String]) -> Result<BTreeMap<String, String>, String
 
 /// Opens `path` on top of the built-in library and selects the service template; prints the
 /// error and returns the exit code 2 when either fails.
-pub fn open_and_select(path: &std::path::Path, wanted: Option<&str>) -> Result<(Loaded, ServiceTemplate), i32> {
+pub fn open_and_select(
+    path: &std::path::Path,
+    wanted: Option<&str>,
+) -> Result<(Loaded, ServiceTemplate), i32> {
     let loaded = crate::library::open_with_builtin(path).map_err(|e| {
         eprintln!("error: {e}");
         2

@@ -31,7 +31,11 @@ pub fn report(path: &Path) -> Result<Report, provisio_model::LoadError> {
     }));
     for (f, st) in lib.service_templates() {
         if !lib.file(f).builtin {
-            diagnostics.extend(provisio_model::validate::validate_service_template(lib, st, Some(lib.file(f).path.clone())));
+            diagnostics.extend(provisio_model::validate::validate_service_template(
+                lib,
+                st,
+                Some(lib.file(f).path.clone()),
+            ));
         }
     }
     let service_templates = lib
@@ -77,9 +81,17 @@ pub fn run(path: &Path, json: bool) -> i32 {
         for d in &report.diagnostics {
             println!("{d}");
         }
-        let errors = report.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+        let errors = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
         let warnings = report.diagnostics.len() - errors;
         println!("{errors} error(s), {warnings} warning(s)");
     }
-    if report.diagnostics.iter().any(|d| d.is_error()) { 1 } else { 0 }
+    if report.diagnostics.iter().any(|d| d.is_error()) {
+        1
+    } else {
+        0
+    }
 }

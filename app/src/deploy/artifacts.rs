@@ -28,22 +28,32 @@ pub fn read_artifact(loaded: &Loaded, reference: &str) -> Option<Vec<u8>> {
             return None;
         }
         if let Some(csar) = &loaded.csar
-            && let Some(b) = csar.files.get(&r) {
-                return Some(b.clone());
-            }
+            && let Some(b) = csar.files.get(&r)
+        {
+            return Some(b.clone());
+        }
         let roots: Vec<PathBuf> = match loaded.kind {
             InputKind::WineryRepository => vec![loaded.path.clone()],
-            InputKind::File => loaded.path.parent().map(Path::to_path_buf).into_iter().collect(),
+            InputKind::File => loaded
+                .path
+                .parent()
+                .map(Path::to_path_buf)
+                .into_iter()
+                .collect(),
             InputKind::Csar => vec![],
         };
         for root in roots {
             let p = root.join(&r);
             if p.is_file()
-                && let Ok(b) = std::fs::read(&p) {
-                    return Some(b);
-                }
+                && let Ok(b) = std::fs::read(&p)
+            {
+                return Some(b);
+            }
         }
-        if let Some((_, b)) = provisio_assets::library_files().iter().find(|(p, _)| *p == r) {
+        if let Some((_, b)) = provisio_assets::library_files()
+            .iter()
+            .find(|(p, _)| *p == r)
+        {
             return Some(b.to_vec());
         }
     }

@@ -15,7 +15,9 @@ use provisio_engines::engine::run::{PreparedStep, RunOptions, run_plan};
 use provisio_engines::events::{EventSink, Level};
 use provisio_firmware::{FaultSpec, FleetHandle};
 use provisio_model::Loaded;
-use provisio_model::plan::{Plan, PlanError, build_deploy_plan, build_undeploy_plan, is_secret_name};
+use provisio_model::plan::{
+    Plan, PlanError, build_deploy_plan, build_undeploy_plan, is_secret_name,
+};
 use provisio_model::tosca::ServiceTemplate;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -87,7 +89,11 @@ pub struct DeployOutcome {
 }
 
 fn non_secret(inputs: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    inputs.iter().filter(|(k, _)| !is_secret_name(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+    inputs
+        .iter()
+        .filter(|(k, _)| !is_secret_name(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 fn now_secs() -> u64 {
@@ -135,18 +141,26 @@ pub async fn undeploy(
     cancel: CancellationToken,
 ) -> Result<DeployOutcome, DeployError> {
     let dir = opts.instances_dir();
-    let mut instance = InstanceState::load(&dir, id).map_err(|e| DeployError::Setup(e.to_string()))?;
+    let mut instance =
+        InstanceState::load(&dir, id).map_err(|e| DeployError::Setup(e.to_string()))?;
     let loaded = if instance.source.as_os_str() == "builtin" {
         crate::gui::files::builtin_loaded()
     } else {
-        crate::library::open_with_builtin(&instance.source).map_err(|e| DeployError::Setup(e.to_string()))?
+        crate::library::open_with_builtin(&instance.source)
+            .map_err(|e| DeployError::Setup(e.to_string()))?
     };
     let q = provisio_model::QName::parse(&instance.service_template).map_err(DeployError::Setup)?;
     let st = loaded
         .library
         .service_template(&q)
         .cloned()
-        .ok_or_else(|| DeployError::Setup(format!("{} no longer defines {}", instance.source.display(), q)))?;
+        .ok_or_else(|| {
+            DeployError::Setup(format!(
+                "{} no longer defines {}",
+                instance.source.display(),
+                q
+            ))
+        })?;
     let mut inputs = instance.inputs.clone();
     inputs.extend(extra_inputs.clone());
     if instance.simulated {
@@ -168,11 +182,18 @@ async fn run(
     cancel: CancellationToken,
 ) -> Result<DeployOutcome, DeployError> {
     let lib = &loaded.library;
-    let services = services::get(opts.simulate).await.map_err(DeployError::Setup)?;
+    let services = services::get(opts.simulate)
+        .await
+        .map_err(DeployError::Setup)?;
     // Simulation: the embedded broker replaces pubSubServer, a fleet stands in for the devices.
     let mut fleets = Vec::new();
     let mut registry = DriverRegistry::new();
-    registry.insert("nodemcu", Arc::new(NodeMcuDriver { config: opts.nodemcu.clone() }));
+    registry.insert(
+        "nodemcu",
+        Arc::new(NodeMcuDriver {
+            config: opts.nodemcu.clone(),
+        }),
+    );
     let mut raspberry = RaspberryConfig::default();
     if let HostKeys::KnownHosts { accept_new, .. } = &mut raspberry.host_keys {
         *accept_new = opts.accept_new_host_keys;
@@ -181,30 +202,53 @@ async fn run(
     let mut _micas = Vec::new();
     let mut aliases = BTreeMap::new();
     if opts.simulate {
-        let keys: Vec<Option<&'static str>> = plan.steps.iter().map(|s| driver_key(lib, &s.node_type)).collect();
+        let keys: Vec<Option<&'static str>> = plan
+            .steps
+            .iter()
+            .map(|s| driver_key(lib, &s.node_type))
+            .collect();
         fleets = simulate::start_fleets(&mut plan, &keys, services, opts, &instance, &events)
             .await
             .map_err(DeployError::Setup)?;
         match simulate::start_pi_standin(&mut plan, &keys, opts, &instance, &mut aliases) {
             Ok(Some((sshd, config))) => {
-                events.log(Level::Info, None, format!("simulated Raspberry Pi: sshd on {} (host key {})", sshd.address(), sshd.host_fingerprint));
+                events.log(
+                    Level::Info,
+                    None,
+                    format!(
+                        "simulated Raspberry Pi: sshd on {} (host key {})",
+                        sshd.address(),
+                        sshd.host_fingerprint
+                    ),
+                );
                 raspberry = config;
                 _standins.push(sshd);
             }
             Ok(None) => {}
             // Without root/sshd/LXC the Pi steps fail with this reason; the rest still runs.
-            Err(e) => events.log(Level::Error, None, format!("no simulated Raspberry Pi: {e}")),
+            Err(e) => events.log(
+                Level::Error,
+                None,
+                format!("no simulated Raspberry Pi: {e}"),
+            ),
         }
         match simulate::start_mica_standin(&mut plan, &keys, opts, &instance, &mut aliases).await {
             Ok(Some(emu)) => {
-                events.log(Level::Info, None, format!("simulated MICA: emulator on {}", emu.url()));
+                events.log(
+                    Level::Info,
+                    None,
+                    format!("simulated MICA: emulator on {}", emu.url()),
+                );
                 _micas.push(emu);
             }
             Ok(None) => {}
             Err(e) => events.log(Level::Error, None, format!("no simulated MICA: {e}")),
         }
     }
-    registry.insert("mica", Arc::new(provisio_engines::drivers::mica::MicaDriver::default()));
+    registry.insert(
+        "mica",
+        Arc::new(provisio_engines::drivers::mica::MicaDriver::default()),
+    );
     registry.insert("raspberry", Arc::new(RaspberryDriver { config: raspberry }));
     let token = provisio_engines::artifact_server::new_token();
     let mut prepared = Vec::new();
@@ -215,16 +259,35 @@ async fn run(
                 match artifacts::read_artifact(loaded, file) {
                     Some(bytes) => {
                         let file_name = file.rsplit('/').next().unwrap_or(file).to_string();
-                        served.push(services.artifacts.register(&token, &a.name, &file_name, Arc::new(bytes)));
+                        served.push(services.artifacts.register(
+                            &token,
+                            &a.name,
+                            &file_name,
+                            Arc::new(bytes),
+                        ));
                     }
-                    None => events.log(Level::Warn, Some(&step.node), format!("artifact file '{file}' of {} not found", a.name)),
+                    None => events.log(
+                        Level::Warn,
+                        Some(&step.node),
+                        format!("artifact file '{file}' of {} not found", a.name),
+                    ),
                 }
             }
         }
-        prepared.push(PreparedStep { driver: driver_key(lib, &step.node_type).map(str::to_string), artifacts: served });
+        prepared.push(PreparedStep {
+            driver: driver_key(lib, &step.node_type).map(str::to_string),
+            artifacts: served,
+        });
     }
-    let run_opts = RunOptions { max_parallel: opts.max_parallel, state_dir: Some(opts.instances_dir()), device_aliases: aliases };
-    let instance = run_plan(&plan, prepared, &registry, instance, run_opts, events, cancel).await;
+    let run_opts = RunOptions {
+        max_parallel: opts.max_parallel,
+        state_dir: Some(opts.instances_dir()),
+        device_aliases: aliases,
+    };
+    let instance = run_plan(
+        &plan, prepared, &registry, instance, run_opts, events, cancel,
+    )
+    .await;
     services.artifacts.remove(&token);
     Ok(DeployOutcome { instance, fleets })
 }

@@ -20,22 +20,38 @@ pub async fn get(simulate: bool) -> Result<&'static Services, String> {
     let cell = if simulate { &SIMULATED } else { &REAL };
     cell.get_or_try_init(|| async move {
         if simulate {
-            let broker = EmbeddedBroker::start("127.0.0.1".parse().map_err(|e| format!("{e}"))?, 20_000)
-                .map_err(|e| e.to_string())?;
-            let artifacts = ArtifactServer::start("127.0.0.1:0".parse().map_err(|e| format!("{e}"))?, None, 256)
-                .await
-                .map_err(|e| format!("artifact server: {e}"))?;
-            Ok(Services { artifacts, broker: Some(broker) })
+            let broker =
+                EmbeddedBroker::start("127.0.0.1".parse().map_err(|e| format!("{e}"))?, 20_000)
+                    .map_err(|e| e.to_string())?;
+            let artifacts = ArtifactServer::start(
+                "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
+                None,
+                256,
+            )
+            .await
+            .map_err(|e| format!("artifact server: {e}"))?;
+            Ok(Services {
+                artifacts,
+                broker: Some(broker),
+            })
         } else {
-            let bind = std::env::var("PROVISIO_ARTIFACT_BIND").unwrap_or_else(|_| "0.0.0.0:0".into());
+            let bind =
+                std::env::var("PROVISIO_ARTIFACT_BIND").unwrap_or_else(|_| "0.0.0.0:0".into());
             // Devices need an address they can reach, not 0.0.0.0: the one this machine would
             // use towards the network (a UDP "connect" only picks a route; nothing is sent).
-            let host = std::env::var("PROVISIO_ARTIFACT_HOST").ok().or_else(local_ip);
-            let addr = bind.parse().map_err(|e| format!("PROVISIO_ARTIFACT_BIND '{bind}': {e}"))?;
+            let host = std::env::var("PROVISIO_ARTIFACT_HOST")
+                .ok()
+                .or_else(local_ip);
+            let addr = bind
+                .parse()
+                .map_err(|e| format!("PROVISIO_ARTIFACT_BIND '{bind}': {e}"))?;
             let artifacts = ArtifactServer::start(addr, host.as_deref(), 256)
                 .await
                 .map_err(|e| format!("artifact server on {bind}: {e}"))?;
-            Ok(Services { artifacts, broker: None })
+            Ok(Services {
+                artifacts,
+                broker: None,
+            })
         }
     })
     .await

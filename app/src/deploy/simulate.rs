@@ -50,23 +50,45 @@ pub async fn start_fleets(
         }
         let ids = parse_hardware_ids(step.input("hardwareIds").unwrap_or("[]"))?;
         let control = step.input("controlTopic").unwrap_or("control").to_string();
-        let response = step.input("responseTopic").unwrap_or("response").to_string();
-        groups.entry(device_node(step)).or_insert((ids, control, response));
+        let response = step
+            .input("responseTopic")
+            .unwrap_or("response")
+            .to_string();
+        groups
+            .entry(device_node(step))
+            .or_insert((ids, control, response));
     }
     // Device state belongs to the deployment that created it (undeploy reuses it).
-    let sim_root = opts.data_dir.join("simulated").join(instance_root(instance));
+    let sim_root = opts
+        .data_dir
+        .join("simulated")
+        .join(instance_root(instance));
     let mut fleets = Vec::new();
     for (node, (ids, control, response)) in groups {
-        let addr = BrokerAddr { host: broker.addr().ip().to_string(), port: broker.addr().port() };
+        let addr = BrokerAddr {
+            host: broker.addr().ip().to_string(),
+            port: broker.addr().port(),
+        };
         let mut cfg = FleetConfig::new(ids.clone(), addr, control, response, sim_root.join(&node));
         cfg.faults = opts.faults.clone();
         cfg.seed = opts.seed;
         let fleet = Fleet::spawn(cfg).map_err(|e| format!("simulated devices of {node}: {e}"))?;
         let expected = ids.iter().filter(|id| !fleet.faults(id).offline).count();
         if !fleet.wait_online(expected, Duration::from_secs(20)).await {
-            events.log(Level::Warn, Some(&node), format!("only {} of {expected} simulated devices came online", fleet.online()));
+            events.log(
+                Level::Warn,
+                Some(&node),
+                format!(
+                    "only {} of {expected} simulated devices came online",
+                    fleet.online()
+                ),
+            );
         }
-        events.log(Level::Info, Some(&node), format!("{} simulated NodeMCU(s) on {url}", ids.len()));
+        events.log(
+            Level::Info,
+            Some(&node),
+            format!("{} simulated NodeMCU(s) on {url}", ids.len()),
+        );
         fleets.push(fleet);
     }
     Ok(fleets)
@@ -79,7 +101,12 @@ fn instance_root(instance: &InstanceState) -> String {
 
 /// With simulated devices, deploy inputs nobody gave (passwords of stand-in hosts) get a
 /// placeholder: the stand-ins do not check them.
-pub fn fill_missing_inputs(lib: &provisio_model::Library, st: &provisio_model::tosca::ServiceTemplate, inputs: &mut BTreeMap<String, String>, undeploy: bool) {
+pub fn fill_missing_inputs(
+    lib: &provisio_model::Library,
+    st: &provisio_model::tosca::ServiceTemplate,
+    inputs: &mut BTreeMap<String, String>,
+    undeploy: bool,
+) {
     let plan = if undeploy {
         provisio_model::plan::build_undeploy_plan(lib, st, inputs)
     } else {
@@ -87,7 +114,9 @@ pub fn fill_missing_inputs(lib: &provisio_model::Library, st: &provisio_model::t
     };
     if let Err(provisio_model::plan::PlanError::MissingInputs(missing)) = plan {
         for m in missing {
-            inputs.entry(m.deploy_input.unwrap_or(m.input)).or_insert_with(|| "simulated".to_string());
+            inputs
+                .entry(m.deploy_input.unwrap_or(m.input))
+                .or_insert_with(|| "simulated".to_string());
         }
     }
 }
@@ -100,11 +129,20 @@ pub fn start_pi_standin(
     opts: &DeployOptions,
     instance: &InstanceState,
     aliases: &mut BTreeMap<String, String>,
-) -> Result<Option<(provisio_engines::standin::SshdStandIn, provisio_engines::drivers::raspberry::RaspberryConfig)>, String> {
+) -> Result<
+    Option<(
+        provisio_engines::standin::SshdStandIn,
+        provisio_engines::drivers::raspberry::RaspberryConfig,
+    )>,
+    String,
+> {
     if !keys.contains(&Some("raspberry")) {
         return Ok(None);
     }
-    let root = opts.data_dir.join("simulated").join(instance_root(instance));
+    let root = opts
+        .data_dir
+        .join("simulated")
+        .join(instance_root(instance));
     let sshd = provisio_engines::standin::SshdStandIn::start(&root.join("pi-sshd"))?;
     let lxc_path = root.join("lxc");
     std::fs::create_dir_all(&lxc_path).map_err(|e| format!("{}: {e}", lxc_path.display()))?;
@@ -125,7 +163,9 @@ pub fn start_pi_standin(
         }
     }
     let config = provisio_engines::drivers::raspberry::RaspberryConfig {
-        host_keys: provisio_engines::drivers::ssh::HostKeys::Pinned(vec![sshd.host_fingerprint.clone()]),
+        host_keys: provisio_engines::drivers::ssh::HostKeys::Pinned(vec![
+            sshd.host_fingerprint.clone(),
+        ]),
         key: Some(sshd.client_key.clone()),
         lxc_path: lxc_path.display().to_string(),
         default_config: provisio_engines::standin::standin_lxc_config(&root.join("pi-sshd"))?,
@@ -146,8 +186,14 @@ pub async fn start_mica_standin(
     if !keys.contains(&Some("mica")) {
         return Ok(None);
     }
-    let root = opts.data_dir.join("simulated").join(instance_root(instance)).join("mica");
-    let emu = provisio_engines::mica_emulator::MicaEmulator::start("admin", "simulated", root, 8 << 30).await?;
+    let root = opts
+        .data_dir
+        .join("simulated")
+        .join(instance_root(instance))
+        .join("mica");
+    let emu =
+        provisio_engines::mica_emulator::MicaEmulator::start("admin", "simulated", root, 8 << 30)
+            .await?;
     let addresses = serde_json::to_string(&[emu.url()]).unwrap_or_default();
     let certs = serde_json::to_string(&[emu.cert_pem.clone()]).unwrap_or_default();
     for (step, key) in plan.steps.iter_mut().zip(keys) {
@@ -172,5 +218,8 @@ pub async fn start_mica_standin(
 
 /// The pair (stand-in, first address of the template's list).
 fn alias(standin: &str, original_list: &str) -> Option<(String, String)> {
-    serde_json::from_str::<Vec<String>>(original_list).ok().and_then(|l| l.into_iter().next()).map(|first| (standin.to_string(), first))
+    serde_json::from_str::<Vec<String>>(original_list)
+        .ok()
+        .and_then(|l| l.into_iter().next())
+        .map(|first| (standin.to_string(), first))
 }

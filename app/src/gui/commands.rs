@@ -10,19 +10,50 @@ use provisio_model::tosca::{NodeTemplate, Properties, PropertiesDefinition, Rela
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// A new node template of `type_ref` with its top-left corner at (x, y).
-    AddNode { type_ref: QName, x: f64, y: f64 },
+    AddNode {
+        type_ref: QName,
+        x: f64,
+        y: f64,
+    },
     /// Move node templates by (dx, dy); `coalesce` merges with the previous move (a drag).
-    MoveNodes { ids: Vec<String>, dx: f64, dy: f64, coalesce: bool },
+    MoveNodes {
+        ids: Vec<String>,
+        dx: f64,
+        dy: f64,
+        coalesce: bool,
+    },
     /// Delete the selected node and relationship templates (and relationships of deleted nodes).
     DeleteSelection,
-    Connect { source: String, target: String, type_ref: QName },
-    SetProperty { node: String, key: String, value: String },
-    Rename { node: String, name: String },
+    Connect {
+        source: String,
+        target: String,
+        type_ref: QName,
+    },
+    SetProperty {
+        node: String,
+        key: String,
+        value: String,
+    },
+    Rename {
+        node: String,
+        name: String,
+    },
     /// Change a node template's id (relationships follow).
-    SetId { node: String, id: String },
-    SetInstances { node: String, min: u32, max: provisio_model::tosca::MaxInstances },
+    SetId {
+        node: String,
+        id: String,
+    },
+    SetInstances {
+        node: String,
+        min: u32,
+        max: provisio_model::tosca::MaxInstances,
+    },
     /// Paste node templates (ids made unique, shifted by the offset).
-    Paste { nodes: Vec<NodeTemplate>, dx: f64, dy: f64 },
+    Paste {
+        nodes: Vec<NodeTemplate>,
+        dx: f64,
+        dy: f64,
+    },
     /// Stack hosts under what they host and align groups.
     AutoLayout,
 }
@@ -91,7 +122,8 @@ impl EditorState {
                 let topo = self.doc.topology();
                 let id = topo.unique_id(&type_ref.local);
                 let mut node = NodeTemplate::new(&id, type_ref.clone(), x, y);
-                node.properties = default_properties(self.doc.library().node_properties_definition(&type_ref));
+                node.properties =
+                    default_properties(self.doc.library().node_properties_definition(&type_ref));
                 self.doc.st_mut().topology.node_templates.push(node);
                 self.selection.clear();
                 self.selection.insert(Selected::Node(id));
@@ -127,11 +159,18 @@ impl EditorState {
                     })
                     .collect();
                 topo.node_templates.retain(|n| !nodes.contains(&n.id));
-                topo.relationship_templates
-                    .retain(|r| !rels.contains(&r.id) && !owned.contains(&r.source) && !owned.contains(&r.target));
+                topo.relationship_templates.retain(|r| {
+                    !rels.contains(&r.id)
+                        && !owned.contains(&r.source)
+                        && !owned.contains(&r.target)
+                });
                 self.selection.clear();
             }
-            Command::Connect { source, target, type_ref } => {
+            Command::Connect {
+                source,
+                target,
+                type_ref,
+            } => {
                 let topo = self.doc.topology();
                 let id = topo.unique_id(&format!("con_{source}_{target}"));
                 let rel = RelationshipTemplate::new(&id, type_ref, &source, &target);
@@ -140,10 +179,12 @@ impl EditorState {
                 self.selection.insert(Selected::Relationship(id));
             }
             Command::SetProperty { node, key, value } => {
-                let def = self
-                    .doc
-                    .node(&node)
-                    .and_then(|n| self.doc.library().node_properties_definition(&n.type_ref).cloned());
+                let def = self.doc.node(&node).and_then(|n| {
+                    self.doc
+                        .library()
+                        .node_properties_definition(&n.type_ref)
+                        .cloned()
+                });
                 if let Some(n) = self.doc.st_mut().topology.node_mut(&node) {
                     if n.properties.is_none() {
                         n.properties = default_properties(def.as_ref()).or_else(|| {
@@ -212,7 +253,11 @@ impl EditorState {
 
 fn coalesce_key(cmd: &Command) -> Option<String> {
     match cmd {
-        Command::MoveNodes { ids, coalesce: true, .. } => Some(format!("move:{}", ids.join(","))),
+        Command::MoveNodes {
+            ids,
+            coalesce: true,
+            ..
+        } => Some(format!("move:{}", ids.join(","))),
         Command::SetProperty { node, key, .. } => Some(format!("prop:{node}:{key}")),
         Command::Rename { node, .. } => Some(format!("name:{node}")),
         _ => None,
@@ -222,7 +267,11 @@ fn coalesce_key(cmd: &Command) -> Option<String> {
 /// Empty key/value properties for a type's Winery properties definition.
 pub fn default_properties(def: Option<&PropertiesDefinition>) -> Option<Properties> {
     match def? {
-        PropertiesDefinition::KeyValue { element_name, namespace, properties } => {
+        PropertiesDefinition::KeyValue {
+            element_name,
+            namespace,
+            properties,
+        } => {
             let entries: Vec<(String, String)> = properties
                 .iter()
                 .map(|p| (p.key.clone(), p.default.clone().unwrap_or_default()))

@@ -100,7 +100,9 @@ impl DeployUi {
                 .map_err(|e| e.to_string())?;
             self.runtime = Some(rt);
         }
-        self.runtime.as_ref().ok_or_else(|| "no runtime".to_string())
+        self.runtime
+            .as_ref()
+            .ok_or_else(|| "no runtime".to_string())
     }
 
     /// The Deploy button: refuses with diagnostics, asks for inputs, then starts.
@@ -117,8 +119,13 @@ impl DeployUi {
         }
         if !self.simulate {
             // Real devices: every deploy input must be given (passwords are asked, not stored).
-            if let Err(PlanError::MissingInputs(m)) = build_deploy_plan(state.doc.library(), state.doc.st(), &self.inputs) {
-                let mut names: Vec<String> = m.into_iter().map(|m| m.deploy_input.unwrap_or(m.input)).collect();
+            if let Err(PlanError::MissingInputs(m)) =
+                build_deploy_plan(state.doc.library(), state.doc.st(), &self.inputs)
+            {
+                let mut names: Vec<String> = m
+                    .into_iter()
+                    .map(|m| m.deploy_input.unwrap_or(m.input))
+                    .collect();
                 names.sort();
                 names.dedup();
                 self.asking = Some(names);
@@ -136,7 +143,11 @@ impl DeployUi {
         let mut opts = DeployOptions::new(self.data_dir.clone(), self.simulate);
         opts.faults = self.faults.clone();
         opts.accept_new_host_keys = self.accept_new_host_keys;
-        remember_inputs(&self.data_dir, &state.doc.st().qname().to_string(), &self.inputs);
+        remember_inputs(
+            &self.data_dir,
+            &state.doc.st().qname().to_string(),
+            &self.inputs,
+        );
         let instance_id = self.instance.as_ref().map(|i| i.id.clone());
         let (sink, events) = EventSink::new();
         let (tx, result) = tokio::sync::oneshot::channel();
@@ -157,15 +168,25 @@ impl DeployUi {
             }
             let r = if undeploy {
                 match instance_id {
-                    Some(id) => crate::deploy::undeploy(&id, &inputs, &opts, sink, c).await.map_err(|e| e.to_string()),
+                    Some(id) => crate::deploy::undeploy(&id, &inputs, &opts, sink, c)
+                        .await
+                        .map_err(|e| e.to_string()),
                     None => Err("nothing deployed".to_string()),
                 }
             } else {
-                crate::deploy::deploy(&loaded, &st, &inputs, &opts, sink, c).await.map_err(|e| e.to_string())
+                crate::deploy::deploy(&loaded, &st, &inputs, &opts, sink, c)
+                    .await
+                    .map_err(|e| e.to_string())
             };
             let _ = tx.send(r);
         });
-        self.running = Some(Running { cancel, events, result, started: Instant::now(), undeploy });
+        self.running = Some(Running {
+            cancel,
+            events,
+            result,
+            started: Instant::now(),
+            undeploy,
+        });
         self.steps.clear();
         self.log.clear();
         self.elapsed = None;
@@ -174,11 +195,21 @@ impl DeployUi {
         for n in &state.doc.topology().node_templates {
             let devices = device_ids(n)
                 .into_iter()
-                .map(|id| DeviceMarker { id, state: DeviceState::Offline, last_message: None })
+                .map(|id| DeviceMarker {
+                    id,
+                    state: DeviceState::Offline,
+                    last_message: None,
+                })
                 .collect();
-            state.overlays.insert(n.id.clone(), NodeOverlay { run: None, devices });
+            state
+                .overlays
+                .insert(n.id.clone(), NodeOverlay { run: None, devices });
         }
-        state.status = if undeploy { "undeploying…".into() } else { "deploying…".into() };
+        state.status = if undeploy {
+            "undeploying…".into()
+        } else {
+            "deploying…".into()
+        };
     }
 
     pub fn cancel(&mut self) {
@@ -193,21 +224,33 @@ impl DeployUi {
         let Ok(rt) = self.runtime() else { return };
         let (tx, rx) = std::sync::mpsc::channel();
         rt.spawn(async move {
-            let Ok(services) = crate::deploy::services::get(true).await else { return };
-            let Some(broker) = &services.broker else { return };
-            let mut o = rumqttc::MqttOptions::new(format!("provisio-gui-{}", rand_id()), broker.addr().ip().to_string(), broker.addr().port());
+            let Ok(services) = crate::deploy::services::get(true).await else {
+                return;
+            };
+            let Some(broker) = &services.broker else {
+                return;
+            };
+            let mut o = rumqttc::MqttOptions::new(
+                format!("provisio-gui-{}", rand_id()),
+                broker.addr().ip().to_string(),
+                broker.addr().port(),
+            );
             o.set_keep_alive(Duration::from_secs(30));
             let (client, mut ev) = rumqttc::AsyncClient::new(o, 64);
-            let _ = client.subscribe("sensors/+", rumqttc::QoS::AtMostOnce).await;
+            let _ = client
+                .subscribe("sensors/+", rumqttc::QoS::AtMostOnce)
+                .await;
             loop {
                 match ev.poll().await {
                     Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
                         let device = p.topic.rsplit('/').next().unwrap_or("").to_string();
-                        let v: serde_json::Value = serde_json::from_slice(&p.payload).unwrap_or_default();
+                        let v: serde_json::Value =
+                            serde_json::from_slice(&p.payload).unwrap_or_default();
                         if let Some(t) = v.get("temperature").and_then(serde_json::Value::as_f64)
-                            && tx.send((device, t)).is_err() {
-                                return;
-                            }
+                            && tx.send((device, t)).is_err()
+                        {
+                            return;
+                        }
                     }
                     Ok(_) => {}
                     Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
@@ -234,10 +277,18 @@ impl DeployUi {
             // Keep polling while readings may come.
             ctx.request_repaint_after(Duration::from_millis(500));
         }
-        let Some(running) = &mut self.running else { return };
+        let Some(running) = &mut self.running else {
+            return;
+        };
         ctx.request_repaint_after(Duration::from_millis(100));
         while let Ok(e) = running.events.try_recv() {
-            apply_event(&mut self.steps, &mut self.log, &mut self.last_step_of, state, e);
+            apply_event(
+                &mut self.steps,
+                &mut self.log,
+                &mut self.last_step_of,
+                state,
+                e,
+            );
         }
         self.elapsed = Some(running.started.elapsed());
         match running.result.try_recv() {
@@ -245,12 +296,21 @@ impl DeployUi {
                 let undeploy = running.undeploy;
                 // Drain what is left.
                 while let Ok(e) = running.events.try_recv() {
-                    apply_event(&mut self.steps, &mut self.log, &mut self.last_step_of, state, e);
+                    apply_event(
+                        &mut self.steps,
+                        &mut self.log,
+                        &mut self.last_step_of,
+                        state,
+                        e,
+                    );
                 }
                 self.running = None;
                 match r {
                     Ok(outcome) => {
-                        state.status = format!("instance {} is {}", outcome.instance.id, outcome.instance.phase);
+                        state.status = format!(
+                            "instance {} is {}",
+                            outcome.instance.id, outcome.instance.phase
+                        );
                         if self.simulate && !undeploy && self.telemetry_rx.is_none() {
                             self.listen_telemetry();
                         }
@@ -274,7 +334,9 @@ impl DeployUi {
 
     /// The inputs dialog.
     pub fn inputs_dialog(&mut self, ctx: &egui::Context, state: &mut EditorState) {
-        let Some(names) = self.asking.clone() else { return };
+        let Some(names) = self.asking.clone() else {
+            return;
+        };
         let mut go = false;
         let mut cancel = false;
         egui::Window::new("Deploy inputs").collapsible(false).resizable(false).anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0]).show(ctx, |ui| {
@@ -340,7 +402,17 @@ impl DeployUi {
                 .steps
                 .iter()
                 .filter(|s| !s.outputs.is_empty())
-                .map(|s| format!("{}: {}", s.id, s.outputs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")))
+                .map(|s| {
+                    format!(
+                        "{}: {}",
+                        s.id,
+                        s.outputs
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
                 .collect();
             if !outputs.is_empty() {
                 ui.collapsing("Outputs", |ui| {
@@ -352,85 +424,136 @@ impl DeployUi {
         }
         ui.separator();
         if !self.telemetry.is_empty() {
-            egui::CollapsingHeader::new(format!("Telemetry ({} devices, temperature °C)", self.telemetry.len())).default_open(true).show(ui, |ui| {
-                egui_plot::Plot::new("telemetry").height(110.0).legend(egui_plot::Legend::default()).show(ui, |plot| {
-                    for (device, series) in &self.telemetry {
-                        let points: Vec<[f64; 2]> = series.iter().copied().collect();
-                        plot.line(egui_plot::Line::new(device.clone(), egui_plot::PlotPoints::from(points)));
-                    }
-                });
+            egui::CollapsingHeader::new(format!(
+                "Telemetry ({} devices, temperature °C)",
+                self.telemetry.len()
+            ))
+            .default_open(true)
+            .show(ui, |ui| {
+                egui_plot::Plot::new("telemetry")
+                    .height(110.0)
+                    .legend(egui_plot::Legend::default())
+                    .show(ui, |plot| {
+                        for (device, series) in &self.telemetry {
+                            let points: Vec<[f64; 2]> = series.iter().copied().collect();
+                            plot.line(egui_plot::Line::new(
+                                device.clone(),
+                                egui_plot::PlotPoints::from(points),
+                            ));
+                        }
+                    });
             });
         }
         ui.columns(3, |cols| {
             cols[0].strong("Steps");
-            egui::ScrollArea::vertical().id_salt("steps").show(&mut cols[0], |ui| {
-                for s in &self.steps {
-                    let (icon, c) = match &s.state {
-                        NodeRun::Pending => ("○", egui::Color32::GRAY),
-                        NodeRun::Running(_) => ("◐", egui::Color32::from_rgb(60, 140, 230)),
-                        NodeRun::Done => ("✔", egui::Color32::from_rgb(60, 170, 90)),
-                        NodeRun::Failed(_) => ("✖", egui::Color32::from_rgb(220, 70, 60)),
-                        NodeRun::Skipped(_) => ("–", egui::Color32::GRAY),
-                    };
-                    let r = ui.colored_label(c, format!("{icon} {}", s.id));
-                    if let NodeRun::Failed(reason) | NodeRun::Skipped(reason) = &s.state {
-                        r.on_hover_text(reason);
+            egui::ScrollArea::vertical()
+                .id_salt("steps")
+                .show(&mut cols[0], |ui| {
+                    for s in &self.steps {
+                        let (icon, c) = match &s.state {
+                            NodeRun::Pending => ("○", egui::Color32::GRAY),
+                            NodeRun::Running(_) => ("◐", egui::Color32::from_rgb(60, 140, 230)),
+                            NodeRun::Done => ("✔", egui::Color32::from_rgb(60, 170, 90)),
+                            NodeRun::Failed(_) => ("✖", egui::Color32::from_rgb(220, 70, 60)),
+                            NodeRun::Skipped(_) => ("–", egui::Color32::GRAY),
+                        };
+                        let r = ui.colored_label(c, format!("{icon} {}", s.id));
+                        if let NodeRun::Failed(reason) | NodeRun::Skipped(reason) = &s.state {
+                            r.on_hover_text(reason);
+                        }
                     }
-                }
-            });
+                });
             cols[1].horizontal(|ui| {
                 ui.strong("Devices");
-                ui.add(egui::TextEdit::singleline(&mut self.filter).hint_text("filter").desired_width(90.0));
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.filter)
+                        .hint_text("filter")
+                        .desired_width(90.0),
+                );
                 ui.label("sort:");
                 ui.selectable_value(&mut self.sort, 0, "node");
                 ui.selectable_value(&mut self.sort, 1, "device");
                 ui.selectable_value(&mut self.sort, 2, "state");
             });
-            egui::ScrollArea::vertical().id_salt("devices").show(&mut cols[1], |ui| {
-                egui::Grid::new("devices-grid").striped(true).show(ui, |ui| {
-                    let mut rows: Vec<(&String, &super::state::DeviceMarker)> = state.overlays.iter().flat_map(|(n, o)| o.devices.iter().map(move |d| (n, d))).collect();
-                    match self.sort {
-                        1 => rows.sort_by(|a, b| a.1.id.cmp(&b.1.id)),
-                        2 => rows.sort_by(|a, b| a.1.state.name().cmp(b.1.state.name()).then(a.1.id.cmp(&b.1.id))),
-                        _ => {}
-                    }
-                    for (node, d) in rows {
-                        {
-                            let detail = match &d.state {
-                                DeviceState::Failed { reason } => reason.clone(),
-                                DeviceState::Downloading { written, total } => format!("{}%", written * 100 / (*total).max(1)),
-                                _ => String::new(),
-                            };
-                            let row = format!("{node} {} {} {detail}", d.id, d.state.name());
-                            if !self.filter.is_empty() && !row.to_lowercase().contains(&self.filter.to_lowercase()) {
-                                continue;
+            egui::ScrollArea::vertical()
+                .id_salt("devices")
+                .show(&mut cols[1], |ui| {
+                    egui::Grid::new("devices-grid")
+                        .striped(true)
+                        .show(ui, |ui| {
+                            let mut rows: Vec<(&String, &super::state::DeviceMarker)> = state
+                                .overlays
+                                .iter()
+                                .flat_map(|(n, o)| o.devices.iter().map(move |d| (n, d)))
+                                .collect();
+                            match self.sort {
+                                1 => rows.sort_by(|a, b| a.1.id.cmp(&b.1.id)),
+                                2 => rows.sort_by(|a, b| {
+                                    a.1.state
+                                        .name()
+                                        .cmp(b.1.state.name())
+                                        .then(a.1.id.cmp(&b.1.id))
+                                }),
+                                _ => {}
                             }
-                            ui.label(node);
-                            ui.label(&d.id);
-                            ui.colored_label(super::canvas::device_color(&d.state), d.state.name());
-                            ui.label(detail);
-                            ui.end_row();
-                        }
+                            for (node, d) in rows {
+                                {
+                                    let detail = match &d.state {
+                                        DeviceState::Failed { reason } => reason.clone(),
+                                        DeviceState::Downloading { written, total } => {
+                                            format!("{}%", written * 100 / (*total).max(1))
+                                        }
+                                        _ => String::new(),
+                                    };
+                                    let row =
+                                        format!("{node} {} {} {detail}", d.id, d.state.name());
+                                    if !self.filter.is_empty()
+                                        && !row.to_lowercase().contains(&self.filter.to_lowercase())
+                                    {
+                                        continue;
+                                    }
+                                    ui.label(node);
+                                    ui.label(&d.id);
+                                    ui.colored_label(
+                                        super::canvas::device_color(&d.state),
+                                        d.state.name(),
+                                    );
+                                    ui.label(detail);
+                                    ui.end_row();
+                                }
+                            }
+                        });
+                });
+            cols[2].strong("Log");
+            egui::ScrollArea::vertical()
+                .id_salt("log")
+                .stick_to_bottom(true)
+                .show(&mut cols[2], |ui| {
+                    for (level, line) in &self.log {
+                        let c = match level {
+                            Level::Info => ui.visuals().text_color(),
+                            Level::Warn => egui::Color32::from_rgb(210, 160, 40),
+                            Level::Error => egui::Color32::from_rgb(220, 70, 60),
+                        };
+                        ui.colored_label(c, line);
                     }
                 });
-            });
-            cols[2].strong("Log");
-            egui::ScrollArea::vertical().id_salt("log").stick_to_bottom(true).show(&mut cols[2], |ui| {
-                for (level, line) in &self.log {
-                    let c = match level {
-                        Level::Info => ui.visuals().text_color(),
-                        Level::Warn => egui::Color32::from_rgb(210, 160, 40),
-                        Level::Error => egui::Color32::from_rgb(220, 70, 60),
-                    };
-                    ui.colored_label(c, line);
-                }
-            });
         });
     }
 }
 
-fn apply_event(steps: &mut Vec<StepRow>, log: &mut Vec<(Level, String)>, last_step_of: &mut BTreeMap<String, String>, state: &mut EditorState, e: DeployEvent) {
-    let node_of = |step: &str| step.rsplit_once('.').map(|(n, _)| n.to_string()).unwrap_or_default();
+fn apply_event(
+    steps: &mut Vec<StepRow>,
+    log: &mut Vec<(Level, String)>,
+    last_step_of: &mut BTreeMap<String, String>,
+    state: &mut EditorState,
+    e: DeployEvent,
+) {
+    let node_of = |step: &str| {
+        step.rsplit_once('.')
+            .map(|(n, _)| n.to_string())
+            .unwrap_or_default()
+    };
     let set_run = |state: &mut EditorState, node: &str, run: NodeRun| {
         if let Some(o) = state.overlays.get_mut(node) {
             // A failure stays visible when later steps of the node are skipped.
@@ -448,9 +571,20 @@ fn apply_event(steps: &mut Vec<StepRow>, log: &mut Vec<(Level, String)>, last_st
             for (node, o) in state.overlays.iter_mut() {
                 o.run = last_step_of.contains_key(node).then_some(NodeRun::Pending);
             }
-            *steps = ids.iter().map(|id| StepRow { id: id.clone(), node: node_of(id), state: NodeRun::Pending }).collect();
+            *steps = ids
+                .iter()
+                .map(|id| StepRow {
+                    id: id.clone(),
+                    node: node_of(id),
+                    state: NodeRun::Pending,
+                })
+                .collect();
         }
-        DeployEvent::StepStarted { step, node, operation } => {
+        DeployEvent::StepStarted {
+            step,
+            node,
+            operation,
+        } => {
             set_run(state, &node, NodeRun::Running(operation.clone()));
             if let Some(s) = steps.iter_mut().find(|s| s.id == step) {
                 s.state = NodeRun::Running(operation);
@@ -485,7 +619,11 @@ fn apply_event(steps: &mut Vec<StepRow>, log: &mut Vec<(Level, String)>, last_st
                 s.state = NodeRun::Skipped("cancelled".into());
             }
         }
-        DeployEvent::DeviceState { node, device, state: ds } => {
+        DeployEvent::DeviceState {
+            node,
+            device,
+            state: ds,
+        } => {
             // The marker lives on the node that lists the device (e.g. the NodeMCU group).
             let owners: Vec<String> = state
                 .doc
@@ -499,12 +637,26 @@ fn apply_event(steps: &mut Vec<StepRow>, log: &mut Vec<(Level, String)>, last_st
                 if let Some(o) = state.overlays.get_mut(&owner) {
                     match o.devices.iter_mut().find(|d| d.id == device) {
                         Some(d) => d.state = ds.clone(),
-                        None => o.devices.push(DeviceMarker { id: device.clone(), state: ds.clone(), last_message: None }),
+                        None => o.devices.push(DeviceMarker {
+                            id: device.clone(),
+                            state: ds.clone(),
+                            last_message: None,
+                        }),
                     }
                 }
             }
         }
-        DeployEvent::Log { level, node, message } => log.push((level, format!("{}{message}", node.map(|n| format!("{n}: ")).unwrap_or_default()))),
+        DeployEvent::Log {
+            level,
+            node,
+            message,
+        } => log.push((
+            level,
+            format!(
+                "{}{message}",
+                node.map(|n| format!("{n}: ")).unwrap_or_default()
+            ),
+        )),
         DeployEvent::DeploymentFinished { ok, summary, .. } => {
             log.push((if ok { Level::Info } else { Level::Error }, summary));
         }
@@ -517,12 +669,20 @@ fn inputs_file(data_dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 /// Remembers the non-secret deploy inputs of a topology (passwords are never written).
-pub fn remember_inputs(data_dir: &std::path::Path, topology: &str, inputs: &BTreeMap<String, String>) {
+pub fn remember_inputs(
+    data_dir: &std::path::Path,
+    topology: &str,
+    inputs: &BTreeMap<String, String>,
+) {
     let mut all: BTreeMap<String, BTreeMap<String, String>> = std::fs::read(inputs_file(data_dir))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
-    let keep: BTreeMap<String, String> = inputs.iter().filter(|(k, _)| !is_secret_name(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let keep: BTreeMap<String, String> = inputs
+        .iter()
+        .filter(|(k, _)| !is_secret_name(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     all.insert(topology.to_string(), keep);
     let _ = std::fs::create_dir_all(data_dir);
     if let Ok(b) = serde_json::to_vec_pretty(&all) {
@@ -545,19 +705,27 @@ impl DeployUi {
         let st = state.doc.st().qname().to_string();
         self.inputs = remembered_inputs(&self.data_dir, &st);
         let dir = self.data_dir.join("instances");
-        let Some(last) = InstanceState::list(&dir).into_iter().find(|i| i.service_template == st) else { return };
+        let Some(last) = InstanceState::list(&dir)
+            .into_iter()
+            .find(|i| i.service_template == st)
+        else {
+            return;
+        };
         for n in &state.doc.topology().node_templates {
-            let run = last.steps.iter().filter(|s| s.node == n.id).fold(None, |acc: Option<NodeRun>, s| {
-                use provisio_engines::engine::executor::StepStatus;
-                match (&acc, &s.status) {
-                    (Some(NodeRun::Failed(_)), _) => acc,
-                    (_, StepStatus::Failed(r)) => Some(NodeRun::Failed(r.clone())),
-                    (_, StepStatus::Skipped(r)) => Some(NodeRun::Skipped(r.clone())),
-                    (_, StepStatus::Done) => Some(NodeRun::Done),
-                    (_, StepStatus::Cancelled) => Some(NodeRun::Skipped("cancelled".into())),
-                    _ => Some(NodeRun::Pending),
-                }
-            });
+            let run = last.steps.iter().filter(|s| s.node == n.id).fold(
+                None,
+                |acc: Option<NodeRun>, s| {
+                    use provisio_engines::engine::executor::StepStatus;
+                    match (&acc, &s.status) {
+                        (Some(NodeRun::Failed(_)), _) => acc,
+                        (_, StepStatus::Failed(r)) => Some(NodeRun::Failed(r.clone())),
+                        (_, StepStatus::Skipped(r)) => Some(NodeRun::Skipped(r.clone())),
+                        (_, StepStatus::Done) => Some(NodeRun::Done),
+                        (_, StepStatus::Cancelled) => Some(NodeRun::Skipped("cancelled".into())),
+                        _ => Some(NodeRun::Pending),
+                    }
+                },
+            );
             let devices = device_ids(n)
                 .into_iter()
                 .map(|id| {
@@ -568,14 +736,22 @@ impl DeployUi {
                         Some("configured") => DeviceState::Configured,
                         Some("stopped") => DeviceState::Stopped,
                         Some("uninstalled") => DeviceState::Uninstalled,
-                        Some("failed") => DeviceState::Failed { reason: rec.and_then(|r| r.detail.clone()).unwrap_or_default() },
+                        Some("failed") => DeviceState::Failed {
+                            reason: rec.and_then(|r| r.detail.clone()).unwrap_or_default(),
+                        },
                         Some("timed_out") => DeviceState::TimedOut,
                         _ => DeviceState::Offline,
                     };
-                    DeviceMarker { id, state, last_message: None }
+                    DeviceMarker {
+                        id,
+                        state,
+                        last_message: None,
+                    }
                 })
                 .collect();
-            state.overlays.insert(n.id.clone(), NodeOverlay { run, devices });
+            state
+                .overlays
+                .insert(n.id.clone(), NodeOverlay { run, devices });
         }
         state.status = format!("last deployment: {} ({})", last.id, last.phase);
         self.instance = Some(last);
@@ -583,5 +759,8 @@ impl DeployUi {
 }
 
 fn rand_id() -> u32 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(7)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(7)
 }

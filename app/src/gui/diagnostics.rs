@@ -8,19 +8,41 @@ use provisio_model::{Diagnostic, Severity};
 pub fn compute(doc: &Document) -> Vec<Diagnostic> {
     let lib = doc.library();
     let file = lib.file(doc.file);
-    let mut out = provisio_model::validate::validate_service_template(lib, doc.st(), Some(file.path.clone()));
-    out.extend(lib.load_diagnostics().iter().filter(|d| d.file.as_ref() == Some(&file.path)).cloned());
+    let mut out =
+        provisio_model::validate::validate_service_template(lib, doc.st(), Some(file.path.clone()));
+    out.extend(
+        lib.load_diagnostics()
+            .iter()
+            .filter(|d| d.file.as_ref() == Some(&file.path))
+            .cloned(),
+    );
     out.sort_by(|a, b| a.severity.cmp(&b.severity).then(a.element.cmp(&b.element)));
     out
 }
 
 /// The bottom panel.
 pub fn panel(ui: &mut egui::Ui, state: &mut EditorState) {
-    let errors = state.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = state
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let warnings = state.diagnostics.len() - errors;
     ui.horizontal(|ui| {
-        ui.label(egui::RichText::new(format!("{errors} error(s)")).color(if errors > 0 { egui::Color32::from_rgb(220, 70, 60) } else { ui.visuals().weak_text_color() }));
-        ui.label(egui::RichText::new(format!("{warnings} warning(s)")).color(if warnings > 0 { egui::Color32::from_rgb(210, 160, 40) } else { ui.visuals().weak_text_color() }));
+        ui.label(
+            egui::RichText::new(format!("{errors} error(s)")).color(if errors > 0 {
+                egui::Color32::from_rgb(220, 70, 60)
+            } else {
+                ui.visuals().weak_text_color()
+            }),
+        );
+        ui.label(
+            egui::RichText::new(format!("{warnings} warning(s)")).color(if warnings > 0 {
+                egui::Color32::from_rgb(210, 160, 40)
+            } else {
+                ui.visuals().weak_text_color()
+            }),
+        );
         if !state.status.is_empty() {
             ui.separator();
             ui.label(&state.status);
@@ -28,25 +50,30 @@ pub fn panel(ui: &mut egui::Ui, state: &mut EditorState) {
     });
     ui.separator();
     let mut clicked: Option<String> = None;
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        if state.diagnostics.is_empty() {
-            ui.weak("No problems: the topology is valid.");
-        }
-        for d in &state.diagnostics {
-            let (icon, color) = match d.severity {
-                Severity::Error => ("⛔", egui::Color32::from_rgb(220, 70, 60)),
-                Severity::Warning => ("⚠", egui::Color32::from_rgb(210, 160, 40)),
-            };
-            let text = match &d.hint {
-                Some(h) => format!("{icon} {}: {}  — {h}", d.element, d.message),
-                None => format!("{icon} {}: {}", d.element, d.message),
-            };
-            let r = ui.add(egui::Label::new(egui::RichText::new(text).color(color)).sense(egui::Sense::click()));
-            if r.clicked() {
-                clicked = Some(d.element.clone());
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            if state.diagnostics.is_empty() {
+                ui.weak("No problems: the topology is valid.");
             }
-        }
-    });
+            for d in &state.diagnostics {
+                let (icon, color) = match d.severity {
+                    Severity::Error => ("⛔", egui::Color32::from_rgb(220, 70, 60)),
+                    Severity::Warning => ("⚠", egui::Color32::from_rgb(210, 160, 40)),
+                };
+                let text = match &d.hint {
+                    Some(h) => format!("{icon} {}: {}  — {h}", d.element, d.message),
+                    None => format!("{icon} {}: {}", d.element, d.message),
+                };
+                let r = ui.add(
+                    egui::Label::new(egui::RichText::new(text).color(color))
+                        .sense(egui::Sense::click()),
+                );
+                if r.clicked() {
+                    clicked = Some(d.element.clone());
+                }
+            }
+        });
     if let Some(el) = clicked {
         let topo = state.doc.topology();
         let sel = if topo.node(&el).is_some() {

@@ -32,12 +32,23 @@ pub fn open_example(id: &str) -> Result<Document, String> {
 /// user's files; a file without one gets a new empty service template.
 pub fn open_path(path: &Path) -> Result<Document, String> {
     let mut loaded = crate::library::open_with_builtin(path).map_err(|e| e.to_string())?;
-    let has_st = loaded.library.service_templates().iter().any(|(f, _)| !loaded.library.file(*f).builtin);
+    let has_st = loaded
+        .library
+        .service_templates()
+        .iter()
+        .any(|(f, _)| !loaded.library.file(*f).builtin);
     if !has_st {
-        let file = loaded.main_file.ok_or_else(|| format!("{} holds no service template", path.display()))?;
+        let file = loaded
+            .main_file
+            .ok_or_else(|| format!("{} holds no service template", path.display()))?;
         let defs = loaded.library.definitions_mut(file);
-        let ns = if defs.target_namespace.is_empty() { "http://provisio.dev/tosca/servicetemplates".to_string() } else { defs.target_namespace.clone() };
-        defs.service_templates.push(ServiceTemplate::new(&ns, "NewTopology"));
+        let ns = if defs.target_namespace.is_empty() {
+            "http://provisio.dev/tosca/servicetemplates".to_string()
+        } else {
+            defs.target_namespace.clone()
+        };
+        defs.service_templates
+            .push(ServiceTemplate::new(&ns, "NewTopology"));
     }
     let save = match loaded.kind {
         InputKind::File => Some(path.to_path_buf()),
@@ -49,14 +60,29 @@ pub fn open_path(path: &Path) -> Result<Document, String> {
 /// A new, empty topology (on top of the built-in library).
 pub fn new_document() -> Document {
     let mut loaded = builtin_loaded();
-    let mut defs = Definitions::new("provisio-new-topology", "http://provisio.dev/tosca/servicetemplates");
-    defs.service_templates.push(ServiceTemplate::new("http://provisio.dev/tosca/servicetemplates", "NewTopology"));
+    let mut defs = Definitions::new(
+        "provisio-new-topology",
+        "http://provisio.dev/tosca/servicetemplates",
+    );
+    defs.service_templates.push(ServiceTemplate::new(
+        "http://provisio.dev/tosca/servicetemplates",
+        "NewTopology",
+    ));
     let file = loaded.library.add("untitled.tosca", defs, false);
     loaded.main_file = Some(file);
-    Document { loaded, file, st_index: 0, save_path: None }
+    Document {
+        loaded,
+        file,
+        st_index: 0,
+        save_path: None,
+    }
 }
 
-fn document_for(loaded: Loaded, wanted: Option<&QName>, save_path: Option<PathBuf>) -> Result<Document, String> {
+fn document_for(
+    loaded: Loaded,
+    wanted: Option<&QName>,
+    save_path: Option<PathBuf>,
+) -> Result<Document, String> {
     let lib = &loaded.library;
     let candidates: Vec<(usize, usize)> = lib
         .files()
@@ -76,14 +102,20 @@ fn document_for(loaded: Loaded, wanted: Option<&QName>, save_path: Option<PathBu
         .find(|c| pick(c))
         .copied();
     let (file, st_index) = main_first.ok_or_else(|| "no service template to open".to_string())?;
-    Ok(Document { loaded, file, st_index, save_path })
+    Ok(Document {
+        loaded,
+        file,
+        st_index,
+        save_path,
+    })
 }
 
 impl EditorState {
     /// Saves to `path` atomically; the document then belongs to that file.
     pub fn save_to(&mut self, path: &Path) -> Result<(), String> {
         let xml = self.doc.to_xml();
-        provisio_model::save::write_atomic(path, xml.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+        provisio_model::save::write_atomic(path, xml.as_bytes())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         self.doc.save_path = Some(path.to_path_buf());
         self.dirty = false;
         self.status = format!("saved {}", path.display());
@@ -106,7 +138,9 @@ pub fn recent_files() -> Vec<PathBuf> {
 }
 
 pub fn remember_recent(path: &Path) {
-    let Ok(abs) = std::fs::canonicalize(path) else { return };
+    let Ok(abs) = std::fs::canonicalize(path) else {
+        return;
+    };
     let mut list = recent_files();
     list.retain(|p| *p != abs);
     list.insert(0, abs);
@@ -139,12 +173,16 @@ pub fn autosave(state: &EditorState) {
     let meta = Recovery {
         origin: state.doc.save_path.clone(),
         service_template: state.doc.st().qname().to_string(),
-        saved_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        saved_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
     };
     if provisio_model::save::write_atomic(&xml_path, state.doc.to_xml().as_bytes()).is_ok()
-        && let Ok(b) = serde_json::to_vec(&meta) {
-            let _ = provisio_model::save::write_atomic(&meta_path, &b);
-        }
+        && let Ok(b) = serde_json::to_vec(&meta)
+    {
+        let _ = provisio_model::save::write_atomic(&meta_path, &b);
+    }
 }
 
 /// The recovery left by a previous session, if any.

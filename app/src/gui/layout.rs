@@ -14,7 +14,10 @@ pub fn auto_layout(doc: &mut Document) {
     let mut host: HashMap<String, String> = HashMap::new();
     let mut connects: Vec<(String, String)> = Vec::new();
     for r in &topo.relationship_templates {
-        let (Some(s), Some(t)) = (topo.endpoint_node(&r.source), topo.endpoint_node(&r.target)) else { continue };
+        let (Some(s), Some(t)) = (topo.endpoint_node(&r.source), topo.endpoint_node(&r.target))
+        else {
+            continue;
+        };
         match relation_kind(lib, &r.type_ref) {
             RelationKind::HostedOn => {
                 host.entry(s.id.clone()).or_insert_with(|| t.id.clone());
@@ -25,7 +28,11 @@ pub fn auto_layout(doc: &mut Document) {
     let order: Vec<String> = topo.node_templates.iter().map(|n| n.id.clone()).collect();
     let hosted: std::collections::HashSet<&String> = host.values().collect();
     // Tops: nodes nothing is hosted on.
-    let mut tops: Vec<String> = order.iter().filter(|n| !hosted.contains(n)).cloned().collect();
+    let mut tops: Vec<String> = order
+        .iter()
+        .filter(|n| !hosted.contains(n))
+        .cloned()
+        .collect();
     // ConnectsTo sources left of their targets (stable for the rest).
     let rank = |id: &String| -> usize {
         let mut depth = 0;

@@ -137,14 +137,22 @@ impl ProvisioApp {
     }
 
     fn save_as(&mut self) {
-        let picked = rfd::FileDialog::new().add_filter("TOSCA", &["tosca", "xml"]).set_file_name(format!("{}.tosca", self.state.doc.st().id)).save_file();
+        let picked = rfd::FileDialog::new()
+            .add_filter("TOSCA", &["tosca", "xml"])
+            .set_file_name(format!("{}.tosca", self.state.doc.st().id))
+            .save_file();
         match picked {
             Some(p) => {
                 if let Err(e) = self.state.save_to(&p) {
                     self.error = Some(e);
                 }
             }
-            None => self.path_dialog = Some((PathDialog::SaveAs, format!("{}.tosca", self.state.doc.st().id))),
+            None => {
+                self.path_dialog = Some((
+                    PathDialog::SaveAs,
+                    format!("{}.tosca", self.state.doc.st().id),
+                ))
+            }
         }
     }
 
@@ -152,10 +160,18 @@ impl ProvisioApp {
     pub fn export_csar(&mut self, path: &std::path::Path) {
         let st = self.state.doc.st().clone();
         match crate::cli::export_csar::export(&self.state.doc.loaded, &st).and_then(|x| {
-            provisio_model::save::write_atomic(path, &x.bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            provisio_model::save::write_atomic(path, &x.bytes)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             Ok(x)
         }) {
-            Ok(x) => self.state.status = format!("exported {} ({} entries, {} bytes)", path.display(), x.entries.len(), x.bytes.len()),
+            Ok(x) => {
+                self.state.status = format!(
+                    "exported {} ({} entries, {} bytes)",
+                    path.display(),
+                    x.entries.len(),
+                    x.bytes.len()
+                )
+            }
             Err(e) => self.error = Some(e),
         }
     }
@@ -164,7 +180,9 @@ impl ProvisioApp {
         let picked = if folder {
             rfd::FileDialog::new().pick_folder()
         } else {
-            rfd::FileDialog::new().add_filter("TOSCA or CSAR", &["tosca", "xml", "csar", "zip"]).pick_file()
+            rfd::FileDialog::new()
+                .add_filter("TOSCA or CSAR", &["tosca", "xml", "csar", "zip"])
+                .pick_file()
         };
         match picked {
             Some(p) => self.guarded(Pending::Open(p), ctx),
@@ -178,21 +196,28 @@ impl ProvisioApp {
         self.deploy.poll(&mut self.state, &ctx);
         self.keyboard(&ctx);
         egui::Panel::top("menu").show(ui, |ui| self.menu_bar(ui, &ctx));
-        egui::Panel::left("palette").default_size(220.0).show(ui, |ui| palette::palette(ui, &mut self.state));
-        egui::Panel::right("inspector").default_size(300.0).show(ui, |ui| inspector::inspector(ui, &mut self.state));
-        egui::Panel::bottom("bottom").resizable(true).default_size(170.0).show(ui, |ui| {
-            ui.horizontal(|ui| {
-                ui.selectable_value(&mut self.tab, BottomTab::Diagnostics, "Diagnostics");
-                ui.selectable_value(&mut self.tab, BottomTab::Deploy, "Deploy");
-                ui.selectable_value(&mut self.tab, BottomTab::Logs, "Logs");
+        egui::Panel::left("palette")
+            .default_size(220.0)
+            .show(ui, |ui| palette::palette(ui, &mut self.state));
+        egui::Panel::right("inspector")
+            .default_size(300.0)
+            .show(ui, |ui| inspector::inspector(ui, &mut self.state));
+        egui::Panel::bottom("bottom")
+            .resizable(true)
+            .default_size(170.0)
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.selectable_value(&mut self.tab, BottomTab::Diagnostics, "Diagnostics");
+                    ui.selectable_value(&mut self.tab, BottomTab::Deploy, "Deploy");
+                    ui.selectable_value(&mut self.tab, BottomTab::Logs, "Logs");
+                });
+                ui.separator();
+                match self.tab {
+                    BottomTab::Diagnostics => diagnostics::panel(ui, &mut self.state),
+                    BottomTab::Deploy => self.deploy.panel(ui, &mut self.state),
+                    BottomTab::Logs => self.logs.panel(ui, &self.deploy.log),
+                }
             });
-            ui.separator();
-            match self.tab {
-                BottomTab::Diagnostics => diagnostics::panel(ui, &mut self.state),
-                BottomTab::Deploy => self.deploy.panel(ui, &mut self.state),
-                BottomTab::Logs => self.logs.panel(ui, &self.deploy.log),
-            }
-        });
         egui::CentralPanel::default().show(ui, |ui| canvas::canvas(ui, &mut self.state));
         self.deploy.inputs_dialog(&ctx, &mut self.state);
         if self.deploy.open {
@@ -200,7 +225,11 @@ impl ProvisioApp {
             self.deploy.open = false;
         }
         self.dialogs(&ctx);
-        let title = format!("{}{} — Provisio", if self.state.dirty { "● " } else { "" }, self.state.doc.title());
+        let title = format!(
+            "{}{} — Provisio",
+            if self.state.dirty { "● " } else { "" },
+            self.state.doc.title()
+        );
         if self.title != title {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
             self.title = title;
@@ -217,29 +246,56 @@ impl ProvisioApp {
         }
         use egui::{Key, KeyboardShortcut, Modifiers};
         let redo = ctx.input_mut(|i| {
-            i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z))
-                || i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::Y))
+            i.consume_shortcut(&KeyboardShortcut::new(
+                Modifiers::COMMAND | Modifiers::SHIFT,
+                Key::Z,
+            )) || i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::Y))
         });
         if redo {
             self.state.redo();
         }
-        if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::Z))) {
+        if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::Z)))
+        {
             self.state.undo();
         }
-        if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::S))) {
+        if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::S)))
+        {
             self.save();
         }
-        if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::A))) {
-            let ids: Vec<String> = self.state.doc.topology().node_templates.iter().map(|n| n.id.clone()).collect();
+        if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::A)))
+        {
+            let ids: Vec<String> = self
+                .state
+                .doc
+                .topology()
+                .node_templates
+                .iter()
+                .map(|n| n.id.clone())
+                .collect();
             self.state.selection = ids.into_iter().map(Selected::Node).collect();
         }
-        if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::C))) {
+        if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::C)))
+        {
             let sel = self.state.selected_nodes();
-            self.state.clipboard = self.state.doc.topology().node_templates.iter().filter(|n| sel.contains(&n.id)).cloned().collect();
+            self.state.clipboard = self
+                .state
+                .doc
+                .topology()
+                .node_templates
+                .iter()
+                .filter(|n| sel.contains(&n.id))
+                .cloned()
+                .collect();
         }
-        if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::V))) && !self.state.clipboard.is_empty() {
+        if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::V)))
+            && !self.state.clipboard.is_empty()
+        {
             let nodes = self.state.clipboard.clone();
-            self.state.apply(Command::Paste { nodes, dx: 40.0, dy: 40.0 });
+            self.state.apply(Command::Paste {
+                nodes,
+                dx: 40.0,
+                dy: 40.0,
+            });
         }
         let delete = ctx.input(|i| i.key_pressed(Key::Delete) || i.key_pressed(Key::Backspace));
         if delete && !self.state.selection.is_empty() {
@@ -292,7 +348,11 @@ impl ProvisioApp {
                 }
                 if ui.button("Export CSAR…").clicked() {
                     let name = format!("{}.csar", self.state.doc.st().id);
-                    match rfd::FileDialog::new().add_filter("CSAR", &["csar"]).set_file_name(&name).save_file() {
+                    match rfd::FileDialog::new()
+                        .add_filter("CSAR", &["csar"])
+                        .set_file_name(&name)
+                        .save_file()
+                    {
                         Some(p) => self.export_csar(&p),
                         None => self.path_dialog = Some((PathDialog::ExportCsar, name)),
                     }
@@ -303,13 +363,28 @@ impl ProvisioApp {
                 }
             });
             ui.menu_button("Edit", |ui| {
-                if ui.add_enabled(self.state.can_undo(), egui::Button::new("Undo   Ctrl+Z")).clicked() {
+                if ui
+                    .add_enabled(self.state.can_undo(), egui::Button::new("Undo   Ctrl+Z"))
+                    .clicked()
+                {
                     self.state.undo();
                 }
-                if ui.add_enabled(self.state.can_redo(), egui::Button::new("Redo   Ctrl+Shift+Z")).clicked() {
+                if ui
+                    .add_enabled(
+                        self.state.can_redo(),
+                        egui::Button::new("Redo   Ctrl+Shift+Z"),
+                    )
+                    .clicked()
+                {
                     self.state.redo();
                 }
-                if ui.add_enabled(!self.state.selection.is_empty(), egui::Button::new("Delete   Del")).clicked() {
+                if ui
+                    .add_enabled(
+                        !self.state.selection.is_empty(),
+                        egui::Button::new("Delete   Del"),
+                    )
+                    .clicked()
+                {
                     self.state.apply(Command::DeleteSelection);
                 }
                 if ui.button("Auto layout").clicked() {
@@ -329,13 +404,25 @@ impl ProvisioApp {
                 }
             });
             ui.separator();
-            if ui.add_enabled(self.state.can_undo(), egui::Button::new("Undo")).on_hover_text("Ctrl+Z").clicked() {
+            if ui
+                .add_enabled(self.state.can_undo(), egui::Button::new("Undo"))
+                .on_hover_text("Ctrl+Z")
+                .clicked()
+            {
                 self.state.undo();
             }
-            if ui.add_enabled(self.state.can_redo(), egui::Button::new("Redo")).on_hover_text("Ctrl+Shift+Z").clicked() {
+            if ui
+                .add_enabled(self.state.can_redo(), egui::Button::new("Redo"))
+                .on_hover_text("Ctrl+Shift+Z")
+                .clicked()
+            {
                 self.state.redo();
             }
-            if ui.button("⊞ Layout").on_hover_text("Stack hosts under what they host").clicked() {
+            if ui
+                .button("⊞ Layout")
+                .on_hover_text("Stack hosts under what they host")
+                .clicked()
+            {
                 self.state.apply(Command::AutoLayout);
                 self.state.fit_requested = true;
             }
@@ -343,17 +430,31 @@ impl ProvisioApp {
                 self.state.fit_requested = true;
             }
             ui.separator();
-            let errors = self.state.diagnostics.iter().filter(|d| d.is_error()).count();
+            let errors = self
+                .state
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .count();
             let (text, color) = if errors > 0 {
-                (format!("⛔ {errors} error(s)"), egui::Color32::from_rgb(220, 70, 60))
+                (
+                    format!("⛔ {errors} error(s)"),
+                    egui::Color32::from_rgb(220, 70, 60),
+                )
             } else {
                 ("✔ valid".to_string(), egui::Color32::from_rgb(60, 170, 90))
             };
-            if ui.add(egui::Button::new(egui::RichText::new(text).color(color)).frame(false)).clicked() {
+            if ui
+                .add(egui::Button::new(egui::RichText::new(text).color(color)).frame(false))
+                .clicked()
+            {
                 self.tab = BottomTab::Diagnostics;
             }
             ui.separator();
-            let deploy = ui.add_enabled(!self.deploy.is_running(), egui::Button::new(egui::RichText::new("▶ Deploy").strong()));
+            let deploy = ui.add_enabled(
+                !self.deploy.is_running(),
+                egui::Button::new(egui::RichText::new("▶ Deploy").strong()),
+            );
             if deploy.clicked() {
                 self.deploy.request_deploy(&mut self.state);
             }
@@ -369,82 +470,97 @@ impl ProvisioApp {
                 PathDialog::SaveAs => "Save as",
                 PathDialog::ExportCsar => "Export CSAR to",
             };
-            egui::Window::new(title).collapsible(false).anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0]).show(ctx, |ui| {
-                let r = ui.add(egui::TextEdit::singleline(&mut text).desired_width(420.0));
-                ui.horizontal(|ui| {
-                    let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                    if ui.button("OK").clicked() || enter {
-                        keep = false;
-                        let p = PathBuf::from(text.trim());
-                        match kind {
-                            PathDialog::Open => self.guarded(Pending::Open(p), ctx),
-                            PathDialog::SaveAs => {
-                                if let Err(e) = self.state.save_to(&p) {
-                                    self.error = Some(e);
+            egui::Window::new(title)
+                .collapsible(false)
+                .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+                .show(ctx, |ui| {
+                    let r = ui.add(egui::TextEdit::singleline(&mut text).desired_width(420.0));
+                    ui.horizontal(|ui| {
+                        let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                        if ui.button("OK").clicked() || enter {
+                            keep = false;
+                            let p = PathBuf::from(text.trim());
+                            match kind {
+                                PathDialog::Open => self.guarded(Pending::Open(p), ctx),
+                                PathDialog::SaveAs => {
+                                    if let Err(e) = self.state.save_to(&p) {
+                                        self.error = Some(e);
+                                    }
                                 }
+                                PathDialog::ExportCsar => self.export_csar(&p),
                             }
-                            PathDialog::ExportCsar => self.export_csar(&p),
                         }
-                    }
-                    if ui.button("Cancel").clicked() {
-                        keep = false;
-                    }
+                        if ui.button("Cancel").clicked() {
+                            keep = false;
+                        }
+                    });
                 });
-            });
             if keep {
                 self.path_dialog = Some((kind, text));
             }
         }
         if let Some(p) = self.confirm.clone() {
-            egui::Window::new("Unsaved changes").collapsible(false).anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0]).show(ctx, |ui| {
-                ui.label("The topology has unsaved changes. Discard them?");
-                ui.horizontal(|ui| {
-                    if ui.button("Save").clicked() {
-                        self.save();
-                        self.confirm = None;
-                        if !self.state.dirty {
+            egui::Window::new("Unsaved changes")
+                .collapsible(false)
+                .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+                .show(ctx, |ui| {
+                    ui.label("The topology has unsaved changes. Discard them?");
+                    ui.horizontal(|ui| {
+                        if ui.button("Save").clicked() {
+                            self.save();
+                            self.confirm = None;
+                            if !self.state.dirty {
+                                self.do_pending(p.clone(), ctx);
+                            }
+                        }
+                        if ui.button("Discard").clicked() {
+                            self.confirm = None;
+                            self.state.dirty = false;
                             self.do_pending(p.clone(), ctx);
                         }
-                    }
-                    if ui.button("Discard").clicked() {
-                        self.confirm = None;
-                        self.state.dirty = false;
-                        self.do_pending(p.clone(), ctx);
-                    }
-                    if ui.button("Cancel").clicked() {
-                        self.confirm = None;
-                    }
+                        if ui.button("Cancel").clicked() {
+                            self.confirm = None;
+                        }
+                    });
                 });
-            });
         }
         if let Some((xml, meta)) = self.recovery.clone() {
-            egui::Window::new("Recover unsaved work?").collapsible(false).anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0]).show(ctx, |ui| {
-                ui.label(format!("Provisio found unsaved changes of {} from an earlier session.", meta.service_template));
-                ui.horizontal(|ui| {
-                    if ui.button("Recover").clicked() {
-                        match files::open_recovery(&xml, &meta) {
-                            Ok(doc) => {
-                                self.replace_document(doc);
-                                self.state.dirty = true;
+            egui::Window::new("Recover unsaved work?")
+                .collapsible(false)
+                .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+                .show(ctx, |ui| {
+                    ui.label(format!(
+                        "Provisio found unsaved changes of {} from an earlier session.",
+                        meta.service_template
+                    ));
+                    ui.horizontal(|ui| {
+                        if ui.button("Recover").clicked() {
+                            match files::open_recovery(&xml, &meta) {
+                                Ok(doc) => {
+                                    self.replace_document(doc);
+                                    self.state.dirty = true;
+                                }
+                                Err(e) => self.error = Some(e),
                             }
-                            Err(e) => self.error = Some(e),
+                            self.recovery = None;
                         }
-                        self.recovery = None;
-                    }
-                    if ui.button("Discard").clicked() {
-                        files::clear_recovery();
-                        self.recovery = None;
-                    }
+                        if ui.button("Discard").clicked() {
+                            files::clear_recovery();
+                            self.recovery = None;
+                        }
+                    });
                 });
-            });
         }
         if let Some(e) = self.error.clone() {
-            egui::Window::new("Error").collapsible(false).anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0]).show(ctx, |ui| {
-                ui.label(&e);
-                if ui.button("OK").clicked() {
-                    self.error = None;
-                }
-            });
+            egui::Window::new("Error")
+                .collapsible(false)
+                .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+                .show(ctx, |ui| {
+                    ui.label(&e);
+                    if ui.button("OK").clicked() {
+                        self.error = None;
+                    }
+                });
         }
     }
 }
@@ -472,8 +588,15 @@ impl eframe::App for ProvisioApp {
 /// Opens the window.
 pub fn run() -> Result<(), String> {
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default().with_inner_size([1400.0, 860.0]).with_title("Provisio"),
+        viewport: egui::ViewportBuilder::default()
+            .with_inner_size([1400.0, 860.0])
+            .with_title("Provisio"),
         ..Default::default()
     };
-    eframe::run_native("Provisio", options, Box::new(|_cc| Ok(Box::new(ProvisioApp::new())))).map_err(|e| e.to_string())
+    eframe::run_native(
+        "Provisio",
+        options,
+        Box::new(|_cc| Ok(Box::new(ProvisioApp::new()))),
+    )
+    .map_err(|e| e.to_string())
 }

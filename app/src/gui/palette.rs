@@ -8,63 +8,84 @@ use std::collections::BTreeMap;
 
 pub fn palette(ui: &mut egui::Ui, state: &mut EditorState) {
     ui.heading("Node types");
-    ui.add(egui::TextEdit::singleline(&mut state.palette_filter).hint_text("🔍 search types").desired_width(f32::INFINITY));
+    ui.add(
+        egui::TextEdit::singleline(&mut state.palette_filter)
+            .hint_text("🔍 search types")
+            .desired_width(f32::INFINITY),
+    );
     ui.add_space(4.0);
     let filter = state.palette_filter.to_lowercase();
     let mut groups: BTreeMap<String, Vec<(QName, bool, Option<String>)>> = BTreeMap::new();
     for t in state.doc.library().node_types() {
         let q = t.base.qname();
-        if !filter.is_empty() && !q.local.to_lowercase().contains(&filter) && !q.namespace.to_lowercase().contains(&filter) {
+        if !filter.is_empty()
+            && !q.local.to_lowercase().contains(&filter)
+            && !q.namespace.to_lowercase().contains(&filter)
+        {
             continue;
         }
-        groups.entry(q.namespace.clone()).or_default().push((q, t.base.is_abstract, t.base.documentation.clone()));
+        groups.entry(q.namespace.clone()).or_default().push((
+            q,
+            t.base.is_abstract,
+            t.base.documentation.clone(),
+        ));
     }
     let mut add: Option<QName> = None;
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        if groups.is_empty() {
-            ui.weak("No node type matches.");
-        }
-        // Our own namespace first: the IoT types an architect reaches for.
-        let mut keys: Vec<&String> = groups.keys().collect();
-        keys.sort_by_key(|k| (!k.starts_with("http://provisio.dev"), k.to_string()));
-        for ns in keys {
-            let entries = &groups[ns];
-            egui::CollapsingHeader::new(egui::RichText::new(short_ns(ns)).strong())
-                .id_salt(ns)
-                .default_open(ns.starts_with("http://provisio.dev") || !filter.is_empty())
-                .show(ui, |ui| {
-                    for (q, is_abstract, doc) in entries {
-                        let color = super::canvas::type_color(state, q);
-                        let id = ui.id().with(("palette", q));
-                        if *is_abstract {
-                            ui.horizontal(|ui| {
-                                swatch(ui, color);
-                                ui.weak(format!("{} (abstract)", q.local));
-                            });
-                            continue;
-                        }
-                        let r = ui
-                            .dnd_drag_source(id, q.clone(), |ui| {
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            if groups.is_empty() {
+                ui.weak("No node type matches.");
+            }
+            // Our own namespace first: the IoT types an architect reaches for.
+            let mut keys: Vec<&String> = groups.keys().collect();
+            keys.sort_by_key(|k| (!k.starts_with("http://provisio.dev"), k.to_string()));
+            for ns in keys {
+                let entries = &groups[ns];
+                egui::CollapsingHeader::new(egui::RichText::new(short_ns(ns)).strong())
+                    .id_salt(ns)
+                    .default_open(ns.starts_with("http://provisio.dev") || !filter.is_empty())
+                    .show(ui, |ui| {
+                        for (q, is_abstract, doc) in entries {
+                            let color = super::canvas::type_color(state, q);
+                            let id = ui.id().with(("palette", q));
+                            if *is_abstract {
                                 ui.horizontal(|ui| {
                                     swatch(ui, color);
-                                    ui.add(egui::Label::new(&q.local).selectable(false).sense(egui::Sense::click()));
+                                    ui.weak(format!("{} (abstract)", q.local));
+                                });
+                                continue;
+                            }
+                            let r = ui
+                                .dnd_drag_source(id, q.clone(), |ui| {
+                                    ui.horizontal(|ui| {
+                                        swatch(ui, color);
+                                        ui.add(
+                                            egui::Label::new(&q.local)
+                                                .selectable(false)
+                                                .sense(egui::Sense::click()),
+                                        );
+                                    })
+                                    .response
                                 })
-                                .response
-                            })
-                            .response;
-                        let r = r.on_hover_text(doc.clone().unwrap_or_else(|| q.to_string()));
-                        if r.double_clicked() {
-                            add = Some(q.clone());
+                                .response;
+                            let r = r.on_hover_text(doc.clone().unwrap_or_else(|| q.to_string()));
+                            if r.double_clicked() {
+                                add = Some(q.clone());
+                            }
                         }
-                    }
-                });
-        }
-    });
+                    });
+            }
+        });
     if let Some(q) = add {
         // Place it in the middle of the visible canvas.
         let rect = state.canvas.rect;
         let c = (rect.center() - rect.min - state.view.pan) / state.view.zoom;
-        state.apply(Command::AddNode { type_ref: q, x: f64::from(c.x - 100.0).round(), y: f64::from(c.y - 37.0).round() });
+        state.apply(Command::AddNode {
+            type_ref: q,
+            x: f64::from(c.x - 100.0).round(),
+            y: f64::from(c.y - 37.0).round(),
+        });
     }
 }
 
@@ -75,5 +96,7 @@ fn swatch(ui: &mut egui::Ui, color: egui::Color32) {
 
 /// A readable namespace label (`opentosca.org/nodetypes`).
 pub fn short_ns(ns: &str) -> String {
-    ns.trim_start_matches("http://").trim_start_matches("https://").to_string()
+    ns.trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .to_string()
 }

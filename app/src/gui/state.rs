@@ -23,7 +23,10 @@ pub struct View {
 
 impl Default for View {
     fn default() -> Self {
-        View { pan: egui::vec2(40.0, 40.0), zoom: 1.0 }
+        View {
+            pan: egui::vec2(40.0, 40.0),
+            zoom: 1.0,
+        }
     }
 }
 
@@ -70,11 +73,20 @@ impl Document {
     }
 
     pub fn st(&self) -> &ServiceTemplate {
-        &self.loaded.library.file(self.file).definitions.service_templates[self.st_index]
+        &self
+            .loaded
+            .library
+            .file(self.file)
+            .definitions
+            .service_templates[self.st_index]
     }
 
     pub fn st_mut(&mut self) -> &mut ServiceTemplate {
-        &mut self.loaded.library.definitions_mut(self.file).service_templates[self.st_index]
+        &mut self
+            .loaded
+            .library
+            .definitions_mut(self.file)
+            .service_templates[self.st_index]
     }
 
     pub fn topology(&self) -> &TopologyTemplate {
@@ -177,6 +189,8 @@ impl EditorState {
     /// Diagnostics concerning `element`.
     pub fn diagnostics_for(&self, element: &str) -> impl Iterator<Item = &Diagnostic> {
         let element = element.to_string();
-        self.diagnostics.iter().filter(move |d| d.element == element)
+        self.diagnostics
+            .iter()
+            .filter(move |d| d.element == element)
     }
 }

@@ -49,7 +49,10 @@ fn split_url(address: &str) -> Result<(String, u16), String> {
         .ok_or_else(|| format!("MICA address '{address}' must start with https://"))?
         .trim_end_matches('/');
     match rest.rsplit_once(':') {
-        Some((h, p)) => Ok((h.trim_start_matches('[').trim_end_matches(']').to_string(), p.parse().map_err(|_| format!("bad port in '{address}'"))?)),
+        Some((h, p)) => Ok((
+            h.trim_start_matches('[').trim_end_matches(']').to_string(),
+            p.parse().map_err(|_| format!("bad port in '{address}'"))?,
+        )),
         None => Ok((rest.to_string(), 443)),
     }
 }
@@ -60,20 +63,32 @@ impl MicaClient {
         let (host, port) = split_url(address)?;
         let certs = parse_certificates(certificates)?;
         let config = pinned_client_config(certs)?;
-        let tcp = tokio::time::timeout(Duration::from_secs(10), tokio::net::TcpStream::connect((host.as_str(), port)))
-            .await
-            .map_err(|_| format!("{address}: no answer within 10 s (unreachable?)"))?
+        let tcp = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::net::TcpStream::connect((host.as_str(), port)),
+        )
+        .await
+        .map_err(|_| format!("{address}: no answer within 10 s (unreachable?)"))?
+        .map_err(|e| format!("{address}: {e}"))?;
+        let name = rustls::pki_types::ServerName::try_from(host.clone())
             .map_err(|e| format!("{address}: {e}"))?;
-        let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| format!("{address}: {e}"))?;
         let tls = tokio_rustls::TlsConnector::from(config)
             .connect(name, tcp)
             .await
             .map_err(|e| format!("{address}: TLS refused: {e}"))?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.map_err(|e| format!("{address}: {e}"))?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| format!("{address}: {e}"))?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
-        Ok(MicaClient { sender, host, token: None, next_id: 1, address: address.to_string() })
+        Ok(MicaClient {
+            sender,
+            host,
+            token: None,
+            next_id: 1,
+            address: address.to_string(),
+        })
     }
 
     /// One JSON-RPC call; the session token is added to params when logged in.
@@ -83,7 +98,8 @@ impl MicaClient {
         }
         let id = self.next_id;
         self.next_id += 1;
-        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string();
+        let body =
+            json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string();
         let req = hyper::Request::post(api::PATH)
             .header("host", &self.host)
             .header("content-type", "application/json")
@@ -93,48 +109,98 @@ impl MicaClient {
             .await
             .map_err(|_| format!("{}: {method} timed out", self.address))?
             .map_err(|e| format!("{}: {method}: {e}", self.address))?;
-        let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-        let v: Value = serde_json::from_slice(&bytes).map_err(|e| format!("{}: {method}: not JSON-RPC: {e}", self.address))?;
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{}: {method}: not JSON-RPC: {e}", self.address))?;
         if let Some(err) = v.get("error") {
             return Err(format!(
                 "{}: {method} failed: {}",
                 self.address,
-                err.get("message").and_then(Value::as_str).unwrap_or("unknown error")
+                err.get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown error")
             ));
         }
         Ok(v.get("result").cloned().unwrap_or(Value::Null))
     }
 
     pub async fn login(&mut self, user: &str, password: &str) -> Result<(), String> {
-        let r = self.call(api::LOGIN, json!({"username": user, "password": password})).await?;
-        self.token = Some(r.get("token").and_then(Value::as_str).ok_or("login returned no token")?.to_string());
+        let r = self
+            .call(api::LOGIN, json!({"username": user, "password": password}))
+            .await?;
+        self.token = Some(
+            r.get("token")
+                .and_then(Value::as_str)
+                .ok_or("login returned no token")?
+                .to_string(),
+        );
         Ok(())
     }
 }
 
 async fn one_device(step: &Step, address: &str, ctx: &DriverContext) -> Result<String, String> {
-    let certs = step.input("certificates").ok_or("input 'certificates' is missing")?;
+    let certs = step
+        .input("certificates")
+        .ok_or("input 'certificates' is missing")?;
     let mut c = MicaClient::connect(address, certs).await?;
-    c.login(step.input("userName").unwrap_or("admin"), step.input("userPassword").unwrap_or("")).await?;
+    c.login(
+        step.input("userName").unwrap_or("admin"),
+        step.input("userPassword").unwrap_or(""),
+    )
+    .await?;
     let name = super::raspberry::container_name(&step.node);
     let node = &step.node;
     match step.operation.as_str() {
         "install" => {
-            let a = ctx.artifacts.first().ok_or("install needs the container deployment artifact")?;
-            let up = c.call(api::UPLOAD_BEGIN, json!({"name": name, "size": a.size, "md5": a.md5})).await?;
-            let upload = up.get("uploadId").and_then(Value::as_str).ok_or("upload.begin returned no uploadId")?.to_string();
+            let a = ctx
+                .artifacts
+                .first()
+                .ok_or("install needs the container deployment artifact")?;
+            let up = c
+                .call(
+                    api::UPLOAD_BEGIN,
+                    json!({"name": name, "size": a.size, "md5": a.md5}),
+                )
+                .await?;
+            let upload = up
+                .get("uploadId")
+                .and_then(Value::as_str)
+                .ok_or("upload.begin returned no uploadId")?
+                .to_string();
             let mut offset = 0usize;
             for chunk in a.bytes.chunks(api::CHUNK) {
                 let data = base64::engine::general_purpose::STANDARD.encode(chunk);
-                c.call(api::UPLOAD_CHUNK, json!({"uploadId": upload, "offset": offset, "data": data})).await?;
+                c.call(
+                    api::UPLOAD_CHUNK,
+                    json!({"uploadId": upload, "offset": offset, "data": data}),
+                )
+                .await?;
                 offset += chunk.len();
-                ctx.events.device(node, address, DeviceState::Downloading { written: offset as u64, total: a.size });
+                ctx.events.device(
+                    node,
+                    address,
+                    DeviceState::Downloading {
+                        written: offset as u64,
+                        total: a.size,
+                    },
+                );
             }
-            c.call(api::UPLOAD_FINISH, json!({"uploadId": upload})).await?;
-            c.call(api::INSTALL, json!({"name": name, "uploadId": upload})).await?;
+            c.call(api::UPLOAD_FINISH, json!({"uploadId": upload}))
+                .await?;
+            c.call(api::INSTALL, json!({"name": name, "uploadId": upload}))
+                .await?;
             ctx.events.device(node, address, DeviceState::Installed);
             let info = c.call(api::DEVICE_INFO, json!({})).await?;
-            Ok(info.get("freeSpace").and_then(Value::as_u64).map(|b| format!("{} KiB", b / 1024)).unwrap_or_default())
+            Ok(info
+                .get("freeSpace")
+                .and_then(Value::as_u64)
+                .map(|b| format!("{} KiB", b / 1024))
+                .unwrap_or_default())
         }
         "start" => {
             c.call(api::START, json!({"name": name})).await?;
@@ -151,18 +217,32 @@ async fn one_device(step: &Step, address: &str, ctx: &DriverContext) -> Result<S
             ctx.events.device(node, address, DeviceState::Uninstalled);
             Ok(String::new())
         }
-        other => Err(format!("MICA containers have no operation '{other}' (containers on MICA are immutable: no configure)")),
+        other => Err(format!(
+            "MICA containers have no operation '{other}' (containers on MICA are immutable: no configure)"
+        )),
     }
 }
 
 /// Runs one operation on every MICA of the step.
-pub async fn run_operation(driver: &MicaDriver, step: &Step, ctx: &DriverContext) -> Result<Outputs, String> {
+pub async fn run_operation(
+    driver: &MicaDriver,
+    step: &Step,
+    ctx: &DriverContext,
+) -> Result<Outputs, String> {
     let addresses: Vec<String> = match &driver.address_override {
         Some(a) => a.clone(),
-        None => serde_json::from_str(step.input("addresses").ok_or("input 'addresses' is missing")?)
-            .map_err(|e| format!("addresses is not a JSON list of strings: {e}"))?,
+        None => serde_json::from_str(
+            step.input("addresses")
+                .ok_or("input 'addresses' is missing")?,
+        )
+        .map_err(|e| format!("addresses is not a JSON list of strings: {e}"))?,
     };
-    let results = futures::future::join_all(addresses.iter().map(|a| async move { (a.clone(), one_device(step, a, ctx).await) })).await;
+    let results = futures::future::join_all(
+        addresses
+            .iter()
+            .map(|a| async move { (a.clone(), one_device(step, a, ctx).await) }),
+    )
+    .await;
     let mut ok = 0;
     let mut failures = Vec::new();
     let mut space = None;
@@ -171,10 +251,12 @@ pub async fn run_operation(driver: &MicaDriver, step: &Step, ctx: &DriverContext
             Ok(s) => {
                 ok += 1;
                 space.get_or_insert_with(|| s.clone());
-                ctx.events.log(Level::Info, Some(&step.node), format!("{a}: ok"));
+                ctx.events
+                    .log(Level::Info, Some(&step.node), format!("{a}: ok"));
             }
             Err(e) => {
-                ctx.events.device(&step.node, a, DeviceState::Failed { reason: e.clone() });
+                ctx.events
+                    .device(&step.node, a, DeviceState::Failed { reason: e.clone() });
                 failures.push(e.clone());
             }
         }
@@ -193,7 +275,11 @@ pub async fn run_operation(driver: &MicaDriver, step: &Step, ctx: &DriverContext
     if failures.is_empty() {
         Ok(outputs)
     } else {
-        Err(format!("{ok} of {} devices succeeded; {}", results.len(), failures.join("; ")))
+        Err(format!(
+            "{ok} of {} devices succeeded; {}",
+            results.len(),
+            failures.join("; ")
+        ))
     }
 }
 

@@ -30,7 +30,10 @@ pub struct RaspberryConfig {
 impl Default for RaspberryConfig {
     fn default() -> Self {
         RaspberryConfig {
-            host_keys: HostKeys::KnownHosts { path: default_known_hosts(), accept_new: false },
+            host_keys: HostKeys::KnownHosts {
+                path: default_known_hosts(),
+                accept_new: false,
+            },
             key: None,
             lxc_path: "/var/lib/lxc".into(),
             default_config: String::new(),
@@ -41,7 +44,10 @@ impl Default for RaspberryConfig {
 
 /// `~/.ssh/known_hosts`.
 pub fn default_known_hosts() -> std::path::PathBuf {
-    std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default().join(".ssh/known_hosts")
+    std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_default()
+        .join(".ssh/known_hosts")
 }
 
 /// The driver.
@@ -64,7 +70,15 @@ pub fn sh(s: &str) -> String {
 
 /// A container name from a node template id (LXC allows letters, digits, `-`, `_`, `.`).
 pub fn container_name(node: &str) -> String {
-    node.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+    node.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn lxc_config(name: &str, lxc_path: &str, extra: &str) -> String {
@@ -73,7 +87,12 @@ fn lxc_config(name: &str, lxc_path: &str, extra: &str) -> String {
     )
 }
 
-async fn per_device<F, Fut>(targets: &[SshTarget], ctx: &DriverContext, node: &str, f: F) -> Vec<(SshTarget, Result<String, String>)>
+async fn per_device<F, Fut>(
+    targets: &[SshTarget],
+    ctx: &DriverContext,
+    node: &str,
+    f: F,
+) -> Vec<(SshTarget, Result<String, String>)>
 where
     F: Fn(SshTarget) -> Fut,
     Fut: std::future::Future<Output = Result<String, String>>,
@@ -88,7 +107,11 @@ where
         match r {
             Ok(_) => ctx.events.log(Level::Info, Some(node), format!("{t}: ok")),
             Err(e) => {
-                ctx.events.device(node, &t.to_string(), DeviceState::Failed { reason: e.clone() });
+                ctx.events.device(
+                    node,
+                    &t.to_string(),
+                    DeviceState::Failed { reason: e.clone() },
+                );
                 ctx.events.log(Level::Error, Some(node), e.clone());
             }
         }
@@ -97,13 +120,22 @@ where
 }
 
 /// Runs one operation on every address.
-pub async fn run_operation(config: &RaspberryConfig, step: &Step, ctx: &DriverContext) -> Result<Outputs, String> {
-    let addresses = step.input("addresses").ok_or("input 'addresses' is missing")?;
+pub async fn run_operation(
+    config: &RaspberryConfig,
+    step: &Step,
+    ctx: &DriverContext,
+) -> Result<Outputs, String> {
+    let addresses = step
+        .input("addresses")
+        .ok_or("input 'addresses' is missing")?;
     let targets = parse_addresses(addresses)?;
     let user = step.input("userName").unwrap_or("root").to_string();
     let auth = SshAuth {
         user: user.clone(),
-        password: step.input("userPassword").filter(|p| !p.is_empty()).map(str::to_string),
+        password: step
+            .input("userPassword")
+            .filter(|p| !p.is_empty())
+            .map(str::to_string),
         key: config.key.clone(),
     };
     let sudo = if user == "root" { "" } else { "sudo -n " };
@@ -209,7 +241,8 @@ pub async fn run_operation(config: &RaspberryConfig, step: &Step, ctx: &DriverCo
         }
     })
     .await;
-    let ok: Vec<&(SshTarget, Result<String, String>)> = results.iter().filter(|(_, r)| r.is_ok()).collect();
+    let ok: Vec<&(SshTarget, Result<String, String>)> =
+        results.iter().filter(|(_, r)| r.is_ok()).collect();
     let past = match step.operation.as_str() {
         "install" => "installed",
         "configure" => "configured",
@@ -219,14 +252,24 @@ pub async fn run_operation(config: &RaspberryConfig, step: &Step, ctx: &DriverCo
         o => o,
     };
     let mut outputs = Outputs::from([(format!("{past}DeviceCount"), ok.len().to_string())]);
-    if matches!(step.operation.as_str(), "install" | "uninstall") && !is_os
-        && let Some((_, Ok(space))) = ok.first() {
-            outputs.insert("availableSpace".into(), format!("{space} KiB"));
-        }
+    if matches!(step.operation.as_str(), "install" | "uninstall")
+        && !is_os
+        && let Some((_, Ok(space))) = ok.first()
+    {
+        outputs.insert("availableSpace".into(), format!("{space} KiB"));
+    }
     if ok.len() == results.len() {
         Ok(outputs)
     } else {
-        let failures: Vec<String> = results.iter().filter_map(|(_, r)| r.as_ref().err().cloned()).collect();
-        Err(format!("{} of {} devices succeeded; {}", ok.len(), results.len(), failures.join("; ")))
+        let failures: Vec<String> = results
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().err().cloned())
+            .collect();
+        Err(format!(
+            "{} of {} devices succeeded; {}",
+            ok.len(),
+            results.len(),
+            failures.join("; ")
+        ))
     }
 }

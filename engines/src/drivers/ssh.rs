@@ -3,10 +3,10 @@
 //! are explicitly accepted), password or key authentication, commands with exit status and
 //! stderr, and SFTP uploads. Passwords are never logged.
 
-use russh::client::{self, Handle};
-use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey};
 use russh::ChannelMsg;
+use russh::client::{self, Handle};
 use russh::keys::PublicKeyOrCertificate;
+use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,14 +26,17 @@ impl std::fmt::Display for SshTarget {
 
 /// Parses the `addresses` property (a JSON list of `host` or `host:port`).
 pub fn parse_addresses(value: &str) -> Result<Vec<SshTarget>, String> {
-    let list: Vec<String> = serde_json::from_str(value.trim()).map_err(|e| format!("addresses is not a JSON list of strings ({e}): {value}"))?;
+    let list: Vec<String> = serde_json::from_str(value.trim())
+        .map_err(|e| format!("addresses is not a JSON list of strings ({e}): {value}"))?;
     list.iter()
         .map(|a| {
             let a = a.trim();
             let (host, port) = match a.rsplit_once(':') {
-                Some((h, p)) if !h.contains(':') || h.starts_with('[') => {
-                    (h.trim_start_matches('[').trim_end_matches(']').to_string(), p.parse::<u16>().map_err(|_| format!("bad port in address '{a}'"))?)
-                }
+                Some((h, p)) if !h.contains(':') || h.starts_with('[') => (
+                    h.trim_start_matches('[').trim_end_matches(']').to_string(),
+                    p.parse::<u16>()
+                        .map_err(|_| format!("bad port in address '{a}'"))?,
+                ),
                 _ => (a.to_string(), 22),
             };
             if host.is_empty() {
@@ -84,7 +87,10 @@ fn fingerprint(key: &PublicKey) -> String {
 impl client::Handler for Client {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, server: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        server: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
         let PublicKeyOrCertificate::PublicKey { key, .. } = server else {
             return Ok(false); // certificates are not trusted without a CA configuration
         };
@@ -95,13 +101,24 @@ impl client::Handler for Client {
         Ok(match &self.keys {
             HostKeys::Pinned(list) => list.iter().any(|p| p.trim() == fp),
             HostKeys::KnownHosts { path, accept_new } => {
-                match russh::keys::check_known_hosts_path(&self.target.host, self.target.port, key, path) {
+                match russh::keys::check_known_hosts_path(
+                    &self.target.host,
+                    self.target.port,
+                    key,
+                    path,
+                ) {
                     Ok(true) => true,
                     Ok(false) if *accept_new => {
                         if let Some(dir) = path.parent() {
                             let _ = std::fs::create_dir_all(dir);
                         }
-                        russh::keys::known_hosts::learn_known_hosts_path(&self.target.host, self.target.port, key, path).is_ok()
+                        russh::keys::known_hosts::learn_known_hosts_path(
+                            &self.target.host,
+                            self.target.port,
+                            key,
+                            path,
+                        )
+                        .is_ok()
                     }
                     _ => false,
                 }
@@ -126,7 +143,12 @@ pub struct Output {
 
 impl Session {
     /// Connects, verifies the host key and logs in.
-    pub async fn connect(target: &SshTarget, auth: &SshAuth, keys: &HostKeys, timeout: Duration) -> Result<Session, String> {
+    pub async fn connect(
+        target: &SshTarget,
+        auth: &SshAuth,
+        keys: &HostKeys,
+        timeout: Duration,
+    ) -> Result<Session, String> {
         let config = Arc::new(client::Config {
             inactivity_timeout: Some(Duration::from_secs(300)),
             keepalive_interval: Some(Duration::from_secs(15)),
@@ -134,11 +156,19 @@ impl Session {
             ..Default::default()
         });
         let seen = Arc::new(Mutex::new(None));
-        let handler = Client { target: target.clone(), keys: keys.clone(), seen: seen.clone() };
+        let handler = Client {
+            target: target.clone(),
+            keys: keys.clone(),
+            seen: seen.clone(),
+        };
         let addr = (target.host.clone(), target.port);
         let connected = tokio::time::timeout(timeout, client::connect(config, addr, handler)).await;
         let mut handle = match connected {
-            Err(_) => return Err(format!("{target}: no SSH answer within {timeout:?} (unreachable?)")),
+            Err(_) => {
+                return Err(format!(
+                    "{target}: no SSH answer within {timeout:?} (unreachable?)"
+                ));
+            }
             Ok(Err(e)) => {
                 let fp = seen.lock().ok().and_then(|s| s.clone());
                 return Err(match (e, fp) {
@@ -154,7 +184,12 @@ impl Session {
         if let Some(key) = &auth.key {
             // Only RSA keys need the hash probe (it can wait for the server up to a second).
             let hash = if matches!(key.algorithm(), russh::keys::Algorithm::Rsa { .. }) {
-                handle.best_supported_rsa_hash().await.ok().flatten().flatten()
+                handle
+                    .best_supported_rsa_hash()
+                    .await
+                    .ok()
+                    .flatten()
+                    .flatten()
             } else {
                 None
             };
@@ -164,25 +199,36 @@ impl Session {
                 .map_err(|e| format!("{target}: authentication error: {e}"))?;
             ok = r.success();
         }
-        if !ok
-            && let Some(pw) = &auth.password {
-                let r = handle
-                    .authenticate_password(&auth.user, pw)
-                    .await
-                    .map_err(|e| format!("{target}: authentication error: {e}"))?;
-                ok = r.success();
-            }
-        if !ok {
-            return Err(format!("{target}: login as '{}' refused (wrong password or key)", auth.user));
+        if !ok && let Some(pw) = &auth.password {
+            let r = handle
+                .authenticate_password(&auth.user, pw)
+                .await
+                .map_err(|e| format!("{target}: authentication error: {e}"))?;
+            ok = r.success();
         }
-        Ok(Session { handle, target: target.clone() })
+        if !ok {
+            return Err(format!(
+                "{target}: login as '{}' refused (wrong password or key)",
+                auth.user
+            ));
+        }
+        Ok(Session {
+            handle,
+            target: target.clone(),
+        })
     }
 
     /// Runs a command; stdin is closed; returns exit status and output.
     pub async fn exec(&self, command: &str, timeout: Duration) -> Result<Output, String> {
         let run = async {
-            let mut ch = self.handle.channel_open_session().await.map_err(|e| format!("{}: {e}", self.target))?;
-            ch.exec(true, command).await.map_err(|e| format!("{}: {e}", self.target))?;
+            let mut ch = self
+                .handle
+                .channel_open_session()
+                .await
+                .map_err(|e| format!("{}: {e}", self.target))?;
+            ch.exec(true, command)
+                .await
+                .map_err(|e| format!("{}: {e}", self.target))?;
             let _ = ch.eof().await;
             let (mut out, mut err, mut status) = (Vec::new(), Vec::new(), None);
             while let Some(msg) = ch.wait().await {
@@ -199,7 +245,9 @@ impl Session {
                 stderr: String::from_utf8_lossy(&err).into_owned(),
             })
         };
-        tokio::time::timeout(timeout, run).await.map_err(|_| format!("{}: command timed out after {timeout:?}", self.target))?
+        tokio::time::timeout(timeout, run)
+            .await
+            .map_err(|_| format!("{}: command timed out after {timeout:?}", self.target))?
     }
 
     /// Runs a command that must succeed; the error carries its stderr.
@@ -208,8 +256,15 @@ impl Session {
         if o.status == 0 {
             Ok(o.stdout)
         } else {
-            let detail = if o.stderr.trim().is_empty() { o.stdout.trim().to_string() } else { o.stderr.trim().to_string() };
-            Err(format!("{}: command failed (exit {}): {}", self.target, o.status, detail))
+            let detail = if o.stderr.trim().is_empty() {
+                o.stdout.trim().to_string()
+            } else {
+                o.stderr.trim().to_string()
+            };
+            Err(format!(
+                "{}: command failed (exit {}): {}",
+                self.target, o.status, detail
+            ))
         }
     }
 
@@ -217,19 +272,39 @@ impl Session {
     pub async fn upload(&self, path: &str, bytes: &[u8]) -> Result<(), String> {
         use tokio::io::AsyncWriteExt;
         let t = &self.target;
-        let ch = self.handle.channel_open_session().await.map_err(|e| format!("{t}: {e}"))?;
-        ch.request_subsystem(true, "sftp").await.map_err(|e| format!("{t}: sftp: {e}"))?;
-        let sftp = russh_sftp::client::SftpSession::new(ch.into_stream()).await.map_err(|e| format!("{t}: sftp: {e}"))?;
-        let mut f = sftp.create(path).await.map_err(|e| format!("{t}: cannot create {path}: {e}"))?;
-        f.write_all(bytes).await.map_err(|e| format!("{t}: writing {path} failed: {e}"))?;
-        f.flush().await.map_err(|e| format!("{t}: writing {path} failed: {e}"))?;
-        f.shutdown().await.map_err(|e| format!("{t}: writing {path} failed: {e}"))?;
+        let ch = self
+            .handle
+            .channel_open_session()
+            .await
+            .map_err(|e| format!("{t}: {e}"))?;
+        ch.request_subsystem(true, "sftp")
+            .await
+            .map_err(|e| format!("{t}: sftp: {e}"))?;
+        let sftp = russh_sftp::client::SftpSession::new(ch.into_stream())
+            .await
+            .map_err(|e| format!("{t}: sftp: {e}"))?;
+        let mut f = sftp
+            .create(path)
+            .await
+            .map_err(|e| format!("{t}: cannot create {path}: {e}"))?;
+        f.write_all(bytes)
+            .await
+            .map_err(|e| format!("{t}: writing {path} failed: {e}"))?;
+        f.flush()
+            .await
+            .map_err(|e| format!("{t}: writing {path} failed: {e}"))?;
+        f.shutdown()
+            .await
+            .map_err(|e| format!("{t}: writing {path} failed: {e}"))?;
         let _ = sftp.close().await;
         Ok(())
     }
 
     pub async fn close(self) {
-        let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+        let _ = self
+            .handle
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await;
     }
 }
 
@@ -239,8 +314,20 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert_eq!(parse_addresses(r#"["192.168.0.19"]"#).unwrap(), vec![SshTarget { host: "192.168.0.19".into(), port: 22 }]);
-        assert_eq!(parse_addresses(r#"["h:2222","[::1]:23"]"#).unwrap()[1], SshTarget { host: "::1".into(), port: 23 });
+        assert_eq!(
+            parse_addresses(r#"["192.168.0.19"]"#).unwrap(),
+            vec![SshTarget {
+                host: "192.168.0.19".into(),
+                port: 22
+            }]
+        );
+        assert_eq!(
+            parse_addresses(r#"["h:2222","[::1]:23"]"#).unwrap()[1],
+            SshTarget {
+                host: "::1".into(),
+                port: 23
+            }
+        );
         assert!(parse_addresses("192.168.0.19").is_err());
         assert!(parse_addresses(r#"["h:x"]"#).is_err());
     }

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 /// Parses the `certificates` property: a JSON list of PEM certificates.
 pub fn parse_certificates(value: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let list: Vec<String> = serde_json::from_str(value.trim()).map_err(|e| format!("certificates is not a JSON list of PEM strings ({e})"))?;
+    let list: Vec<String> = serde_json::from_str(value.trim())
+        .map_err(|e| format!("certificates is not a JSON list of PEM strings ({e})"))?;
     let mut out = Vec::new();
     for (i, pem) in list.iter().enumerate() {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem.as_bytes())
@@ -43,15 +44,27 @@ impl ServerCertVerifier for Pinned {
         if self.certs.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
             Ok(ServerCertVerified::assertion())
         } else {
-            Err(rustls::Error::General("the server's certificate is not one of the pinned certificates".into()))
+            Err(rustls::Error::General(
+                "the server's certificate is not one of the pinned certificates".into(),
+            ))
         }
     }
 
-    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         verify_tls12_signature(message, cert, dss, &self.algs)
     }
 
-    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         verify_tls13_signature(message, cert, dss, &self.algs)
     }
 
@@ -61,7 +74,9 @@ impl ServerCertVerifier for Pinned {
 }
 
 /// A client config trusting only `certs`.
-pub fn pinned_client_config(certs: Vec<CertificateDer<'static>>) -> Result<Arc<rustls::ClientConfig>, String> {
+pub fn pinned_client_config(
+    certs: Vec<CertificateDer<'static>>,
+) -> Result<Arc<rustls::ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let algs = provider.signature_verification_algorithms;
     let config = rustls::ClientConfig::builder_with_provider(provider)

@@ -59,7 +59,10 @@ impl DriverRegistry {
 }
 
 /// The driver key for a node type, from its DerivedFrom chain's local names.
-pub fn driver_key(lib: &provisio_model::Library, node_type: &provisio_model::QName) -> Option<&'static str> {
+pub fn driver_key(
+    lib: &provisio_model::Library,
+    node_type: &provisio_model::QName,
+) -> Option<&'static str> {
     use provisio_model::tosca::TypeKind;
     for q in lib.ancestry(TypeKind::NodeType, node_type) {
         match q.local.as_str() {

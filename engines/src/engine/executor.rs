@@ -104,7 +104,8 @@ where
                 if running.len() >= max_parallel {
                     break;
                 }
-                let ready = status[i] == StepStatus::Pending && deps[i].iter().all(|&d| status[d] == StepStatus::Done);
+                let ready = status[i] == StepStatus::Pending
+                    && deps[i].iter().all(|&d| status[d] == StepStatus::Done);
                 if ready {
                     status[i] = StepStatus::Running;
                     on_change(i, &status[i], None);
@@ -165,8 +166,13 @@ where
     Ok(status)
 }
 
-fn skip_dependants<G>(failed: usize, failed_name: &str, dependants: &[Vec<usize>], status: &mut [StepStatus], on_change: &mut G)
-where
+fn skip_dependants<G>(
+    failed: usize,
+    failed_name: &str,
+    dependants: &[Vec<usize>],
+    status: &mut [StepStatus],
+    on_change: &mut G,
+) where
     G: FnMut(usize, &StepStatus, Option<&Outputs>),
 {
     let mut stack = vec![failed];
@@ -199,21 +205,28 @@ mod tests {
         let in_flight = Arc::new(Mutex::new((0usize, 0usize)));
         let l = log.clone();
         let f = in_flight.clone();
-        let status = execute(&deps, &[], 4, CancellationToken::new(), move |i| {
-            let l = l.clone();
-            let f = f.clone();
-            async move {
-                {
-                    let mut g = f.lock().unwrap();
-                    g.0 += 1;
-                    g.1 = g.1.max(g.0);
+        let status = execute(
+            &deps,
+            &[],
+            4,
+            CancellationToken::new(),
+            move |i| {
+                let l = l.clone();
+                let f = f.clone();
+                async move {
+                    {
+                        let mut g = f.lock().unwrap();
+                        g.0 += 1;
+                        g.1 = g.1.max(g.0);
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    f.lock().unwrap().0 -= 1;
+                    l.lock().unwrap().push(i);
+                    ok()
                 }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                f.lock().unwrap().0 -= 1;
-                l.lock().unwrap().push(i);
-                ok()
-            }
-        }, |_, _, _| {})
+            },
+            |_, _, _| {},
+        )
         .await
         .unwrap();
         assert!(status.iter().all(|s| *s == StepStatus::Done));
@@ -227,9 +240,20 @@ mod tests {
     async fn failure_skips_dependants_only() {
         // 0 fails → 1 skipped → 3 skipped; 2 independent runs.
         let deps = vec![vec![], vec![0], vec![], vec![1]];
-        let status = execute(&deps, &[], 2, CancellationToken::new(), |i| async move {
-            if i == 0 { Err("boom".to_string()) } else { ok() }
-        }, |_, _, _| {})
+        let status = execute(
+            &deps,
+            &[],
+            2,
+            CancellationToken::new(),
+            |i| async move {
+                if i == 0 {
+                    Err("boom".to_string())
+                } else {
+                    ok()
+                }
+            },
+            |_, _, _| {},
+        )
         .await
         .unwrap();
         assert_eq!(status[0], StepStatus::Failed("boom".into()));
@@ -245,30 +269,50 @@ mod tests {
         let c = cancel.clone();
         let changes = Arc::new(Mutex::new(Vec::new()));
         let ch = changes.clone();
-        let status = execute(&deps, &[], 1, cancel, move |_| {
-            let c = c.clone();
-            async move {
-                c.cancel();
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-                ok()
-            }
-        }, move |i, s, _| ch.lock().unwrap().push((i, s.clone())))
+        let status = execute(
+            &deps,
+            &[],
+            1,
+            cancel,
+            move |_| {
+                let c = c.clone();
+                async move {
+                    c.cancel();
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    ok()
+                }
+            },
+            move |i, s, _| ch.lock().unwrap().push((i, s.clone())),
+        )
         .await
         .unwrap();
         assert_eq!(status, vec![StepStatus::Cancelled, StepStatus::Cancelled]);
-        assert!(!changes.lock().unwrap().iter().any(|(_, s)| *s == StepStatus::Done));
+        assert!(
+            !changes
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(_, s)| *s == StepStatus::Done)
+        );
     }
 
     #[tokio::test]
     async fn panicking_step_is_a_failure() {
         let deps = vec![vec![]];
-        let status = execute(&deps, &[], 1, CancellationToken::new(), |_| async move {
-            let v: Vec<u8> = Vec::new();
-            if v.is_empty() {
-                panic!("driver bug");
-            }
-            ok()
-        }, |_, _, _| {})
+        let status = execute(
+            &deps,
+            &[],
+            1,
+            CancellationToken::new(),
+            |_| async move {
+                let v: Vec<u8> = Vec::new();
+                if v.is_empty() {
+                    panic!("driver bug");
+                }
+                ok()
+            },
+            |_, _, _| {},
+        )
         .await
         .unwrap();
         assert!(matches!(&status[0], StepStatus::Failed(r) if r.contains("panicked")));
@@ -277,7 +321,10 @@ mod tests {
     #[test]
     fn cycles_and_bad_indices_are_refused() {
         assert_eq!(check_graph(&[vec![1], vec![0]]), Err(GraphError::Cycle(0)));
-        assert_eq!(check_graph(&[vec![5]]), Err(GraphError::UnknownDependency { step: 0, dep: 5 }));
+        assert_eq!(
+            check_graph(&[vec![5]]),
+            Err(GraphError::UnknownDependency { step: 0, dep: 5 })
+        );
         assert!(check_graph(&[vec![], vec![0]]).is_ok());
     }
 }

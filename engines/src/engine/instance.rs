@@ -51,9 +51,15 @@ pub struct InstanceState {
 #[derive(Debug, thiserror::Error)]
 pub enum InstanceError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a valid instance file: {source}")]
-    Format { path: PathBuf, source: serde_json::Error },
+    Format {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("no instance '{0}'")]
     NotFound(String),
 }
@@ -66,7 +72,13 @@ impl InstanceState {
             .unwrap_or_default();
         let clean: String = service_template_id
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .take(40)
             .collect();
         format!("{clean}-{}-{:03}", now.as_secs(), now.subsec_millis())
@@ -79,9 +91,16 @@ impl InstanceState {
     /// Writes the state atomically to `dir/<id>.json`.
     pub fn save(&self, dir: &Path) -> Result<(), InstanceError> {
         let path = Self::path_in(dir, &self.id);
-        std::fs::create_dir_all(dir).map_err(|source| InstanceError::Io { path: dir.to_path_buf(), source })?;
-        let bytes = serde_json::to_vec_pretty(self).map_err(|source| InstanceError::Format { path: path.clone(), source })?;
-        provisio_model::save::write_atomic(&path, &bytes).map_err(|source| InstanceError::Io { path, source })
+        std::fs::create_dir_all(dir).map_err(|source| InstanceError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let bytes = serde_json::to_vec_pretty(self).map_err(|source| InstanceError::Format {
+            path: path.clone(),
+            source,
+        })?;
+        provisio_model::save::write_atomic(&path, &bytes)
+            .map_err(|source| InstanceError::Io { path, source })
     }
 
     /// Reads `dir/<id>.json`.
@@ -91,7 +110,10 @@ impl InstanceState {
             if source.kind() == std::io::ErrorKind::NotFound {
                 InstanceError::NotFound(id.to_string())
             } else {
-                InstanceError::Io { path: path.clone(), source }
+                InstanceError::Io {
+                    path: path.clone(),
+                    source,
+                }
             }
         })?;
         serde_json::from_slice(&bytes).map_err(|source| InstanceError::Format { path, source })
@@ -138,14 +160,23 @@ mod tests {
         };
         s.devices.entry("NodeMCU".into()).or_default().insert(
             "1345963".into(),
-            DeviceRecord { state: "failed".into(), detail: Some("md5 mismatch".into()) },
+            DeviceRecord {
+                state: "failed".into(),
+                detail: Some("md5 mismatch".into()),
+            },
         );
         assert!(!s.id.contains(' '));
         s.save(dir.path()).unwrap();
         assert_eq!(InstanceState::load(dir.path(), &s.id).unwrap(), s);
         assert_eq!(InstanceState::list(dir.path()).len(), 1);
-        assert!(matches!(InstanceState::load(dir.path(), "nope"), Err(InstanceError::NotFound(_))));
+        assert!(matches!(
+            InstanceState::load(dir.path(), "nope"),
+            Err(InstanceError::NotFound(_))
+        ));
         std::fs::write(InstanceState::path_in(dir.path(), "bad"), b"{").unwrap();
-        assert!(matches!(InstanceState::load(dir.path(), "bad"), Err(InstanceError::Format { .. })));
+        assert!(matches!(
+            InstanceState::load(dir.path(), "bad"),
+            Err(InstanceError::Format { .. })
+        ));
     }
 }

@@ -32,15 +32,24 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { max_parallel: 8, state_dir: None, device_aliases: Default::default() }
+        RunOptions {
+            max_parallel: 8,
+            state_dir: None,
+            device_aliases: Default::default(),
+        }
     }
 }
 
 fn save(instance: &InstanceState, opts: &RunOptions, events: &EventSink) {
     if let Some(dir) = &opts.state_dir
-        && let Err(e) = instance.save(dir) {
-            events.log(Level::Error, None, format!("cannot save instance state: {e}"));
-        }
+        && let Err(e) = instance.save(dir)
+    {
+        events.log(
+            Level::Error,
+            None,
+            format!("cannot save instance state: {e}"),
+        );
+    }
 }
 
 /// Runs `plan`. `prepared[i]` belongs to `plan.steps[i]`. Returns the final instance state
@@ -87,20 +96,29 @@ pub async fn run_plan(
         tokio::spawn(async move {
             while let Some(mut e) = inner_rx.recv().await {
                 if let DeployEvent::DeviceState { device, .. } = &mut e
-                    && let Some(a) = aliases.get(device.as_str()) {
-                        *device = a.clone();
-                    }
-                if let DeployEvent::DeviceState { node, device, state } = &e
-                    && let Ok(mut inst) = shared.lock() {
-                        let detail = match state {
-                            crate::events::DeviceState::Failed { reason } => Some(reason.clone()),
-                            _ => None,
-                        };
-                        inst.devices
-                            .entry(node.clone())
-                            .or_default()
-                            .insert(device.clone(), DeviceRecord { state: state.name().to_string(), detail });
-                    }
+                    && let Some(a) = aliases.get(device.as_str())
+                {
+                    *device = a.clone();
+                }
+                if let DeployEvent::DeviceState {
+                    node,
+                    device,
+                    state,
+                } = &e
+                    && let Ok(mut inst) = shared.lock()
+                {
+                    let detail = match state {
+                        crate::events::DeviceState::Failed { reason } => Some(reason.clone()),
+                        _ => None,
+                    };
+                    inst.devices.entry(node.clone()).or_default().insert(
+                        device.clone(),
+                        DeviceRecord {
+                            state: state.name().to_string(),
+                            detail,
+                        },
+                    );
+                }
                 outer.send(e);
             }
         })
@@ -129,7 +147,10 @@ pub async fn run_plan(
                 match driver {
                     Some(d) => d.run(step, ctx).await,
                     None => Err(match key {
-                        Some(k) => format!("no '{k}' driver is available in this build to run {} of {}", step.operation, step.node_type.local),
+                        Some(k) => format!(
+                            "no '{k}' driver is available in this build to run {} of {}",
+                            step.operation, step.node_type.local
+                        ),
                         None => format!(
                             "no driver for node type {} (drivers exist for NodeMCU_App, LXContainerRaspberryPi, RaspbianStretchLXC, LXContainerMICA and types derived from them)",
                             step.node_type
@@ -156,9 +177,17 @@ pub async fn run_plan(
                     step: s.id.clone(),
                     outputs: outputs.cloned().unwrap_or_default(),
                 }),
-                StepStatus::Failed(r) => events.send(DeployEvent::StepFailed { step: s.id.clone(), reason: r.clone() }),
-                StepStatus::Skipped(r) => events.send(DeployEvent::StepSkipped { step: s.id.clone(), reason: r.clone() }),
-                StepStatus::Cancelled => events.send(DeployEvent::StepCancelled { step: s.id.clone() }),
+                StepStatus::Failed(r) => events.send(DeployEvent::StepFailed {
+                    step: s.id.clone(),
+                    reason: r.clone(),
+                }),
+                StepStatus::Skipped(r) => events.send(DeployEvent::StepSkipped {
+                    step: s.id.clone(),
+                    reason: r.clone(),
+                }),
+                StepStatus::Cancelled => {
+                    events.send(DeployEvent::StepCancelled { step: s.id.clone() })
+                }
                 StepStatus::Pending => {}
             }
             if let Ok(mut inst) = shared.lock() {
@@ -173,24 +202,47 @@ pub async fn run_plan(
         }
     };
     let names: Vec<String> = steps.iter().map(|s| s.id.clone()).collect();
-    let result = executor::execute(&deps, &names, opts.max_parallel, cancel.clone(), run_one, on_change).await;
+    let result = executor::execute(
+        &deps,
+        &names,
+        opts.max_parallel,
+        cancel.clone(),
+        run_one,
+        on_change,
+    )
+    .await;
     drop(inner);
     let _ = forward.await;
 
     let mut instance = match Arc::try_unwrap(shared) {
         Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
-        Err(arc) => arc.lock().map(|g| g.clone()).unwrap_or_else(|p| p.into_inner().clone()),
+        Err(arc) => arc
+            .lock()
+            .map(|g| g.clone())
+            .unwrap_or_else(|p| p.into_inner().clone()),
     };
     let (ok, summary) = match result {
         Err(e) => (false, format!("invalid plan: {e}")),
         Ok(statuses) => {
             let done = statuses.iter().filter(|s| **s == StepStatus::Done).count();
-            let failed = statuses.iter().filter(|s| matches!(s, StepStatus::Failed(_))).count();
-            let skipped = statuses.iter().filter(|s| matches!(s, StepStatus::Skipped(_))).count();
-            let cancelled = statuses.iter().filter(|s| **s == StepStatus::Cancelled).count();
+            let failed = statuses
+                .iter()
+                .filter(|s| matches!(s, StepStatus::Failed(_)))
+                .count();
+            let skipped = statuses
+                .iter()
+                .filter(|s| matches!(s, StepStatus::Skipped(_)))
+                .count();
+            let cancelled = statuses
+                .iter()
+                .filter(|s| **s == StepStatus::Cancelled)
+                .count();
             (
                 done == statuses.len(),
-                format!("{done} of {} steps done, {failed} failed, {skipped} skipped, {cancelled} cancelled", statuses.len()),
+                format!(
+                    "{done} of {} steps done, {failed} failed, {skipped} skipped, {cancelled} cancelled",
+                    statuses.len()
+                ),
             )
         }
     };
@@ -206,6 +258,10 @@ pub async fn run_plan(
     }
     .into();
     save(&instance, &opts, &events);
-    events.send(DeployEvent::DeploymentFinished { instance: instance.id.clone(), ok, summary });
+    events.send(DeployEvent::DeploymentFinished {
+        instance: instance.id.clone(),
+        ok,
+        summary,
+    });
     instance
 }

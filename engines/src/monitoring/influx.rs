@@ -43,21 +43,36 @@ pub struct ConnectorStats {
 }
 
 fn escape_key(s: &str) -> String {
-    s.replace('\\', "\\\\").replace(',', "\\,").replace('=', "\\=").replace(' ', "\\ ")
+    s.replace('\\', "\\\\")
+        .replace(',', "\\,")
+        .replace('=', "\\=")
+        .replace(' ', "\\ ")
 }
 
 fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
     match v {
         Value::Number(n) => {
-            let text = if n.is_f64() { n.to_string() } else { format!("{n}") };
+            let text = if n.is_f64() {
+                n.to_string()
+            } else {
+                format!("{n}")
+            };
             // Integers are written as floats so a field keeps one type whatever the device sends.
-            let text = if text.contains('.') || text.contains('e') { text } else { format!("{text}.0") };
+            let text = if text.contains('.') || text.contains('e') {
+                text
+            } else {
+                format!("{text}.0")
+            };
             out.push((prefix.to_string(), text));
         }
         Value::Bool(b) => out.push((prefix.to_string(), b.to_string())),
         Value::Object(m) => {
             for (k, v) in m {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}_{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}_{k}")
+                };
                 flatten(&key, v, out);
             }
         }
@@ -77,16 +92,29 @@ pub fn to_line(cfg: &ConnectorConfig, topic: &str, payload: &[u8], ts_ns: u128) 
         return None;
     }
     let device = topic.split('/').nth(cfg.device_segment).unwrap_or(topic);
-    let f: Vec<String> = fields.iter().map(|(k, v)| format!("{}={v}", escape_key(k))).collect();
-    Some(format!("{},device={} {} {ts_ns}", escape_key(&cfg.measurement), escape_key(device), f.join(",")))
+    let f: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}={v}", escape_key(k)))
+        .collect();
+    Some(format!(
+        "{},device={} {} {ts_ns}",
+        escape_key(&cfg.measurement),
+        escape_key(device),
+        f.join(",")
+    ))
 }
 
 async fn post(influx: &str, path_query: &str, body: String) -> Result<u16, String> {
-    let tcp = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(influx))
+    let tcp = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::TcpStream::connect(influx),
+    )
+    .await
+    .map_err(|_| "connect timeout".to_string())?
+    .map_err(|e| e.to_string())?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
         .await
-        .map_err(|_| "connect timeout".to_string())?
         .map_err(|e| e.to_string())?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.map_err(|e| e.to_string())?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -123,9 +151,14 @@ impl Connector {
         let spool: Arc<Mutex<VecDeque<String>>> = Arc::new(Mutex::new(VecDeque::new()));
         // Subscriber.
         {
-            let (cfg, stats, spool, stop) = (cfg.clone(), stats.clone(), spool.clone(), stop.clone());
+            let (cfg, stats, spool, stop) =
+                (cfg.clone(), stats.clone(), spool.clone(), stop.clone());
             tokio::spawn(async move {
-                let mut o = MqttOptions::new(format!("provisio-connector-{}", rand::random::<u32>()), cfg.broker_host.clone(), cfg.broker_port);
+                let mut o = MqttOptions::new(
+                    format!("provisio-connector-{}", rand::random::<u32>()),
+                    cfg.broker_host.clone(),
+                    cfg.broker_port,
+                );
                 o.set_keep_alive(Duration::from_secs(30));
                 let (client, mut ev) = AsyncClient::new(o, 64);
                 for t in &cfg.topics {
@@ -139,15 +172,19 @@ impl Connector {
                     match e {
                         Ok(Event::Incoming(Packet::Publish(p))) => {
                             stats.received.fetch_add(1, Ordering::Relaxed);
-                            let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+                            let ts = std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .map(|d| d.as_nanos())
+                                .unwrap_or(0);
                             if let Some(line) = to_line(&cfg, &p.topic, &p.payload, ts)
-                                && let Ok(mut s) = spool.lock() {
-                                    s.push_back(line);
-                                    while s.len() > cfg.spool_limit {
-                                        s.pop_front();
-                                        stats.dropped.fetch_add(1, Ordering::Relaxed);
-                                    }
+                                && let Ok(mut s) = spool.lock()
+                            {
+                                s.push_back(line);
+                                while s.len() > cfg.spool_limit {
+                                    s.pop_front();
+                                    stats.dropped.fetch_add(1, Ordering::Relaxed);
                                 }
+                            }
                         }
                         Ok(Event::Incoming(Packet::ConnAck(_))) => {
                             for t in &cfg.topics {
@@ -186,7 +223,9 @@ impl Connector {
                                     s.pop_front();
                                 }
                             }
-                            stats.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                            stats
+                                .written
+                                .fetch_add(batch.len() as u64, Ordering::Relaxed);
                             backoff = cfg.flush_interval;
                         }
                         _ => {
@@ -223,9 +262,21 @@ mod tests {
             flush_interval: Duration::from_millis(100),
             spool_limit: 10,
         };
-        let l = to_line(&cfg, "sensors/1345963", br#"{"temperature":21.5,"humidity":40,"ok":true,"meta":{"rssi":-60},"name":"x"}"#, 7).unwrap();
-        assert_eq!(l, "environment,device=1345963 humidity=40.0,meta_rssi=-60.0,ok=true,temperature=21.5 7");
-        assert_eq!(to_line(&cfg, "sensors/a b", b"3", 1).unwrap(), "environment,device=a\\ b value=3.0 1");
+        let l = to_line(
+            &cfg,
+            "sensors/1345963",
+            br#"{"temperature":21.5,"humidity":40,"ok":true,"meta":{"rssi":-60},"name":"x"}"#,
+            7,
+        )
+        .unwrap();
+        assert_eq!(
+            l,
+            "environment,device=1345963 humidity=40.0,meta_rssi=-60.0,ok=true,temperature=21.5 7"
+        );
+        assert_eq!(
+            to_line(&cfg, "sensors/a b", b"3", 1).unwrap(),
+            "environment,device=a\\ b value=3.0 1"
+        );
         assert!(to_line(&cfg, "sensors/x", br#"{"name":"only text"}"#, 1).is_none());
         assert!(to_line(&cfg, "sensors/x", b"not json", 1).is_none());
     }

@@ -31,19 +31,39 @@ pub struct Miner {
 
 impl Default for Miner {
     fn default() -> Self {
-        Miner { templates: Vec::new(), by_len: HashMap::new(), similarity: 0.6 }
+        Miner {
+            templates: Vec::new(),
+            by_len: HashMap::new(),
+            similarity: 0.6,
+        }
     }
 }
 
 /// Masks tokens that are parameters: numbers, IPs, hex ids, UUIDs, paths with digits, quoted ids.
 pub fn mask(token: &str) -> String {
-    let t = token.trim_matches(|c: char| c == ',' || c == ';' || c == '(' || c == ')' || c == '[' || c == ']' || c == '"' || c == '\'');
+    let t = token.trim_matches(|c: char| {
+        c == ','
+            || c == ';'
+            || c == '('
+            || c == ')'
+            || c == '['
+            || c == ']'
+            || c == '"'
+            || c == '\''
+    });
     let digits = t.chars().filter(char::is_ascii_digit).count();
     let hexish = t.len() >= 8 && t.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
     if t.is_empty() {
         return token.to_string();
     }
-    if digits > 0 && (digits * 2 >= t.len() || t.contains('.') || t.contains(':') || t.contains('/') || hexish) || hexish {
+    if digits > 0
+        && (digits * 2 >= t.len()
+            || t.contains('.')
+            || t.contains(':')
+            || t.contains('/')
+            || hexish)
+        || hexish
+    {
         "<*>".into()
     } else {
         token.to_string()
@@ -59,13 +79,26 @@ impl Miner {
     pub fn add(&mut self, line: &str) -> usize {
         let toks = tokens(line);
         let mut constant = toks.iter().filter(|t| *t != "<*>");
-        let key = (toks.len(), constant.next().cloned().unwrap_or_default(), constant.next().cloned().unwrap_or_default());
+        let key = (
+            toks.len(),
+            constant.next().cloned().unwrap_or_default(),
+            constant.next().cloned().unwrap_or_default(),
+        );
         let candidates = self.by_len.entry(key).or_default();
         let mut best: Option<(usize, f64)> = None;
         for &i in candidates.iter() {
             let t = &self.templates[i];
-            let same = t.tokens.iter().zip(&toks).filter(|(a, b)| a == b || *a == "<*>").count();
-            let sim = if toks.is_empty() { 1.0 } else { same as f64 / toks.len() as f64 };
+            let same = t
+                .tokens
+                .iter()
+                .zip(&toks)
+                .filter(|(a, b)| a == b || *a == "<*>")
+                .count();
+            let sim = if toks.is_empty() {
+                1.0
+            } else {
+                same as f64 / toks.len() as f64
+            };
             if sim >= self.similarity && best.is_none_or(|(_, s)| sim > s) {
                 best = Some((i, sim));
             }
@@ -82,7 +115,10 @@ impl Miner {
                 i
             }
             None => {
-                self.templates.push(Template { tokens: toks, count: 1 });
+                self.templates.push(Template {
+                    tokens: toks,
+                    count: 1,
+                });
                 let i = self.templates.len() - 1;
                 candidates.push(i);
                 i
@@ -129,18 +165,42 @@ pub fn analyze(files: &[(String, String)]) -> Analysis {
             let tpl = &miner.templates[t];
             let freq = tpl.count as f64 / total;
             let text = files[fi].1.lines().nth(li).unwrap_or("").to_string();
-            ScoredLine { file: files[fi].0.clone(), line: li + 1, score: -freq.log2(), template: tpl.text(), text }
+            ScoredLine {
+                file: files[fi].0.clone(),
+                line: li + 1,
+                score: -freq.log2(),
+                template: tpl.text(),
+                text,
+            }
         })
         .collect();
     let mut per_file = Vec::new();
     for (name, _) in files {
-        let s: Vec<f64> = lines.iter().filter(|l| l.file == *name).map(|l| l.score).collect();
+        let s: Vec<f64> = lines
+            .iter()
+            .filter(|l| l.file == *name)
+            .map(|l| l.score)
+            .collect();
         if !s.is_empty() {
-            per_file.push((name.clone(), s.iter().sum::<f64>() / s.len() as f64, s.iter().cloned().fold(0.0, f64::max)));
+            per_file.push((
+                name.clone(),
+                s.iter().sum::<f64>() / s.len() as f64,
+                s.iter().cloned().fold(0.0, f64::max),
+            ));
         }
     }
-    lines.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(std::cmp::Ordering::Equal).then(a.file.cmp(&b.file)).then(a.line.cmp(&b.line)));
-    Analysis { lines, files: per_file, templates: miner.templates.len() }
+    lines.sort_by(|a, b| {
+        b.score
+            .partial_cmp(&a.score)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.file.cmp(&b.file))
+            .then(a.line.cmp(&b.line))
+    });
+    Analysis {
+        lines,
+        files: per_file,
+        templates: miner.templates.len(),
+    }
 }
 
 #[cfg(test)]
@@ -166,7 +226,11 @@ mod tests {
         }
         log.push_str("1700000999: Client rogue disconnected, not authorised.\n");
         let a = analyze(&[("mosquitto.log".into(), log)]);
-        assert!(a.lines[0].text.contains("not authorised"), "{:?}", a.lines[0]);
+        assert!(
+            a.lines[0].text.contains("not authorised"),
+            "{:?}",
+            a.lines[0]
+        );
         assert!(a.templates < 10, "{}", a.templates);
     }
 }

@@ -6,10 +6,20 @@
 /// What the tap needs from a packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Packet {
-    Connect { client_id: String, protocol_level: u8 },
-    ConnAck { return_code: u8 },
-    Publish { topic: String, payload: Vec<u8> },
-    Subscribe { filters: Vec<String> },
+    Connect {
+        client_id: String,
+        protocol_level: u8,
+    },
+    ConnAck {
+        return_code: u8,
+    },
+    Publish {
+        topic: String,
+        payload: Vec<u8>,
+    },
+    Subscribe {
+        filters: Vec<String>,
+    },
     Disconnect,
     Other(u8),
 }
@@ -120,11 +130,16 @@ impl Framer {
                     let n = c.varint()?;
                     c.bytes(n)?;
                 }
-                Packet::Connect { client_id: c.string()?, protocol_level: level }
+                Packet::Connect {
+                    client_id: c.string()?,
+                    protocol_level: level,
+                }
             }
             2 => {
                 let _flags = c.u8()?;
-                Packet::ConnAck { return_code: c.u8()? }
+                Packet::ConnAck {
+                    return_code: c.u8()?,
+                }
             }
             3 => {
                 let qos = (first >> 1) & 3;
@@ -136,7 +151,10 @@ impl Framer {
                     let n = c.varint()?;
                     c.bytes(n)?;
                 }
-                Packet::Publish { topic, payload: c.rest().to_vec() }
+                Packet::Publish {
+                    topic,
+                    payload: c.rest().to_vec(),
+                }
             }
             8 => {
                 c.u16()?;
@@ -183,8 +201,14 @@ mod tests {
             assert_eq!(
                 got,
                 vec![
-                    Packet::Connect { client_id: "dev1".into(), protocol_level: 4 },
-                    Packet::Publish { topic: "a/b".into(), payload: b"msg!".to_vec() },
+                    Packet::Connect {
+                        client_id: "dev1".into(),
+                        protocol_level: 4
+                    },
+                    Packet::Publish {
+                        topic: "a/b".into(),
+                        payload: b"msg!".to_vec()
+                    },
                     Packet::Disconnect
                 ]
             );

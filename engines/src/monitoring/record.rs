@@ -19,12 +19,40 @@ pub struct Listener {
 /// An activity record (the object inside `{"mqtt": …}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
-    Publish { client_ip: String, port: Option<u16>, client_id: String, topic: String, payload: Vec<u8>, ts: u64 },
-    Subscribe { client_ip: String, port: Option<u16>, client_id: String, topic: String, ts: u64 },
-    Connect { client_ip: String, port: Option<u16>, client_id: String, return_code: u8, ts: u64 },
-    Disconnect { client_ip: String, port: Option<u16>, client_id: String, ts: u64 },
-    Startup { listeners: Vec<Listener> },
-    Shutdown { listeners: Vec<Listener> },
+    Publish {
+        client_ip: String,
+        port: Option<u16>,
+        client_id: String,
+        topic: String,
+        payload: Vec<u8>,
+        ts: u64,
+    },
+    Subscribe {
+        client_ip: String,
+        port: Option<u16>,
+        client_id: String,
+        topic: String,
+        ts: u64,
+    },
+    Connect {
+        client_ip: String,
+        port: Option<u16>,
+        client_id: String,
+        return_code: u8,
+        ts: u64,
+    },
+    Disconnect {
+        client_ip: String,
+        port: Option<u16>,
+        client_id: String,
+        ts: u64,
+    },
+    Startup {
+        listeners: Vec<Listener>,
+    },
+    Shutdown {
+        listeners: Vec<Listener>,
+    },
 }
 
 /// Seconds since 1970 → (year, month, day, hour, minute, second) in UTC.
@@ -41,7 +69,14 @@ pub fn civil(ts: u64) -> (i64, u32, u32, u32, u32, u32) {
     let mp = (5 * doy + 2) / 153;
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d, (secs / 3600) as u32, (secs % 3600 / 60) as u32, (secs % 60) as u32)
+    (
+        if m <= 2 { y + 1 } else { y },
+        m,
+        d,
+        (secs / 3600) as u32,
+        (secs % 3600 / 60) as u32,
+        (secs % 60) as u32,
+    )
 }
 
 /// `2019-04-29T09:30:00Z (GMT)`.
@@ -57,7 +92,10 @@ pub fn ts_local(ts: u64) -> String {
 }
 
 pub fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 const REASONS: [&str; 6] = [
@@ -92,14 +130,45 @@ impl Record {
             )
         };
         let body = match self {
-            Record::Publish { client_ip, port: p, client_id, topic, payload, ts } => {
-                let pl = if payload.is_empty() { "null".to_string() } else { js(&base64::engine::general_purpose::STANDARD.encode(payload)) };
-                format!("\"action\":\"PUBLISH\",\"topic\":{},{},\"payload\":{pl}", js(topic), common(client_ip, *p, client_id, *ts))
+            Record::Publish {
+                client_ip,
+                port: p,
+                client_id,
+                topic,
+                payload,
+                ts,
+            } => {
+                let pl = if payload.is_empty() {
+                    "null".to_string()
+                } else {
+                    js(&base64::engine::general_purpose::STANDARD.encode(payload))
+                };
+                format!(
+                    "\"action\":\"PUBLISH\",\"topic\":{},{},\"payload\":{pl}",
+                    js(topic),
+                    common(client_ip, *p, client_id, *ts)
+                )
             }
-            Record::Subscribe { client_ip, port: p, client_id, topic, ts } => {
-                format!("\"action\":\"SUBSCRIBE\",\"topic\":{},{}", js(topic), common(client_ip, *p, client_id, *ts))
+            Record::Subscribe {
+                client_ip,
+                port: p,
+                client_id,
+                topic,
+                ts,
+            } => {
+                format!(
+                    "\"action\":\"SUBSCRIBE\",\"topic\":{},{}",
+                    js(topic),
+                    common(client_ip, *p, client_id, *ts)
+                )
             }
-            Record::Connect { client_ip, port: p, client_id, return_code, ts } => {
+            Record::Connect {
+                client_ip,
+                port: p,
+                client_id,
+                return_code,
+                ts,
+            } => {
                 let ok = *return_code == 0;
                 let mut s = format!(
                     "\"action\":\"CONNECT\",{},\"success\":{ok},\"state\":\"{}\"",
@@ -107,17 +176,37 @@ impl Record {
                     if ok { "ACCEPTED" } else { "REFUSED" }
                 );
                 if !ok {
-                    let reason = REASONS.get(*return_code as usize).copied().unwrap_or("CONNACK_REFUSED_UNKNOWN_REASON");
-                    s.push_str(&format!(",\"errCode\":{return_code},\"reason\":\"{reason}\""));
+                    let reason = REASONS
+                        .get(*return_code as usize)
+                        .copied()
+                        .unwrap_or("CONNACK_REFUSED_UNKNOWN_REASON");
+                    s.push_str(&format!(
+                        ",\"errCode\":{return_code},\"reason\":\"{reason}\""
+                    ));
                 }
                 s
             }
-            Record::Disconnect { client_ip, port: p, client_id, ts } => {
-                format!("\"action\":\"DISCONNECT\",{}", common(client_ip, *p, client_id, *ts))
+            Record::Disconnect {
+                client_ip,
+                port: p,
+                client_id,
+                ts,
+            } => {
+                format!(
+                    "\"action\":\"DISCONNECT\",{}",
+                    common(client_ip, *p, client_id, *ts)
+                )
             }
             Record::Startup { listeners } | Record::Shutdown { listeners } => {
-                let action = if matches!(self, Record::Startup { .. }) { "STARTUP" } else { "SHUTDOWN" };
-                format!("\"action\":\"{action}\",\"listeners\":{}", serde_json::to_string(listeners).unwrap_or_else(|_| "[]".into()))
+                let action = if matches!(self, Record::Startup { .. }) {
+                    "STARTUP"
+                } else {
+                    "SHUTDOWN"
+                };
+                format!(
+                    "\"action\":\"{action}\",\"listeners\":{}",
+                    serde_json::to_string(listeners).unwrap_or_else(|_| "[]".into())
+                )
             }
         };
         format!("{{\"mqtt\":{{{body}}}}}\n")
@@ -149,12 +238,27 @@ mod tests {
 
     #[test]
     fn refused_connect_carries_code_and_reason() {
-        let r = Record::Connect { client_ip: "127.0.0.1".into(), port: None, client_id: "x".into(), return_code: 5, ts: 0 };
+        let r = Record::Connect {
+            client_ip: "127.0.0.1".into(),
+            port: None,
+            client_id: "x".into(),
+            return_code: 5,
+            ts: 0,
+        };
         let l = r.to_line();
         assert!(l.contains("\"port\":null"), "{l}");
         assert!(l.ends_with("\"success\":false,\"state\":\"REFUSED\",\"errCode\":5,\"reason\":\"CONNACK_REFUSED_NOT_AUTHORIZED\"}}\n"), "{l}");
-        let s = Record::Startup { listeners: vec![Listener { bind: String::new(), port: 1883 }] }.to_line();
-        assert_eq!(s, "{\"mqtt\":{\"action\":\"STARTUP\",\"listeners\":[{\"bind\":\"\",\"port\":1883}]}}\n");
+        let s = Record::Startup {
+            listeners: vec![Listener {
+                bind: String::new(),
+                port: 1883,
+            }],
+        }
+        .to_line();
+        assert_eq!(
+            s,
+            "{\"mqtt\":{\"action\":\"STARTUP\",\"listeners\":[{\"bind\":\"\",\"port\":1883}]}}\n"
+        );
     }
 
     #[test]

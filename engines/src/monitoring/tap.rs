@@ -20,11 +20,20 @@ pub struct Tap {
 
 impl Tap {
     /// Listens on `listen` and forwards to `upstream`.
-    pub async fn start(listen: SocketAddr, upstream: SocketAddr, sink: RecordSink) -> std::io::Result<Tap> {
+    pub async fn start(
+        listen: SocketAddr,
+        upstream: SocketAddr,
+        sink: RecordSink,
+    ) -> std::io::Result<Tap> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let stop = CancellationToken::new();
-        sink.send(&Record::Startup { listeners: vec![Listener { bind: addr.ip().to_string(), port: addr.port() }] });
+        sink.send(&Record::Startup {
+            listeners: vec![Listener {
+                bind: addr.ip().to_string(),
+                port: addr.port(),
+            }],
+        });
         let (s, sk) = (stop.clone(), sink.clone());
         tokio::spawn(async move {
             loop {
@@ -35,7 +44,9 @@ impl Tap {
                 let sink = sk.clone();
                 let s = s.clone();
                 tokio::spawn(async move {
-                    let Ok(broker) = tokio::net::TcpStream::connect(upstream).await else { return };
+                    let Ok(broker) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
                     relay(client, broker, peer, addr.port(), sink, s).await;
                 });
             }
@@ -44,7 +55,12 @@ impl Tap {
     }
 
     pub fn shutdown(&self) {
-        self.sink.send(&Record::Shutdown { listeners: vec![Listener { bind: self.addr.ip().to_string(), port: self.addr.port() }] });
+        self.sink.send(&Record::Shutdown {
+            listeners: vec![Listener {
+                bind: self.addr.ip().to_string(),
+                port: self.addr.port(),
+            }],
+        });
         self.stop.cancel();
     }
 }
@@ -55,7 +71,14 @@ struct Conn {
     disconnected: bool,
 }
 
-async fn relay(client: tokio::net::TcpStream, broker: tokio::net::TcpStream, peer: SocketAddr, port: u16, sink: RecordSink, stop: CancellationToken) {
+async fn relay(
+    client: tokio::net::TcpStream,
+    broker: tokio::net::TcpStream,
+    peer: SocketAddr,
+    port: u16,
+    sink: RecordSink,
+    stop: CancellationToken,
+) {
     let (mut cr, mut cw) = client.into_split();
     let (mut br, mut bw) = broker.into_split();
     let conn = Arc::new(Mutex::new(Conn::default()));
@@ -72,7 +95,11 @@ async fn relay(client: tokio::net::TcpStream, broker: tokio::net::TcpStream, pee
                     Ok(n) => n,
                 };
                 // Decode before forwarding, so the client id is known when the CONNACK returns.
-                let decoded = if ok { framer.push(&buf[..n]) } else { Ok(Vec::new()) };
+                let decoded = if ok {
+                    framer.push(&buf[..n])
+                } else {
+                    Ok(Vec::new())
+                };
                 if bw.write_all(&buf[..n]).await.is_err() {
                     break;
                 }
@@ -84,16 +111,34 @@ async fn relay(client: tokio::net::TcpStream, broker: tokio::net::TcpStream, pee
                             match p {
                                 Packet::Connect { client_id, .. } => c.client_id = client_id,
                                 Packet::Publish { topic, payload } => {
-                                    sink.send(&Record::Publish { client_ip: ip.clone(), port: Some(port), client_id: c.client_id.clone(), topic, payload, ts });
+                                    sink.send(&Record::Publish {
+                                        client_ip: ip.clone(),
+                                        port: Some(port),
+                                        client_id: c.client_id.clone(),
+                                        topic,
+                                        payload,
+                                        ts,
+                                    });
                                 }
                                 Packet::Subscribe { filters } => {
                                     for topic in filters {
-                                        sink.send(&Record::Subscribe { client_ip: ip.clone(), port: Some(port), client_id: c.client_id.clone(), topic, ts });
+                                        sink.send(&Record::Subscribe {
+                                            client_ip: ip.clone(),
+                                            port: Some(port),
+                                            client_id: c.client_id.clone(),
+                                            topic,
+                                            ts,
+                                        });
                                     }
                                 }
                                 Packet::Disconnect => {
                                     c.disconnected = true;
-                                    sink.send(&Record::Disconnect { client_ip: ip.clone(), port: Some(port), client_id: c.client_id.clone(), ts });
+                                    sink.send(&Record::Disconnect {
+                                        client_ip: ip.clone(),
+                                        port: Some(port),
+                                        client_id: c.client_id.clone(),
+                                        ts,
+                                    });
                                 }
                                 _ => {}
                             }
@@ -127,8 +172,15 @@ async fn relay(client: tokio::net::TcpStream, broker: tokio::net::TcpStream, pee
                     Ok(packets) => {
                         for p in packets {
                             if let Packet::ConnAck { return_code } = p {
-                                let id = conn.lock().map(|c| c.client_id.clone()).unwrap_or_default();
-                                sink.send(&Record::Connect { client_ip: ip.clone(), port: Some(port), client_id: id, return_code, ts: now() });
+                                let id =
+                                    conn.lock().map(|c| c.client_id.clone()).unwrap_or_default();
+                                sink.send(&Record::Connect {
+                                    client_ip: ip.clone(),
+                                    port: Some(port),
+                                    client_id: id,
+                                    return_code,
+                                    ts: now(),
+                                });
                             }
                         }
                     }
@@ -143,7 +195,14 @@ async fn relay(client: tokio::net::TcpStream, broker: tokio::net::TcpStream, pee
         _ = async { tokio::join!(up, down) } => {}
     }
     if let Ok(c) = conn.lock()
-        && !c.disconnected && !c.client_id.is_empty() {
-            sink.send(&Record::Disconnect { client_ip: ip, port: Some(port), client_id: c.client_id.clone(), ts: now() });
-        }
+        && !c.disconnected
+        && !c.client_id.is_empty()
+    {
+        sink.send(&Record::Disconnect {
+            client_ip: ip,
+            port: Some(port),
+            client_id: c.client_id.clone(),
+            ts: now(),
+        });
+    }
 }

@@ -20,11 +20,21 @@ impl Mosquitto {
         let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
-            .expect("mosquitto is not installed (apt-get install mosquitto; scripts/test.sh does it)");
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            .expect(
+                "mosquitto is not installed (apt-get install mosquitto; scripts/test.sh does it)",
+            );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("m.conf");
-        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")).unwrap();
+        std::fs::write(
+            &conf,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+        )
+        .unwrap();
         let child = Command::new(bin)
             .arg("-c")
             .arg(&conf)
@@ -34,10 +44,17 @@ impl Mosquitto {
             .expect("cannot start mosquitto");
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "mosquitto did not start on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Mosquitto { child, port, _dir: dir }
+        Mosquitto {
+            child,
+            port,
+            _dir: dir,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -64,7 +81,13 @@ pub enum Answer {
 
 /// Starts a device that subscribes to `control` and answers on `response` as `answer` says.
 /// Returns once it is subscribed.
-pub async fn device(port: u16, id: &str, control: &str, response: &str, answer: Answer) -> tokio::task::JoinHandle<()> {
+pub async fn device(
+    port: u16,
+    id: &str,
+    control: &str,
+    response: &str,
+    answer: Answer,
+) -> tokio::task::JoinHandle<()> {
     let mut opts = MqttOptions::new(id, "127.0.0.1", port);
     opts.set_keep_alive(Duration::from_secs(30));
     let (client, mut ev) = AsyncClient::new(opts, 16);
@@ -90,7 +113,9 @@ pub async fn device(port: u16, id: &str, control: &str, response: &str, answer: 
                         c.publish(r, QoS::AtLeastOnce, false, text).await.unwrap();
                     }
                 };
-                let resp = |r: &str| format!(r#"{{"messageType":"response","response":"{r}","hardwareId":"{id}"}}"#);
+                let resp = |r: &str| {
+                    format!(r#"{{"messageType":"response","response":"{r}","hardwareId":"{id}"}}"#)
+                };
                 match &answer {
                     Answer::Success => send(resp("success")).await,
                     Answer::Error(e) => send(resp(&format!("error: {e}"))).await,

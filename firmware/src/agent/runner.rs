@@ -274,12 +274,25 @@ impl<'a> Boot<'a> {
     }
 
     fn publish_reading(&mut self) {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-        let seed = self.spec.hardware_id.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % 100;
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        let seed = self
+            .spec
+            .hardware_id
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+            % 100;
         let temperature = 21.0 + f64::from(seed) / 25.0 + (t / 20.0).sin() * 1.5;
         let humidity = 45.0 + f64::from(seed) / 10.0 + (t / 33.0).cos() * 4.0;
         let payload = format!(r#"{{"temperature":{temperature:.2},"humidity":{humidity:.1}}}"#);
-        let _ = self.client.try_publish(format!("sensors/{}", self.spec.hardware_id), QoS::AtMostOnce, false, payload);
+        let _ = self.client.try_publish(
+            format!("sensors/{}", self.spec.hardware_id),
+            QoS::AtMostOnce,
+            false,
+            payload,
+        );
     }
 
     async fn run(

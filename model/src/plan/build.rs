@@ -4,9 +4,11 @@
 
 use super::inputs::resolve_input;
 use super::{MissingInput, Plan, PlanArtifact, PlanError, PlanKind, Step};
-use crate::library::Library;
-use crate::tosca::{BASE_TYPES_NS, LIFECYCLE_INTERFACE, LIFECYCLE_INTERFACE_PRIMER, ServiceTemplate, TypeKind};
 use crate::QName;
+use crate::library::Library;
+use crate::tosca::{
+    BASE_TYPES_NS, LIFECYCLE_INTERFACE, LIFECYCLE_INTERFACE_PRIMER, ServiceTemplate, TypeKind,
+};
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::{BTreeMap, HashMap};
 
@@ -35,7 +37,11 @@ pub fn relation_kind(lib: &Library, type_ref: &QName) -> RelationKind {
     RelationKind::Other
 }
 
-const LIFECYCLE_INTERFACES: &[&str] = &[LIFECYCLE_INTERFACE, LIFECYCLE_INTERFACE_PRIMER, "tosca.interfaces.node.lifecycle.Standard"];
+const LIFECYCLE_INTERFACES: &[&str] = &[
+    LIFECYCLE_INTERFACE,
+    LIFECYCLE_INTERFACE_PRIMER,
+    "tosca.interfaces.node.lifecycle.Standard",
+];
 const DEPLOY_OPS: &[&[&str]] = &[&["install", "create"], &["configure"], &["start"]];
 const UNDEPLOY_OPS: &[&[&str]] = &[&["stop"], &["uninstall", "delete"]];
 
@@ -55,25 +61,36 @@ fn node_graph(lib: &Library, st: &ServiceTemplate) -> Result<NodeGraph, PlanErro
     let mut g: DiGraph<String, ()> = DiGraph::new();
     let mut idx: HashMap<&str, NodeIndex> = HashMap::new();
     for n in &topo.node_templates {
-        idx.entry(n.id.as_str()).or_insert_with(|| g.add_node(n.id.clone()));
+        idx.entry(n.id.as_str())
+            .or_insert_with(|| g.add_node(n.id.clone()));
     }
     let mut hosts: HashMap<String, String> = HashMap::new();
     let mut waits_for: HashMap<String, Vec<String>> = HashMap::new();
     for r in &topo.relationship_templates {
-        let kind = *kinds.entry(&r.type_ref).or_insert_with(|| relation_kind(lib, &r.type_ref));
+        let kind = *kinds
+            .entry(&r.type_ref)
+            .or_insert_with(|| relation_kind(lib, &r.type_ref));
         if kind == RelationKind::Other {
             continue;
         }
-        let (Some(src), Some(tgt)) = (index.endpoint_node(&r.source), index.endpoint_node(&r.target)) else {
+        let (Some(src), Some(tgt)) = (
+            index.endpoint_node(&r.source),
+            index.endpoint_node(&r.target),
+        ) else {
             continue; // dangling ends are reported by validation
         };
         if src.id == tgt.id {
             return Err(PlanError::Cycle(vec![src.id.clone(), tgt.id.clone()]));
         }
         g.update_edge(idx[tgt.id.as_str()], idx[src.id.as_str()], ());
-        waits_for.entry(src.id.clone()).or_default().push(tgt.id.clone());
+        waits_for
+            .entry(src.id.clone())
+            .or_default()
+            .push(tgt.id.clone());
         if kind == RelationKind::HostedOn {
-            hosts.entry(src.id.clone()).or_insert_with(|| tgt.id.clone());
+            hosts
+                .entry(src.id.clone())
+                .or_insert_with(|| tgt.id.clone());
         }
     }
     let sorted = petgraph::algo::toposort(&g, None).map_err(|c| {
@@ -97,18 +114,34 @@ fn node_graph(lib: &Library, st: &ServiceTemplate) -> Result<NodeGraph, PlanErro
         PlanError::Cycle(path)
     })?;
     // Stable order: topological, ties broken by document order via a second pass.
-    let doc_pos: HashMap<&str, usize> = topo.node_templates.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
+    let doc_pos: HashMap<&str, usize> = topo
+        .node_templates
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.as_str(), i))
+        .collect();
     let mut level: HashMap<String, usize> = HashMap::new();
     for n in &sorted {
         let id = &g[*n];
         let l = waits_for
             .get(id)
-            .map(|ws| ws.iter().filter_map(|w| level.get(w)).map(|l| l + 1).max().unwrap_or(0))
+            .map(|ws| {
+                ws.iter()
+                    .filter_map(|w| level.get(w))
+                    .map(|l| l + 1)
+                    .max()
+                    .unwrap_or(0)
+            })
             .unwrap_or(0);
         level.insert(id.clone(), l);
     }
     let mut order: Vec<String> = sorted.iter().map(|n| g[*n].clone()).collect();
-    order.sort_by_key(|id| (level[id], doc_pos.get(id.as_str()).copied().unwrap_or(usize::MAX)));
+    order.sort_by_key(|id| {
+        (
+            level[id],
+            doc_pos.get(id.as_str()).copied().unwrap_or(usize::MAX),
+        )
+    });
     order.dedup();
     let mut stacks = HashMap::new();
     for n in &order {
@@ -123,10 +156,19 @@ fn node_graph(lib: &Library, st: &ServiceTemplate) -> Result<NodeGraph, PlanErro
         }
         stacks.insert(n.clone(), chain);
     }
-    Ok(NodeGraph { order, waits_for, stacks })
+    Ok(NodeGraph {
+        order,
+        waits_for,
+        stacks,
+    })
 }
 
-fn build(lib: &Library, st: &ServiceTemplate, deploy_inputs: &BTreeMap<String, String>, kind: PlanKind) -> Result<Plan, PlanError> {
+fn build(
+    lib: &Library,
+    st: &ServiceTemplate,
+    deploy_inputs: &BTreeMap<String, String>,
+    kind: PlanKind,
+) -> Result<Plan, PlanError> {
     let graph = node_graph(lib, st)?;
     let topo = &st.topology;
     let index = crate::tosca::TopologyIndex::new(topo);
@@ -154,7 +196,9 @@ fn build(lib: &Library, st: &ServiceTemplate, deploy_inputs: &BTreeMap<String, S
     // The steps that mark a node as finished (its last step, or its dependencies' when it has none).
     let mut completion: HashMap<String, Vec<usize>> = HashMap::new();
     for node_id in &node_order {
-        let Some(node) = index.node(node_id) else { continue };
+        let Some(node) = index.node(node_id) else {
+            continue;
+        };
         let mut before: Vec<usize> = waits
             .get(node_id)
             .into_iter()
@@ -163,7 +207,10 @@ fn build(lib: &Library, st: &ServiceTemplate, deploy_inputs: &BTreeMap<String, S
             .collect();
         before.sort_unstable();
         before.dedup();
-        let interfaces = interfaces_of.entry(&node.type_ref).or_insert_with(|| lib.node_interfaces(&node.type_ref)).clone();
+        let interfaces = interfaces_of
+            .entry(&node.type_ref)
+            .or_insert_with(|| lib.node_interfaces(&node.type_ref))
+            .clone();
         let lifecycle = LIFECYCLE_INTERFACES
             .iter()
             .find_map(|name| interfaces.iter().find(|i| i.name == *name));
@@ -171,13 +218,26 @@ fn build(lib: &Library, st: &ServiceTemplate, deploy_inputs: &BTreeMap<String, S
         let mut last: Option<usize> = None;
         if let Some(iface) = lifecycle {
             for names in phases {
-                let Some(op) = names.iter().find_map(|n| iface.operations.iter().find(|o| o.name == *n)) else {
+                let Some(op) = names
+                    .iter()
+                    .find_map(|n| iface.operations.iter().find(|o| o.name == *n))
+                else {
                     continue;
                 };
                 let inputs = op
                     .inputs
                     .iter()
-                    .filter_map(|p| resolve_input(&index, node_id, &stack, p, deploy_inputs, &op.name, &mut missing))
+                    .filter_map(|p| {
+                        resolve_input(
+                            &index,
+                            node_id,
+                            &stack,
+                            p,
+                            deploy_inputs,
+                            &op.name,
+                            &mut missing,
+                        )
+                    })
                     .collect();
                 let artifacts = if matches!(op.name.as_str(), "install" | "create") {
                     lib.deployment_artifacts_of(node)
@@ -219,17 +279,25 @@ fn build(lib: &Library, st: &ServiceTemplate, deploy_inputs: &BTreeMap<String, S
                 last = Some(steps.len() - 1);
             }
         }
-        completion.insert(node_id.clone(), match last {
-            Some(l) => vec![l],
-            None => before,
-        });
+        completion.insert(
+            node_id.clone(),
+            match last {
+                Some(l) => vec![l],
+                None => before,
+            },
+        );
     }
     if !missing.is_empty() {
         return Err(PlanError::MissingInputs(missing));
     }
     // Stages: longest path from a root.
     for i in 0..steps.len() {
-        let stage = steps[i].deps.iter().map(|&d| steps[d].stage + 1).max().unwrap_or(0);
+        let stage = steps[i]
+            .deps
+            .iter()
+            .map(|&d| steps[d].stage + 1)
+            .max()
+            .unwrap_or(0);
         steps[i].stage = stage;
     }
     let n_stages = steps.iter().map(|s| s.stage + 1).max().unwrap_or(0);
@@ -247,11 +315,19 @@ fn build(lib: &Library, st: &ServiceTemplate, deploy_inputs: &BTreeMap<String, S
 }
 
 /// The deploy plan of `st` (install, configure, start; hosts and connection targets first).
-pub fn build_deploy_plan(lib: &Library, st: &ServiceTemplate, deploy_inputs: &BTreeMap<String, String>) -> Result<Plan, PlanError> {
+pub fn build_deploy_plan(
+    lib: &Library,
+    st: &ServiceTemplate,
+    deploy_inputs: &BTreeMap<String, String>,
+) -> Result<Plan, PlanError> {
     build(lib, st, deploy_inputs, PlanKind::Deploy)
 }
 
 /// The undeploy plan of `st` (stop, uninstall; hosts last).
-pub fn build_undeploy_plan(lib: &Library, st: &ServiceTemplate, deploy_inputs: &BTreeMap<String, String>) -> Result<Plan, PlanError> {
+pub fn build_undeploy_plan(
+    lib: &Library,
+    st: &ServiceTemplate,
+    deploy_inputs: &BTreeMap<String, String>,
+) -> Result<Plan, PlanError> {
     build(lib, st, deploy_inputs, PlanKind::Undeploy)
 }

@@ -10,9 +10,18 @@ use std::collections::BTreeMap;
 /// Whether an input of this name holds a secret (masked everywhere).
 pub fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["password", "passwd", "secret", "token", "privatekey", "private_key", "apikey", "api_key"]
-        .iter()
-        .any(|s| n.contains(s))
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "privatekey",
+        "private_key",
+        "apikey",
+        "api_key",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
 }
 
 /// Resolves one parameter for `node`; `stack` is the node's HostedOn chain (excluding itself).
@@ -26,8 +35,11 @@ pub(crate) fn resolve_input(
     missing: &mut Vec<MissingInput>,
 ) -> Option<ResolvedInput> {
     let mut asked_for: Option<String> = None;
-    let candidates = std::iter::once((node, InputSource::Own))
-        .chain(stack.iter().map(|h| (h.as_str(), InputSource::Host(h.clone()))));
+    let candidates = std::iter::once((node, InputSource::Own)).chain(
+        stack
+            .iter()
+            .map(|h| (h.as_str(), InputSource::Host(h.clone()))),
+    );
     for (id, source) in candidates {
         let Some(value) = topo.node(id).and_then(|n| n.property(&param.name)) else {
             continue;

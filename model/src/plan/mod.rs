@@ -5,7 +5,7 @@
 mod build;
 mod inputs;
 
-pub use build::{build_deploy_plan, build_undeploy_plan, relation_kind, RelationKind};
+pub use build::{RelationKind, build_deploy_plan, build_undeploy_plan, relation_kind};
 pub use inputs::is_secret_name;
 
 use crate::QName;
@@ -81,12 +81,18 @@ pub struct Step {
 impl Step {
     /// An input value by name.
     pub fn input(&self, name: &str) -> Option<&str> {
-        self.inputs.iter().find(|i| i.name == name).map(|i| i.value.as_str())
+        self.inputs
+            .iter()
+            .find(|i| i.name == name)
+            .map(|i| i.value.as_str())
     }
 
     /// Inputs as a map (secrets included, unmasked: for drivers only).
     pub fn input_map(&self) -> BTreeMap<String, String> {
-        self.inputs.iter().map(|i| (i.name.clone(), i.value.clone())).collect()
+        self.inputs
+            .iter()
+            .map(|i| (i.name.clone(), i.value.clone()))
+            .collect()
     }
 }
 
@@ -130,7 +136,10 @@ pub enum PlanError {
 fn describe_missing(m: &[MissingInput]) -> String {
     m.iter()
         .map(|m| match &m.deploy_input {
-            Some(d) => format!("{}.{} needs '{}' (get_input: {d})", m.node, m.operation, m.input),
+            Some(d) => format!(
+                "{}.{} needs '{}' (get_input: {d})",
+                m.node, m.operation, m.input
+            ),
             None => format!("{}.{} needs '{}'", m.node, m.operation, m.input),
         })
         .collect::<Vec<_>>()
@@ -139,7 +148,14 @@ fn describe_missing(m: &[MissingInput]) -> String {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{:?} plan for {}: {} steps in {} stages", self.kind, self.service_template, self.steps.len(), self.stages.len())?;
+        writeln!(
+            f,
+            "{:?} plan for {}: {} steps in {} stages",
+            self.kind,
+            self.service_template,
+            self.steps.len(),
+            self.stages.len()
+        )?;
         for (n, stage) in self.stages.iter().enumerate() {
             writeln!(f, "stage {}:", n + 1)?;
             for &i in stage {

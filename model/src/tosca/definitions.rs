@@ -44,7 +44,11 @@ pub enum DefinitionsError {
     #[error("{0}")]
     Xml(#[from] xml::XmlError),
     #[error("line {line}: root element is {{{ns}}}{local}, expected {{{TOSCA_NS}}}Definitions")]
-    NotDefinitions { line: u32, ns: String, local: String },
+    NotDefinitions {
+        line: u32,
+        ns: String,
+        local: String,
+    },
 }
 
 impl DefinitionsError {
@@ -121,7 +125,16 @@ impl Definitions {
         macro_rules! clear {
             ($($list:ident),*) => {$(for x in &mut d.$list { x.base.line = 0; })*};
         }
-        clear!(node_types, relationship_types, capability_types, requirement_types, artifact_types, policy_types, node_type_implementations, relationship_type_implementations);
+        clear!(
+            node_types,
+            relationship_types,
+            capability_types,
+            requirement_types,
+            artifact_types,
+            policy_types,
+            node_type_implementations,
+            relationship_type_implementations
+        );
         for a in &mut d.artifact_templates {
             a.line = 0;
         }

@@ -5,21 +5,21 @@
 
 pub mod definitions;
 pub mod properties;
+mod read;
 pub mod templates;
 pub mod types;
-mod read;
 mod write;
 
 pub use definitions::{Definitions, Import};
-pub use properties::{PropertyDef, PropertiesDefinition, Properties};
+pub use properties::{Properties, PropertiesDefinition, PropertyDef};
 pub use templates::{
-    Capability, DeploymentArtifact, MaxInstances, NodeTemplate, Plan, PolicyRef, RelationshipTemplate,
-    Requirement, ServiceTemplate, TopologyIndex, TopologyTemplate,
+    Capability, DeploymentArtifact, MaxInstances, NodeTemplate, Plan, PolicyRef,
+    RelationshipTemplate, Requirement, ServiceTemplate, TopologyIndex, TopologyTemplate,
 };
 pub use types::{
     ArtifactRefEntry, ArtifactTemplate, EntityType, ImplementationArtifact, Interface, NodeType,
-    NodeTypeImplementation, Operation, Parameter, PolicyTemplate, RelationshipType, ReqCapDefinition,
-    RelationshipTypeImplementation, RequirementType, TypeDef, TypeKind,
+    NodeTypeImplementation, Operation, Parameter, PolicyTemplate, RelationshipType,
+    RelationshipTypeImplementation, ReqCapDefinition, RequirementType, TypeDef, TypeKind,
 };
 
 /// The TOSCA 1.0 XML namespace.

@@ -143,7 +143,9 @@ impl PartialEq for Properties {
     fn eq(&self, other: &Self) -> bool {
         match (&self.kv, &other.kv) {
             (Some(a), Some(b)) => {
-                a == b && self.wrapper.ns == other.wrapper.ns && self.wrapper.local == other.wrapper.local
+                a == b
+                    && self.wrapper.ns == other.wrapper.ns
+                    && self.wrapper.local == other.wrapper.local
             }
             (None, None) => crate::xml::equivalent(&self.wrapper, &other.wrapper).is_ok(),
             _ => false,
@@ -293,9 +295,15 @@ mod tests {
         ));
         assert_eq!(
             p.kv().unwrap(),
-            &[("Port".into(), "get_input: ApplicationPort".into()), ("Empty".into(), "".into())]
+            &[
+                ("Port".into(), "get_input: ApplicationPort".into()),
+                ("Empty".into(), "".into())
+            ]
         );
-        assert_eq!(p.inputs(), vec![("Port".to_string(), "ApplicationPort".to_string())]);
+        assert_eq!(
+            p.inputs(),
+            vec![("Port".to_string(), "ApplicationPort".to_string())]
+        );
     }
 
     #[test]
@@ -307,12 +315,20 @@ mod tests {
 
     #[test]
     fn set_keeps_unknown_structure_and_indentation() {
-        let mut p = Properties::from_wrapper(wrapper("<P xmlns=\"urn:w\">\n  <!-- keep -->\n  <a>1</a>\n</P>"));
+        let mut p = Properties::from_wrapper(wrapper(
+            "<P xmlns=\"urn:w\">\n  <!-- keep -->\n  <a>1</a>\n</P>",
+        ));
         assert!(p.set("a", "2"));
         assert!(p.set("b", "3"));
         let text = write_fragment(p.wrapper());
-        assert_eq!(text, "<P xmlns=\"urn:w\">\n  <!-- keep -->\n  <a>2</a>\n  <b>3</b>\n</P>");
+        assert_eq!(
+            text,
+            "<P xmlns=\"urn:w\">\n  <!-- keep -->\n  <a>2</a>\n  <b>3</b>\n</P>"
+        );
         assert!(p.remove("a"));
-        assert_eq!(write_fragment(p.wrapper()), "<P xmlns=\"urn:w\">\n  <!-- keep -->\n  <b>3</b>\n</P>");
+        assert_eq!(
+            write_fragment(p.wrapper()),
+            "<P xmlns=\"urn:w\">\n  <!-- keep -->\n  <b>3</b>\n</P>"
+        );
     }
 }

@@ -18,7 +18,9 @@ fn qref(scope: &Scope<'_>, value: &str) -> QName {
 }
 
 fn attr_qname(scope: &Scope<'_>, e: &Element, name: &str) -> Option<QName> {
-    e.attr(name).filter(|v| !v.trim().is_empty()).map(|v| qref(scope, v))
+    e.attr(name)
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| qref(scope, v))
 }
 
 fn yes(v: Option<&str>) -> bool {
@@ -45,35 +47,61 @@ pub(crate) fn read_definitions(root: &Element) -> Definitions {
             }),
             "NodeType" => d.node_types.push(NodeType {
                 base: entity(&s, e, &tns),
-                requirement_definitions: reqcap_defs(&s, e, "RequirementDefinitions", "RequirementDefinition", "requirementType"),
-                capability_definitions: reqcap_defs(&s, e, "CapabilityDefinitions", "CapabilityDefinition", "capabilityType"),
+                requirement_definitions: reqcap_defs(
+                    &s,
+                    e,
+                    "RequirementDefinitions",
+                    "RequirementDefinition",
+                    "requirementType",
+                ),
+                capability_definitions: reqcap_defs(
+                    &s,
+                    e,
+                    "CapabilityDefinitions",
+                    "CapabilityDefinition",
+                    "capabilityType",
+                ),
                 interfaces: interfaces(e.child(TOSCA_NS, "Interfaces")),
             }),
             "RelationshipType" => d.relationship_types.push(RelationshipType {
                 base: entity(&s, e, &tns),
-                valid_source: e.child(TOSCA_NS, "ValidSource").and_then(|v| attr_qname(&s.enter(v), v, "typeRef")),
-                valid_target: e.child(TOSCA_NS, "ValidTarget").and_then(|v| attr_qname(&s.enter(v), v, "typeRef")),
+                valid_source: e
+                    .child(TOSCA_NS, "ValidSource")
+                    .and_then(|v| attr_qname(&s.enter(v), v, "typeRef")),
+                valid_target: e
+                    .child(TOSCA_NS, "ValidTarget")
+                    .and_then(|v| attr_qname(&s.enter(v), v, "typeRef")),
                 source_interfaces: interfaces(e.child(TOSCA_NS, "SourceInterfaces")),
                 target_interfaces: interfaces(e.child(TOSCA_NS, "TargetInterfaces")),
             }),
-            "CapabilityType" => d.capability_types.push(TypeDef { base: entity(&s, e, &tns) }),
+            "CapabilityType" => d.capability_types.push(TypeDef {
+                base: entity(&s, e, &tns),
+            }),
             "RequirementType" => d.requirement_types.push(RequirementType {
                 base: entity(&s, e, &tns),
                 required_capability_type: attr_qname(&s, e, "requiredCapabilityType"),
             }),
-            "ArtifactType" => d.artifact_types.push(TypeDef { base: entity(&s, e, &tns) }),
-            "PolicyType" => d.policy_types.push(TypeDef { base: entity(&s, e, &tns) }),
+            "ArtifactType" => d.artifact_types.push(TypeDef {
+                base: entity(&s, e, &tns),
+            }),
+            "PolicyType" => d.policy_types.push(TypeDef {
+                base: entity(&s, e, &tns),
+            }),
             "NodeTypeImplementation" => d.node_type_implementations.push(NodeTypeImplementation {
                 base: entity(&s, e, &tns),
                 node_type: attr_qname(&s, e, "nodeType").unwrap_or_default(),
                 implementation_artifacts: impl_artifacts(&s, e),
                 deployment_artifacts: deployment_artifacts(&s, e),
             }),
-            "RelationshipTypeImplementation" => d.relationship_type_implementations.push(RelationshipTypeImplementation {
-                base: entity(&s, e, &tns),
-                relationship_type: attr_qname(&s, e, "relationshipType").unwrap_or_default(),
-                implementation_artifacts: impl_artifacts(&s, e),
-            }),
+            "RelationshipTypeImplementation" => {
+                d.relationship_type_implementations
+                    .push(RelationshipTypeImplementation {
+                        base: entity(&s, e, &tns),
+                        relationship_type: attr_qname(&s, e, "relationshipType")
+                            .unwrap_or_default(),
+                        implementation_artifacts: impl_artifacts(&s, e),
+                    })
+            }
             "ArtifactTemplate" => d.artifact_templates.push(ArtifactTemplate {
                 id: e.attr("id").unwrap_or("").to_string(),
                 name: owned(e.attr("name")),
@@ -127,7 +155,11 @@ fn entity(s: &Scope<'_>, e: &Element, tns: &str) -> EntityType {
         None
     };
     EntityType {
-        name: e.attr("name").or_else(|| e.attr("id")).unwrap_or("").to_string(),
+        name: e
+            .attr("name")
+            .or_else(|| e.attr("id"))
+            .unwrap_or("")
+            .to_string(),
         target_namespace: e.attr("targetNamespace").unwrap_or(tns).to_string(),
         is_abstract: yes(e.attr("abstract")),
         is_final: yes(e.attr("final")),
@@ -136,7 +168,9 @@ fn entity(s: &Scope<'_>, e: &Element, tns: &str) -> EntityType {
             .and_then(|df| attr_qname(&s.enter(df), df, "typeRef")),
         properties_definition,
         tags: tags(e),
-        documentation: e.child(TOSCA_NS, "Documentation").map(|d| d.text().trim().to_string()),
+        documentation: e
+            .child(TOSCA_NS, "Documentation")
+            .map(|d| d.text().trim().to_string()),
         winery_attrs: e
             .attrs
             .iter()
@@ -162,7 +196,13 @@ fn tags(e: &Element) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-fn reqcap_defs(s: &Scope<'_>, e: &Element, list: &str, item: &str, type_attr: &str) -> Vec<ReqCapDefinition> {
+fn reqcap_defs(
+    s: &Scope<'_>,
+    e: &Element,
+    list: &str,
+    item: &str,
+    type_attr: &str,
+) -> Vec<ReqCapDefinition> {
     let Some(l) = e.child(TOSCA_NS, list) else {
         return Vec::new();
     };
@@ -173,7 +213,10 @@ fn reqcap_defs(s: &Scope<'_>, e: &Element, list: &str, item: &str, type_attr: &s
             ReqCapDefinition {
                 name: d.attr("name").unwrap_or("").to_string(),
                 type_ref: attr_qname(&ds, d, type_attr).unwrap_or_default(),
-                lower_bound: d.attr("lowerBound").and_then(|v| v.trim().parse().ok()).unwrap_or(1),
+                lower_bound: d
+                    .attr("lowerBound")
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(1),
                 upper_bound: d
                     .attr("upperBound")
                     .and_then(MaxInstances::parse)
@@ -268,7 +311,9 @@ fn service_template(s: &Scope<'_>, e: &Element, tns: &str) -> ServiceTemplate {
             for c in t.elements().filter(|c| c.ns == TOSCA_NS) {
                 match c.local.as_str() {
                     "NodeTemplate" => topo.node_templates.push(node_template(&ts, c)),
-                    "RelationshipTemplate" => topo.relationship_templates.push(relationship_template(&ts, c)),
+                    "RelationshipTemplate" => topo
+                        .relationship_templates
+                        .push(relationship_template(&ts, c)),
                     _ => {}
                 }
             }
@@ -305,7 +350,11 @@ fn service_template(s: &Scope<'_>, e: &Element, tns: &str) -> ServiceTemplate {
 
 pub(crate) fn node_template(parent: &Scope<'_>, e: &Element) -> NodeTemplate {
     let s = parent.enter(e);
-    let coord = |n: &str| e.attr_ns(WINERY_NS, n).and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite());
+    let coord = |n: &str| {
+        e.attr_ns(WINERY_NS, n)
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+    };
     let reqcaps = |list: &str, item: &str| -> Vec<(String, String, QName)> {
         e.child(TOSCA_NS, list)
             .map(|l| {
@@ -326,7 +375,10 @@ pub(crate) fn node_template(parent: &Scope<'_>, e: &Element) -> NodeTemplate {
         id: e.attr("id").unwrap_or("").to_string(),
         name: owned(e.attr("name")),
         type_ref: attr_qname(&s, e, "type").unwrap_or_default(),
-        min_instances: e.attr("minInstances").and_then(|v| v.trim().parse().ok()).unwrap_or(1),
+        min_instances: e
+            .attr("minInstances")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(1),
         max_instances: e
             .attr("maxInstances")
             .and_then(MaxInstances::parse)

@@ -116,7 +116,10 @@ impl NodeTemplate {
 
     /// The display name: `name`, else the id.
     pub fn label(&self) -> &str {
-        self.name.as_deref().filter(|n| !n.is_empty()).unwrap_or(&self.id)
+        self.name
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(&self.id)
     }
 
     /// A key/value property value.
@@ -189,7 +192,8 @@ impl TopologyTemplate {
             self.node_templates.iter().any(|n| n.id == id)
                 || self.relationship_templates.iter().any(|r| r.id == id)
                 || self.node_templates.iter().any(|n| {
-                    n.requirements.iter().any(|r| r.id == id) || n.capabilities.iter().any(|c| c.id == id)
+                    n.requirements.iter().any(|r| r.id == id)
+                        || n.capabilities.iter().any(|c| c.id == id)
                 })
         };
         if !taken(base) {
@@ -293,6 +297,7 @@ impl<'a> TopologyIndex<'a> {
 
     /// Like [`TopologyTemplate::endpoint_node`].
     pub fn endpoint_node(&self, reference: &str) -> Option<&'a NodeTemplate> {
-        self.node(reference).or_else(|| self.endpoints.get(reference).copied())
+        self.node(reference)
+            .or_else(|| self.endpoints.get(reference).copied())
     }
 }

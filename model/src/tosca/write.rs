@@ -27,7 +27,13 @@ const RELATIONSHIP_ORDER: &[&str] = &[
     "TargetElement",
     "RelationshipConstraints",
 ];
-const SERVICE_TEMPLATE_ORDER: &[&str] = &["Documentation", "Tags", "BoundaryDefinitions", "TopologyTemplate", "Plans"];
+const SERVICE_TEMPLATE_ORDER: &[&str] = &[
+    "Documentation",
+    "Tags",
+    "BoundaryDefinitions",
+    "TopologyTemplate",
+    "Plans",
+];
 
 pub(crate) fn to_document(defs: &Definitions) -> Document {
     let mut doc = defs.doc.clone().unwrap_or_else(|| new_document(defs));
@@ -44,7 +50,12 @@ pub(crate) fn to_document(defs: &Definitions) -> Document {
         root,
         "ServiceTemplate",
         &defs.service_templates,
-        |st| st.xml.as_ref().and_then(|x| x.attr("id")).map(str::to_string),
+        |st| {
+            st.xml
+                .as_ref()
+                .and_then(|x| x.attr("id"))
+                .map(str::to_string)
+        },
         |st| patch_service_template(st, &scope, &tns),
     );
     doc
@@ -92,7 +103,8 @@ fn merge_children<T>(
         match node {
             Node::Element(e) if e.ns == TOSCA_NS && e.local == local => {
                 let id = e.attr("id").map(str::to_string);
-                let found = (0..items.len()).find(|&i| !used[i] && original_id(&items[i]) == id && id.is_some());
+                let found = (0..items.len())
+                    .find(|&i| !used[i] && original_id(&items[i]) == id && id.is_some());
                 match found {
                     Some(i) => {
                         used[i] = true;
@@ -164,7 +176,12 @@ fn parent_indent_of(indent: &str) -> String {
 
 /// Indents a newly built element tree whose start tag sits at `indent`.
 fn pretty(e: &mut Element, indent: &str) {
-    if e.line != 0 || !e.has_element_children() || e.children.iter().any(|c| matches!(c, Node::Text(t) if !t.trim().is_empty())) {
+    if e.line != 0
+        || !e.has_element_children()
+        || e.children
+            .iter()
+            .any(|c| matches!(c, Node::Text(t) if !t.trim().is_empty()))
+    {
         return;
     }
     if e.children.iter().any(|c| matches!(c, Node::Text(_))) {
@@ -190,9 +207,12 @@ fn qname_value(e: &mut Element, parent: &Scope<'_>, q: &QName, original: Option<
     let decls = e.ns_decls.clone();
     let scope = parent.enter_decls(&decls);
     if let Some(orig) = original
-        && scope.resolve_qname_value(orig).is_some_and(|(ns, l)| ns == q.namespace && l == q.local) {
-            return orig.to_string();
-        }
+        && scope
+            .resolve_qname_value(orig)
+            .is_some_and(|(ns, l)| ns == q.namespace && l == q.local)
+    {
+        return orig.to_string();
+    }
     match scope.prefix_for(&q.namespace) {
         Some(Some(p)) => format!("{p}:{}", q.local),
         Some(None) => q.local.clone(),
@@ -220,7 +240,9 @@ fn upsert_child(parent: &mut Element, local: &str, new: Option<Element>, order: 
     let fresh = parent.line == 0 && !parent.children.iter().any(|c| matches!(c, Node::Text(_)));
     if fresh {
         let rank = |l: &str| order.iter().position(|o| *o == l).unwrap_or(order.len());
-        parent.children.retain(|n| !matches!(n, Node::Element(e) if e.ns == TOSCA_NS && e.local == local));
+        parent
+            .children
+            .retain(|n| !matches!(n, Node::Element(e) if e.ns == TOSCA_NS && e.local == local));
         if let Some(n) = new {
             let pos = parent
                 .children
@@ -238,9 +260,10 @@ fn upsert_child(parent: &mut Element, local: &str, new: Option<Element>, order: 
     match (existing, new) {
         (Some(i), Some(mut n)) => {
             if let Node::Element(old) = &parent.children[i]
-                && n.line == 0 {
-                    n.prefix = old.prefix.clone();
-                }
+                && n.line == 0
+            {
+                n.prefix = old.prefix.clone();
+            }
             let indent = child_indent(parent);
             pretty(&mut n, indent.trim_start_matches('\n'));
             parent.children[i] = Node::Element(n);
@@ -293,7 +316,10 @@ fn upsert_child(parent: &mut Element, local: &str, new: Option<Element>, order: 
 }
 
 fn patch_service_template(st: &ServiceTemplate, parent: &Scope<'_>, tns: &str) -> Element {
-    let mut e = st.xml.clone().unwrap_or_else(|| Element::new(TOSCA_NS, "ServiceTemplate"));
+    let mut e = st
+        .xml
+        .clone()
+        .unwrap_or_else(|| Element::new(TOSCA_NS, "ServiceTemplate"));
     e.set_attr("id", &st.id);
     set_opt_attr(&mut e, "name", st.name.as_deref());
     if e.attr("targetNamespace").is_some() || st.target_namespace != tns {
@@ -303,7 +329,12 @@ fn patch_service_template(st: &ServiceTemplate, parent: &Scope<'_>, tns: &str) -
     let scope = parent.enter_decls(&decls);
     let has_topology = e.child(TOSCA_NS, "TopologyTemplate").is_some();
     if !has_topology {
-        upsert_child(&mut e, "TopologyTemplate", Some(Element::new(TOSCA_NS, "TopologyTemplate")), SERVICE_TEMPLATE_ORDER);
+        upsert_child(
+            &mut e,
+            "TopologyTemplate",
+            Some(Element::new(TOSCA_NS, "TopologyTemplate")),
+            SERVICE_TEMPLATE_ORDER,
+        );
     }
     if let Some(t) = e.child_mut(TOSCA_NS, "TopologyTemplate") {
         let tdecls = t.ns_decls.clone();
@@ -312,14 +343,24 @@ fn patch_service_template(st: &ServiceTemplate, parent: &Scope<'_>, tns: &str) -
             t,
             "NodeTemplate",
             &st.topology.node_templates,
-            |n| n.xml.as_ref().and_then(|x| x.attr("id")).map(str::to_string),
+            |n| {
+                n.xml
+                    .as_ref()
+                    .and_then(|x| x.attr("id"))
+                    .map(str::to_string)
+            },
             |n| patch_node_template(n, &ts),
         );
         merge_children(
             t,
             "RelationshipTemplate",
             &st.topology.relationship_templates,
-            |r| r.xml.as_ref().and_then(|x| x.attr("id")).map(str::to_string),
+            |r| {
+                r.xml
+                    .as_ref()
+                    .and_then(|x| x.attr("id"))
+                    .map(str::to_string)
+            },
             |r| patch_relationship_template(r, &ts),
         );
     }
@@ -336,19 +377,28 @@ fn format_coord(v: f64) -> String {
 
 fn patch_node_template(nt: &NodeTemplate, parent: &Scope<'_>) -> Element {
     let orig = nt.xml.as_ref().map(|x| read::node_template(parent, x));
-    let mut e = nt.xml.clone().unwrap_or_else(|| Element::new(TOSCA_NS, "NodeTemplate"));
+    let mut e = nt
+        .xml
+        .clone()
+        .unwrap_or_else(|| Element::new(TOSCA_NS, "NodeTemplate"));
     e.set_attr("id", &nt.id);
     set_opt_attr(&mut e, "name", nt.name.as_deref());
     set_qname_attr(&mut e, parent, "type", &nt.type_ref);
     let had = |n: &str, e: &Element| e.attr(n).is_some();
     if (had("minInstances", &e) || nt.min_instances != 1)
-        && orig.as_ref().is_none_or(|o| o.min_instances != nt.min_instances) {
-            e.set_attr("minInstances", &nt.min_instances.to_string());
-        }
+        && orig
+            .as_ref()
+            .is_none_or(|o| o.min_instances != nt.min_instances)
+    {
+        e.set_attr("minInstances", &nt.min_instances.to_string());
+    }
     if (had("maxInstances", &e) || nt.max_instances != MaxInstances::Bounded(1))
-        && orig.as_ref().is_none_or(|o| o.max_instances != nt.max_instances) {
-            e.set_attr("maxInstances", &nt.max_instances.to_string());
-        }
+        && orig
+            .as_ref()
+            .is_none_or(|o| o.max_instances != nt.max_instances)
+    {
+        e.set_attr("maxInstances", &nt.max_instances.to_string());
+    }
     for (name, value, old) in [
         ("x", nt.x, orig.as_ref().and_then(|o| o.x)),
         ("y", nt.y, orig.as_ref().and_then(|o| o.y)),
@@ -366,55 +416,67 @@ fn patch_node_template(nt: &NodeTemplate, parent: &Scope<'_>) -> Element {
     }
     if orig.as_ref().map(|o| &o.requirements) != Some(&nt.requirements) {
         let list = (!nt.requirements.is_empty()).then(|| {
-            container("Requirements", nt.requirements.iter().map(|r| {
-                let mut x = Element::new(TOSCA_NS, "Requirement");
-                x.set_attr("id", &r.id);
-                x.set_attr("name", &r.name);
-                set_qname_attr(&mut x, &scope, "type", &r.type_ref);
-                x
-            }))
+            container(
+                "Requirements",
+                nt.requirements.iter().map(|r| {
+                    let mut x = Element::new(TOSCA_NS, "Requirement");
+                    x.set_attr("id", &r.id);
+                    x.set_attr("name", &r.name);
+                    set_qname_attr(&mut x, &scope, "type", &r.type_ref);
+                    x
+                }),
+            )
         });
         upsert_child(&mut e, "Requirements", list, NODE_TEMPLATE_ORDER);
     }
     if orig.as_ref().map(|o| &o.capabilities) != Some(&nt.capabilities) {
         let list = (!nt.capabilities.is_empty()).then(|| {
-            container("Capabilities", nt.capabilities.iter().map(|c| {
-                let mut x = Element::new(TOSCA_NS, "Capability");
-                x.set_attr("id", &c.id);
-                x.set_attr("name", &c.name);
-                set_qname_attr(&mut x, &scope, "type", &c.type_ref);
-                x
-            }))
+            container(
+                "Capabilities",
+                nt.capabilities.iter().map(|c| {
+                    let mut x = Element::new(TOSCA_NS, "Capability");
+                    x.set_attr("id", &c.id);
+                    x.set_attr("name", &c.name);
+                    set_qname_attr(&mut x, &scope, "type", &c.type_ref);
+                    x
+                }),
+            )
         });
         upsert_child(&mut e, "Capabilities", list, NODE_TEMPLATE_ORDER);
     }
     if orig.as_ref().map(|o| &o.policies) != Some(&nt.policies) {
         let list = (!nt.policies.is_empty()).then(|| {
-            container("Policies", nt.policies.iter().map(|p| {
-                let mut x = Element::new(TOSCA_NS, "Policy");
-                if let Some(n) = &p.name {
-                    x.set_attr("name", n);
-                }
-                set_qname_attr(&mut x, &scope, "policyType", &p.policy_type);
-                if let Some(r) = &p.policy_ref {
-                    set_qname_attr(&mut x, &scope, "policyRef", r);
-                }
-                x
-            }))
+            container(
+                "Policies",
+                nt.policies.iter().map(|p| {
+                    let mut x = Element::new(TOSCA_NS, "Policy");
+                    if let Some(n) = &p.name {
+                        x.set_attr("name", n);
+                    }
+                    set_qname_attr(&mut x, &scope, "policyType", &p.policy_type);
+                    if let Some(r) = &p.policy_ref {
+                        set_qname_attr(&mut x, &scope, "policyRef", r);
+                    }
+                    x
+                }),
+            )
         });
         upsert_child(&mut e, "Policies", list, NODE_TEMPLATE_ORDER);
     }
     if orig.as_ref().map(|o| &o.deployment_artifacts) != Some(&nt.deployment_artifacts) {
         let list = (!nt.deployment_artifacts.is_empty()).then(|| {
-            container("DeploymentArtifacts", nt.deployment_artifacts.iter().map(|a| {
-                let mut x = Element::new(TOSCA_NS, "DeploymentArtifact");
-                x.set_attr("name", &a.name);
-                set_qname_attr(&mut x, &scope, "artifactType", &a.artifact_type);
-                if let Some(r) = &a.artifact_ref {
-                    set_qname_attr(&mut x, &scope, "artifactRef", r);
-                }
-                x
-            }))
+            container(
+                "DeploymentArtifacts",
+                nt.deployment_artifacts.iter().map(|a| {
+                    let mut x = Element::new(TOSCA_NS, "DeploymentArtifact");
+                    x.set_attr("name", &a.name);
+                    set_qname_attr(&mut x, &scope, "artifactType", &a.artifact_type);
+                    if let Some(r) = &a.artifact_ref {
+                        set_qname_attr(&mut x, &scope, "artifactRef", r);
+                    }
+                    x
+                }),
+            )
         });
         upsert_child(&mut e, "DeploymentArtifacts", list, NODE_TEMPLATE_ORDER);
     }
@@ -434,7 +496,11 @@ fn sync_properties(e: &mut Element, props: Option<&super::Properties>, order: &[
             if let Some(pe) = e.child_mut(TOSCA_NS, "Properties") {
                 // Replace the wrapper, keep whitespace and comments around it.
                 let wrapper = p.wrapper().clone();
-                match pe.children.iter().position(|n| matches!(n, Node::Element(_))) {
+                match pe
+                    .children
+                    .iter()
+                    .position(|n| matches!(n, Node::Element(_)))
+                {
                     Some(i) => pe.children[i] = Node::Element(wrapper),
                     None => pe.children.push(Node::Element(wrapper)),
                 }
@@ -448,8 +514,14 @@ fn sync_properties(e: &mut Element, props: Option<&super::Properties>, order: &[
 }
 
 fn patch_relationship_template(rt: &RelationshipTemplate, parent: &Scope<'_>) -> Element {
-    let orig = rt.xml.as_ref().map(|x| read::relationship_template(parent, x));
-    let mut e = rt.xml.clone().unwrap_or_else(|| Element::new(TOSCA_NS, "RelationshipTemplate"));
+    let orig = rt
+        .xml
+        .as_ref()
+        .map(|x| read::relationship_template(parent, x));
+    let mut e = rt
+        .xml
+        .clone()
+        .unwrap_or_else(|| Element::new(TOSCA_NS, "RelationshipTemplate"));
     e.set_attr("id", &rt.id);
     set_opt_attr(&mut e, "name", rt.name.as_deref());
     set_qname_attr(&mut e, parent, "type", &rt.type_ref);

@@ -97,7 +97,11 @@ impl Element {
 
     /// Sets (or adds at the end) attribute `{ns}name`; order of existing attributes is kept.
     pub fn set_attr_ns(&mut self, ns: &str, name: &str, value: &str) {
-        if let Some(a) = self.attrs.iter_mut().find(|a| a.ns == ns && a.local == name) {
+        if let Some(a) = self
+            .attrs
+            .iter_mut()
+            .find(|a| a.ns == ns && a.local == name)
+        {
             if a.value != value {
                 a.value = value.to_string();
             }
@@ -227,7 +231,12 @@ impl<'a> Scope<'a> {
         }
         let mut s = Some(self);
         while let Some(scope) = s {
-            if let Some(d) = scope.decls.iter().rev().find(|d| d.prefix.as_deref() == prefix) {
+            if let Some(d) = scope
+                .decls
+                .iter()
+                .rev()
+                .find(|d| d.prefix.as_deref() == prefix)
+            {
                 return Some(d.uri.as_str());
             }
             s = scope.parent;

@@ -18,8 +18,16 @@ fn compare(a: &Element, b: &Element, path: &mut String) -> Result<(), String> {
             a.ns, a.local, b.ns, b.local
         ));
     }
-    let mut aa: Vec<_> = a.attrs.iter().map(|x| (&x.ns, &x.local, &x.value)).collect();
-    let mut ba: Vec<_> = b.attrs.iter().map(|x| (&x.ns, &x.local, &x.value)).collect();
+    let mut aa: Vec<_> = a
+        .attrs
+        .iter()
+        .map(|x| (&x.ns, &x.local, &x.value))
+        .collect();
+    let mut ba: Vec<_> = b
+        .attrs
+        .iter()
+        .map(|x| (&x.ns, &x.local, &x.value))
+        .collect();
     aa.sort();
     ba.sort();
     if aa != ba {

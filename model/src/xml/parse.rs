@@ -57,7 +57,10 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Document, XmlError> {
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = 1 + bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() as u32;
+        let line = 1 + bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u32;
         XmlError {
             line,
             message: format!("not valid UTF-8 (byte {})", e.valid_up_to()),
@@ -146,7 +149,10 @@ pub fn parse_str(input: &str) -> Result<Document, XmlError> {
                     return Err(err(line, "content after the root element".into()));
                 }
                 if stack.len() >= MAX_DEPTH {
-                    return Err(err(line, format!("elements nested deeper than {MAX_DEPTH}")));
+                    return Err(err(
+                        line,
+                        format!("elements nested deeper than {MAX_DEPTH}"),
+                    ));
                 }
                 let mut ns_decls = Vec::new();
                 let mut raw_attrs = Vec::new();
@@ -164,7 +170,10 @@ pub fn parse_str(input: &str) -> Result<Document, XmlError> {
                         });
                     } else if let Some(p) = key.strip_prefix("xmlns:") {
                         if value.is_empty() {
-                            return Err(err(line, format!("prefix '{p}' bound to an empty namespace")));
+                            return Err(err(
+                                line,
+                                format!("prefix '{p}' bound to an empty namespace"),
+                            ));
                         }
                         ns_decls.push(NsDecl {
                             prefix: Some(p.to_string()),
@@ -194,7 +203,10 @@ pub fn parse_str(input: &str) -> Result<Document, XmlError> {
                     let ns = match p {
                         None => String::new(),
                         Some(_) => resolve_in(&stack, &element, p, false).ok_or_else(|| {
-                            err(line, format!("unbound namespace prefix in attribute '{key}'"))
+                            err(
+                                line,
+                                format!("unbound namespace prefix in attribute '{key}'"),
+                            )
                         })?,
                     };
                     if element.attrs.iter().any(|a| a.ns == ns && a.local == l) {
@@ -221,14 +233,33 @@ pub fn parse_str(input: &str) -> Result<Document, XmlError> {
             }
             Event::Text(t) => {
                 let text = t.xml10_content().into_owned();
-                push_text(&mut stack, &mut before_root, &mut after_root, &root, text, line)?;
+                push_text(
+                    &mut stack,
+                    &mut before_root,
+                    &mut after_root,
+                    &root,
+                    text,
+                    line,
+                )?;
             }
             Event::GeneralRef(r) => {
                 let name: &str = &r.into_inner();
-                let c = predefined_entity(name).or_else(|| char_ref(name)).ok_or_else(|| {
-                    err(line, format!("entity '&{name};' is not allowed (no entity expansion)"))
-                })?;
-                push_text(&mut stack, &mut before_root, &mut after_root, &root, c.to_string(), line)?;
+                let c = predefined_entity(name)
+                    .or_else(|| char_ref(name))
+                    .ok_or_else(|| {
+                        err(
+                            line,
+                            format!("entity '&{name};' is not allowed (no entity expansion)"),
+                        )
+                    })?;
+                push_text(
+                    &mut stack,
+                    &mut before_root,
+                    &mut after_root,
+                    &root,
+                    c.to_string(),
+                    line,
+                )?;
             }
             Event::CData(c) => {
                 let Some(top) = stack.last_mut() else {
@@ -250,7 +281,10 @@ pub fn parse_str(input: &str) -> Result<Document, XmlError> {
     if let Some(open) = stack.last() {
         return Err(err(
             lines.line_at(input.len()),
-            format!("document ends inside <{}> opened on line {}", open.local, open.line),
+            format!(
+                "document ends inside <{}> opened on line {}",
+                open.local, open.line
+            ),
         ));
     }
     let root = root.ok_or_else(|| err(lines.line_at(input.len()), "no root element".into()))?;
@@ -269,7 +303,12 @@ fn split_name(name: &str) -> (Option<&str>, &str) {
     }
 }
 
-fn resolve_in(stack: &[Element], element: &Element, prefix: Option<&str>, use_default: bool) -> Option<String> {
+fn resolve_in(
+    stack: &[Element],
+    element: &Element,
+    prefix: Option<&str>,
+    use_default: bool,
+) -> Option<String> {
     if prefix.is_none() && !use_default {
         return Some(String::new());
     }
@@ -292,7 +331,11 @@ fn resolve_in(stack: &[Element], element: &Element, prefix: Option<&str>, use_de
         }
     }
     // Unprefixed names without a default namespace are in no namespace.
-    if prefix.is_none() { Some(String::new()) } else { None }
+    if prefix.is_none() {
+        Some(String::new())
+    } else {
+        None
+    }
 }
 
 fn attach(stack: &mut [Element], root: &mut Option<Element>, element: Element) {
@@ -346,4 +389,3 @@ fn push_text(
         }
     }
 }
-

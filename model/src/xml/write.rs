@@ -46,10 +46,12 @@ fn resolve<'a>(scope: &'a [NsDecl], prefix: Option<&str>) -> Option<&'a str> {
 
 fn find_prefix(scope: &[NsDecl], uri: &str, allow_default: bool) -> Option<Option<String>> {
     for d in scope.iter().rev() {
-        if d.uri == uri && (allow_default || d.prefix.is_some())
-            && resolve(scope, d.prefix.as_deref()) == Some(uri) {
-                return Some(d.prefix.clone());
-            }
+        if d.uri == uri
+            && (allow_default || d.prefix.is_some())
+            && resolve(scope, d.prefix.as_deref()) == Some(uri)
+        {
+            return Some(d.prefix.clone());
+        }
     }
     None
 }
@@ -78,13 +80,19 @@ fn write_element(out: &mut String, e: &Element, scope: &mut Vec<NsDecl>) {
         } else if let Some(p) = find_prefix(scope, &e.ns, true) {
             p
         } else if e.ns.is_empty() {
-            let d = NsDecl { prefix: None, uri: String::new() };
+            let d = NsDecl {
+                prefix: None,
+                uri: String::new(),
+            };
             scope.push(d.clone());
             extra.push(d);
             None
         } else {
             let p = fresh_prefix(scope);
-            let d = NsDecl { prefix: Some(p.clone()), uri: e.ns.clone() };
+            let d = NsDecl {
+                prefix: Some(p.clone()),
+                uri: e.ns.clone(),
+            };
             scope.push(d.clone());
             extra.push(d);
             Some(p)
@@ -118,7 +126,10 @@ fn write_element(out: &mut String, e: &Element, scope: &mut Vec<NsDecl>) {
                     Some(Some(p)) => p,
                     _ => {
                         let p = fresh_prefix(scope);
-                        let d = NsDecl { prefix: Some(p.clone()), uri: a.ns.clone() };
+                        let d = NsDecl {
+                            prefix: Some(p.clone()),
+                            uri: a.ns.clone(),
+                        };
                         scope.push(d.clone());
                         let _ = write!(out, " xmlns:{p}=\"");
                         escape_attr(out, &a.ns);

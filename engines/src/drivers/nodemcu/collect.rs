@@ -60,7 +60,10 @@ impl Collector {
     pub fn on_response(&mut self, payload: &[u8]) -> Option<Update> {
         let msg: DeviceMessage = serde_json::from_slice(payload).ok()?;
         match msg {
-            DeviceMessage::Response { response, hardware_id } => {
+            DeviceMessage::Response {
+                response,
+                hardware_id,
+            } => {
                 let outcome = match Outcome::parse(&response) {
                     Outcome::Success => DeviceOutcome::Ok,
                     Outcome::Failed(reason) => DeviceOutcome::Failed(reason),
@@ -71,11 +74,22 @@ impl Collector {
                     DeviceOutcome::TimedOut => DeviceState::TimedOut,
                 };
                 // The first answer of a device counts (QoS 1 may deliver duplicates).
-                let target = if self.listed.contains(&hardware_id) { &mut self.answers } else { &mut self.unlisted };
+                let target = if self.listed.contains(&hardware_id) {
+                    &mut self.answers
+                } else {
+                    &mut self.unlisted
+                };
                 target.entry(hardware_id.clone()).or_insert(outcome);
-                Some(Update { device: hardware_id, state })
+                Some(Update {
+                    device: hardware_id,
+                    state,
+                })
             }
-            DeviceMessage::Progress { hardware_id, written, total } => Some(Update {
+            DeviceMessage::Progress {
+                hardware_id,
+                written,
+                total,
+            } => Some(Update {
                 device: hardware_id,
                 state: DeviceState::Downloading { written, total },
             }),
@@ -90,10 +104,14 @@ impl Collector {
             STATUS_OFFLINE => DeviceState::Offline,
             _ => return None,
         };
-        self.offline.insert(device.to_string(), state == DeviceState::Offline);
+        self.offline
+            .insert(device.to_string(), state == DeviceState::Offline);
         self.seen_status = true;
         // Only interesting for devices that have not answered yet.
-        (!self.answers.contains_key(device)).then(|| Update { device: device.to_string(), state })
+        (!self.answers.contains_key(device)).then(|| Update {
+            device: device.to_string(),
+            state,
+        })
     }
 
     /// Every listed device answered.
@@ -124,7 +142,11 @@ impl Collector {
 
     /// Listed devices that have not answered.
     pub fn missing(&self) -> Vec<String> {
-        self.listed.iter().filter(|d| !self.answers.contains_key(*d)).cloned().collect()
+        self.listed
+            .iter()
+            .filter(|d| !self.answers.contains_key(*d))
+            .cloned()
+            .collect()
     }
 
     /// The output parameter name of the operation (`installedDevicesCount`, …).
@@ -142,16 +164,35 @@ impl Collector {
 
     /// Final result: outputs when every listed device succeeded, else a per-device table.
     /// Unlisted answers count in the outputs (as in the thesis) and are listed as warnings.
-    pub fn finish(mut self) -> (Result<BTreeMap<String, String>, String>, Vec<String>, Vec<(String, DeviceOutcome)>) {
+    pub fn finish(
+        mut self,
+    ) -> (
+        Result<BTreeMap<String, String>, String>,
+        Vec<String>,
+        Vec<(String, DeviceOutcome)>,
+    ) {
         for d in self.missing() {
             self.answers.insert(d, DeviceOutcome::TimedOut);
         }
-        let ok_listed = self.answers.values().filter(|o| **o == DeviceOutcome::Ok).count();
-        let ok_unlisted = self.unlisted.values().filter(|o| **o == DeviceOutcome::Ok).count();
+        let ok_listed = self
+            .answers
+            .values()
+            .filter(|o| **o == DeviceOutcome::Ok)
+            .count();
+        let ok_unlisted = self
+            .unlisted
+            .values()
+            .filter(|o| **o == DeviceOutcome::Ok)
+            .count();
         let warnings: Vec<String> = self
             .unlisted
             .iter()
-            .map(|(id, o)| format!("device {id} answered {} but is not in hardwareIds", describe(o)))
+            .map(|(id, o)| {
+                format!(
+                    "device {id} answered {} but is not in hardwareIds",
+                    describe(o)
+                )
+            })
             .collect();
         let mut table: Vec<(String, DeviceOutcome)> = self.answers.clone().into_iter().collect();
         table.extend(self.unlisted.clone());
@@ -170,7 +211,11 @@ impl Collector {
             .into_iter()
             .map(|f| {
                 let id = f.split(':').next().unwrap_or("");
-                if offline_note(id) { format!("{f} (device offline)") } else { f }
+                if offline_note(id) {
+                    format!("{f} (device offline)")
+                } else {
+                    f
+                }
             })
             .collect();
         (
@@ -205,7 +250,10 @@ mod tests {
     #[test]
     fn all_listed_success_gives_the_count() {
         let mut c = Collector::new("install", vec!["a".into(), "b".into()]);
-        assert_eq!(c.on_response(&resp("a", "success")).unwrap().state, DeviceState::Installed);
+        assert_eq!(
+            c.on_response(&resp("a", "success")).unwrap().state,
+            DeviceState::Installed
+        );
         assert!(!c.complete());
         c.on_response(&resp("b", "success"));
         c.on_response(&resp("b", "error: late duplicate")); // first answer counts
@@ -227,7 +275,10 @@ mod tests {
         let e = r.unwrap_err();
         assert!(e.contains("1 of 3 devices succeeded"), "{e}");
         assert!(e.contains("b: failed: md5 mismatch"), "{e}");
-        assert!(e.contains("c: no answer (timed out) (device offline)"), "{e}");
+        assert!(
+            e.contains("c: no answer (timed out) (device offline)"),
+            "{e}"
+        );
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("x answered success but is not in hardwareIds"));
         assert_eq!(table.len(), 4);
@@ -237,7 +288,10 @@ mod tests {
     fn settled_only_when_every_online_device_answered() {
         let mut c = Collector::new("start", vec!["a".into()]);
         c.on_response(&resp("a", "success"));
-        assert!(c.complete() && !c.settled(), "no status seen: keep the grace period");
+        assert!(
+            c.complete() && !c.settled(),
+            "no status seen: keep the grace period"
+        );
         c.on_status("a", b"online");
         c.on_status("z", b"online");
         assert!(!c.settled(), "z is online and may still answer");
@@ -250,8 +304,16 @@ mod tests {
     #[test]
     fn progress_becomes_downloading() {
         let mut c = Collector::new("install", vec!["a".into()]);
-        let u = c.on_response(br#"{"messageType":"progress","hardwareId":"a","written":10,"total":100}"#).unwrap();
-        assert_eq!(u.state, DeviceState::Downloading { written: 10, total: 100 });
+        let u = c
+            .on_response(br#"{"messageType":"progress","hardwareId":"a","written":10,"total":100}"#)
+            .unwrap();
+        assert_eq!(
+            u.state,
+            DeviceState::Downloading {
+                written: 10,
+                total: 100
+            }
+        );
         assert!(!c.complete());
     }
 }

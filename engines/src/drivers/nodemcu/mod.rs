@@ -53,7 +53,8 @@ impl Driver for NodeMcuDriver {
 }
 
 fn required<'a>(step: &'a Step, name: &str) -> Result<&'a str, String> {
-    step.input(name).ok_or_else(|| format!("input '{name}' is missing"))
+    step.input(name)
+        .ok_or_else(|| format!("input '{name}' is missing"))
 }
 
 /// Parses `hardwareIds` (a JSON list of strings, may be empty).
@@ -62,17 +63,25 @@ pub fn parse_hardware_ids(value: &str) -> Result<Vec<String>, String> {
     if v.is_empty() {
         return Ok(Vec::new());
     }
-    serde_json::from_str::<Vec<String>>(v).map_err(|e| format!("hardwareIds is not a JSON list of strings ({e}): {v}"))
+    serde_json::from_str::<Vec<String>>(v)
+        .map_err(|e| format!("hardwareIds is not a JSON list of strings ({e}): {v}"))
 }
 
-fn command_for(step: &Step, artifacts: &[ServedArtifact], ctx: &DriverContext) -> Result<Command, String> {
+fn command_for(
+    step: &Step,
+    artifacts: &[ServedArtifact],
+    ctx: &DriverContext,
+) -> Result<Command, String> {
     Ok(match step.operation.as_str() {
         "install" => {
             let a = artifacts
                 .iter()
                 .find(|a| a.bytes.first() == Some(&ESP8266_MAGIC_BYTE))
                 .or_else(|| artifacts.first())
-                .ok_or_else(|| "install needs a deployment artifact (the firmware .bin) and the node has none".to_string())?;
+                .ok_or_else(|| {
+                    "install needs a deployment artifact (the firmware .bin) and the node has none"
+                        .to_string()
+                })?;
             if a.bytes.first() != Some(&ESP8266_MAGIC_BYTE) {
                 ctx.events.log(
                     Level::Warn,
@@ -80,9 +89,15 @@ fn command_for(step: &Step, artifacts: &[ServedArtifact], ctx: &DriverContext) -
                     format!("artifact {} does not start with the ESP8266 magic byte 0xE9; devices will refuse it", a.file_name),
                 );
             }
-            Command::Install { install_url: a.url.clone(), binary_size: a.size, hash: a.md5.clone() }
+            Command::Install {
+                install_url: a.url.clone(),
+                binary_size: a.size,
+                hash: a.md5.clone(),
+            }
         }
-        "configure" => Command::Configure { app_config: step.input("appConfig").unwrap_or("").to_string() },
+        "configure" => Command::Configure {
+            app_config: step.input("appConfig").unwrap_or("").to_string(),
+        },
         "start" => Command::Start,
         "stop" => Command::Stop,
         "uninstall" => Command::Uninstall,
@@ -91,17 +106,27 @@ fn command_for(step: &Step, artifacts: &[ServedArtifact], ctx: &DriverContext) -
 }
 
 /// Runs one operation against the devices of `step`.
-pub async fn run_operation(config: &NodeMcuConfig, step: &Step, ctx: &DriverContext) -> Result<Outputs, String> {
+pub async fn run_operation(
+    config: &NodeMcuConfig,
+    step: &Step,
+    ctx: &DriverContext,
+) -> Result<Outputs, String> {
     let broker = parse_pubsub(required(step, "pubSubServer")?).map_err(|e| e.to_string())?;
     if broker.tls {
-        return Err("TLS brokers (mqtts://) are not supported by this build yet; use tcp://".into());
+        return Err(
+            "TLS brokers (mqtts://) are not supported by this build yet; use tcp://".into(),
+        );
     }
     let control = required(step, "controlTopic")?.to_string();
     let response = required(step, "responseTopic")?.to_string();
     let listed = parse_hardware_ids(required(step, "hardwareIds")?)?;
     let command = command_for(step, &ctx.artifacts, ctx)?;
     let payload = serde_json::to_vec(&command).map_err(|e| e.to_string())?;
-    let timeout = if step.operation == "install" { config.install_timeout } else { config.other_timeout };
+    let timeout = if step.operation == "install" {
+        config.install_timeout
+    } else {
+        config.other_timeout
+    };
 
     let client_id = format!("provisio-engine-{}", rand::random::<u32>());
     let mut opts = MqttOptions::new(client_id, broker.host.clone(), broker.port);
@@ -120,7 +145,10 @@ pub async fn run_operation(config: &NodeMcuConfig, step: &Step, ctx: &DriverCont
         .subscribe(response.clone(), QoS::AtLeastOnce)
         .await
         .map_err(|e| format!("MQTT: {e}"))?;
-    client.subscribe(status_filter, QoS::AtLeastOnce).await.map_err(|e| format!("MQTT: {e}"))?;
+    client
+        .subscribe(status_filter, QoS::AtLeastOnce)
+        .await
+        .map_err(|e| format!("MQTT: {e}"))?;
     let connect_deadline = Instant::now() + config.connect_timeout;
     let mut subacks = 0;
     while subacks < 2 {
@@ -133,7 +161,15 @@ pub async fn run_operation(config: &NodeMcuConfig, step: &Step, ctx: &DriverCont
         };
         match ev {
             Ok(Event::Incoming(Packet::SubAck(_))) => subacks += 1,
-            Ok(Event::Incoming(Packet::Publish(p))) => handle(&mut collector, &p.topic, &p.payload, &response, &status_prefix, ctx, &node),
+            Ok(Event::Incoming(Packet::Publish(p))) => handle(
+                &mut collector,
+                &p.topic,
+                &p.payload,
+                &response,
+                &status_prefix,
+                ctx,
+                &node,
+            ),
             Ok(_) => {}
             Err(e) => {
                 // Retry until the deadline: the broker may be starting.
@@ -146,7 +182,14 @@ pub async fn run_operation(config: &NodeMcuConfig, step: &Step, ctx: &DriverCont
         .publish(control.clone(), QoS::AtLeastOnce, false, payload)
         .await
         .map_err(|e| format!("MQTT: {e}"))?;
-    ctx.events.log(Level::Info, Some(&node), format!("{} sent to {} device(s) on '{control}'", step.operation, total));
+    ctx.events.log(
+        Level::Info,
+        Some(&node),
+        format!(
+            "{} sent to {} device(s) on '{control}'",
+            step.operation, total
+        ),
+    );
 
     let deadline = Instant::now() + timeout;
     let mut grace_until: Option<Instant> = None;
@@ -168,25 +211,47 @@ pub async fn run_operation(config: &NodeMcuConfig, step: &Step, ctx: &DriverCont
             ev = eventloop.poll() => ev,
         };
         match ev {
-            Ok(Event::Incoming(Packet::Publish(p))) => handle(&mut collector, &p.topic, &p.payload, &response, &status_prefix, ctx, &node),
+            Ok(Event::Incoming(Packet::Publish(p))) => handle(
+                &mut collector,
+                &p.topic,
+                &p.payload,
+                &response,
+                &status_prefix,
+                ctx,
+                &node,
+            ),
             // Reconnected after a broker restart: the clean session lost its subscriptions.
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 let _ = client.subscribe(response.clone(), QoS::AtLeastOnce).await;
-                let _ = client.subscribe(format!("{response}/status/+"), QoS::AtLeastOnce).await;
-                ctx.events.log(Level::Warn, Some(&node), "reconnected to the MQTT broker; listening again");
+                let _ = client
+                    .subscribe(format!("{response}/status/+"), QoS::AtLeastOnce)
+                    .await;
+                ctx.events.log(
+                    Level::Warn,
+                    Some(&node),
+                    "reconnected to the MQTT broker; listening again",
+                );
             }
             Ok(_) => {}
             Err(e) => {
                 // rumqttc reconnects on the next poll (broker restart); devices re-send
                 // unacknowledged answers (QoS 1, persistent sessions).
-                ctx.events.log(Level::Warn, Some(&node), format!("MQTT connection: {e}; reconnecting"));
+                ctx.events.log(
+                    Level::Warn,
+                    Some(&node),
+                    format!("MQTT connection: {e}; reconnecting"),
+                );
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
         let answered = collector.answered() as u64;
         if answered != last_progress {
             last_progress = answered;
-            ctx.events.send(DeployEvent::StepProgress { step: step.id.clone(), done: answered, total });
+            ctx.events.send(DeployEvent::StepProgress {
+                step: step.id.clone(),
+                done: answered,
+                total,
+            });
         }
     }
     let _ = client.disconnect().await;
@@ -200,7 +265,15 @@ pub async fn run_operation(config: &NodeMcuConfig, step: &Step, ctx: &DriverCont
     result
 }
 
-fn handle(c: &mut Collector, topic: &str, payload: &[u8], response: &str, status_prefix: &str, ctx: &DriverContext, node: &str) {
+fn handle(
+    c: &mut Collector,
+    topic: &str,
+    payload: &[u8],
+    response: &str,
+    status_prefix: &str,
+    ctx: &DriverContext,
+    node: &str,
+) {
     let update = if topic == response {
         c.on_response(payload)
     } else if let Some(device) = topic.strip_prefix(status_prefix) {
