@@ -38,6 +38,10 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 # Tests never touch the user's data directory (instances, recovery, recent files).
 export PROVISIO_DATA_DIR=${PROVISIO_DATA_DIR:-$(mktemp -d)}
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
+echo "==> cargo fmt --check and clippy -D warnings (as egui, rerun and helix enforce them)"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
 if [ -d firmware/arduino ] && [ -f firmware/arduino/Makefile ]; then
   echo "==> Arduino library host tests"
   make -s -C firmware/arduino test

@@ -1,8 +1,22 @@
 //! Opening user input on top of the built-in type library shipped in the binary.
 
 use provisio_model::load::add_builtin_files;
-use provisio_model::{Library, LoadError, Loaded, load_path};
-use std::path::Path;
+use provisio_model::{InputKind, Library, LoadError, Loaded, load_path};
+use std::path::{Path, PathBuf};
+
+/// The path recorded for documents that come from the built-in library.
+pub const BUILTIN: &str = "builtin";
+
+/// The built-in library as a loaded document source.
+pub fn builtin_loaded() -> Loaded {
+    Loaded {
+        kind: InputKind::WineryRepository,
+        path: PathBuf::from(BUILTIN),
+        library: builtin_library(),
+        main_file: None,
+        csar: None,
+    }
+}
 
 /// The built-in library alone (types and example service templates).
 pub fn builtin_library() -> Library {

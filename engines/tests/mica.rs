@@ -141,7 +141,12 @@ async fn configure_is_refused_and_bad_certificates_are_clear() {
     let d = MicaDriver::default();
     let err = run_operation(
         &d,
-        &step("configure", &[m.url()], &[m.cert_pem.clone()], "secret"),
+        &step(
+            "configure",
+            &[m.url()],
+            std::slice::from_ref(&m.cert_pem),
+            "secret",
+        ),
         &ctx(1),
     )
     .await

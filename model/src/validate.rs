@@ -271,7 +271,7 @@ pub fn validate_service_template(
         }
         // A node with lifecycle operations that needs devices' addresses from below has no host.
         let hosts_others = hosted_targets.contains(n.id.as_str());
-        if hosts.get(n.id.as_str()).is_none() && !hosts_others {
+        if !hosts.contains_key(n.id.as_str()) && !hosts_others {
             let needs = needs_of.entry(&n.type_ref).or_insert_with(|| {
                 let mut v: Vec<String> = lib
                     .node_interfaces(&n.type_ref)

@@ -62,15 +62,7 @@ impl DeployOptions {
     }
 }
 
-/// The default data directory (`$PROVISIO_DATA_DIR`, else the platform's data dir).
-pub fn default_data_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("PROVISIO_DATA_DIR") {
-        return PathBuf::from(d);
-    }
-    directories::ProjectDirs::from("dev", "provisio", "provisio")
-        .map(|p| p.data_dir().to_path_buf())
-        .unwrap_or_else(|| std::env::temp_dir().join("provisio"))
-}
+pub use crate::data_dir::default_data_dir;
 
 /// Why a deployment could not start.
 #[derive(Debug, thiserror::Error)]
@@ -144,7 +136,7 @@ pub async fn undeploy(
     let mut instance =
         InstanceState::load(&dir, id).map_err(|e| DeployError::Setup(e.to_string()))?;
     let loaded = if instance.source.as_os_str() == "builtin" {
-        crate::gui::files::builtin_loaded()
+        crate::library::builtin_loaded()
     } else {
         crate::library::open_with_builtin(&instance.source)
             .map_err(|e| DeployError::Setup(e.to_string()))?

@@ -195,7 +195,7 @@ pub async fn start_mica_standin(
         provisio_engines::mica_emulator::MicaEmulator::start("admin", "simulated", root, 8 << 30)
             .await?;
     let addresses = serde_json::to_string(&[emu.url()]).unwrap_or_default();
-    let certs = serde_json::to_string(&[emu.cert_pem.clone()]).unwrap_or_default();
+    let certs = serde_json::to_string(std::slice::from_ref(&emu.cert_pem)).unwrap_or_default();
     for (step, key) in plan.steps.iter_mut().zip(keys) {
         if *key != Some("mica") {
             continue;

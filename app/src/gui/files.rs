@@ -7,19 +7,10 @@ use provisio_model::tosca::{Definitions, ServiceTemplate};
 use provisio_model::{InputKind, Loaded, QName};
 use std::path::{Path, PathBuf};
 
-/// The path used for documents that come from the built-in library.
-pub const BUILTIN: &str = "builtin";
-
-/// The built-in library as a loaded document source.
-pub fn builtin_loaded() -> Loaded {
-    Loaded {
-        kind: InputKind::WineryRepository,
-        path: PathBuf::from(BUILTIN),
-        library: crate::library::builtin_library(),
-        main_file: None,
-        csar: None,
-    }
-}
+pub use crate::data_dir::{
+    Recovery, clear_recovery, pending_recovery, recent_files, remember_recent,
+};
+pub use crate::library::{BUILTIN, builtin_loaded};
 
 /// Opens the built-in example `id` (e.g. `ThesisScenario`).
 pub fn open_example(id: &str) -> Result<Document, String> {
@@ -125,77 +116,13 @@ impl EditorState {
     }
 }
 
-fn data_dir() -> PathBuf {
-    crate::deploy::default_data_dir()
-}
-
-/// Recently opened or saved files, newest first.
-pub fn recent_files() -> Vec<PathBuf> {
-    std::fs::read(data_dir().join("recent.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Vec<PathBuf>>(&b).ok())
-        .unwrap_or_default()
-}
-
-pub fn remember_recent(path: &Path) {
-    let Ok(abs) = std::fs::canonicalize(path) else {
-        return;
-    };
-    let mut list = recent_files();
-    list.retain(|p| *p != abs);
-    list.insert(0, abs);
-    list.truncate(10);
-    let _ = std::fs::create_dir_all(data_dir());
-    if let Ok(b) = serde_json::to_vec(&list) {
-        let _ = provisio_model::save::write_atomic(&data_dir().join("recent.json"), &b);
-    }
-}
-
-/// Recovery: the unsaved document's XML plus where it came from.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Recovery {
-    pub origin: Option<PathBuf>,
-    pub service_template: String,
-    pub saved_at: u64,
-}
-
-fn recovery_paths() -> (PathBuf, PathBuf) {
-    let d = data_dir().join("recovery");
-    (d.join("recovery.tosca"), d.join("recovery.json"))
-}
-
 /// Writes the recovery file (called periodically while there are unsaved changes).
 pub fn autosave(state: &EditorState) {
-    let (xml_path, meta_path) = recovery_paths();
-    if let Some(dir) = xml_path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let meta = Recovery {
-        origin: state.doc.save_path.clone(),
-        service_template: state.doc.st().qname().to_string(),
-        saved_at: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    };
-    if provisio_model::save::write_atomic(&xml_path, state.doc.to_xml().as_bytes()).is_ok()
-        && let Ok(b) = serde_json::to_vec(&meta)
-    {
-        let _ = provisio_model::save::write_atomic(&meta_path, &b);
-    }
-}
-
-/// The recovery left by a previous session, if any.
-pub fn pending_recovery() -> Option<(PathBuf, Recovery)> {
-    let (xml_path, meta_path) = recovery_paths();
-    let meta: Recovery = serde_json::from_slice(&std::fs::read(&meta_path).ok()?).ok()?;
-    xml_path.exists().then_some((xml_path, meta))
-}
-
-pub fn clear_recovery() {
-    let (a, b) = recovery_paths();
-    let _ = std::fs::remove_file(a);
-    let _ = std::fs::remove_file(b);
+    crate::data_dir::write_recovery(
+        state.doc.save_path.clone(),
+        state.doc.st().qname().to_string(),
+        state.doc.to_xml().as_bytes(),
+    );
 }
 
 /// Opens the recovery file as a document that saves back to its origin.

@@ -90,6 +90,7 @@ impl Definitions {
     }
 
     /// Parses TOSCA XML text.
+    #[allow(clippy::should_implement_trait)] // returns DefinitionsError with line numbers
     pub fn from_str(text: &str) -> Result<Self, DefinitionsError> {
         Self::from_document(xml::parse_str(text)?)
     }

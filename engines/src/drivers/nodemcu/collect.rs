@@ -6,6 +6,14 @@ use crate::events::DeviceState;
 use provisio_model::protocol::{DeviceMessage, Outcome, STATUS_OFFLINE, STATUS_ONLINE};
 use std::collections::BTreeMap;
 
+/// What an operation ended with: outputs or the failure reason, warnings, and every device's
+/// outcome.
+pub type Finished = (
+    Result<BTreeMap<String, String>, String>,
+    Vec<String>,
+    Vec<(String, DeviceOutcome)>,
+);
+
 /// The outcome of one device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceOutcome {
@@ -164,13 +172,7 @@ impl Collector {
 
     /// Final result: outputs when every listed device succeeded, else a per-device table.
     /// Unlisted answers count in the outputs (as in the thesis) and are listed as warnings.
-    pub fn finish(
-        mut self,
-    ) -> (
-        Result<BTreeMap<String, String>, String>,
-        Vec<String>,
-        Vec<(String, DeviceOutcome)>,
-    ) {
+    pub fn finish(mut self) -> Finished {
         for d in self.missing() {
             self.answers.insert(d, DeviceOutcome::TimedOut);
         }
