@@ -5,3 +5,4 @@ pub mod data_dir;
 pub mod deploy;
 pub mod gui;
 pub mod library;
+pub mod validation;

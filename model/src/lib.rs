@@ -4,7 +4,9 @@
 
 pub mod csar;
 pub mod csar_export;
+pub mod deployable;
 pub mod diagnostic;
+pub mod drivers;
 pub mod library;
 pub mod load;
 pub mod plan;

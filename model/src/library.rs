@@ -333,6 +333,21 @@ impl Library {
             .find_map(|t| t.base.properties_definition.as_ref())
     }
 
+    /// The default value of property `key` declared by the node type or its ancestors
+    /// (Winery's `defaultValue`), nearest first.
+    pub fn property_default(&self, q: &QName, key: &str) -> Option<&str> {
+        self.node_type_chain(q).into_iter().find_map(|t| {
+            t.base
+                .properties_definition
+                .as_ref()?
+                .keys()
+                .iter()
+                .find(|k| k.key == key)?
+                .default
+                .as_deref()
+        })
+    }
+
     /// The properties definition of a relationship type, inherited along DerivedFrom.
     pub fn relationship_properties_definition(&self, q: &QName) -> Option<&PropertiesDefinition> {
         self.ancestry(TypeKind::RelationshipType, q)
@@ -410,13 +425,20 @@ impl Library {
     /// implementations (the template's override by name).
     pub fn deployment_artifacts_of(&self, node: &NodeTemplate) -> Vec<DeploymentArtifact> {
         let mut out = node.deployment_artifacts.clone();
+        // The nearest type along DerivedFrom whose implementations carry artifacts provides
+        // the defaults (a derived type's image replaces its parent's).
         for t in self.ancestry(TypeKind::NodeType, &node.type_ref) {
+            let mut found = false;
             for imp in self.implementations_of(&t) {
                 for da in &imp.deployment_artifacts {
+                    found = true;
                     if !out.iter().any(|o| o.name == da.name) {
                         out.push(da.clone());
                     }
                 }
+            }
+            if found {
+                break;
             }
         }
         out

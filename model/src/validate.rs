@@ -322,7 +322,7 @@ fn check_properties(
     {
         for def in properties {
             let value = n.property(&def.key);
-            if def.required && value.is_none_or(|v| v.trim().is_empty()) {
+            if def.required && def.default.is_none() && value.is_none_or(|v| v.trim().is_empty()) {
                 out.push(at(Diagnostic::error(
                     "missing-property",
                     &n.id,

@@ -115,6 +115,8 @@ fn property_checks() {
         .as_mut()
         .unwrap()
         .set("hardwareIds", "1345963, 1361877");
+    // pubSubServer has no default; controlTopic's type default ("control") fills it.
+    nodemcu.properties.as_mut().unwrap().set("pubSubServer", "");
     nodemcu.properties.as_mut().unwrap().set("controlTopic", "");
     nodemcu.min_instances = 3;
     nodemcu.max_instances = MaxInstances::Bounded(2);
@@ -129,6 +131,13 @@ fn property_checks() {
     assert!(has(&e, "json-list", "NodeMCU"), "{e:#?}");
     assert!(has(&e, "json-list", "MICA"), "{e:#?}");
     assert!(has(&e, "missing-property", "NodeMCU"), "{e:#?}");
+    assert_eq!(
+        e.iter()
+            .filter(|d| d.code == "missing-property" && d.element == "NodeMCU")
+            .count(),
+        1,
+        "{e:#?}"
+    );
     assert!(has(&e, "instances", "NodeMCU"), "{e:#?}");
 }
 

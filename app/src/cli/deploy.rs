@@ -68,6 +68,24 @@ pub fn run_deploy(path: &Path, service_template: Option<&str>, args: Args<'_>) -
     drive(|sink, cancel| async move { deploy(&loaded, &st, &inputs, &opts, sink, cancel).await })
 }
 
+/// `undeploy --force`: forgets an instance whose devices cannot be reached, touching nothing
+/// on them.
+pub fn forget(instance: &str) -> i32 {
+    let dir = DeployOptions::new(default_data_dir(), false).instances_dir();
+    match InstanceState::remove(&dir, instance) {
+        Ok(()) => {
+            println!(
+                "instance {instance} forgotten; nothing on its devices was touched (remove what is left there by hand)"
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
 pub fn run_undeploy(instance: &str, args: Args<'_>) -> i32 {
     let Some((inputs, opts)) = inputs_and_options(&args) else {
         return 2;
@@ -127,6 +145,11 @@ async fn finish(
     render: tokio::task::JoinHandle<()>,
 ) -> i32 {
     match result {
+        Err(crate::deploy::DeployError::AlreadyUndeployed(i)) => {
+            let _ = render.await;
+            println!("instance {} is already undeployed; nothing to do", i.id);
+            0
+        }
         Err(e) => {
             let _ = render.await;
             eprintln!("error: {e}");

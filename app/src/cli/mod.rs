@@ -53,6 +53,9 @@ pub enum Command {
         /// Print the undeploy plan instead.
         #[arg(long)]
         undeploy: bool,
+        /// Fail (exit 1) when an input has no value yet instead of showing `<input: NAME>`.
+        #[arg(long)]
+        strict: bool,
     },
     /// Deploy a service template (to real devices, or simulated ones with --simulate).
     Deploy {
@@ -80,6 +83,9 @@ pub enum Command {
         instance: String,
         #[arg(long = "input", value_name = "KEY=VALUE")]
         inputs: Vec<String>,
+        /// Forget the instance without contacting its devices (e.g. they are gone for good).
+        #[arg(long)]
+        force: bool,
     },
     /// List deployed instances.
     Instances,
@@ -145,7 +151,15 @@ pub fn run(cli: Cli) -> i32 {
             json,
             inputs,
             undeploy,
-        }) => plan::run(&path, service_template.as_deref(), json, &inputs, undeploy),
+            strict,
+        }) => plan::run(
+            &path,
+            service_template.as_deref(),
+            json,
+            &inputs,
+            undeploy,
+            strict,
+        ),
         Some(Command::Deploy {
             path,
             service_template,
@@ -165,7 +179,14 @@ pub fn run(cli: Cli) -> i32 {
                 accept_new_host_keys,
             },
         ),
-        Some(Command::Undeploy { instance, inputs }) => deploy::run_undeploy(
+        Some(Command::Undeploy {
+            instance,
+            force: true,
+            ..
+        }) => deploy::forget(&instance),
+        Some(Command::Undeploy {
+            instance, inputs, ..
+        }) => deploy::run_undeploy(
             &instance,
             deploy::Args {
                 inputs: &inputs,
@@ -179,11 +200,16 @@ pub fn run(cli: Cli) -> i32 {
             let dir = crate::deploy::DeployOptions::new(crate::deploy::default_data_dir(), false)
                 .instances_dir();
             for i in provisio_engines::engine::instance::InstanceState::list(&dir) {
+                let snapshot =
+                    provisio_engines::engine::instance::InstanceState::snapshot_in(&dir, &i.id)
+                        .is_file();
                 println!(
-                    "{}  {}  {}{}",
+                    "{}  {}  {}  from {}{}{}",
                     i.id,
                     i.phase,
                     i.service_template,
+                    i.source.display(),
+                    if snapshot { " (definitions kept)" } else { "" },
                     if i.simulated { "  (simulated)" } else { "" }
                 );
             }

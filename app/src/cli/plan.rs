@@ -1,8 +1,10 @@
-//! `provisio plan PATH [--service-template '{ns}id'] [--json] [--input K=V …] [--undeploy]`:
-//! prints the stages of the deploy (or undeploy) plan with resolved inputs, secrets masked.
+//! `provisio plan PATH [--service-template '{ns}id'] [--json] [--input K=V …] [--undeploy]
+//! [--strict]`: prints the stages of the deploy (or undeploy) plan with resolved inputs, secrets
+//! masked. Inputs nobody gave yet show as `<input: NAME>` and are listed after the plan;
+//! `--strict` makes them an error (exit 1).
 
 use super::select::parse_inputs;
-use provisio_model::plan::{Plan, build_deploy_plan, build_undeploy_plan};
+use provisio_model::plan::{MissingInput, Plan, build_open_deploy_plan, build_open_undeploy_plan};
 use std::path::Path;
 
 pub fn run(
@@ -11,6 +13,7 @@ pub fn run(
     json: bool,
     inputs: &[String],
     undeploy: bool,
+    strict: bool,
 ) -> i32 {
     let (loaded, st) = match super::select::open_and_select(path, service_template) {
         Ok(x) => x,
@@ -24,19 +27,32 @@ pub fn run(
         }
     };
     let result = if undeploy {
-        build_undeploy_plan(&loaded.library, &st, &inputs)
+        build_open_undeploy_plan(&loaded.library, &st, &inputs)
     } else {
-        build_deploy_plan(&loaded.library, &st, &inputs)
+        build_open_deploy_plan(&loaded.library, &st, &inputs)
     };
     match result {
-        Ok(plan) => {
+        Ok((plan, missing)) => {
+            let needed = needed_inputs(&missing);
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&masked(plan)).unwrap_or_default()
-                );
+                let v = serde_json::json!({"plan": masked(plan), "missingInputs": needed});
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
                 print!("{plan}");
+                if !needed.is_empty() {
+                    println!("inputs still needed at deploy time ({}):", needed.len());
+                    for n in &needed {
+                        println!("  {n}   (--input {n}=VALUE)");
+                    }
+                }
+            }
+            if strict && !needed.is_empty() {
+                eprintln!(
+                    "error: {} input(s) have no value: {}",
+                    needed.len(),
+                    needed.join(", ")
+                );
+                return 1;
             }
             0
         }
@@ -47,11 +63,23 @@ pub fn run(
     }
 }
 
+/// The names to give with `--input`, each once, in plan order.
+fn needed_inputs(missing: &[MissingInput]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for m in missing {
+        let n = m.deploy_input.clone().unwrap_or_else(|| m.input.clone());
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
+}
+
 /// The plan with secret values replaced, for printing.
 fn masked(mut plan: Plan) -> Plan {
     for s in &mut plan.steps {
         for i in &mut s.inputs {
-            if i.secret {
+            if i.secret && !i.is_missing() {
                 i.value = "***".into();
             }
         }

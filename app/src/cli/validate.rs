@@ -31,8 +31,8 @@ pub fn report(path: &Path) -> Result<Report, provisio_model::LoadError> {
     }));
     for (f, st) in lib.service_templates() {
         if !lib.file(f).builtin {
-            diagnostics.extend(provisio_model::validate::validate_service_template(
-                lib,
+            diagnostics.extend(crate::validation::validate_all(
+                &loaded,
                 st,
                 Some(lib.file(f).path.clone()),
             ));

@@ -71,6 +71,26 @@ pub enum DeployError {
     Plan(#[from] PlanError),
     #[error("{0}")]
     Setup(String),
+    /// The instance is undeployed already: nothing was touched.
+    #[error("instance {} is already undeployed; nothing to do", .0.id)]
+    AlreadyUndeployed(Box<InstanceState>),
+    /// Validation found errors: nothing ran, no instance was created.
+    #[error("{} error(s) in the topology; nothing was deployed:\n{}", .0.len(), .0.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<provisio_model::Diagnostic>),
+}
+
+/// The validation errors that stop `st` from deploying (the same checks the editor shows).
+pub fn deploy_blockers(loaded: &Loaded, st: &ServiceTemplate) -> Vec<provisio_model::Diagnostic> {
+    let file = loaded
+        .library
+        .service_templates()
+        .into_iter()
+        .find(|(_, s)| s.qname() == st.qname())
+        .map(|(f, _)| loaded.library.file(f).path.clone());
+    crate::validation::validate_all(loaded, st, file)
+        .into_iter()
+        .filter(|d| d.is_error())
+        .collect()
 }
 
 /// A finished (or failed) run, with the simulated fleets still running (the GUI keeps them,
@@ -104,15 +124,22 @@ pub async fn deploy(
     events: EventSink,
     cancel: CancellationToken,
 ) -> Result<DeployOutcome, DeployError> {
+    let blockers = deploy_blockers(loaded, st);
+    if !blockers.is_empty() {
+        return Err(DeployError::Invalid(blockers));
+    }
     let mut inputs = inputs.clone();
     if opts.simulate {
         simulate::fill_missing_inputs(&loaded.library, st, &mut inputs, false);
     }
     let inputs = &inputs;
     let plan = build_deploy_plan(&loaded.library, st, inputs)?;
+    // The instance keeps the exact definitions it deploys (undeploy needs no source file).
+    let snapshot = artifacts::export_csar(loaded, st)
+        .map_err(|e| DeployError::Setup(format!("cannot snapshot the definitions: {e}")))?;
     let instance = InstanceState {
         id: InstanceState::new_id(&st.id),
-        source: loaded.path.clone(),
+        source: std::fs::canonicalize(&loaded.path).unwrap_or_else(|_| loaded.path.clone()),
         service_template: st.qname().to_string(),
         created: now_secs(),
         simulated: opts.simulate,
@@ -121,6 +148,12 @@ pub async fn deploy(
         devices: BTreeMap::new(),
         phase: "new".into(),
     };
+    let dir = opts.instances_dir();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| DeployError::Setup(format!("{}: {e}", dir.display())))?;
+    let snap = InstanceState::snapshot_in(&dir, &instance.id);
+    provisio_model::save::write_atomic(&snap, &snapshot.bytes)
+        .map_err(|e| DeployError::Setup(format!("{}: {e}", snap.display())))?;
     run(loaded, plan, instance, opts, events, cancel).await
 }
 
@@ -135,7 +168,14 @@ pub async fn undeploy(
     let dir = opts.instances_dir();
     let mut instance =
         InstanceState::load(&dir, id).map_err(|e| DeployError::Setup(e.to_string()))?;
-    let loaded = if instance.source.as_os_str() == "builtin" {
+    if instance.phase == "undeployed" {
+        return Err(DeployError::AlreadyUndeployed(Box::new(instance)));
+    }
+    let snapshot = InstanceState::snapshot_in(&dir, id);
+    let loaded = if snapshot.is_file() {
+        crate::library::open_with_builtin(&snapshot)
+            .map_err(|e| DeployError::Setup(format!("snapshot of {id}: {e}")))?
+    } else if instance.source.as_os_str() == "builtin" {
         crate::library::builtin_loaded()
     } else {
         crate::library::open_with_builtin(&instance.source)

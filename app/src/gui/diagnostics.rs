@@ -8,8 +8,7 @@ use provisio_model::{Diagnostic, Severity};
 pub fn compute(doc: &Document) -> Vec<Diagnostic> {
     let lib = doc.library();
     let file = lib.file(doc.file);
-    let mut out =
-        provisio_model::validate::validate_service_template(lib, doc.st(), Some(file.path.clone()));
+    let mut out = crate::validation::validate_all(&doc.loaded, doc.st(), Some(file.path.clone()));
     out.extend(
         lib.load_diagnostics()
             .iter()

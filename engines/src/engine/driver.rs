@@ -58,19 +58,10 @@ impl DriverRegistry {
     }
 }
 
-/// The driver key for a node type, from its DerivedFrom chain's local names.
+/// The driver key for a node type (see [`provisio_model::drivers::driver_kind`]).
 pub fn driver_key(
     lib: &provisio_model::Library,
     node_type: &provisio_model::QName,
 ) -> Option<&'static str> {
-    use provisio_model::tosca::TypeKind;
-    for q in lib.ancestry(TypeKind::NodeType, node_type) {
-        match q.local.as_str() {
-            "NodeMCU_App" => return Some("nodemcu"),
-            "LXContainerRaspberryPi" | "RaspbianStretchLXC" => return Some("raspberry"),
-            "LXContainerMICA" => return Some("mica"),
-            _ => {}
-        }
-    }
-    None
+    provisio_model::drivers::driver_kind(lib, node_type).map(|k| k.key())
 }

@@ -70,10 +70,47 @@ pub fn check_graph(deps: &[Vec<usize>]) -> Result<(), GraphError> {
     }
 }
 
+/// What a failed step means for the steps that wait for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailurePolicy {
+    /// Deploy: dependants are skipped (nothing is built on a failed foundation).
+    SkipDependants,
+    /// Undeploy: dependants still run once everything they wait for has ended, so one failed
+    /// teardown step never leaves the rest of the system standing. Dependencies only order.
+    RunDependants,
+}
+
 /// Executes steps `0..deps.len()`; `deps[i]` lists the steps `i` waits for. `run(i)` performs
 /// step `i`; `on_change(i, status, outputs)` is called on every status change (for events and
 /// for persisting state). Returns the final status of every step.
 pub async fn execute<F, Fut, G>(
+    deps: &[Vec<usize>],
+    names: &[String],
+    max_parallel: usize,
+    cancel: CancellationToken,
+    run: F,
+    on_change: G,
+) -> Result<Vec<StepStatus>, GraphError>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<Outputs, String>> + Send + 'static,
+    G: FnMut(usize, &StepStatus, Option<&Outputs>),
+{
+    execute_with(
+        FailurePolicy::SkipDependants,
+        deps,
+        names,
+        max_parallel,
+        cancel,
+        run,
+        on_change,
+    )
+    .await
+}
+
+/// [`execute`] with an explicit [`FailurePolicy`].
+pub async fn execute_with<F, Fut, G>(
+    policy: FailurePolicy,
     deps: &[Vec<usize>],
     names: &[String],
     max_parallel: usize,
@@ -105,7 +142,12 @@ where
                     break;
                 }
                 let ready = status[i] == StepStatus::Pending
-                    && deps[i].iter().all(|&d| status[d] == StepStatus::Done);
+                    && deps[i].iter().all(|&d| match policy {
+                        FailurePolicy::SkipDependants => status[d] == StepStatus::Done,
+                        FailurePolicy::RunDependants => {
+                            matches!(status[d], StepStatus::Done | StepStatus::Failed(_))
+                        }
+                    });
                 if ready {
                     status[i] = StepStatus::Running;
                     on_change(i, &status[i], None);
@@ -148,8 +190,10 @@ where
                     Err(reason) => {
                         status[i] = StepStatus::Failed(reason);
                         on_change(i, &status[i], None);
-                        let name = names.get(i).cloned().unwrap_or_else(|| format!("step {i}"));
-                        skip_dependants(i, &name, &dependants, &mut status, &mut on_change);
+                        if policy == FailurePolicy::SkipDependants {
+                            let name = names.get(i).cloned().unwrap_or_else(|| format!("step {i}"));
+                            skip_dependants(i, &name, &dependants, &mut status, &mut on_change);
+                        }
                     }
                 }
             }
@@ -234,6 +278,44 @@ mod tests {
         assert_eq!(log[0], 0);
         assert_eq!(log[3], 3);
         assert_eq!(in_flight.lock().unwrap().1, 2, "steps 1 and 2 ran together");
+    }
+
+    #[tokio::test]
+    async fn run_dependants_policy_runs_everything_after_a_failure() {
+        // 0 fails; 1 waits for 0, 3 for 1; 2 independent: all run, in order.
+        let deps = vec![vec![], vec![0], vec![], vec![1]];
+        let names: Vec<String> = (0..4).map(|i| format!("s{i}")).collect();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let o = order.clone();
+        let status = execute_with(
+            FailurePolicy::RunDependants,
+            &deps,
+            &names,
+            4,
+            CancellationToken::new(),
+            move |i| {
+                let o = o.clone();
+                async move {
+                    o.lock().unwrap().push(i);
+                    if i == 0 {
+                        Err("gone wrong".to_string())
+                    } else {
+                        ok()
+                    }
+                }
+            },
+            |_, _, _| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(status[0], StepStatus::Failed("gone wrong".into()));
+        assert_eq!(
+            &status[1..],
+            &[StepStatus::Done, StepStatus::Done, StepStatus::Done]
+        );
+        let order = order.lock().unwrap().clone();
+        let pos = |s: usize| order.iter().position(|&x| x == s).unwrap();
+        assert!(pos(0) < pos(1) && pos(1) < pos(3), "{order:?}");
     }
 
     #[tokio::test]

@@ -88,6 +88,23 @@ impl InstanceState {
         dir.join(format!("{id}.json"))
     }
 
+    /// The CSAR with the exact definitions (and artifacts) the instance was deployed from, so
+    /// undeploy works after the topology file changed or vanished.
+    pub fn snapshot_in(dir: &Path, id: &str) -> PathBuf {
+        dir.join(format!("{id}.csar"))
+    }
+
+    /// Forgets the instance: its state and its snapshot.
+    pub fn remove(dir: &Path, id: &str) -> Result<(), InstanceError> {
+        let path = Self::path_in(dir, id);
+        if !path.exists() {
+            return Err(InstanceError::NotFound(id.to_string()));
+        }
+        std::fs::remove_file(&path).map_err(|source| InstanceError::Io { path, source })?;
+        let _ = std::fs::remove_file(Self::snapshot_in(dir, id));
+        Ok(())
+    }
+
     /// Writes the state atomically to `dir/<id>.json`.
     pub fn save(&self, dir: &Path) -> Result<(), InstanceError> {
         let path = Self::path_in(dir, &self.id);

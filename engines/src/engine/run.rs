@@ -202,7 +202,12 @@ pub async fn run_plan(
         }
     };
     let names: Vec<String> = steps.iter().map(|s| s.id.clone()).collect();
-    let result = executor::execute(
+    let policy = match plan.kind {
+        PlanKind::Deploy => executor::FailurePolicy::SkipDependants,
+        PlanKind::Undeploy => executor::FailurePolicy::RunDependants,
+    };
+    let result = executor::execute_with(
+        policy,
         &deps,
         &names,
         opts.max_parallel,
@@ -237,13 +242,23 @@ pub async fn run_plan(
                 .iter()
                 .filter(|s| **s == StepStatus::Cancelled)
                 .count();
-            (
-                done == statuses.len(),
-                format!(
-                    "{done} of {} steps done, {failed} failed, {skipped} skipped, {cancelled} cancelled",
-                    statuses.len()
-                ),
-            )
+            let mut summary = format!(
+                "{done} of {} steps done, {failed} failed, {skipped} skipped, {cancelled} cancelled",
+                statuses.len()
+            );
+            // An undeploy that did not converge says what is left standing and why.
+            if plan.kind == PlanKind::Undeploy && failed > 0 {
+                let left: Vec<String> = statuses
+                    .iter()
+                    .zip(&plan.steps)
+                    .filter_map(|(st, s)| match st {
+                        StepStatus::Failed(r) => Some(format!("{} ({}: {r})", s.node, s.operation)),
+                        _ => None,
+                    })
+                    .collect();
+                summary.push_str(&format!("; left: {}", left.join("; ")));
+            }
+            (done == statuses.len(), summary)
         }
     };
     instance.phase = if ok {

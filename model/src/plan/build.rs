@@ -168,7 +168,7 @@ fn build(
     st: &ServiceTemplate,
     deploy_inputs: &BTreeMap<String, String>,
     kind: PlanKind,
-) -> Result<Plan, PlanError> {
+) -> Result<(Plan, Vec<MissingInput>), PlanError> {
     let graph = node_graph(lib, st)?;
     let topo = &st.topology;
     let index = crate::tosca::TopologyIndex::new(topo);
@@ -229,6 +229,7 @@ fn build(
                     .iter()
                     .filter_map(|p| {
                         resolve_input(
+                            lib,
                             &index,
                             node_id,
                             &stack,
@@ -287,9 +288,6 @@ fn build(
             },
         );
     }
-    if !missing.is_empty() {
-        return Err(PlanError::MissingInputs(missing));
-    }
     // Stages: longest path from a root.
     for i in 0..steps.len() {
         let stage = steps[i]
@@ -305,13 +303,66 @@ fn build(
     for (i, s) in steps.iter().enumerate() {
         stages[s.stage].push(i);
     }
-    Ok(Plan {
-        kind,
-        service_template: st.qname(),
-        steps,
-        stages,
-        node_order,
-    })
+    Ok((
+        Plan {
+            kind,
+            service_template: st.qname(),
+            steps,
+            stages,
+            node_order,
+        },
+        missing,
+    ))
+}
+
+fn strict(built: Result<(Plan, Vec<MissingInput>), PlanError>) -> Result<Plan, PlanError> {
+    let (plan, missing) = built?;
+    if missing.is_empty() {
+        Ok(plan)
+    } else {
+        Err(PlanError::MissingInputs(missing))
+    }
+}
+
+/// The lifecycle operations a node type's deploy runs (install/create, configure, start), in
+/// order, as the planner finds them.
+pub fn deploy_operations(lib: &Library, node_type: &QName) -> Vec<crate::tosca::Operation> {
+    let interfaces = lib.node_interfaces(node_type);
+    let Some(iface) = LIFECYCLE_INTERFACES
+        .iter()
+        .find_map(|name| interfaces.iter().find(|i| i.name == *name))
+    else {
+        return Vec::new();
+    };
+    DEPLOY_OPS
+        .iter()
+        .chain(UNDEPLOY_OPS)
+        .filter_map(|names| {
+            names
+                .iter()
+                .find_map(|n| iface.operations.iter().find(|o| o.name == *n))
+                .cloned()
+        })
+        .collect()
+}
+
+/// A deploy plan that shows inputs nobody provided yet as `<input: NAME>` and lists them
+/// (for `provisio plan` and validation); only a dependency cycle is an error.
+pub fn build_open_deploy_plan(
+    lib: &Library,
+    st: &ServiceTemplate,
+    deploy_inputs: &BTreeMap<String, String>,
+) -> Result<(Plan, Vec<MissingInput>), PlanError> {
+    build(lib, st, deploy_inputs, PlanKind::Deploy)
+}
+
+/// The undeploy counterpart of [`build_open_deploy_plan`].
+pub fn build_open_undeploy_plan(
+    lib: &Library,
+    st: &ServiceTemplate,
+    deploy_inputs: &BTreeMap<String, String>,
+) -> Result<(Plan, Vec<MissingInput>), PlanError> {
+    build(lib, st, deploy_inputs, PlanKind::Undeploy)
 }
 
 /// The deploy plan of `st` (install, configure, start; hosts and connection targets first).
@@ -320,7 +371,7 @@ pub fn build_deploy_plan(
     st: &ServiceTemplate,
     deploy_inputs: &BTreeMap<String, String>,
 ) -> Result<Plan, PlanError> {
-    build(lib, st, deploy_inputs, PlanKind::Deploy)
+    strict(build(lib, st, deploy_inputs, PlanKind::Deploy))
 }
 
 /// The undeploy plan of `st` (stop, uninstall; hosts last).
@@ -329,5 +380,5 @@ pub fn build_undeploy_plan(
     st: &ServiceTemplate,
     deploy_inputs: &BTreeMap<String, String>,
 ) -> Result<Plan, PlanError> {
-    build(lib, st, deploy_inputs, PlanKind::Undeploy)
+    strict(build(lib, st, deploy_inputs, PlanKind::Undeploy))
 }

@@ -7,6 +7,11 @@ use crate::tosca::properties::input_name;
 use crate::tosca::{Parameter, TopologyIndex};
 use std::collections::BTreeMap;
 
+/// The placeholder an open plan shows for an input nobody provided yet.
+pub fn missing_marker(name: &str) -> String {
+    format!("<input: {name}>")
+}
+
 /// Whether an input of this name holds a secret (masked everywhere).
 pub fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
@@ -25,7 +30,9 @@ pub fn is_secret_name(name: &str) -> bool {
 }
 
 /// Resolves one parameter for `node`; `stack` is the node's HostedOn chain (excluding itself).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn resolve_input(
+    lib: &crate::Library,
     topo: &TopologyIndex<'_>,
     node: &str,
     stack: &[String],
@@ -41,7 +48,15 @@ pub(crate) fn resolve_input(
             .map(|h| (h.as_str(), InputSource::Host(h.clone()))),
     );
     for (id, source) in candidates {
-        let Some(value) = topo.node(id).and_then(|n| n.property(&param.name)) else {
+        let Some(n) = topo.node(id) else {
+            continue;
+        };
+        // The template's value; an empty or absent one falls back to the type's default.
+        let value = match n.property(&param.name) {
+            Some(v) if !v.trim().is_empty() => Some(v),
+            _ => lib.property_default(&n.type_ref, &param.name),
+        };
+        let Some(value) = value else {
             continue;
         };
         if let Some(input) = input_name(value) {
@@ -75,11 +90,19 @@ pub(crate) fn resolve_input(
         });
     }
     if param.required || asked_for.is_some() {
+        let name = asked_for.clone().unwrap_or_else(|| param.name.clone());
         missing.push(MissingInput {
             node: node.to_string(),
             operation: operation.to_string(),
             input: param.name.clone(),
             deploy_input: asked_for,
+        });
+        // A marked placeholder: a strict plan refuses it, an open plan shows it.
+        return Some(ResolvedInput {
+            name: param.name.clone(),
+            value: missing_marker(&name),
+            source: InputSource::DeployInput(name),
+            secret: is_secret_name(&param.name),
         });
     }
     None

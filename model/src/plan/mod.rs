@@ -5,8 +5,11 @@
 mod build;
 mod inputs;
 
-pub use build::{RelationKind, build_deploy_plan, build_undeploy_plan, relation_kind};
-pub use inputs::is_secret_name;
+pub use build::{
+    RelationKind, build_deploy_plan, build_open_deploy_plan, build_open_undeploy_plan,
+    build_undeploy_plan, deploy_operations, relation_kind,
+};
+pub use inputs::{is_secret_name, missing_marker};
 
 use crate::QName;
 use std::collections::BTreeMap;
@@ -45,7 +48,18 @@ pub struct ResolvedInput {
 impl ResolvedInput {
     /// The value as it may be shown (`***` for secrets).
     pub fn shown(&self) -> &str {
-        if self.secret { "***" } else { &self.value }
+        if self.is_missing() {
+            &self.value // `<input: NAME>`: nothing secret in it
+        } else if self.secret {
+            "***"
+        } else {
+            &self.value
+        }
+    }
+
+    /// Whether this is the placeholder of an open plan for an input nobody gave yet.
+    pub fn is_missing(&self) -> bool {
+        matches!(&self.source, InputSource::DeployInput(n) if self.value == inputs::missing_marker(n))
     }
 }
 

@@ -74,6 +74,14 @@ impl Collector {
             } => {
                 let outcome = match Outcome::parse(&response) {
                     Outcome::Success => DeviceOutcome::Ok,
+                    // Stopping or removing an app that is not there reached the goal: the
+                    // device is already absent (undeploy converges).
+                    Outcome::Failed(reason)
+                        if reason.starts_with("no app installed")
+                            && matches!(self.operation.as_str(), "stop" | "uninstall") =>
+                    {
+                        DeviceOutcome::Ok
+                    }
                     Outcome::Failed(reason) => DeviceOutcome::Failed(reason),
                 };
                 let state = match &outcome {
@@ -263,6 +271,19 @@ mod tests {
         let (r, w, _) = c.finish();
         assert_eq!(r.unwrap()["installedDevicesCount"], "2");
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn no_app_is_already_absent_for_stop_and_uninstall_only() {
+        for op in ["stop", "uninstall"] {
+            let mut c = Collector::new(op, vec!["a".into()]);
+            c.on_response(&resp("a", "error: no app installed"));
+            let (r, _, _) = c.finish();
+            assert!(r.is_ok(), "{op}: {r:?}");
+        }
+        let mut c = Collector::new("start", vec!["a".into()]);
+        c.on_response(&resp("a", "error: no app installed"));
+        assert!(c.finish().0.is_err());
     }
 
     #[test]
