@@ -318,6 +318,22 @@ fn deploy_the_thesis_scenario_with_a_failing_device_then_undeploy() {
         "{:?}",
         o.devices
     );
+    // Cards tell the truth: undeployed, not the "done" of the undeploy's steps...
+    for node in ["SensorPublisher", "NodeRED", "InfluxDB"] {
+        assert_eq!(
+            app.state.overlays[node].run,
+            Some(NodeRun::Undeployed),
+            "{node}"
+        );
+    }
+    // ...and so after reopening the topology.
+    let mut reopened = thesis();
+    reopened.deploy.data_dir = data.path().to_path_buf();
+    reopened.deploy.restore(&mut reopened.state);
+    assert_eq!(
+        reopened.state.overlays["NodeRED"].run,
+        Some(NodeRun::Undeployed)
+    );
 }
 
 #[test]

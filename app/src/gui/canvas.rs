@@ -69,6 +69,7 @@ fn run_color(run: &NodeRun) -> Color32 {
         NodeRun::Done => Color32::from_rgb(60, 170, 90),
         NodeRun::Failed(_) => Color32::from_rgb(220, 70, 60),
         NodeRun::Skipped(_) => Color32::from_rgb(150, 150, 150),
+        NodeRun::Undeployed => Color32::from_rgb(120, 130, 150),
     }
 }
 
@@ -724,6 +725,7 @@ fn draw_node(
             NodeRun::Done => "done".to_string(),
             NodeRun::Failed(_) => "failed".to_string(),
             NodeRun::Skipped(_) => "skipped".to_string(),
+            NodeRun::Undeployed => "undeployed".to_string(),
         };
         let c = run_color(run);
         let g = painter.layout_no_wrap(

@@ -314,7 +314,9 @@ impl DeployUi {
                         if self.simulate && !undeploy && self.telemetry_rx.is_none() {
                             self.listen_telemetry();
                         }
-                        let _ = undeploy;
+                        if undeploy && outcome.instance.phase == "undeployed" {
+                            super::state::mark_undeployed(&mut state.overlays);
+                        }
                         self.instance = Some(outcome.instance);
                         self.fleets = outcome.fleets;
                     }
@@ -456,6 +458,7 @@ impl DeployUi {
                             NodeRun::Done => ("✔", egui::Color32::from_rgb(60, 170, 90)),
                             NodeRun::Failed(_) => ("✖", egui::Color32::from_rgb(220, 70, 60)),
                             NodeRun::Skipped(_) => ("–", egui::Color32::GRAY),
+                            NodeRun::Undeployed => ("○", egui::Color32::GRAY),
                         };
                         let r = ui.colored_label(c, format!("{icon} {}", s.id));
                         if let NodeRun::Failed(reason) | NodeRun::Skipped(reason) = &s.state {
@@ -752,6 +755,9 @@ impl DeployUi {
             state
                 .overlays
                 .insert(n.id.clone(), NodeOverlay { run, devices });
+        }
+        if last.phase == "undeployed" {
+            super::state::mark_undeployed(&mut state.overlays);
         }
         state.status = format!("last deployment: {} ({})", last.id, last.phase);
         self.instance = Some(last);

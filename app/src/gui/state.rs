@@ -38,6 +38,17 @@ pub enum NodeRun {
     Done,
     Failed(String),
     Skipped(String),
+    /// Torn down by a finished undeploy (also after reopening the topology).
+    Undeployed,
+}
+
+/// After an undeploy that converged: nodes show "undeployed", not the "done" of its steps.
+pub fn mark_undeployed(overlays: &mut std::collections::BTreeMap<String, NodeOverlay>) {
+    for o in overlays.values_mut() {
+        if o.run.is_some() {
+            o.run = Some(NodeRun::Undeployed);
+        }
+    }
 }
 
 /// One device marker on a device-group node.
