@@ -5,7 +5,7 @@
 use provisio_model::{InputKind, Loaded};
 use std::path::{Path, PathBuf};
 
-use provisio_model::csar::percent_decode;
+use provisio_model::csar::{MAX_ARTIFACT_BYTES, percent_decode};
 
 fn decode(s: &str) -> String {
     percent_decode(s)
@@ -21,30 +21,30 @@ fn variants(reference: &str) -> Vec<String> {
     v
 }
 
-/// Reads an artifact file by its reference. Refuses references that leave their root.
+/// Reads an artifact file by its reference; `None` when it is missing or refused (see
+/// [`load_artifact`] for the reason).
 pub fn read_artifact(loaded: &Loaded, reference: &str) -> Option<Vec<u8>> {
-    find_artifact(loaded, reference, true).and_then(|f| f.bytes)
+    load_artifact(loaded, reference).ok()
 }
 
-/// Whether an artifact file can be read, without reading it.
-pub fn artifact_exists(loaded: &Loaded, reference: &str) -> bool {
-    find_artifact(loaded, reference, false).is_some()
+/// Where an artifact file is found: an archive entry, a file on disk, or a built-in file.
+enum Found {
+    Entry(String),
+    File(PathBuf),
+    Builtin(&'static [u8]),
 }
 
-struct Found {
-    bytes: Option<Vec<u8>>,
-}
-
-fn find_artifact(loaded: &Loaded, reference: &str, read: bool) -> Option<Found> {
-    let found = |b: Option<Vec<u8>>| Some(Found { bytes: b });
+/// Finds an artifact file by its reference without reading it (an archive entry is looked up
+/// in the central directory, nothing is inflated). Refuses references that leave their root.
+fn find(loaded: &Loaded, reference: &str) -> Option<Found> {
     for r in variants(reference) {
         if r.split('/').any(|c| c == "..") || r.starts_with('/') {
             return None;
         }
         if let Some(csar) = &loaded.csar
-            && let Some(b) = csar.files.get(&r)
+            && csar.contains(&r)
         {
-            return found(read.then(|| b.clone()));
+            return Some(Found::Entry(r));
         }
         let roots: Vec<PathBuf> = match loaded.kind {
             InputKind::WineryRepository => vec![loaded.path.clone()],
@@ -59,25 +59,51 @@ fn find_artifact(loaded: &Loaded, reference: &str, read: bool) -> Option<Found> 
         for root in roots {
             let p = root.join(&r);
             if p.is_file() {
-                if !read {
-                    return found(None);
-                }
-                if let Ok(b) = std::fs::read(&p) {
-                    return found(Some(b));
-                }
+                return Some(Found::File(p));
             }
         }
         if let Some((_, b)) = provisio_assets::library_files()
             .iter()
             .find(|(p, _)| *p == r)
         {
-            return found(read.then(|| b.to_vec()));
+            return Some(Found::Builtin(b));
         }
     }
     None
 }
 
-/// Exports the service template `st_qname` of `loaded` to bytes.
+/// Whether an artifact file exists, decided without reading or inflating it.
+pub fn artifact_exists(loaded: &Loaded, reference: &str) -> bool {
+    find(loaded, reference).is_some()
+}
+
+/// Reads an artifact file by its reference, at most [`MAX_ARTIFACT_BYTES`]: an archive entry
+/// is inflated only now, counting bytes, so a zip bomb is refused, not held in memory.
+pub fn load_artifact(loaded: &Loaded, reference: &str) -> Result<Vec<u8>, String> {
+    match find(loaded, reference) {
+        None => Err(format!("artifact file '{reference}' not found")),
+        Some(Found::Builtin(b)) => Ok(b.to_vec()),
+        Some(Found::Entry(name)) => match &loaded.csar {
+            Some(csar) => csar.read_entry(&name).map_err(|e| e.to_string()),
+            None => Err(format!("artifact file '{reference}' not found")),
+        },
+        Some(Found::File(p)) => {
+            let len = std::fs::metadata(&p)
+                .map_err(|e| format!("{}: {e}", p.display()))?
+                .len();
+            if len > MAX_ARTIFACT_BYTES {
+                return Err(format!(
+                    "{}: {len} bytes, more than the artifact limit of {MAX_ARTIFACT_BYTES}",
+                    p.display()
+                ));
+            }
+            std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))
+        }
+    }
+}
+
+/// Exports the service template `st` of `loaded` as a CSAR (what the editor holds: the given
+/// template replaces the stored one).
 pub fn export_csar(
     loaded: &Loaded,
     st: &provisio_model::tosca::ServiceTemplate,
@@ -89,7 +115,6 @@ pub fn export_csar(
         .find(|(_, s)| s.qname() == st.qname())
         .map(|(f, _)| f)
         .ok_or_else(|| format!("{} is not in the loaded files", st.qname()))?;
-    // Export what the editor holds: the given template replaces the stored one.
     let source = |r: &str| read_artifact(loaded, r);
     let created_by = format!("Provisio {}", env!("CARGO_PKG_VERSION"));
     let mut lib = lib.clone();

@@ -296,8 +296,8 @@ async fn run(
         let mut served: Vec<ServedArtifact> = Vec::new();
         for a in &step.artifacts {
             for file in &a.files {
-                match artifacts::read_artifact(loaded, file) {
-                    Some(bytes) => {
+                match artifacts::load_artifact(loaded, file) {
+                    Ok(bytes) => {
                         let file_name = file.rsplit('/').next().unwrap_or(file).to_string();
                         served.push(services.artifacts.register(
                             &token,
@@ -306,10 +306,10 @@ async fn run(
                             Arc::new(bytes),
                         ));
                     }
-                    None => events.log(
+                    Err(why) => events.log(
                         Level::Warn,
                         Some(&step.node),
-                        format!("artifact file '{file}' of {} not found", a.name),
+                        format!("artifact {}: {why}", a.name),
                     ),
                 }
             }
