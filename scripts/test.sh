@@ -15,6 +15,7 @@ PACKAGES=(
   mesa-vulkan-drivers  # software rendering for egui_kittest snapshots
   libxkbcommon-x11-0 libgl1 libegl1
   g++ make             # host build of the Arduino library
+  gcc-xtensa-lx106 picolibc-xtensa-lx106-elf  # ESP8266 cross build of the Arduino library's core
   busybox-static       # tiny container root filesystems
 )
 
@@ -45,6 +46,12 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 if [ -d firmware/arduino ] && [ -f firmware/arduino/Makefile ]; then
   echo "==> Arduino library host tests"
   make -s -C firmware/arduino test
+  if command -v xtensa-lx106-elf-g++ >/dev/null; then
+    echo "==> Arduino library core for the ESP8266 CPU (xtensa-lx106)"
+    make -s -C firmware/arduino esp8266
+  else
+    echo "warning: xtensa-lx106-elf-g++ missing; ESP8266 cross build skipped" >&2
+  fi
 fi
 
 echo "==> cargo tests (workspace)"

@@ -7,5 +7,6 @@ pub mod engine;
 pub mod events;
 pub mod mica_emulator;
 pub mod monitoring;
+pub mod netsim;
 pub mod pubsub;
 pub mod standin;

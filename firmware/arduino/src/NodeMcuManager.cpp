@@ -12,46 +12,62 @@ namespace {
 const char* kStateFile = "/tosca-state.json";
 const char* kStateTmp = "/tosca-state.tmp";
 
-std::string stateJson(const tosca::State& s) {
+tosca::Str stateJson(const tosca::State& s) {
   using tosca::jsonQuote;
-  std::string j = "{\"hasApp\":" + std::string(s.hasApp ? "true" : "false");
-  j += ",\"appMd5\":" + jsonQuote(s.appMd5) + ",\"appSize\":" + std::to_string(s.appSize);
-  j += ",\"running\":" + std::string(s.running ? "true" : "false");
-  j += ",\"hasConfig\":" + std::string(s.hasConfig ? "true" : "false") + ",\"appConfig\":" + jsonQuote(s.appConfig);
-  j += ",\"hasPending\":" + std::string(s.hasPending ? "true" : "false");
+  tosca::Str j = tosca::Str("{\"hasApp\":") + (s.hasApp ? "true" : "false");
+  j += ",\"appMd5\":" + jsonQuote(s.appMd5) + ",\"appSize\":" + tosca::Str::number(s.appSize);
+  j += tosca::Str(",\"running\":") + (s.running ? "true" : "false");
+  j += tosca::Str(",\"hasConfig\":") + (s.hasConfig ? "true" : "false") + ",\"appConfig\":" + jsonQuote(s.appConfig);
+  j += tosca::Str(",\"hasPending\":") + (s.hasPending ? "true" : "false");
   j += ",\"pendingResponse\":" + jsonQuote(s.pendingResponse);
-  j += ",\"flashing\":" + std::string(s.flashing ? "true" : "false") + "}";
+  j += tosca::Str(",\"flashing\":") + (s.flashing ? "true" : "false") + "}";
   return j;
 }
 
-bool flag(const tosca::Json& j, const char* k) {
-  const tosca::Json* v = j.get(k);
-  return v && v->isBool() && v->asBool();
-}
+bool flag(const tosca::Json& j, const char* k) { return j.get(k).asBool(); }
 
-std::string text(const tosca::Json& j, const char* k) {
-  const tosca::Json* v = j.get(k);
-  return (v && v->isString()) ? v->asString() : std::string();
-}
+tosca::Str text(const tosca::Json& j, const char* k) { return j.get(k).asString(); }
 }  // namespace
 
-class NodeMcuManager::Glue : public tosca::Storage, public tosca::Flash, public tosca::Downloader, public tosca::Outbox {
+class NodeMcuManager::Glue : public tosca::Storage,
+                             public tosca::Flash,
+                             public tosca::Downloader,
+                             public tosca::Outbox,
+                             public tosca::Callbacks {
  public:
   explicit Glue(NodeMcuManager& m) : m_(m) {}
+
+  // The app's callbacks as set through NodeMcuManager (empty: do nothing / start accepts).
+  std::function<void()> onInstall, onStop, onUninstall;
+  std::function<void(const tosca::Str&)> onConfigure;
+  std::function<bool()> onStart;
+
+  void install() override {
+    if (onInstall) onInstall();
+  }
+  void configure(const tosca::Str& c) override {
+    if (onConfigure) onConfigure(c);
+  }
+  bool start() override { return !onStart || onStart(); }
+  void stop() override {
+    if (onStop) onStop();
+  }
+  void uninstall() override {
+    if (onUninstall) onUninstall();
+  }
 
   bool load(tosca::State& out) override {
     if (!LittleFS.begin()) return false;
     File f = LittleFS.open(kStateFile, "r");
     if (!f) return false;
-    std::string body;
+    tosca::Str body;
     while (f.available()) body += static_cast<char>(f.read());
     f.close();
     tosca::Json j;
     if (!tosca::Json::parse(body, j) || !j.isObject()) return false;
     out.hasApp = flag(j, "hasApp");
     out.appMd5 = text(j, "appMd5");
-    const tosca::Json* size = j.get("appSize");
-    out.appSize = (size && size->isUnsigned()) ? size->asUnsigned() : 0;
+    out.appSize = j.get("appSize").asUnsigned();
     out.running = flag(j, "running");
     out.hasConfig = flag(j, "hasConfig");
     out.appConfig = text(j, "appConfig");
@@ -64,7 +80,7 @@ class NodeMcuManager::Glue : public tosca::Storage, public tosca::Flash, public 
   // Atomic: write a temp file, then rename it over the state file.
   bool save(const tosca::State& s) override {
     if (!LittleFS.begin()) return false;
-    std::string body = stateJson(s);
+    tosca::Str body = stateJson(s);
     File f = LittleFS.open(kStateTmp, "w");
     if (!f) return false;
     bool ok = f.write(reinterpret_cast<const uint8_t*>(body.data()), body.size()) == body.size();
@@ -79,7 +95,7 @@ class NodeMcuManager::Glue : public tosca::Storage, public tosca::Flash, public 
   bool commit() override { return Update.end(true); }
   void abort() override { Update.end(false); }
 
-  tosca::FetchResult fetch(const std::string& url, uint64_t offset, tosca::DownloadSink& sink) override {
+  tosca::FetchResult fetch(const tosca::Str& url, uint64_t offset, tosca::DownloadSink& sink) override {
     WiFiClient client;
     HTTPClient http;
     http.setTimeout(15000);
@@ -90,7 +106,7 @@ class NodeMcuManager::Glue : public tosca::Storage, public tosca::Flash, public 
     int code = http.GET();
     if (code <= 0) {
       http.end();
-      return {tosca::FetchResult::Retry, std::string("http: ") + HTTPClient::errorToString(code).c_str()};
+      return {tosca::FetchResult::Retry, tosca::Str("http: ") + HTTPClient::errorToString(code).c_str()};
     }
     uint64_t skip = 0;
     int length = http.getSize();  // Content-Length of this response, -1 when absent
@@ -105,7 +121,7 @@ class NodeMcuManager::Glue : public tosca::Storage, public tosca::Flash, public 
       skip = offset;  // the server ignored Range
     } else {
       http.end();
-      return {code >= 500 ? tosca::FetchResult::Retry : tosca::FetchResult::Fatal, "http " + std::to_string(code)};
+      return {code >= 500 ? tosca::FetchResult::Retry : tosca::FetchResult::Fatal, "http " + tosca::Str::number(static_cast<uint64_t>(code))};
     }
     if (!sink.started(known, total)) {
       http.end();
@@ -148,7 +164,7 @@ class NodeMcuManager::Glue : public tosca::Storage, public tosca::Flash, public 
 
   void waitBeforeRetry() override { delay(500); }
 
-  void publish(const std::string& json) override {
+  void publish(const tosca::Str& json) override {
     m_.mqtt_.publish(m_.response_, String(json.c_str()), false, 1);
   }
 
@@ -162,7 +178,7 @@ class NodeMcuManager::Glue : public tosca::Storage, public tosca::Flash, public 
     ESP.restart();
   }
 
-  void log(const std::string& line) override { Serial.println(line.c_str()); }
+  void log(const tosca::Str& line) override { Serial.println(line.c_str()); }
 
  private:
   NodeMcuManager& m_;
@@ -185,6 +201,7 @@ NodeMcuManager::NodeMcuManager(const char* mqttServer, uint16_t port, const char
   status_ = response_ + "/status/" + id_;
   glue_ = new Glue(*this);
   core_ = new tosca::ManagerCore(id_.c_str(), *glue_, *glue_, *glue_, *glue_);
+  core_->setCallbacks(glue_);
   instance_ = this;
 }
 
@@ -228,21 +245,21 @@ void NodeMcuManager::loopManager() {
   }
 }
 
-void NodeMcuManager::setCallbackInstall(std::function<void()> cb) { core_->callbacks.install = cb; }
+void NodeMcuManager::setCallbackInstall(std::function<void()> cb) { glue_->onInstall = cb; }
 void NodeMcuManager::setCallbackConfigure(std::function<void(String)> cb) {
-  core_->callbacks.configure = [cb](const std::string& c) {
+  glue_->onConfigure = [cb](const tosca::Str& c) {
     if (cb) cb(String(c.c_str()));
   };
 }
 void NodeMcuManager::setCallbackStart(void (*cb)()) {
-  core_->callbacks.start = [cb] {
+  glue_->onStart = [cb] {
     if (cb) cb();
     return true;
   };
 }
-void NodeMcuManager::setCallbackStart(std::function<bool()> cb) { core_->callbacks.start = cb; }
-void NodeMcuManager::setCallbackStop(std::function<void()> cb) { core_->callbacks.stop = cb; }
-void NodeMcuManager::setCallbackUninstall(std::function<void()> cb) { core_->callbacks.uninstall = cb; }
+void NodeMcuManager::setCallbackStart(std::function<bool()> cb) { glue_->onStart = cb; }
+void NodeMcuManager::setCallbackStop(std::function<void()> cb) { glue_->onStop = cb; }
+void NodeMcuManager::setCallbackUninstall(std::function<void()> cb) { glue_->onUninstall = cb; }
 
 String NodeMcuManager::appConfig() const {
   return core_->state().hasConfig ? String(core_->state().appConfig.c_str()) : String();

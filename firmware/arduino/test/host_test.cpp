@@ -28,6 +28,11 @@ void check(bool ok, const std::string& what) {
   }
 }
 
+std::string S(const Str& s) { return std::string(s.data(), s.size()); }
+Str T(const std::string& s) { return Str(s.data(), s.size()); }
+// `text` must outlive `out` (a view into it).
+bool parse(const std::string& text, Json& out) { return Json::parse(text.data(), text.size(), out); }
+
 struct MemStorage : Storage {
   State saved;
   bool has = false;
@@ -62,7 +67,7 @@ struct FakeDownloader : Downloader {
   std::vector<uint8_t> body;
   size_t breakAt = SIZE_MAX;
   std::vector<uint64_t> offsets;
-  FetchResult fetch(const std::string&, uint64_t offset, DownloadSink& sink) override {
+  FetchResult fetch(const Str&, uint64_t offset, DownloadSink& sink) override {
     offsets.push_back(offset);
     if (!sink.started(true, body.size())) return {};
     for (size_t pos = offset; pos < body.size(); pos += 16) {
@@ -80,7 +85,7 @@ struct FakeDownloader : Downloader {
 struct RecOutbox : Outbox {
   std::vector<std::string> published;
   bool rebooted = false;
-  void publish(const std::string& json) override { published.push_back(json); }
+  void publish(const Str& json) override { published.push_back(S(json)); }
   void reboot() override { rebooted = true; }
 };
 
@@ -97,7 +102,21 @@ std::vector<uint8_t> unhex(const std::string& h) {
   return out;
 }
 
-std::string str(const Json* j) { return (j && j->isString()) ? j->asString() : std::string("<null>"); }
+std::string str(const Json& j) { return j.isString() ? S(j.asString()) : std::string("<null>"); }
+
+// Records the callbacks the core makes; start refuses when `refuse`.
+struct RecApp : Callbacks {
+  std::vector<std::string> calls;
+  bool refuse = false;
+  void install() override { calls.push_back("install"); }
+  void configure(const Str&) override { calls.push_back("configure"); }
+  bool start() override {
+    calls.push_back("start");
+    return !refuse;
+  }
+  void stop() override { calls.push_back("stop"); }
+  void uninstall() override { calls.push_back("uninstall"); }
+};
 
 std::string join(const std::vector<std::string>& v) {
   std::string s = "[";
@@ -109,7 +128,7 @@ std::vector<std::string> responsesOf(const std::vector<std::string>& published, 
   std::vector<std::string> out;
   for (const auto& p : published) {
     Json m;
-    if (!Json::parse(p, m) || str(m.get("messageType")) != "response") continue;
+    if (!parse(p, m) || str(m.get("messageType")) != "response") continue;
     check(str(m.get("hardwareId")) == id, "response names the device: " + p);
     out.push_back(str(m.get("response")));
   }
@@ -118,82 +137,77 @@ std::vector<std::string> responsesOf(const std::vector<std::string>& published, 
 
 void runFixture(const std::filesystem::path& path) {
   std::string name = path.filename().string();
+  std::string text = readFile(path);
   Json fx;
-  if (!Json::parse(readFile(path), fx)) {
+  if (!parse(text, fx)) {
     check(false, name + ": fixture is not JSON");
     return;
   }
-  const Json& given = *fx.get("given");
-  const Json& expect = *fx.get("expect");
+  Json given = fx.get("given");
+  Json expect = fx.get("expect");
   std::string id = str(fx.get("hardwareId"));
 
   MemStorage storage;
   State st;
-  const Json* inst = given.get("installed");
-  if (inst && inst->isObject()) {
+  Json inst = given.get("installed");
+  if (inst.isObject()) {
     st.hasApp = true;
-    st.appMd5 = str(inst->get("md5"));
-    st.appSize = inst->get("size")->asUnsigned();
+    st.appMd5 = T(str(inst.get("md5")));
+    st.appSize = inst.get("size").asUnsigned();
   }
-  st.running = given.get("running")->asBool();
-  const Json* cfg = given.get("appConfig");
-  if (cfg && cfg->isString()) {
+  st.running = given.get("running").asBool();
+  Json cfg = given.get("appConfig");
+  if (cfg.isString()) {
     st.hasConfig = true;
-    st.appConfig = cfg->asString();
+    st.appConfig = cfg.asString();
   }
   storage.save(st);
-  bool refuse = given.get("appRefusesStart")->asBool();
 
   FakeFlash flash;
   FakeDownloader dl;
-  if (const Json* d = fx.get("download")) dl.body = unhex(str(d->get("bodyHex")));
+  if (Json d = fx.get("download"); !d.isMissing()) dl.body = unhex(str(d.get("bodyHex")));
   RecOutbox out;
-  std::vector<std::string> calls;
+  RecApp app;
+  app.refuse = given.get("appRefusesStart").asBool();
 
-  ManagerCore core(id, storage, flash, dl, out);
+  ManagerCore core(T(id), storage, flash, dl, out);
   core.boot();  // resuming a running app is not part of the fixture's callbacks
   out.published.clear();
-  core.callbacks.install = [&] { calls.push_back("install"); };
-  core.callbacks.configure = [&](const std::string&) { calls.push_back("configure"); };
-  core.callbacks.start = [&] {
-    calls.push_back("start");
-    return !refuse;
-  };
-  core.callbacks.stop = [&] { calls.push_back("stop"); };
-  core.callbacks.uninstall = [&] { calls.push_back("uninstall"); };
+  core.setCallbacks(&app);
 
   std::string cmd = str(fx.get("command"));
   core.handleMessage(cmd.data(), cmd.size());
   State after = core.state();
   bool rebooted = out.rebooted;
   if (rebooted) {
-    ManagerCore again(id, storage, flash, dl, out);
-    again.callbacks.start = [] { return true; };
+    ManagerCore again(T(id), storage, flash, dl, out);
     again.boot();
     after = again.state();
   }
 
   std::vector<std::string> got = responsesOf(out.published, id);
   std::vector<std::string> want;
-  if (const Json* r = expect.get("response"); r && r->isString()) want.push_back(r->asString());
+  if (Json r = expect.get("response"); r.isString()) want.push_back(S(r.asString()));
   check(got == want, name + ": responses " + join(got) + " want " + join(want));
 
   std::vector<std::string> wantCalls;
-  for (const auto& c : expect.get("callbacks")->items()) wantCalls.push_back(c.asString());
-  check(calls == wantCalls, name + ": callbacks " + join(calls) + " want " + join(wantCalls));
+  Json wantList = expect.get("callbacks");
+  for (size_t i = 0; i < wantList.size(); i++) wantCalls.push_back(str(wantList.item(i)));
+  check(wantList.isArray(), name + ": callbacks list");
+  check(app.calls == wantCalls, name + ": callbacks " + join(app.calls) + " want " + join(wantCalls));
 
-  const Json* wi = expect.get("installed");
-  bool wantApp = wi && wi->isObject();
+  Json wi = expect.get("installed");
+  bool wantApp = wi.isObject();
   check(after.hasApp == wantApp, name + ": installed presence");
   if (wantApp && after.hasApp) {
-    check(after.appMd5 == str(wi->get("md5")) && after.appSize == wi->get("size")->asUnsigned(),
-          name + ": installed image " + after.appMd5);
+    check(S(after.appMd5) == str(wi.get("md5")) && after.appSize == wi.get("size").asUnsigned(),
+          name + ": installed image " + S(after.appMd5));
   }
-  check(after.running == expect.get("running")->asBool(), name + ": running");
-  const Json* wc = expect.get("appConfig");
-  bool wantCfg = wc && wc->isString();
-  check(after.hasConfig == wantCfg && (!wantCfg || after.appConfig == wc->asString()), name + ": appConfig");
-  check(rebooted == expect.get("reboot")->asBool(), name + ": reboot");
+  check(after.running == expect.get("running").asBool(), name + ": running");
+  Json wc = expect.get("appConfig");
+  bool wantCfg = wc.isString();
+  check(after.hasConfig == wantCfg && (!wantCfg || after.appConfig == wc.asString()), name + ": appConfig");
+  check(rebooted == expect.get("reboot").asBool(), name + ": reboot");
   check(!after.flashing && !after.hasPending, name + ": leftover install markers");
   if (rebooted) check(flash.committed && flash.data == dl.body, name + ": image committed to flash");
 }
@@ -225,6 +239,19 @@ void jsonEdges() {
   check(Json::parse("18446744073709551616", j) && !j.isUnsigned(), "json u64 overflow is not unsigned");
   check(Json::parse("-1", j) && !j.isUnsigned(), "json negative is not unsigned");
   check(jsonQuote("a\"b\\\x01") == "\"a\\\"b\\\\\\u0001\"", "json quoting");
+  check(Json::parse("{\"k\":[1,{\"x\":\"y\"},\"z\"],\"k\":2, \"a\\u0062\":true}", j), "json with nesting");
+  check(j.size() == 3 && j.get("k").isArray() && j.get("k").size() == 3, "json counts members and items");
+  check(str(j.get("k").item(1).get("x")) == "y" && j.get("k").item(3).isMissing(), "json items by index");
+  check(j.get("ab").asBool() && j.get("b").isMissing() && j.get("k").item(0).asUnsigned() == 1, "json escaped key");
+  check(!Json::parse("", j) && !Json::parse(nullptr, 0, j) && j.isMissing(), "json empty input");
+  check(!Json::parse(std::string("{\"a\":1}\0", 8).c_str(), 8, j), "json NUL after the value is junk");
+  check(Str::number(0) == "0" && Str::number(18446744073709551615ull) == "18446744073709551615", "str numbers");
+  Str s("Ab");
+  s += 'C';
+  s += Str("d\0e", 3);
+  check(s.size() == 6 && s != "AbCd" && s.lower() == Str("abcd\0e", 6) && !s.failed(), "str append and lower");
+  Str moved(static_cast<Str&&>(s));
+  check(moved.size() == 6 && s.empty() && std::string(s.c_str()).empty(), "str move leaves the source empty");
   check(responseJson("1345963", "success") == "{\"messageType\":\"response\",\"response\":\"success\",\"hardwareId\":\"1345963\"}",
         "response JSON is exact");
 }
@@ -245,7 +272,7 @@ void resumedDownload() {
   ManagerCore core("d", storage, flash, dl, out);
   core.boot();
   std::string cmd = "{\"messageType\":\"install\",\"installUrl\":\"http://h/a.bin\",\"binarySize\":100,\"hash\":\"" +
-                    m.hexDigest() + "\"}";
+                    S(m.hexDigest()) + "\"}";
   core.handleMessage(cmd.data(), cmd.size());
   check(dl.offsets.size() == 2 && dl.offsets[1] == 48, "download resumed at the written offset");
   check(out.rebooted && flash.data == dl.body, "resumed image is complete");
@@ -317,8 +344,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> seeds;
   for (const auto& f : files) {
     runFixture(f);
+    std::string text = readFile(f);
     Json fx;
-    if (Json::parse(readFile(f), fx)) seeds.push_back(str(fx.get("command")));
+    if (parse(text, fx)) seeds.push_back(str(fx.get("command")));
   }
   fuzz(seeds);
   md5Vectors();

@@ -25,9 +25,9 @@ unsigned long lastReading = 0;
 void applyConfig(const String& appConfig) {
   tosca::Json cfg;
   if (!tosca::Json::parse(appConfig.c_str(), cfg) || !cfg.isObject()) return;
-  const tosca::Json* interval = cfg.get("interval");
-  if (interval && interval->isUnsigned() && interval->asUnsigned() >= 100) {
-    intervalMs = static_cast<unsigned long>(interval->asUnsigned());
+  tosca::Json interval = cfg.get("interval");
+  if (interval.isUnsigned() && interval.asUnsigned() >= 100) {
+    intervalMs = static_cast<unsigned long>(interval.asUnsigned());
   }
 }
 

@@ -14,34 +14,28 @@ const char* const kNoAppInstalled = "no app installed";
 const char* const kAppRefusedToStart = "app refused to start";
 const char* const kFlashInterrupted = "flash interrupted";
 
-std::string responseJson(const std::string& hardwareId, const std::string& response) {
+Str responseJson(const Str& hardwareId, const Str& response) {
   return "{\"messageType\":\"response\",\"response\":" + jsonQuote(response) +
          ",\"hardwareId\":" + jsonQuote(hardwareId) + "}";
 }
 
-std::string progressJson(const std::string& hardwareId, uint64_t written, uint64_t total) {
+Str progressJson(const Str& hardwareId, uint64_t written, uint64_t total) {
   return "{\"messageType\":\"progress\",\"hardwareId\":" + jsonQuote(hardwareId) +
-         ",\"written\":" + std::to_string(written) + ",\"total\":" + std::to_string(total) + "}";
+         ",\"written\":" + Str::number(written) + ",\"total\":" + Str::number(total) + "}";
 }
 
-static std::string lower(std::string s) {
-  for (auto& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
-
-ManagerCore::ManagerCore(std::string hardwareId, Storage& storage, Flash& flash, Downloader& downloader,
+ManagerCore::ManagerCore(const Str& hardwareId, Storage& storage, Flash& flash, Downloader& downloader,
                          Outbox& outbox, uint64_t slotCapacity)
-    : id_(std::move(hardwareId)),
+    : id_(hardwareId),
       storage_(storage),
       flash_(flash),
       downloader_(downloader),
       outbox_(outbox),
       slotCapacity_(slotCapacity) {}
 
-void ManagerCore::respond(const std::string& response) { outbox_.publish(responseJson(id_, response)); }
+void ManagerCore::respond(const Str& response) { outbox_.publish(responseJson(id_, response)); }
 
-void ManagerCore::respondError(const std::string& reason) { respond("error: " + reason); }
+void ManagerCore::respondError(const Str& reason) { respond("error: " + reason); }
 
 void ManagerCore::persist() {
   if (!storage_.save(state_)) outbox_.log("could not save state");
@@ -64,7 +58,7 @@ void ManagerCore::boot() {
     dirty = true;
   }
   if (state_.running) {
-    if (!(state_.hasApp && (!callbacks.start || callbacks.start()))) {
+    if (!(state_.hasApp && app_->start())) {
       state_.running = false;
       dirty = true;
     }
@@ -74,41 +68,42 @@ void ManagerCore::boot() {
 
 void ManagerCore::handleMessage(const char* payload, size_t len) {
   Json msg;
-  if (payload == nullptr || !Json::parse(std::string(payload, len), msg) || !msg.isObject()) {
+  if (!Json::parse(payload, len, msg) || !msg.isObject()) {
     outbox_.log("ignored control message: not a JSON object");
     return;
   }
-  const Json* type = msg.get("messageType");
-  if (type == nullptr || !type->isString()) {
+  Json type = msg.get("messageType");
+  if (!type.isString()) {
     outbox_.log("ignored control message: no messageType");
     return;
   }
-  const std::string& t = type->asString();
+  Str t = type.asString();
   if (t == "install") {
-    const Json* url = msg.get("installUrl");
-    const Json* size = msg.get("binarySize");
-    const Json* hash = msg.get("hash");
-    if (!url || !url->isString() || !size || !size->isUnsigned() || !hash || !hash->isString()) {
+    Json url = msg.get("installUrl");
+    Json size = msg.get("binarySize");
+    Json hash = msg.get("hash");
+    if (!url.isString() || !size.isUnsigned() || !hash.isString()) {
       outbox_.log("ignored install: missing or bad fields");
       return;
     }
-    install(url->asString(), size->asUnsigned(), hash->asString());
+    install(url.asString(), size.asUnsigned(), hash.asString());
   } else if (t == "configure") {
-    const Json* cfg = msg.get("appConfig");
-    if (!cfg || !cfg->isString()) {
+    Json cfg = msg.get("appConfig");
+    if (!cfg.isString()) {
       outbox_.log("ignored configure: no appConfig");
       return;
     }
     if (!state_.hasApp) return respondError(kNoAppInstalled);
-    if (callbacks.configure) callbacks.configure(cfg->asString());
+    Str text = cfg.asString();
+    app_->configure(text);
     state_.hasConfig = true;
-    state_.appConfig = cfg->asString();
+    state_.appConfig = text;
     persist();
     respond(kSuccess);
   } else if (t == "start") {
     if (!state_.hasApp) return respondError(kNoAppInstalled);
     if (!state_.running) {
-      if (callbacks.start && !callbacks.start()) return respondError(kAppRefusedToStart);
+      if (!app_->start()) return respondError(kAppRefusedToStart);
       state_.running = true;
       persist();
     }
@@ -116,15 +111,15 @@ void ManagerCore::handleMessage(const char* payload, size_t len) {
   } else if (t == "stop") {
     if (!state_.hasApp) return respondError(kNoAppInstalled);
     if (state_.running) {
-      if (callbacks.stop) callbacks.stop();
+      app_->stop();
       state_.running = false;
       persist();
     }
     respond(kSuccess);
   } else if (t == "uninstall") {
     if (!state_.hasApp) return respondError(kNoAppInstalled);
-    if (state_.running && callbacks.stop) callbacks.stop();
-    if (callbacks.uninstall) callbacks.uninstall();
+    if (state_.running) app_->stop();
+    app_->uninstall();
     state_.hasApp = false;
     state_.appMd5.clear();
     state_.appSize = 0;
@@ -138,10 +133,10 @@ void ManagerCore::handleMessage(const char* payload, size_t len) {
   }
 }
 
-void ManagerCore::install(const std::string& url, uint64_t size, const std::string& hash) {
+void ManagerCore::install(const Str& url, uint64_t size, const Str& hash) {
   if (size == 0) return respondError(kSizeMismatch);
   if (size > slotCapacity_ || !flash_.begin(size)) return respondError(kNotEnoughSpace);
-  if (callbacks.install) callbacks.install();
+  app_->install();
   size_ = size;
   written_ = 0;
   uint64_t step = progressSteps > 0 ? (size + progressSteps - 1) / static_cast<uint64_t>(progressSteps) : 0;
@@ -156,17 +151,17 @@ void ManagerCore::install(const std::string& url, uint64_t size, const std::stri
     if (!failure_.empty()) return failInstall(failure_);
     if (r.kind == FetchResult::Done) break;
     if (r.kind == FetchResult::Retry && attempt < maxDownloadAttempts) {
-      outbox_.log("download broke (" + r.reason + "), resuming at " + std::to_string(written_));
+      outbox_.log("download broke (" + r.reason + "), resuming at " + Str::number(written_));
       downloader_.waitBeforeRetry();
       continue;
     }
     return failInstall("download failed: " + r.reason);
   }
   if (written_ != size_) return failInstall(kSizeMismatch);
-  if (md5_.hexDigest() != lower(hash)) return failInstall(kMd5Mismatch);
+  if (md5_.hexDigest() != hash.lower()) return failInstall(kMd5Mismatch);
   if (!flash_.commit()) return failInstall("flash write failed");
   state_.hasApp = true;
-  state_.appMd5 = lower(hash);
+  state_.appMd5 = hash.lower();
   state_.appSize = size_;
   state_.flashing = false;
   state_.running = false;
@@ -178,7 +173,7 @@ void ManagerCore::install(const std::string& url, uint64_t size, const std::stri
   outbox_.reboot();
 }
 
-void ManagerCore::failInstall(const std::string& reason) {
+void ManagerCore::failInstall(const Str& reason) {
   flash_.abort();
   state_.flashing = false;
   persist();

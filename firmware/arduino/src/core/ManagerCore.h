@@ -1,16 +1,17 @@
-// ManagerCore: the NodeMcuManager's message handling in plain C++ (no Arduino headers), so the
-// host tests run it with g++ against the shared fixtures in firmware/fixtures/protocol/.
+// ManagerCore: the NodeMcuManager's message handling in plain C++ (no Arduino headers, no C++
+// standard library, no exceptions or RTTI needed), so the host tests run it with g++ against the
+// shared fixtures in firmware/fixtures/protocol/ and it cross-compiles for the ESP8266 CPU with
+// a freestanding toolchain (`make esp8266`).
 // Same wire format, response texts and semantics as the Rust agent (firmware/src/agent/core.rs).
 // Malformed control messages (bad JSON, unknown messageType, missing fields) are ignored:
 // all devices share the control topic, and an answer could not name the command.
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
-#include <functional>
-#include <string>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "Md5.h"
+#include "Str.h"
 
 namespace tosca {
 
@@ -28,13 +29,13 @@ const uint8_t kEsp8266MagicByte = 0xE9;
 // What the device keeps across reboots.
 struct State {
   bool hasApp = false;
-  std::string appMd5;
+  Str appMd5;
   uint64_t appSize = 0;
   bool running = false;
   bool hasConfig = false;
-  std::string appConfig;
+  Str appConfig;
   bool hasPending = false;
-  std::string pendingResponse;  // published right after the next boot
+  Str pendingResponse;  // published right after the next boot
   bool flashing = false;        // an install was writing when the device went down
 };
 
@@ -71,14 +72,14 @@ class DownloadSink {
 
 struct FetchResult {
   enum Kind { Done, Retry, Fatal } kind = Done;
-  std::string reason;
+  Str reason;
 };
 
 // HTTP GET with `Range: bytes=<offset>-` when offset > 0.
 class Downloader {
  public:
   virtual ~Downloader() = default;
-  virtual FetchResult fetch(const std::string& url, uint64_t offset, DownloadSink& sink) = 0;
+  virtual FetchResult fetch(const Str& url, uint64_t offset, DownloadSink& sink) = 0;
   virtual void waitBeforeRetry() {}
 };
 
@@ -86,29 +87,33 @@ class Downloader {
 class Outbox {
  public:
   virtual ~Outbox() = default;
-  virtual void publish(const std::string& json) = 0;  // on the response topic, QoS 1
+  virtual void publish(const Str& json) = 0;  // on the response topic, QoS 1
   virtual void reboot() = 0;
-  virtual void log(const std::string&) {}
+  virtual void log(const Str&) {}
 };
 
-// The app's callbacks (thesis listing 4.1). start returns false when the app refuses.
-struct Callbacks {
-  std::function<void()> install;
-  std::function<void(const std::string&)> configure;
-  std::function<bool()> start;
-  std::function<void()> stop;
-  std::function<void()> uninstall;
+// The app's callbacks (thesis listing 4.1); the defaults do nothing. start returns false when
+// the app refuses.
+class Callbacks {
+ public:
+  virtual ~Callbacks() = default;
+  virtual void install() {}
+  virtual void configure(const Str&) {}
+  virtual bool start() { return true; }
+  virtual void stop() {}
+  virtual void uninstall() {}
 };
 
-std::string responseJson(const std::string& hardwareId, const std::string& response);
-std::string progressJson(const std::string& hardwareId, uint64_t written, uint64_t total);
+Str responseJson(const Str& hardwareId, const Str& response);
+Str progressJson(const Str& hardwareId, uint64_t written, uint64_t total);
 
 class ManagerCore : private DownloadSink {
  public:
-  ManagerCore(std::string hardwareId, Storage& storage, Flash& flash, Downloader& downloader, Outbox& outbox,
+  ManagerCore(const Str& hardwareId, Storage& storage, Flash& flash, Downloader& downloader, Outbox& outbox,
               uint64_t slotCapacity = 1048576);
 
-  Callbacks callbacks;
+  // The app's callbacks (not owned; null: the defaults).
+  void setCallbacks(Callbacks* callbacks) { app_ = callbacks ? callbacks : &defaults_; }
   int maxDownloadAttempts = 5;
   int progressSteps = 10;
 
@@ -122,26 +127,28 @@ class ManagerCore : private DownloadSink {
   bool started(bool known, uint64_t total) override;
   bool chunk(const uint8_t* data, size_t len) override;
 
-  void respond(const std::string& response);
-  void respondError(const std::string& reason);
+  void respond(const Str& response);
+  void respondError(const Str& reason);
   void persist();
-  void install(const std::string& url, uint64_t size, const std::string& hash);
-  void failInstall(const std::string& reason);
+  void install(const Str& url, uint64_t size, const Str& hash);
+  void failInstall(const Str& reason);
 
-  std::string id_;
+  Str id_;
   Storage& storage_;
   Flash& flash_;
   Downloader& downloader_;
   Outbox& outbox_;
   uint64_t slotCapacity_;
   State state_;
+  Callbacks defaults_;
+  Callbacks* app_ = &defaults_;
 
   // The install in progress.
   uint64_t size_ = 0;
   uint64_t written_ = 0;
   uint64_t nextProgress_ = 0;
   Md5 md5_;
-  std::string failure_;  // set by the sink when a check fails
+  Str failure_;  // set by the sink when a check fails
 };
 
 }  // namespace tosca

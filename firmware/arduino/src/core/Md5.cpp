@@ -59,7 +59,7 @@ void Md5::update(const uint8_t* data, size_t len) {
   }
 }
 
-std::string Md5::hexDigest() {
+Str Md5::hexDigest() {
   uint64_t bits = length_ * 8;
   uint8_t pad = 0x80;
   update(&pad, 1);
@@ -69,14 +69,15 @@ std::string Md5::hexDigest() {
   for (int i = 0; i < 8; i++) len[i] = static_cast<uint8_t>(bits >> (8 * i));
   update(len, 8);
   static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (uint32_t v : {a_, b_, c_, d_})
+  const uint32_t words[4] = {a_, b_, c_, d_};
+  char out[32];
+  for (int w = 0; w < 4; w++)
     for (int i = 0; i < 4; i++) {
-      uint8_t byte = static_cast<uint8_t>(v >> (8 * i));
-      out += hex[byte >> 4];
-      out += hex[byte & 15];
+      uint8_t byte = static_cast<uint8_t>(words[w] >> (8 * i));
+      out[w * 8 + i * 2] = hex[byte >> 4];
+      out[w * 8 + i * 2 + 1] = hex[byte & 15];
     }
-  return out;
+  return Str(out, sizeof(out));
 }
 
 }  // namespace tosca

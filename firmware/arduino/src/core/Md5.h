@@ -2,9 +2,10 @@
 // boards whose core lacks MD5Builder. Transmission-error protection only, as the thesis says.
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
-#include <string>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "Str.h"
 
 namespace tosca {
 
@@ -13,7 +14,7 @@ class Md5 {
   Md5();
   void update(const uint8_t* data, size_t len);
   // Lowercase hex digest; the object must not be updated afterwards.
-  std::string hexDigest();
+  Str hexDigest();
 
  private:
   void block(const uint8_t* p);

@@ -1,53 +1,59 @@
-// MiniJson: a small, strict JSON reader and string escaper in plain C++ (no Arduino headers),
-// enough for the device protocol messages and the shared test fixtures. Never throws.
+// MiniJson: a small, strict JSON reader and string escaper in freestanding C++ (no Arduino
+// headers, no C++ standard library), enough for the device protocol messages and the shared
+// test fixtures. `parse` validates the whole text once; values are then read in place from it
+// (no tree is built; only decoded strings allocate). Never throws.
 #pragma once
 
-#include <cstdint>
-#include <map>
-#include <memory>
-#include <string>
-#include <vector>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "Str.h"
 
 namespace tosca {
 
 class Json {
  public:
-  enum class Type { Null, Bool, Number, String, Array, Object };
+  enum class Type { Missing, Null, Bool, Number, String, Array, Object };
 
   Json() = default;
 
-  // Parse `text`; returns false (and leaves `out` null) on any syntax error or trailing junk.
-  static bool parse(const std::string& text, Json& out);
+  // Validate `text` (all of it). `out` views the text, which must outlive `out` and every value
+  // read from it. Returns false (and leaves `out` missing) on any syntax error, trailing junk
+  // or nesting deeper than 32 levels.
+  static bool parse(const char* text, size_t len, Json& out);
+  static bool parse(const char* text, Json& out);  // NUL-terminated
+  static bool parse(const Str& text, Json& out) { return parse(text.data(), text.size(), out); }
 
   Type type() const { return type_; }
+  // A member or item that is not there (get/item on a missing key, index or non-container).
+  bool isMissing() const { return type_ == Type::Missing; }
   bool isNull() const { return type_ == Type::Null; }
   bool isBool() const { return type_ == Type::Bool; }
   bool isString() const { return type_ == Type::String; }
   bool isObject() const { return type_ == Type::Object; }
   bool isArray() const { return type_ == Type::Array; }
   bool isNumber() const { return type_ == Type::Number; }
-  // Whether the number literal was a non-negative integer that fits in 64 bits.
-  bool isUnsigned() const { return type_ == Type::Number && isUnsigned_; }
+  // Whether the number literal is a non-negative integer that fits in 64 bits.
+  bool isUnsigned() const;
 
-  bool asBool() const { return boolean_; }
-  uint64_t asUnsigned() const { return unsigned_; }
-  const std::string& asString() const { return string_; }
-  const std::vector<Json>& items() const { return items_; }
-  // Member `key` of an object, or nullptr.
-  const Json* get(const std::string& key) const;
+  bool asBool() const { return type_ == Type::Bool && p_[0] == 't'; }
+  uint64_t asUnsigned() const;  // 0 unless isUnsigned()
+  Str asString() const;         // the decoded text (UTF-8); empty unless isString()
+  // Items of an array, members of an object.
+  size_t size() const;
+  Json item(size_t index) const;
+  // The first member named `key` of an object; missing when there is none.
+  Json get(const char* key) const;
 
  private:
-  friend class JsonParser;
-  Type type_ = Type::Null;
-  bool boolean_ = false;
-  bool isUnsigned_ = false;
-  uint64_t unsigned_ = 0;
-  std::string string_;
-  std::vector<Json> items_;
-  std::vector<std::pair<std::string, Json>> members_;
+  Json(const char* p, size_t n, Type t) : p_(p), n_(n), type_(t) {}
+  static Json view(const char* begin, const char* end);
+  const char* p_ = nullptr;  // the value's text
+  size_t n_ = 0;
+  Type type_ = Type::Missing;
 };
 
 // `value` as a JSON string literal, quotes included.
-std::string jsonQuote(const std::string& value);
+Str jsonQuote(const Str& value);
 
 }  // namespace tosca
