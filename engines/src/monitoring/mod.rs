@@ -6,6 +6,7 @@
 pub mod influx;
 pub mod logmine;
 pub mod mqtt_codec;
+pub mod normalize;
 pub mod record;
 pub mod sink;
 pub mod tap;
