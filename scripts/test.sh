@@ -16,6 +16,7 @@ PACKAGES=(
   libxkbcommon-x11-0 libgl1 libegl1
   g++ make             # host build of the Arduino library
   busybox-static       # tiny container root filesystems
+  python3              # the HomeMatic CCU emulator (xmlrpc.server) of the gateway tests
 )
 
 missing=()
