@@ -129,9 +129,8 @@ impl Connector {
                 );
                 o.set_keep_alive(Duration::from_secs(30));
                 let (client, mut ev) = AsyncClient::new(o, 64);
-                for t in &cfg.topics {
-                    let _ = client.subscribe(t.clone(), QoS::AtLeastOnce).await;
-                }
+                // Subscribed on every CONNACK (also after reconnects) and only there: a second
+                // SUBSCRIBE would deliver retained messages twice.
                 loop {
                     let e = tokio::select! {
                         _ = stop.cancelled() => return,

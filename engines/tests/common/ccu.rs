@@ -12,8 +12,13 @@ pub struct Ccu {
 
 impl Ccu {
     pub fn start() -> Ccu {
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/ccu/ccu_emulator.py");
+        // From the engines crate or from another crate's tests (which include this file).
+        let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let script = ["tests/fixtures/ccu", "../engines/tests/fixtures/ccu"]
+            .iter()
+            .map(|d| here.join(d).join("ccu_emulator.py"))
+            .find(|p| p.exists())
+            .expect("ccu_emulator.py not found");
         let mut child = Command::new("python3")
             .arg(script)
             .stdout(Stdio::piped())
