@@ -381,3 +381,53 @@ fn bad_arguments_are_clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--ccu") && err.contains("https"), "{err}");
 }
+
+#[test]
+fn source_node_types_validate_and_plan() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/home_automation.tosca")
+        .display()
+        .to_string();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, out) = run(&["validate", &fixture]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("8 node templates") && out.contains("0 error(s)"),
+        "{out}"
+    );
+    let (code, out) = run(&[
+        "plan",
+        &fixture,
+        "--input",
+        "raspberryPassword=r",
+        "--input",
+        "powerfoxPassword=secret-pf",
+        "--input",
+        "ttnApiKey=k",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let pos = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s}: {out}"));
+    // Pollers start after the broker they publish to.
+    assert!(pos("Broker.start") < pos("Poller.install"), "{out}");
+    assert!(pos("Broker.start") < pos("Powerfox.install"), "{out}");
+    // The powerfox account does not shadow the host's SSH login.
+    let pf = &out[pos("Powerfox.install")..];
+    assert!(
+        pf.lines()
+            .nth(1)
+            .unwrap()
+            .contains("userName = pi  [from RaspbianStretchLXC]"),
+        "{pf}"
+    );
+    assert!(!out.contains("secret-pf"), "{out}");
+}
