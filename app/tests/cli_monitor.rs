@@ -38,14 +38,34 @@ struct Mosquitto {
 
 impl Mosquitto {
     fn start() -> Mosquitto {
+        Mosquitto::start_with(None)
+    }
+
+    /// With `login`, anonymous clients are refused and only that user may connect.
+    fn start_with(login: Option<(&str, &str)>) -> Mosquitto {
         let port = free_port();
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("m.conf");
-        std::fs::write(
-            &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
-        )
-        .unwrap();
+        let mut text = format!("listener {port} 127.0.0.1\npersistence false\n");
+        match login {
+            None => text.push_str("allow_anonymous true\n"),
+            Some((user, password)) => {
+                let pw = dir.path().join("passwd");
+                let st = Command::new("mosquitto_passwd")
+                    .arg("-c")
+                    .arg("-b")
+                    .arg(&pw)
+                    .args([user, password])
+                    .status()
+                    .expect("mosquitto_passwd");
+                assert!(st.success());
+                text.push_str(&format!(
+                    "allow_anonymous false\npassword_file {}\n",
+                    pw.display()
+                ));
+            }
+        }
+        std::fs::write(&conf, text).unwrap();
         let child = Command::new("/usr/sbin/mosquitto")
             .arg("-c")
             .arg(&conf)
@@ -142,7 +162,18 @@ fn number_after(line: &str, label: &str) -> u64 {
 }
 
 async fn mqtt(port: u16, id: &str) -> (AsyncClient, rumqttc::EventLoop) {
+    mqtt_login(port, id, None).await
+}
+
+async fn mqtt_login(
+    port: u16,
+    id: &str,
+    login: Option<(&str, &str)>,
+) -> (AsyncClient, rumqttc::EventLoop) {
     let mut o = MqttOptions::new(id, "127.0.0.1", port);
+    if let Some((u, p)) = login {
+        o.set_credentials(u, p);
+    }
     o.set_keep_alive(Duration::from_secs(30));
     let (c, mut ev) = AsyncClient::new(o, 16);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -301,6 +332,78 @@ async fn influx_connector_writes_flat_and_ttn_readings() {
     assert!(last.starts_with("stopped: messages 2"), "{last}");
     assert_eq!(number_after(&last, "points written"), 2, "{last}");
     assert_eq!(number_after(&last, "spooled"), 0, "{last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connector_logs_in_like_at_the_things_network() {
+    // TTN's MQTT server wants the application id as user name and an API key as password.
+    let (user, key) = ("app1@ttn", "NNSXS.TESTKEY");
+    let m = Mosquitto::start_with(Some((user, key)));
+    let influx = influxd::Influxd::start();
+    let args = |u: &str| -> Vec<String> {
+        [
+            "monitor",
+            "influx",
+            "--broker",
+            &format!("127.0.0.1:{}", m.port),
+            "--topic",
+            "v3/+/devices/+/up",
+            "--influx",
+            &format!("http://{}", influx.addr()),
+            "--database",
+            "ttn",
+            "--username",
+            u,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    // Without MQTT_PASSWORD: a clear error, no connection attempt.
+    let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .args(args(user))
+        .env_remove("MQTT_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MQTT_PASSWORD"));
+    let a = args(user);
+    let p = Provisio::start(
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[("MQTT_PASSWORD", key.to_string())],
+    );
+    let (c, mut ev) = mqtt_login(m.port, "ttn-server", Some((user, key))).await;
+    tokio::spawn(async move { while ev.poll().await.is_ok() {} });
+    let uplink = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../engines/tests/fixtures/ttn/v3-uplink-eui.json"),
+    )
+    .unwrap();
+    c.publish(
+        "v3/app1@ttn/devices/eui-70b3d57ed0000001/up",
+        QoS::AtLeastOnce,
+        true,
+        uplink,
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let rows = loop {
+        let rows = influx.rows("ttn", "SELECT * FROM readings GROUP BY device");
+        if !rows.is_empty() {
+            break rows;
+        }
+        assert!(Instant::now() < deadline, "{:?}", p.lines());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(rows[0]["device"], "eui-70b3d57ed0000001");
+    assert_eq!(rows[0]["temperature_0"], 23.4);
+    let out = p.out.clone();
+    let (code, last) = p.interrupt();
+    assert_eq!(code, Some(0), "{last}");
+    let out = out.lock().unwrap().join("\n");
+    assert!(out.contains("points written 1"), "{out}");
+    assert!(!out.contains(key), "the password is never printed: {out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

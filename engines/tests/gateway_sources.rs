@@ -67,6 +67,7 @@ async fn homematic_meters_are_published_one_topic_per_device() {
             broker_port: m.port,
             topic_prefix: "homematic".into(),
             interval: Duration::from_millis(200),
+            login: None,
         },
     );
     let mut got: BTreeMap<String, Vec<Value>> = BTreeMap::new();
@@ -213,6 +214,7 @@ async fn powerfox_readings_through_the_same_interface() {
             broker_port: m.port,
             topic_prefix: "energy".into(),
             interval: Duration::from_millis(200),
+            login: None,
         },
     );
     let (topic, v) = tokio::time::timeout(Duration::from_secs(15), rx.recv())

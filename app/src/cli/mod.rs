@@ -128,6 +128,9 @@ pub enum MonitorCommand {
         /// Topic segment (0-based) naming the device in flat JSON topics.
         #[arg(long, default_value_t = 1)]
         device_segment: usize,
+        /// Broker user name (the password is read from MQTT_PASSWORD).
+        #[arg(long)]
+        username: Option<String>,
     },
     /// Gateway poller: reads a HomeMatic CCU over XML-RPC and publishes one topic per device.
     Homematic {
@@ -143,6 +146,9 @@ pub enum MonitorCommand {
         /// Only these device addresses (repeatable; default: all).
         #[arg(long = "device", value_name = "ADDRESS")]
         devices: Vec<String>,
+        /// Broker user name (the password is read from MQTT_PASSWORD).
+        #[arg(long)]
+        username: Option<String>,
     },
     /// Online REST source (powerfox): reads meters and publishes one topic per device.
     /// Credentials from POWERFOX_USER / POWERFOX_PASSWORD.
@@ -159,6 +165,9 @@ pub enum MonitorCommand {
         /// Device ids (repeatable; default: main).
         #[arg(long = "device", value_name = "ID")]
         devices: Vec<String>,
+        /// Broker user name (the password is read from MQTT_PASSWORD).
+        #[arg(long)]
+        username: Option<String>,
     },
 }
 
@@ -294,6 +303,7 @@ fn run_monitor(m: MonitorCommand) -> i32 {
             database,
             measurement,
             device_segment,
+            username,
         } => monitor::run_influx(monitor::InfluxArgs {
             broker: &broker,
             topics: &topics,
@@ -301,6 +311,7 @@ fn run_monitor(m: MonitorCommand) -> i32 {
             database: &database,
             measurement: &measurement,
             device_segment,
+            username: username.as_deref(),
         }),
         MonitorCommand::Homematic {
             ccu,
@@ -308,6 +319,7 @@ fn run_monitor(m: MonitorCommand) -> i32 {
             broker,
             topic_prefix,
             devices,
+            username,
         } => monitor::run_homematic(
             &ccu,
             &devices,
@@ -315,6 +327,7 @@ fn run_monitor(m: MonitorCommand) -> i32 {
                 broker: &broker,
                 interval,
                 topic_prefix: &topic_prefix,
+                username: username.as_deref(),
             },
         ),
         MonitorCommand::Powerfox {
@@ -323,6 +336,7 @@ fn run_monitor(m: MonitorCommand) -> i32 {
             broker,
             topic_prefix,
             devices,
+            username,
         } => monitor::run_powerfox(
             &api,
             &devices,
@@ -330,6 +344,7 @@ fn run_monitor(m: MonitorCommand) -> i32 {
                 broker: &broker,
                 interval,
                 topic_prefix: &topic_prefix,
+                username: username.as_deref(),
             },
         ),
     }

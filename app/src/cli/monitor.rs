@@ -199,6 +199,20 @@ pub struct InfluxArgs<'a> {
     pub database: &'a str,
     pub measurement: &'a str,
     pub device_segment: usize,
+    pub username: Option<&'a str>,
+}
+
+/// (user, password) when a user name is given; the password comes from `MQTT_PASSWORD` only,
+/// so it never shows in the process list.
+fn login(username: Option<&str>) -> Result<Option<(String, String)>, String> {
+    match username {
+        None => Ok(None),
+        Some(u) => {
+            let p = std::env::var("MQTT_PASSWORD")
+                .map_err(|_| format!("--username {u}: set the broker password in MQTT_PASSWORD"))?;
+            Ok(Some((u.to_string(), p)))
+        }
+    }
 }
 
 /// `provisio monitor influx`.
@@ -223,18 +237,22 @@ async fn influx(a: InfluxArgs<'_>) -> Result<(), String> {
             a.database
         ));
     }
-    let connector = Connector::start(ConnectorConfig {
-        broker_host,
-        broker_port,
-        topics: a.topics.to_vec(),
-        measurement: a.measurement.to_string(),
-        device_segment: a.device_segment,
-        influx: influx.clone(),
-        database: a.database.to_string(),
-        batch_size: 500,
-        flush_interval: Duration::from_millis(500),
-        spool_limit: 100_000,
-    });
+    let login = login(a.username)?;
+    let connector = Connector::start_with_login(
+        ConnectorConfig {
+            broker_host,
+            broker_port,
+            topics: a.topics.to_vec(),
+            measurement: a.measurement.to_string(),
+            device_segment: a.device_segment,
+            influx: influx.clone(),
+            database: a.database.to_string(),
+            batch_size: 500,
+            flush_interval: Duration::from_millis(500),
+            spool_limit: 100_000,
+        },
+        login,
+    );
     println!(
         "connector {} → http://{influx}/{} measurement {} (Ctrl-C stops)",
         a.topics.join(" "),
@@ -312,6 +330,7 @@ pub struct PollerArgs<'a> {
     pub broker: &'a str,
     pub interval: f64,
     pub topic_prefix: &'a str,
+    pub username: Option<&'a str>,
 }
 
 async fn poll<S: Source + 'static>(source: S, a: PollerArgs<'_>) -> Result<(), String> {
@@ -336,6 +355,7 @@ async fn poll<S: Source + 'static>(source: S, a: PollerArgs<'_>) -> Result<(), S
             broker_port,
             topic_prefix: a.topic_prefix.trim_end_matches('/').to_string(),
             interval: Duration::from_secs_f64(a.interval),
+            login: login(a.username)?,
         },
     );
     println!(

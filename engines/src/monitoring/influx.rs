@@ -114,6 +114,12 @@ pub struct Connector {
 
 impl Connector {
     pub fn start(cfg: ConnectorConfig) -> Connector {
+        Connector::start_with_login(cfg, None)
+    }
+
+    /// Like [`Connector::start`], logging in to the broker with (user name, password), as The
+    /// Things Network's MQTT server requires (application id, API key).
+    pub fn start_with_login(cfg: ConnectorConfig, login: Option<(String, String)>) -> Connector {
         let stats = Arc::new(ConnectorStats::default());
         let stop = tokio_util::sync::CancellationToken::new();
         let spool: Arc<Mutex<VecDeque<String>>> = Arc::new(Mutex::new(VecDeque::new()));
@@ -128,6 +134,9 @@ impl Connector {
                     cfg.broker_port,
                 );
                 o.set_keep_alive(Duration::from_secs(30));
+                if let Some((user, password)) = login {
+                    o.set_credentials(user, password);
+                }
                 let (client, mut ev) = AsyncClient::new(o, 64);
                 // Subscribed on every CONNACK (also after reconnects) and only there: a second
                 // SUBSCRIBE would deliver retained messages twice.

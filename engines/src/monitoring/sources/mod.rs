@@ -55,6 +55,8 @@ pub struct PollerConfig {
     /// Readings go to `<topic_prefix>/<device>`.
     pub topic_prefix: String,
     pub interval: Duration,
+    /// Broker login (user name, password), if the broker wants one.
+    pub login: Option<(String, String)>,
 }
 
 /// Counters of a poller.
@@ -87,6 +89,9 @@ impl Poller {
             cfg.broker_port,
         );
         o.set_keep_alive(Duration::from_secs(30));
+        if let Some((user, password)) = cfg.login.clone() {
+            o.set_credentials(user, password);
+        }
         let (client, mut ev) = AsyncClient::new(o, 1000);
         let events_stop = stop.clone();
         let events = tokio::spawn(async move {
