@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 pub mod bench;
 pub mod bench_model;
+pub mod bench_monitor;
 pub mod deploy;
 pub mod export_csar;
 pub mod logs;
@@ -201,6 +202,12 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1000)]
         nodes: usize,
     },
+    /// Monitoring figures: TTN normalisation, MQTT through the activity tap vs direct, connector
+    /// into InfluxDB (when influxd is installed).
+    Monitor {
+        #[arg(long, default_value_t = 10_000)]
+        messages: usize,
+    },
     /// Deploy a generated fleet of simulated NodeMCUs and compare install with plain HTTP.
     Deploy {
         #[arg(long, default_value_t = 1000)]
@@ -274,6 +281,7 @@ pub fn run(cli: Cli) -> i32 {
         }
         Some(Command::Monitor(m)) => run_monitor(m),
         Some(Command::Bench(BenchCommand::Model { corpus })) => bench_model::run_model(&corpus),
+        Some(Command::Bench(BenchCommand::Monitor { messages })) => bench_monitor::run(messages),
         Some(Command::Bench(BenchCommand::Gui { nodes })) => bench_model::run_gui(nodes),
         Some(Command::Bench(BenchCommand::Ssh { hosts })) => bench_model::run_ssh(hosts),
         Some(Command::Bench(BenchCommand::Deploy { devices, size_kib })) => {
