@@ -121,9 +121,14 @@ impl Provisio {
     }
 
     /// SIGINT, then the exit code and the last stdout line.
-    fn interrupt(mut self) -> (Option<i32>, String) {
+    fn interrupt(self) -> (Option<i32>, String) {
+        self.signal("INT")
+    }
+
+    /// Sends `sig` (INT, TERM), then the exit code and the last stdout line.
+    fn signal(mut self, sig: &str) -> (Option<i32>, String) {
         let st = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(st.success());
@@ -407,7 +412,7 @@ async fn connector_logs_in_like_at_the_things_network() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn homematic_poller_publishes_per_device_until_ctrl_c() {
+async fn homematic_poller_publishes_per_device_until_sigterm() {
     let m = Mosquitto::start();
     let ccu = ccu::Ccu::start();
     let (c, mut ev) = mqtt(m.port, "watcher").await;
@@ -443,7 +448,8 @@ async fn homematic_poller_publishes_per_device_until_ctrl_c() {
         topics.keys().collect::<Vec<_>>(),
         ["homematic/MEQ0123456", "homematic/NEQ0765432"]
     );
-    let (code, last) = p.interrupt();
+    // SIGTERM, as when its container is stopped, ends it as cleanly as Ctrl-C.
+    let (code, last) = p.signal("TERM");
     assert_eq!(code, Some(0), "{last}");
     assert!(number_after(&last, "readings published") >= 4, "{last}");
     assert_eq!(number_after(&last, "failed polls"), 0, "{last}");

@@ -138,12 +138,27 @@ fn exit(r: Result<(), String>) -> i32 {
     }
 }
 
-/// Ticks once a second until Ctrl-C; returns after Ctrl-C.
+/// Ticks once a second until Ctrl-C (SIGINT) or SIGTERM (how containers are stopped).
 async fn until_ctrl_c(mut tick: impl FnMut()) {
+    // Listeners are registered once, before the first tick, so no signal is missed.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminated = async {
+        #[cfg(unix)]
+        if let Some(t) = term.as_mut() {
+            t.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::pin!(terminated);
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return,
+            _ = &mut ctrl_c => return,
+            _ = &mut terminated => return,
             _ = interval.tick() => tick(),
         }
     }
