@@ -6,9 +6,11 @@ use std::path::PathBuf;
 
 pub mod bench;
 pub mod bench_model;
+pub mod bench_monitor;
 pub mod deploy;
 pub mod export_csar;
 pub mod logs;
+pub mod monitor;
 pub mod plan;
 pub mod select;
 pub mod validate;
@@ -92,9 +94,88 @@ pub enum Command {
     /// Log analysis (anomaly scores per line and per file).
     #[command(subcommand)]
     Logs(LogsCommand),
+    /// Flex4Apps monitoring: broker activity tap, MQTT → InfluxDB connector, gateway pollers.
+    #[command(subcommand)]
+    Monitor(MonitorCommand),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MonitorCommand {
+    /// MQTT-aware tap in front of a broker: one JSON activity record per event to a Logstash-style
+    /// TCP receiver (D3.5 §4).
+    Tap {
+        /// Address clients connect to, e.g. 0.0.0.0:1883.
+        #[arg(long)]
+        listen: String,
+        /// The broker behind the tap, e.g. 127.0.0.1:1884.
+        #[arg(long)]
+        broker: String,
+        /// Record receiver HOST:PORT (default: $HICAP_HOST:$HICAP_PORT, 127.0.0.1:12345).
+        #[arg(long)]
+        receiver: Option<String>,
+    },
+    /// Connector: subscribes to device topics and writes points to InfluxDB 1.x (flat JSON per
+    /// device topic; The Things Network uplinks by device id).
+    Influx {
+        #[arg(long)]
+        broker: String,
+        /// Topic filter (repeatable), e.g. sensors/+ or v3/+/devices/+/up.
+        #[arg(long = "topic", value_name = "FILTER", required = true)]
+        topics: Vec<String>,
+        /// InfluxDB HTTP API, e.g. http://127.0.0.1:8086.
+        #[arg(long)]
+        influx: String,
+        #[arg(long)]
+        database: String,
+        #[arg(long, default_value = "readings")]
+        measurement: String,
+        /// Topic segment (0-based) naming the device in flat JSON topics.
+        #[arg(long, default_value_t = 1)]
+        device_segment: usize,
+        /// Broker user name (the password is read from MQTT_PASSWORD).
+        #[arg(long)]
+        username: Option<String>,
+    },
+    /// Gateway poller: reads a HomeMatic CCU over XML-RPC and publishes one topic per device.
+    Homematic {
+        /// XML-RPC interface of the CCU, e.g. http://ccu3:2001 (BidCos-RF).
+        #[arg(long)]
+        ccu: String,
+        #[arg(long, default_value_t = 60.0)]
+        interval: f64,
+        #[arg(long)]
+        broker: String,
+        #[arg(long, default_value = "homematic")]
+        topic_prefix: String,
+        /// Only these device addresses (repeatable; default: all).
+        #[arg(long = "device", value_name = "ADDRESS")]
+        devices: Vec<String>,
+        /// Broker user name (the password is read from MQTT_PASSWORD).
+        #[arg(long)]
+        username: Option<String>,
+    },
+    /// Online REST source (powerfox): reads meters and publishes one topic per device.
+    /// Credentials from POWERFOX_USER / POWERFOX_PASSWORD.
+    Powerfox {
+        /// API root, e.g. http://gateway/api/2.0.
+        #[arg(long)]
+        api: String,
+        #[arg(long, default_value_t = 60.0)]
+        interval: f64,
+        #[arg(long)]
+        broker: String,
+        #[arg(long, default_value = "powerfox")]
+        topic_prefix: String,
+        /// Device ids (repeatable; default: main).
+        #[arg(long = "device", value_name = "ID")]
+        devices: Vec<String>,
+        /// Broker user name (the password is read from MQTT_PASSWORD).
+        #[arg(long)]
+        username: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +207,12 @@ pub enum BenchCommand {
     Gui {
         #[arg(long, default_value_t = 1000)]
         nodes: usize,
+    },
+    /// Monitoring figures: TTN normalisation, MQTT through the activity tap vs direct, connector
+    /// into InfluxDB (when influxd is installed).
+    Monitor {
+        #[arg(long, default_value_t = 10_000)]
+        messages: usize,
     },
     /// Deploy a generated fleet of simulated NodeMCUs and compare install with plain HTTP.
     Deploy {
@@ -218,7 +305,9 @@ pub fn run(cli: Cli) -> i32 {
         Some(Command::Logs(LogsCommand::Analyze { files, top, json })) => {
             logs::run(&files, top, json)
         }
+        Some(Command::Monitor(m)) => run_monitor(m),
         Some(Command::Bench(BenchCommand::Model { corpus })) => bench_model::run_model(&corpus),
+        Some(Command::Bench(BenchCommand::Monitor { messages })) => bench_monitor::run(messages),
         Some(Command::Bench(BenchCommand::Gui { nodes })) => bench_model::run_gui(nodes),
         Some(Command::Bench(BenchCommand::Ssh { hosts })) => bench_model::run_ssh(hosts),
         Some(Command::Bench(BenchCommand::Deploy { devices, size_kib })) => {
@@ -231,5 +320,66 @@ pub fn run(cli: Cli) -> i32 {
                 2
             }
         },
+    }
+}
+
+fn run_monitor(m: MonitorCommand) -> i32 {
+    match m {
+        MonitorCommand::Tap {
+            listen,
+            broker,
+            receiver,
+        } => monitor::run_tap(&listen, &broker, receiver.as_deref()),
+        MonitorCommand::Influx {
+            broker,
+            topics,
+            influx,
+            database,
+            measurement,
+            device_segment,
+            username,
+        } => monitor::run_influx(monitor::InfluxArgs {
+            broker: &broker,
+            topics: &topics,
+            influx: &influx,
+            database: &database,
+            measurement: &measurement,
+            device_segment,
+            username: username.as_deref(),
+        }),
+        MonitorCommand::Homematic {
+            ccu,
+            interval,
+            broker,
+            topic_prefix,
+            devices,
+            username,
+        } => monitor::run_homematic(
+            &ccu,
+            &devices,
+            monitor::PollerArgs {
+                broker: &broker,
+                interval,
+                topic_prefix: &topic_prefix,
+                username: username.as_deref(),
+            },
+        ),
+        MonitorCommand::Powerfox {
+            api,
+            interval,
+            broker,
+            topic_prefix,
+            devices,
+            username,
+        } => monitor::run_powerfox(
+            &api,
+            &devices,
+            monitor::PollerArgs {
+                broker: &broker,
+                interval,
+                topic_prefix: &topic_prefix,
+                username: username.as_deref(),
+            },
+        ),
     }
 }

@@ -4,11 +4,11 @@
 //! (nested keys joined with `_`). Points are batched; while InfluxDB is down they stay in a
 //! bounded spool and are retried with backoff, so a restart loses nothing.
 
+use super::normalize::normalize;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -49,58 +49,25 @@ fn escape_key(s: &str) -> String {
         .replace(' ', "\\ ")
 }
 
-fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
-    match v {
-        Value::Number(n) => {
-            let text = if n.is_f64() {
-                n.to_string()
-            } else {
-                format!("{n}")
-            };
-            // Integers are written as floats so a field keeps one type whatever the device sends.
-            let text = if text.contains('.') || text.contains('e') {
-                text
-            } else {
-                format!("{text}.0")
-            };
-            out.push((prefix.to_string(), text));
-        }
-        Value::Bool(b) => out.push((prefix.to_string(), b.to_string())),
-        Value::Object(m) => {
-            for (k, v) in m {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}_{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// The line-protocol line of one message, or `None` when it holds no numeric field.
+/// The line-protocol line of one message (normalised by [`normalize`]), or `None` when it holds
+/// no numeric field. The message's own time (TTN's `received_at`) wins over `ts_ns`.
 pub fn to_line(cfg: &ConnectorConfig, topic: &str, payload: &[u8], ts_ns: u128) -> Option<String> {
-    let v: Value = serde_json::from_slice(payload).ok()?;
-    let mut fields = Vec::new();
-    match &v {
-        Value::Number(_) | Value::Bool(_) => flatten("value", &v, &mut fields),
-        _ => flatten("", &v, &mut fields),
-    }
-    if fields.is_empty() {
-        return None;
-    }
-    let device = topic.split('/').nth(cfg.device_segment).unwrap_or(topic);
-    let f: Vec<String> = fields
+    let n = normalize(topic, payload, cfg.device_segment)?;
+    let tags: String = n
+        .tags
+        .iter()
+        .map(|(k, v)| format!(",{}={}", escape_key(k), escape_key(v)))
+        .collect();
+    let f: Vec<String> = n
+        .fields
         .iter()
         .map(|(k, v)| format!("{}={v}", escape_key(k)))
         .collect();
     Some(format!(
-        "{},device={} {} {ts_ns}",
+        "{}{tags} {} {}",
         escape_key(&cfg.measurement),
-        escape_key(device),
-        f.join(",")
+        f.join(","),
+        n.time_ns.unwrap_or(ts_ns)
     ))
 }
 
@@ -142,10 +109,17 @@ pub async fn create_database(influx: &str, db: &str) -> Result<(), String> {
 pub struct Connector {
     pub stats: Arc<ConnectorStats>,
     stop: tokio_util::sync::CancellationToken,
+    spool: Arc<Mutex<VecDeque<String>>>,
 }
 
 impl Connector {
     pub fn start(cfg: ConnectorConfig) -> Connector {
+        Connector::start_with_login(cfg, None)
+    }
+
+    /// Like [`Connector::start`], logging in to the broker with (user name, password), as The
+    /// Things Network's MQTT server requires (application id, API key).
+    pub fn start_with_login(cfg: ConnectorConfig, login: Option<(String, String)>) -> Connector {
         let stats = Arc::new(ConnectorStats::default());
         let stop = tokio_util::sync::CancellationToken::new();
         let spool: Arc<Mutex<VecDeque<String>>> = Arc::new(Mutex::new(VecDeque::new()));
@@ -160,10 +134,12 @@ impl Connector {
                     cfg.broker_port,
                 );
                 o.set_keep_alive(Duration::from_secs(30));
-                let (client, mut ev) = AsyncClient::new(o, 64);
-                for t in &cfg.topics {
-                    let _ = client.subscribe(t.clone(), QoS::AtLeastOnce).await;
+                if let Some((user, password)) = login {
+                    o.set_credentials(user, password);
                 }
+                let (client, mut ev) = AsyncClient::new(o, 64);
+                // Subscribed on every CONNACK (also after reconnects) and only there: a second
+                // SUBSCRIBE would deliver retained messages twice.
                 loop {
                     let e = tokio::select! {
                         _ = stop.cancelled() => return,
@@ -236,7 +212,12 @@ impl Connector {
                 }
             });
         }
-        Connector { stats, stop }
+        Connector { stats, stop, spool }
+    }
+
+    /// Points waiting in the spool (not yet written to InfluxDB).
+    pub fn spooled(&self) -> usize {
+        self.spool.lock().map(|s| s.len()).unwrap_or(0)
     }
 
     pub fn stop(&self) {

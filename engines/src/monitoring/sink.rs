@@ -78,6 +78,11 @@ impl RecordSink {
         RecordSink { tx, stats }
     }
 
+    /// Records queued and not yet taken by the sender.
+    pub fn pending(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// Queues a record; never waits. Returns false when it was dropped.
     pub fn send(&self, r: &Record) -> bool {
         match self.tx.try_send(r.to_line()) {

@@ -1,0 +1,542 @@
+//! `provisio monitor tap|influx|homematic` as a user runs them: the real binary against a real
+//! Mosquitto, a TCP record receiver, a real InfluxDB 1.x and the Python CCU emulator, all on
+//! loopback; each command is stopped with SIGINT and must exit cleanly with its last status.
+
+#[path = "../../engines/tests/common/ccu.rs"]
+mod ccu;
+#[path = "../../engines/tests/common/influxd.rs"]
+mod influxd;
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+struct Mosquitto {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Mosquitto {
+    fn start() -> Mosquitto {
+        Mosquitto::start_with(None)
+    }
+
+    /// With `login`, anonymous clients are refused and only that user may connect.
+    fn start_with(login: Option<(&str, &str)>) -> Mosquitto {
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("m.conf");
+        let mut text = format!("listener {port} 127.0.0.1\npersistence false\n");
+        match login {
+            None => text.push_str("allow_anonymous true\n"),
+            Some((user, password)) => {
+                let pw = dir.path().join("passwd");
+                let st = Command::new("mosquitto_passwd")
+                    .arg("-c")
+                    .arg("-b")
+                    .arg(&pw)
+                    .args([user, password])
+                    .status()
+                    .expect("mosquitto_passwd");
+                assert!(st.success());
+                text.push_str(&format!(
+                    "allow_anonymous false\npassword_file {}\n",
+                    pw.display()
+                ));
+            }
+        }
+        std::fs::write(&conf, text).unwrap();
+        let child = Command::new("/usr/sbin/mosquitto")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto is not installed");
+        wait_port(port);
+        Mosquitto {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running `provisio monitor …` with its stdout lines collected.
+struct Provisio {
+    child: Child,
+    out: Arc<Mutex<Vec<String>>>,
+}
+
+impl Provisio {
+    fn start(args: &[&str], env: &[(&str, String)]) -> Provisio {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_provisio"));
+        cmd.args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .env("PROVISIO_NO_PROGRESS", "1");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let (o, stdout) = (out.clone(), child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                o.lock().unwrap().push(line);
+            }
+        });
+        Provisio { child, out }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.out.lock().unwrap().clone()
+    }
+
+    /// SIGINT, then the exit code and the last stdout line.
+    fn interrupt(self) -> (Option<i32>, String) {
+        self.signal("INT")
+    }
+
+    /// Sends `sig` (INT, TERM), then the exit code and the last stdout line.
+    fn signal(mut self, sig: &str) -> (Option<i32>, String) {
+        let st = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let code = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s.code();
+            }
+            assert!(Instant::now() < deadline, "did not stop after SIGINT");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let last = self.lines().last().cloned().unwrap_or_default();
+        (code, last)
+    }
+}
+
+impl Drop for Provisio {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn number_after(line: &str, label: &str) -> u64 {
+    let rest = &line[line
+        .find(label)
+        .unwrap_or_else(|| panic!("{label}: {line}"))
+        + label.len()..];
+    rest.trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn mqtt(port: u16, id: &str) -> (AsyncClient, rumqttc::EventLoop) {
+    mqtt_login(port, id, None).await
+}
+
+async fn mqtt_login(
+    port: u16,
+    id: &str,
+    login: Option<(&str, &str)>,
+) -> (AsyncClient, rumqttc::EventLoop) {
+    let mut o = MqttOptions::new(id, "127.0.0.1", port);
+    if let Some((u, p)) = login {
+        o.set_credentials(u, p);
+    }
+    o.set_keep_alive(Duration::from_secs(30));
+    let (c, mut ev) = AsyncClient::new(o, 16);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < deadline, "no CONNACK from {port}");
+        match ev.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => return (c, ev),
+            Ok(_) => {}
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tap_records_reach_the_receiver_and_ctrl_c_stops_cleanly() {
+    let m = Mosquitto::start();
+    // The Logstash-style receiver: newline-delimited JSON over TCP.
+    let receiver = TcpListener::bind("127.0.0.1:0").unwrap();
+    let rport = receiver.local_addr().unwrap().port();
+    let records = Arc::new(Mutex::new(Vec::<serde_json::Value>::new()));
+    let r = records.clone();
+    std::thread::spawn(move || {
+        for s in receiver.incoming().map_while(Result::ok) {
+            for line in BufReader::new(s).lines().map_while(Result::ok) {
+                r.lock().unwrap().push(serde_json::from_str(&line).unwrap());
+            }
+        }
+    });
+    let listen = free_port();
+    // The receiver comes from HICAP_HOST / HICAP_PORT, as in Flex4Apps' broker.
+    let p = Provisio::start(
+        &[
+            "monitor",
+            "tap",
+            "--listen",
+            &format!("127.0.0.1:{listen}"),
+            "--broker",
+            &format!("tcp://127.0.0.1:{}", m.port),
+        ],
+        &[
+            ("HICAP_HOST", "127.0.0.1".into()),
+            ("HICAP_PORT", rport.to_string()),
+        ],
+    );
+    wait_port(listen);
+    let (c, mut ev) = mqtt(listen, "sensor-1345963").await;
+    c.publish(
+        "sensors/1345963",
+        QoS::AtLeastOnce,
+        false,
+        r#"{"temperature":21.5}"#,
+    )
+    .await
+    .unwrap();
+    c.disconnect().await.unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        while ev.poll().await.is_ok() {}
+    })
+    .await;
+    let actions = || -> Vec<String> {
+        records
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r["mqtt"]["action"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while actions().len() < 4 {
+        assert!(Instant::now() < deadline, "{:?}", actions());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(actions(), ["STARTUP", "CONNECT", "PUBLISH", "DISCONNECT"]);
+    let publish = records.lock().unwrap()[2].clone();
+    assert_eq!(publish["mqtt"]["clientID"], "sensor-1345963");
+    assert_eq!(publish["mqtt"]["topic"], "sensors/1345963");
+    assert_eq!(publish["mqtt"]["port"], listen);
+    assert!(
+        p.lines()[0].contains(&format!("records to 127.0.0.1:{rport}")),
+        "{:?}",
+        p.lines()
+    );
+    let (code, last) = p.interrupt();
+    assert_eq!(code, Some(0), "{last}");
+    assert!(last.starts_with("stopped: records sent"), "{last}");
+    assert_eq!(number_after(&last, "records sent"), 5, "{last}");
+    assert_eq!(number_after(&last, "dropped"), 0, "{last}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while actions().len() < 5 {
+        assert!(Instant::now() < deadline, "{:?}", actions());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(actions()[4], "SHUTDOWN");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn influx_connector_writes_flat_and_ttn_readings() {
+    let m = Mosquitto::start();
+    let influx = influxd::Influxd::start();
+    let p = Provisio::start(
+        &[
+            "monitor",
+            "influx",
+            "--broker",
+            &format!("127.0.0.1:{}", m.port),
+            "--topic",
+            "sensors/+",
+            "--topic",
+            "v3/+/devices/+/up",
+            "--influx",
+            &format!("http://{}", influx.addr()),
+            "--database",
+            "flex4apps",
+            "--measurement",
+            "environment",
+        ],
+        &[],
+    );
+    // Retained, so they reach the connector whenever it subscribes.
+    let (c, mut ev) = mqtt(m.port, "publisher").await;
+    tokio::spawn(async move { while ev.poll().await.is_ok() {} });
+    let ttn = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../engines/tests/fixtures/ttn/v3-uplink-dev1.json"),
+    )
+    .unwrap();
+    c.publish("v3/app1@ttn/devices/dev1/up", QoS::AtLeastOnce, true, ttn)
+        .await
+        .unwrap();
+    c.publish(
+        "sensors/1345963",
+        QoS::AtLeastOnce,
+        true,
+        r#"{"temperature":21.5,"humidity":40}"#,
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let rows = loop {
+        let rows = influx.rows(
+            "flex4apps",
+            "SELECT temperature, rssi FROM environment GROUP BY device",
+        );
+        if rows.len() >= 2 {
+            break rows;
+        }
+        assert!(Instant::now() < deadline, "{rows:?} {:?}", p.lines());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let by = |d: &str| rows.iter().find(|r| r["device"] == d).unwrap().clone();
+    assert_eq!(by("1345963")["temperature"], 21.5);
+    assert_eq!(by("dev1")["temperature"], 22.3);
+    assert_eq!(by("dev1")["rssi"], -61.0);
+    let (code, last) = p.interrupt();
+    assert_eq!(code, Some(0), "{last}");
+    assert!(last.starts_with("stopped: messages 2"), "{last}");
+    assert_eq!(number_after(&last, "points written"), 2, "{last}");
+    assert_eq!(number_after(&last, "spooled"), 0, "{last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connector_logs_in_like_at_the_things_network() {
+    // TTN's MQTT server wants the application id as user name and an API key as password.
+    let (user, key) = ("app1@ttn", "NNSXS.TESTKEY");
+    let m = Mosquitto::start_with(Some((user, key)));
+    let influx = influxd::Influxd::start();
+    let args = |u: &str| -> Vec<String> {
+        [
+            "monitor",
+            "influx",
+            "--broker",
+            &format!("127.0.0.1:{}", m.port),
+            "--topic",
+            "v3/+/devices/+/up",
+            "--influx",
+            &format!("http://{}", influx.addr()),
+            "--database",
+            "ttn",
+            "--username",
+            u,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    // Without MQTT_PASSWORD: a clear error, no connection attempt.
+    let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .args(args(user))
+        .env_remove("MQTT_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MQTT_PASSWORD"));
+    let a = args(user);
+    let p = Provisio::start(
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[("MQTT_PASSWORD", key.to_string())],
+    );
+    let (c, mut ev) = mqtt_login(m.port, "ttn-server", Some((user, key))).await;
+    tokio::spawn(async move { while ev.poll().await.is_ok() {} });
+    let uplink = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../engines/tests/fixtures/ttn/v3-uplink-eui.json"),
+    )
+    .unwrap();
+    c.publish(
+        "v3/app1@ttn/devices/eui-70b3d57ed0000001/up",
+        QoS::AtLeastOnce,
+        true,
+        uplink,
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let rows = loop {
+        let rows = influx.rows("ttn", "SELECT * FROM readings GROUP BY device");
+        if !rows.is_empty() {
+            break rows;
+        }
+        assert!(Instant::now() < deadline, "{:?}", p.lines());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(rows[0]["device"], "eui-70b3d57ed0000001");
+    assert_eq!(rows[0]["temperature_0"], 23.4);
+    let out = p.out.clone();
+    let (code, last) = p.interrupt();
+    assert_eq!(code, Some(0), "{last}");
+    let out = out.lock().unwrap().join("\n");
+    assert!(out.contains("points written 1"), "{out}");
+    assert!(!out.contains(key), "the password is never printed: {out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn homematic_poller_publishes_per_device_until_sigterm() {
+    let m = Mosquitto::start();
+    let ccu = ccu::Ccu::start();
+    let (c, mut ev) = mqtt(m.port, "watcher").await;
+    c.subscribe("homematic/#", QoS::AtLeastOnce).await.unwrap();
+    let p = Provisio::start(
+        &[
+            "monitor",
+            "homematic",
+            "--ccu",
+            &ccu.url(),
+            "--interval",
+            "0.2",
+            "--broker",
+            &format!("127.0.0.1:{}", m.port),
+        ],
+        &[],
+    );
+    let mut topics = std::collections::BTreeMap::<String, usize>::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while topics.values().filter(|n| **n >= 2).count() < 2 {
+        assert!(Instant::now() < deadline, "{topics:?} {:?}", p.lines());
+        if let Ok(Ok(Event::Incoming(Packet::Publish(pb)))) =
+            tokio::time::timeout(Duration::from_millis(500), ev.poll()).await
+        {
+            let v: serde_json::Value = serde_json::from_slice(&pb.payload).unwrap();
+            if pb.topic == "homematic/MEQ0123456" {
+                assert_eq!(v["POWER"], 350.25);
+            }
+            *topics.entry(pb.topic.clone()).or_default() += 1;
+        }
+    }
+    assert_eq!(
+        topics.keys().collect::<Vec<_>>(),
+        ["homematic/MEQ0123456", "homematic/NEQ0765432"]
+    );
+    // SIGTERM, as when its container is stopped, ends it as cleanly as Ctrl-C.
+    let (code, last) = p.signal("TERM");
+    assert_eq!(code, Some(0), "{last}");
+    assert!(number_after(&last, "readings published") >= 4, "{last}");
+    assert_eq!(number_after(&last, "failed polls"), 0, "{last}");
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .args([
+            "monitor",
+            "influx",
+            "--broker",
+            "ssl://h:8883",
+            "--topic",
+            "a/+",
+            "--influx",
+            "http://127.0.0.1:8086",
+            "--database",
+            "d",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("only tcp:// and mqtt://"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .args([
+            "monitor",
+            "homematic",
+            "--ccu",
+            "https://ccu:2001",
+            "--broker",
+            "127.0.0.1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--ccu") && err.contains("https"), "{err}");
+}
+
+#[test]
+fn source_node_types_validate_and_plan() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/home_automation.tosca")
+        .display()
+        .to_string();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, out) = run(&["validate", &fixture]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("8 node templates") && out.contains("0 error(s)"),
+        "{out}"
+    );
+    let (code, out) = run(&[
+        "plan",
+        &fixture,
+        "--input",
+        "raspberryPassword=r",
+        "--input",
+        "powerfoxPassword=secret-pf",
+        "--input",
+        "ttnApiKey=k",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let pos = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s}: {out}"));
+    // Pollers start after the broker they publish to.
+    assert!(pos("Broker.start") < pos("Poller.install"), "{out}");
+    assert!(pos("Broker.start") < pos("Powerfox.install"), "{out}");
+    // The powerfox account does not shadow the host's SSH login.
+    let pf = &out[pos("Powerfox.install")..];
+    assert!(
+        pf.lines()
+            .nth(1)
+            .unwrap()
+            .contains("userName = pi  [from RaspbianStretchLXC]"),
+        "{pf}"
+    );
+    assert!(!out.contains("secret-pf"), "{out}");
+}
