@@ -1,0 +1,1 @@
+//! CSAR export with a YAML Entry-Definitions.
