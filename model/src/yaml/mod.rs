@@ -14,6 +14,7 @@ pub mod export;
 pub mod load;
 pub mod node;
 mod read;
+pub mod report;
 mod topology;
 pub mod validate;
 pub mod write;

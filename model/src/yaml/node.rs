@@ -424,10 +424,15 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             Some(Ok(e)) => e,
             Some(Err(e)) => {
                 let m = e.marker();
+                let info = e.info();
                 return Err(YamlError {
                     line: m.line() as u32,
                     col: m.col() as u32 + 1,
-                    message: e.info().to_string(),
+                    message: if info.contains("recursion limit") {
+                        format!("nesting deeper than {MAX_DEPTH} levels is not accepted ({info})")
+                    } else {
+                        info.to_string()
+                    },
                 });
             }
         };

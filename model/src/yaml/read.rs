@@ -905,7 +905,8 @@ pub(crate) fn read_types(
             &name,
             "a data type",
         );
-        let derived_from = v.get("derived_from").map(|d| {
+        // tosca-parser's normative types write a primitive base as `type:` (PortDef).
+        let derived_from = v.get("type").or(v.get("derived_from")).map(|d| {
             let dn = d.as_str().unwrap_or_default();
             data_type(ctx.reg, dn).unwrap_or_else(|| {
                 ctx.error(
