@@ -256,6 +256,7 @@ pub(crate) fn read_topology(
             .unwrap_or_default();
         let items = match v.get("requirements") {
             None => &[][..],
+            Some(r) if r.is_null() => &[][..],
             Some(r) => r.as_seq().unwrap_or_else(|| {
                 ctx.error(
                     "yaml-structure",
