@@ -26,16 +26,12 @@ fn main_defs(path: &Path) -> Definitions {
     l.library.file(l.main_file.unwrap()).definitions.clone()
 }
 
-/// Writes `text` next to the original (so imports resolve) and loads it.
+/// Writes `text` to a temporary folder (the edited files import nothing) and loads it.
 fn reload(original: &Path, text: &str) -> (Definitions, provisio_model::Library) {
-    let p = original.with_file_name(format!(
-        ".wb-{}-{}",
-        std::process::id(),
-        original.file_name().unwrap().to_string_lossy()
-    ));
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(original.file_name().unwrap());
     std::fs::write(&p, text).unwrap();
     let l = load_path(&p);
-    std::fs::remove_file(&p).unwrap();
     let l = l.unwrap_or_else(|e| panic!("{e}\n{text}"));
     (
         l.library.file(l.main_file.unwrap()).definitions.clone(),
