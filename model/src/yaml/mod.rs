@@ -10,6 +10,7 @@
 //! `get_input: X`); lifecycle interfaces derived from `tosca.interfaces.node.lifecycle.Standard`
 //! are named by that type so plans find them.
 
+pub mod bench;
 pub mod export;
 pub mod load;
 pub mod node;
