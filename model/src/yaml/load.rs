@@ -309,7 +309,7 @@ fn load_set(
         )));
         library.add(NORMATIVE_PATH, defs, true);
     }
-    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut converted = Vec::with_capacity(parsed.len());
     for p in &parsed {
         let mut ctx = Ctx {
             reg: &reg,
@@ -342,22 +342,32 @@ fn load_set(
         let mut info = TypeInfo::default();
         read_types(&mut ctx, &p.root, &mut defs, &mut info);
         let topo = read_topology(&mut ctx, &p.root, &id, &namespace);
-        if let Some(t) = &topo {
-            defs.service_templates.push(t.st.clone());
-            defs.artifact_templates
-                .extend(t.artifact_templates.iter().cloned());
-        }
+        let parts = topo.map(|t| {
+            let parts = super::topology::TopoParts {
+                original: t.st.topology.clone(),
+                origins: t.origins,
+                value_pos: t.value_pos,
+            };
+            defs.service_templates.push(t.st);
+            defs.artifact_templates.extend(t.artifact_templates);
+            parts
+        });
+        diags.append(&mut ctx.diags);
+        converted.push((defs, info, parts));
+    }
+    drop(reg);
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    for (p, (mut defs, info, parts)) in parsed.into_iter().zip(converted) {
         defs.yaml = Some(Arc::new(source(
             p.display.clone(),
-            p.text.clone(),
-            p.root.clone(),
-            p.version.clone(),
+            p.text,
+            p.root,
+            p.version,
             info,
-            topo.as_ref(),
+            parts,
         )));
-        diags.append(&mut ctx.diags);
-        let i = library.add(p.display.clone(), defs, false);
-        index.insert(p.key.clone(), i);
+        let i = library.add(p.display, defs, false);
+        index.insert(p.key, i);
     }
     for d in diags {
         library.push_load_diagnostic(d);

@@ -27,6 +27,35 @@ use crate::QName;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+/// A fast, non-cryptographic hasher (FNV-1a) for the reader's string-keyed maps; inputs are
+/// bounded by the document limits, so hash flooding is not a concern worth SipHash's cost.
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+/// `HashMap` with [`Fnv`].
+pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
+/// `HashSet` with [`Fnv`].
+pub type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<Fnv>>;
+
 /// The TOSCA YAML versions read.
 pub const SUPPORTED_VERSIONS: &[&str] = &[
     "tosca_simple_yaml_1_0",
@@ -120,9 +149,9 @@ pub struct YamlSource {
     /// The topology as read, to find what the editor changed.
     pub(crate) original: Option<crate::tosca::TopologyTemplate>,
     /// Relationship template id → requirement assignment it was read from.
-    pub(crate) origins: HashMap<String, RequirementOrigin>,
+    pub(crate) origins: FastMap<String, RequirementOrigin>,
     /// Property value positions: (node id, key) → (line, column).
-    pub(crate) value_pos: HashMap<(String, String), (u32, u32)>,
+    pub(crate) value_pos: FastMap<(String, String), (u32, u32)>,
 }
 
 impl crate::tosca::Definitions {

@@ -4,7 +4,6 @@
 //! can replace exactly its text.
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as PSpan};
-use std::collections::HashSet;
 use std::fmt;
 
 /// Largest YAML document accepted.
@@ -407,7 +406,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     struct Open {
         node: Node,
         key: Option<Node>,
-        seen: Option<HashSet<String>>,
+        seen: Option<super::FastSet<String>>,
     }
     let mut stack: Vec<Open> = Vec::new();
     let mut root: Option<Node> = None;

@@ -8,7 +8,6 @@ use crate::diagnostic::Diagnostic;
 use crate::tosca::properties::PropertyDef;
 use crate::tosca::types::*;
 use crate::tosca::{Definitions, MaxInstances, PropertiesDefinition};
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// The kinds of YAML types.
@@ -97,8 +96,8 @@ pub(crate) const PRIMITIVES: &[&str] = &[
 /// Every type of the loaded files by kind and full name, with short names.
 #[derive(Default)]
 pub(crate) struct Registry<'a> {
-    types: HashMap<(Kind, String), &'a Node>,
-    short: HashMap<(Kind, String), String>,
+    types: [super::FastMap<String, &'a Node>; 8],
+    short: [super::FastMap<String, String>; 8],
 }
 
 impl<'a> Registry<'a> {
@@ -111,7 +110,9 @@ impl<'a> Registry<'a> {
                 .unwrap_or(&[])
             {
                 let Some(name) = k.as_str() else { continue };
-                self.types.entry((kind, name.to_string())).or_insert(v);
+                self.types[kind as usize]
+                    .entry(name.to_string())
+                    .or_insert(v);
                 if normative && let Some(short) = name.strip_prefix(kind.prefix()) {
                     // Short names: `Compute`, `tosca:Compute`, and the interfaces' last part.
                     let last = short.rsplit('.').next().unwrap_or(short);
@@ -120,8 +121,8 @@ impl<'a> Registry<'a> {
                         format!("tosca:{short}"),
                         last.to_string(),
                     ] {
-                        self.short
-                            .entry((kind, s))
+                        self.short[kind as usize]
+                            .entry(s)
                             .or_insert_with(|| name.to_string());
                     }
                 }
@@ -131,14 +132,14 @@ impl<'a> Registry<'a> {
 
     /// The full name `name` stands for, if it is defined.
     pub(crate) fn resolve(&self, kind: Kind, name: &str) -> Option<String> {
-        if self.types.contains_key(&(kind, name.to_string())) {
+        if self.types[kind as usize].contains_key(name) {
             return Some(name.to_string());
         }
-        self.short.get(&(kind, name.to_string())).cloned()
+        self.short[kind as usize].get(name).cloned()
     }
 
     pub(crate) fn def(&self, kind: Kind, full: &str) -> Option<&'a Node> {
-        self.types.get(&(kind, full.to_string())).copied()
+        self.types[kind as usize].get(full).copied()
     }
 
     pub(crate) fn parent(&self, kind: Kind, full: &str) -> Option<String> {

@@ -13,7 +13,7 @@ use crate::tosca::{
     DeploymentArtifact, NodeTemplate, Properties, RelationshipTemplate, ServiceTemplate,
     TopologyTemplate,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 const FUNCTIONS: &[&str] = &[
     "get_input",
@@ -35,8 +35,8 @@ pub(crate) fn is_function(v: &Node) -> bool {
 pub(crate) struct TopoOut {
     pub st: ServiceTemplate,
     pub artifact_templates: Vec<ArtifactTemplate>,
-    pub origins: HashMap<String, RequirementOrigin>,
-    pub value_pos: HashMap<(String, String), (u32, u32)>,
+    pub origins: super::FastMap<String, RequirementOrigin>,
+    pub value_pos: super::FastMap<(String, String), (u32, u32)>,
 }
 
 /// Reads the topology of `root` (whose file is `name`) into a service template.
@@ -66,8 +66,8 @@ pub(crate) fn read_topology(
     let mut out = TopoOut {
         st: ServiceTemplate::new(namespace, id),
         artifact_templates: Vec::new(),
-        origins: HashMap::new(),
-        value_pos: HashMap::new(),
+        origins: Default::default(),
+        value_pos: Default::default(),
     };
     out.st.line = topo.start.line;
     // Inputs.
@@ -123,7 +123,18 @@ pub(crate) fn read_topology(
             "topology_template has no node_templates".into(),
         );
     }
-    let names: HashSet<&str> = node_map.iter().filter_map(|(k, _)| k.as_str()).collect();
+    let names: super::FastSet<&str> = node_map.iter().filter_map(|(k, _)| k.as_str()).collect();
+    let type_of: super::FastMap<&str, &str> = node_map
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str()?, v.get_str("type")?)))
+        .collect();
+    let mut rel_ids: super::FastSet<String> = Default::default();
+    // Per-type lookups, computed once.
+    type Entries<'n> = Vec<(String, &'n Node)>;
+    let mut props_cache: HashMap<String, Entries<'_>> = HashMap::new();
+    let mut reqs_cache: HashMap<String, Entries<'_>> = HashMap::new();
+    let mut caps_cache: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    let mut cap_ok: HashMap<(String, String), bool> = HashMap::new();
     let rel_templates = ctx.map(
         topo.get("relationship_templates"),
         id,
@@ -170,7 +181,12 @@ pub(crate) fn read_topology(
         let mut kv: Vec<(String, String)> = Vec::new();
         let defs = full
             .as_deref()
-            .map(|f| ctx.reg.inherited_map(Kind::Node, f, "properties"))
+            .map(|f| {
+                props_cache
+                    .entry(f.to_string())
+                    .or_insert_with(|| ctx.reg.inherited_map(Kind::Node, f, "properties"))
+                    .clone()
+            })
             .unwrap_or_default();
         for (pk, pv) in ctx.map(v.get("properties"), &nid, "properties") {
             let key = pk.as_str().unwrap_or_default().to_string();
@@ -252,7 +268,12 @@ pub(crate) fn read_topology(
         // Requirements.
         let req_defs = full
             .as_deref()
-            .map(|f| ctx.reg.requirements(f))
+            .map(|f| {
+                reqs_cache
+                    .entry(f.to_string())
+                    .or_insert_with(|| ctx.reg.requirements(f))
+                    .clone()
+            })
             .unwrap_or_default();
         let items = match v.get("requirements") {
             None => &[][..],
@@ -328,20 +349,25 @@ pub(crate) fn read_topology(
                 .get_str("capability")
                 .or_else(|| def.and_then(|d| d.as_str().or_else(|| d.get_str("capability"))));
             if let Some(cap) = cap {
-                let target_type = node_map
-                    .iter()
-                    .find(|(k, _)| k.as_str() == Some(target))
-                    .and_then(|(_, t)| t.get_str("type"))
+                let target_type = type_of
+                    .get(target)
                     .and_then(|t| ctx.reg.resolve(Kind::Node, t));
                 if let Some(tt) = target_type {
-                    let caps = ctx.reg.capabilities(&tt);
-                    let by_type = ctx.reg.resolve(Kind::Capability, cap);
-                    let ok = caps.iter().any(|(cn, ct)| {
-                        cn == cap
-                            || by_type
-                                .as_ref()
-                                .is_some_and(|w| ctx.reg.derives(Kind::Capability, ct, w))
-                    });
+                    let reg = ctx.reg;
+                    let ok = *cap_ok
+                        .entry((tt.clone(), cap.to_string()))
+                        .or_insert_with(|| {
+                            let caps = caps_cache
+                                .entry(tt.clone())
+                                .or_insert_with(|| reg.capabilities(&tt));
+                            let by_type = reg.resolve(Kind::Capability, cap);
+                            caps.iter().any(|(cn, ct)| {
+                                cn == cap
+                                    || by_type
+                                        .as_ref()
+                                        .is_some_and(|w| reg.derives(Kind::Capability, ct, w))
+                            })
+                        });
                     if !ok {
                         ctx.error(
                             "requirement-target",
@@ -383,10 +409,11 @@ pub(crate) fn read_topology(
             .unwrap_or_else(|| "tosca.relationships.DependsOn".to_string());
             let mut rid = format!("{nid}_{rname}");
             let mut i = 2;
-            while rels.iter().any(|r| r.id == rid) || names.contains(rid.as_str()) {
+            while rel_ids.contains(&rid) || names.contains(rid.as_str()) {
                 rid = format!("{nid}_{rname}_{i}");
                 i += 1;
             }
+            rel_ids.insert(rid.clone());
             let mut r = RelationshipTemplate::new(&rid, qname(&rel_type), &nid, target);
             r.name = Some(rname.clone());
             r.line = rk.start.line;
@@ -812,16 +839,27 @@ pub(crate) fn source(
     root: Node,
     version: String,
     info: super::TypeInfo,
-    out: Option<&TopoOut>,
+    out: Option<TopoParts>,
 ) -> YamlSource {
+    let (original, origins, value_pos) = match out {
+        Some(o) => (Some(o.original), o.origins, o.value_pos),
+        None => (None, Default::default(), Default::default()),
+    };
     YamlSource {
         path,
         text,
         root,
         version,
         info,
-        original: out.map(|o| o.st.topology.clone()),
-        origins: out.map(|o| o.origins.clone()).unwrap_or_default(),
-        value_pos: out.map(|o| o.value_pos.clone()).unwrap_or_default(),
+        original,
+        origins,
+        value_pos,
     }
+}
+
+/// What a source keeps of a read topology.
+pub(crate) struct TopoParts {
+    pub original: TopologyTemplate,
+    pub origins: super::FastMap<String, RequirementOrigin>,
+    pub value_pos: super::FastMap<(String, String), (u32, u32)>,
 }

@@ -102,12 +102,27 @@ pub fn parse_version(s: &str) -> Option<Vec<u64>> {
     nums
 }
 
-/// Compiles a `pattern` constraint (whole-value match, bounded size: no catastrophic cases).
+/// Compiles a `pattern` constraint (whole-value match, bounded size: no catastrophic cases);
+/// compiled patterns are cached per thread.
 pub fn compile_pattern(p: &str) -> Result<regex::Regex, String> {
-    regex::RegexBuilder::new(&format!("^(?:{p})$"))
+    thread_local! {
+        static CACHE: std::cell::RefCell<HashMap<String, regex::Regex>> = Default::default();
+    }
+    if let Some(r) = CACHE.with(|c| c.borrow().get(p).cloned()) {
+        return Ok(r);
+    }
+    let r = regex::RegexBuilder::new(&format!("^(?:{p})$"))
         .size_limit(1 << 20)
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() > 256 {
+            c.clear();
+        }
+        c.insert(p.to_string(), r.clone());
+    });
+    Ok(r)
 }
 
 /// A comparable number for a value of `type_name`.
@@ -319,6 +334,15 @@ pub fn check_service_template(
         .as_ref()
         .and_then(|f| lib.files().iter().find(|s| &s.path == f))
         .and_then(|s| s.definitions.yaml_source());
+    let originals: HashMap<&str, &crate::tosca::NodeTemplate> = st_source
+        .and_then(|s| s.original.as_ref())
+        .map(|o| {
+            o.node_templates
+                .iter()
+                .map(|n| (n.id.as_str(), n))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut dts: Option<HashMap<&str, &super::DataType>> = None;
     let mut cache: HashMap<&crate::QName, Vec<(&PropDef, &TypeInfo)>> = HashMap::new();
     for n in &st.topology.node_templates {
@@ -346,13 +370,10 @@ pub fn check_service_template(
             let (line, col) = st_source
                 .and_then(|s| s.value_pos.get(&(n.id.clone(), def.name.clone())).copied())
                 .filter(|_| {
-                    st_source.is_some_and(|s| {
-                        s.original
-                            .as_ref()
-                            .and_then(|o| o.node(&n.id))
-                            .and_then(|o| o.property(&def.name))
-                            == Some(value)
-                    })
+                    originals
+                        .get(n.id.as_str())
+                        .and_then(|o| o.property(&def.name))
+                        == Some(value)
                 })
                 .unwrap_or((n.line, 0));
             let at = |d: Diagnostic| d.at_col(file.clone(), line, col);
