@@ -36,6 +36,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# PyPI: OpenStack tosca-parser, the independent peer of the TOSCA YAML reader
+# (model/tests/yaml_peer.rs runs scripts/yaml_peer.py over tests/corpus-yaml).
+PYPI_PACKAGES=(tosca-parser)
+if command -v python3 >/dev/null; then
+  if ! python3 -c "import toscaparser" 2>/dev/null; then
+    echo "==> pip installing: ${PYPI_PACKAGES[*]}"
+    python3 -m pip install -q "${PYPI_PACKAGES[@]}" || echo "warning: pip install failed; the YAML peer test will be skipped" >&2
+  fi
+  if python3 -c "import toscaparser" 2>/dev/null; then
+    export PROVISIO_REQUIRE_PEER=1
+  fi
+fi
+
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 # Tests never touch the user's data directory (instances, recovery, recent files).
 export PROVISIO_DATA_DIR=${PROVISIO_DATA_DIR:-$(mktemp -d)}

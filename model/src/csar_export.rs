@@ -223,6 +223,10 @@ pub fn export_csar(
     files: &dyn ArtifactSource,
     created_by: &str,
 ) -> Result<Exported, String> {
+    // A service template read from TOSCA YAML exports in the YAML (TOSCA 1.3) layout.
+    if lib.file(file).definitions.is_yaml() {
+        return crate::yaml::export::export_csar(lib, file, st, files, created_by);
+    }
     let needed = closure(lib, st);
     let mut file_set: BTreeSet<usize> = BTreeSet::new();
     file_set.insert(file);

@@ -26,6 +26,9 @@ pub struct Diagnostic {
     pub file: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
+    /// 1-based column, when known (YAML diagnostics).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
 }
 
 impl Diagnostic {
@@ -42,6 +45,7 @@ impl Diagnostic {
             hint: None,
             file: None,
             line: None,
+            column: None,
         }
     }
 
@@ -68,6 +72,13 @@ impl Diagnostic {
         self
     }
 
+    /// Sets file, line and column (0 means unknown).
+    pub fn at_col(mut self, file: Option<PathBuf>, line: u32, column: u32) -> Self {
+        self = self.at(file, line);
+        self.column = (line > 0 && column > 0).then_some(column);
+        self
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -79,6 +90,9 @@ impl fmt::Display for Diagnostic {
             write!(f, "{}", file.display())?;
             if let Some(line) = self.line {
                 write!(f, ":{line}")?;
+                if let Some(col) = self.column {
+                    write!(f, ":{col}")?;
+                }
             }
             f.write_str(": ")?;
         }

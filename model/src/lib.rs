@@ -1,4 +1,4 @@
-//! Pure TOSCA 1.0 model: XML, CSAR, Winery repositories, validation and deployment plans.
+//! Pure TOSCA model: TOSCA 1.0 XML and Simple Profile YAML, CSAR, Winery repositories, validation and deployment plans.
 //!
 //! No GUI and no network: everything here is deterministic and fast to test.
 
@@ -17,6 +17,7 @@ pub mod save;
 pub mod tosca;
 pub mod validate;
 pub mod xml;
+pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use library::Library;

@@ -152,6 +152,14 @@ impl Library {
         file
     }
 
+    /// Adds every file and load diagnostic of `other` (e.g. YAML files read together).
+    pub fn merge(&mut self, other: Library) {
+        for f in other.files {
+            self.add(f.path, f.definitions, f.builtin);
+        }
+        self.load_diagnostics.extend(other.load_diagnostics);
+    }
+
     /// Adds a diagnostic found while loading (e.g. a file that could not be parsed).
     pub fn push_load_diagnostic(&mut self, d: Diagnostic) {
         self.load_diagnostics.push(d);

@@ -1,4 +1,5 @@
-//! Opening what a user points at: a TOSCA XML file, a Winery repository folder, or a CSAR.
+//! Opening what a user points at: a TOSCA XML or YAML file, a Winery repository folder (with
+//! any TOSCA YAML files in it), or a CSAR (XML or YAML Entry-Definitions).
 
 use crate::csar;
 use crate::diagnostic::Diagnostic;
@@ -71,6 +72,9 @@ pub fn load_path(path: &Path) -> Result<Loaded, LoadError> {
     if is_csar {
         return load_csar(path);
     }
+    if crate::yaml::is_yaml_path(path) {
+        return crate::yaml::load_yaml_path(path);
+    }
     let defs = load_definitions_file(path)?;
     let mut library = Library::new();
     let i = library.add(path, defs, false);
@@ -113,6 +117,11 @@ fn strip_line(msg: &str) -> String {
 /// Opens a CSAR.
 pub fn load_csar(path: &Path) -> Result<Loaded, LoadError> {
     let archive = csar::read_file(path).map_err(|e| LoadError::new(path, None, e.to_string()))?;
+    if let Some(entry) = archive.entry_definitions().map(str::to_string)
+        && crate::yaml::is_yaml_path(Path::new(&entry))
+    {
+        return crate::yaml::load::load_yaml_csar(archive, path, &entry);
+    }
     let (library, main_file) =
         csar::to_library(&archive, path).map_err(|e| LoadError::new(path, None, e.to_string()))?;
     Ok(Loaded {
@@ -129,6 +138,7 @@ pub fn load_csar(path: &Path) -> Result<Loaded, LoadError> {
 pub fn load_winery_repository(root: &Path) -> Loaded {
     let mut library = Library::new();
     let mut files = Vec::new();
+    let mut yaml_files = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -155,6 +165,10 @@ pub fn load_winery_repository(root: &Path) -> Loaded {
                 stack.push(p);
             } else if p.extension().is_some_and(|e| e == "tosca") {
                 files.push(p);
+            } else if crate::yaml::is_yaml_path(&p)
+                && std::fs::read(&p).is_ok_and(|b| crate::yaml::looks_like_tosca_yaml(&b))
+            {
+                yaml_files.push(p);
             }
         }
     }
@@ -168,6 +182,21 @@ pub fn load_winery_repository(root: &Path) -> Loaded {
                 Diagnostic::error("parse-error", f.display().to_string(), e.message.clone())
                     .with_hint("fix or remove the file")
                     .at(Some(f.clone()), e.line.unwrap_or(0)),
+            ),
+        }
+    }
+    yaml_files.sort();
+    if !yaml_files.is_empty() {
+        match crate::yaml::load::load_yaml_files(&yaml_files) {
+            Ok(y) => library.merge(y),
+            Err(e) => library.push_load_diagnostic(
+                Diagnostic::error(
+                    "parse-error",
+                    e.path.display().to_string(),
+                    e.message.clone(),
+                )
+                .with_hint("fix or remove the file")
+                .at(Some(e.path.clone()), e.line.unwrap_or(0)),
             ),
         }
     }

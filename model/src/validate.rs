@@ -302,6 +302,8 @@ pub fn validate_service_template(
             }
         }
     }
+    // Constraints, scalar-units and data types of node types read from TOSCA YAML.
+    out.extend(crate::yaml::validate::check_service_template(lib, st, file));
     out
 }
 

@@ -25,7 +25,11 @@ pub enum RelationKind {
 /// Classifies a relationship type along its DerivedFrom chain.
 pub fn relation_kind(lib: &Library, type_ref: &QName) -> RelationKind {
     for q in lib.ancestry(TypeKind::RelationshipType, type_ref) {
-        if q.namespace == BASE_TYPES_NS || lib.relationship_type(&q).is_none() {
+        // XML base types, TOSCA YAML normative types, or unknown types by name.
+        if q.namespace == BASE_TYPES_NS
+            || q.namespace == "tosca.relationships"
+            || lib.relationship_type(&q).is_none()
+        {
             match q.local.as_str() {
                 "HostedOn" => return RelationKind::HostedOn,
                 "ConnectsTo" => return RelationKind::ConnectsTo,

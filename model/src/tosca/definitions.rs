@@ -36,6 +36,8 @@ pub struct Definitions {
     pub service_templates: Vec<ServiceTemplate>,
     /// The document as read (`None` for definitions created in memory).
     pub(crate) doc: Option<Document>,
+    /// The YAML source when read from TOSCA Simple Profile YAML (see [`crate::yaml`]).
+    pub(crate) yaml: Option<std::sync::Arc<crate::yaml::YamlSource>>,
 }
 
 /// Why a document is not TOSCA Definitions.
@@ -81,6 +83,7 @@ impl Definitions {
             policy_templates: Vec::new(),
             service_templates: Vec::new(),
             doc: None,
+            yaml: None,
         }
     }
 
@@ -123,6 +126,7 @@ impl Definitions {
     pub fn semantic(&self) -> Definitions {
         let mut d = self.clone();
         d.doc = None;
+        d.yaml = None;
         macro_rules! clear {
             ($($list:ident),*) => {$(for x in &mut d.$list { x.base.line = 0; })*};
         }
@@ -155,6 +159,11 @@ impl Definitions {
             }
         }
         d
+    }
+
+    /// Whether this document was read from (and saves back to) TOSCA YAML.
+    pub fn is_yaml(&self) -> bool {
+        self.yaml.is_some()
     }
 
     /// The root element as read, if any.
