@@ -429,10 +429,13 @@ impl Library {
         v
     }
 
-    /// Deployment artifacts of a node template: its own plus those of its type's
-    /// implementations (the template's override by name).
+    /// Deployment artifacts of a node template: its own when it has any (they override the
+    /// type's), else those of the nearest type implementation along DerivedFrom.
     pub fn deployment_artifacts_of(&self, node: &NodeTemplate) -> Vec<DeploymentArtifact> {
         let mut out = node.deployment_artifacts.clone();
+        if !out.is_empty() {
+            return out;
+        }
         // The nearest type along DerivedFrom whose implementations carry artifacts provides
         // the defaults (a derived type's image replaces its parent's).
         for t in self.ancestry(TypeKind::NodeType, &node.type_ref) {

@@ -37,7 +37,7 @@ fn thesis_yaml_exports_and_loads_back_with_the_same_plan() {
     let archive = provisio_model::csar::read_bytes(&ex.bytes).unwrap();
     assert_eq!(archive.entry_definitions(), Some("ThesisScenario.yaml"));
     assert_eq!(
-        archive.files["ThesisScenario.yaml"],
+        archive.read_entry("ThesisScenario.yaml").unwrap(),
         std::fs::read(&path).unwrap()
     );
     let dir = tempfile::tempdir().unwrap();
@@ -69,7 +69,10 @@ fn thesis_yaml_exports_and_loads_back_with_the_same_plan() {
         .find(|s| s.id == "SensorPublisher.install")
         .unwrap();
     let file = &step.artifacts[0].files[0];
-    assert_eq!(back.csar.as_ref().unwrap().files[file][0], 0xE9);
+    assert_eq!(
+        back.csar.as_ref().unwrap().read_entry(file).unwrap()[0],
+        0xE9
+    );
 
     if std::process::Command::new("python3")
         .args(["-c", "import toscaparser"])

@@ -83,11 +83,11 @@ struct Archive<'a>(&'a crate::csar::Csar);
 
 impl Source for Archive<'_> {
     fn read(&self, path: &str) -> Result<Vec<u8>, String> {
-        self.0
-            .files
-            .get(path)
-            .cloned()
-            .ok_or_else(|| "not in the archive".to_string())
+        if !self.0.contains(path) {
+            return Err("not in the archive".to_string());
+        }
+        // YAML documents are read on demand, under the archive's entry limit.
+        self.0.read_entry(path).map_err(|e| e.to_string())
     }
 }
 
