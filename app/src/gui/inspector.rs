@@ -183,7 +183,10 @@ fn node(ui: &mut egui::Ui, state: &mut EditorState, id: String) {
                                     .unwrap_or_default()
                             }),
                     );
-                    if let Some(v) = property_field(ui, &id, &key, &value, &mut seal) {
+                    let default = def.as_ref().and_then(|d| d.default.clone());
+                    if let Some(v) =
+                        property_field(ui, &id, &key, &value, default.as_deref(), &mut seal)
+                    {
                         cmds.push(Command::SetProperty {
                             node: id.clone(),
                             key: key.clone(),
@@ -249,6 +252,7 @@ fn property_field(
     node: &str,
     key: &str,
     value: &str,
+    default: Option<&str>,
     seal: &mut bool,
 ) -> Option<String> {
     let id = egui::Id::new(("prop", node, key));
@@ -293,6 +297,8 @@ fn property_field(
         egui::TextEdit::singleline(&mut text)
             .id(id)
             .password(secret)
+            // An empty value deploys with the type's default: say which.
+            .hint_text(default.map(|d| format!("default: {d}")).unwrap_or_default())
             .desired_width(f32::INFINITY),
     );
     *seal |= r.lost_focus();
