@@ -39,15 +39,20 @@ fn instance_id(out: &str, phase: &str) -> String {
         .to_string()
 }
 
-/// The stack a type is deployed on, as the palette user would draw it (type, host, host's host).
-fn natural_stack(local: &str) -> Vec<&'static str> {
-    match local {
-        "NodeMCU_App" => vec!["NodeMCU"],
-        "RaspbianStretchLXC" => vec!["RaspberryPi3"],
-        "InfluxDB" | "LXContainerMICA" => vec!["MICA"],
-        "NodeMCU" | "RaspberryPi3" | "MICA" => vec![],
-        // Every other container runs on a Raspberry Pi.
-        _ => vec!["RaspbianStretchLXC", "RaspberryPi3"],
+/// The stack a type is deployed on, as the palette user would draw it (its hosts, nearest
+/// first), from the driver that runs it; types without a lifecycle stand alone.
+fn natural_stack(lib: &provisio_model::Library, local: &str) -> Vec<&'static str> {
+    use provisio_model::drivers::{DriverKind, driver_kind, is_os_node};
+    let q = QName::new(NT, local);
+    if provisio_model::plan::deploy_operations(lib, &q).is_empty() {
+        return vec![];
+    }
+    match driver_kind(lib, &q) {
+        Some(DriverKind::NodeMcu) => vec!["NodeMCU"],
+        Some(DriverKind::Mica) => vec!["MICA"],
+        Some(DriverKind::Raspberry) if is_os_node(&q) => vec!["RaspberryPi3"],
+        Some(DriverKind::Raspberry) => vec!["RaspbianStretchLXC", "RaspberryPi3"],
+        None => vec![],
     }
 }
 
@@ -66,6 +71,10 @@ fn palette_template(lib: &provisio_model::Library, id: &str, local: &str) -> Nod
                         format!("get_input: {}_{}", id, k.key)
                     }
                     "userPassword" => format!("get_input: {id}Password"),
+                    // What only the user can know (a device's URL, an account) is a deploy input.
+                    _ if k.required && k.default.is_none() => {
+                        format!("get_input: {}_{}", id, k.key)
+                    }
                     _ => k.default.clone().unwrap_or_default(),
                 };
                 (k.key.clone(), v)
@@ -83,7 +92,7 @@ fn write_topology(dir: &Path, local: &str) -> std::path::PathBuf {
     st.topology
         .node_templates
         .push(palette_template(&lib, local, local));
-    for (i, host) in natural_stack(local).into_iter().enumerate() {
+    for (i, host) in natural_stack(&lib, local).into_iter().enumerate() {
         st.topology
             .node_templates
             .push(palette_template(&lib, host, host));
