@@ -78,6 +78,58 @@ fn a_corrupt_download_fails_that_device_only() {
     assert!(out.contains("- SensorPublisher.configure skipped"), "{out}");
 }
 
+/// Deploying from a CSAR reads the artifact out of the archive only then; a CSAR whose
+/// artifact is a zip bomb (1 GiB of zeros) is refused at that step, naming the entry.
+#[test]
+fn deploy_from_a_csar_reads_artifacts_lazily_and_refuses_a_bomb() {
+    use std::io::{Read, Write};
+    let data = tempfile::tempdir().unwrap();
+    let csar = data.path().join("fleet.csar");
+    let out = csar.display().to_string();
+    let (code, text) = provisio(data.path(), &["export-csar", &fixture(), "-o", &out]);
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = provisio(data.path(), &["deploy", &out, "--simulate"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("✓ SensorPublisher.install installedDevicesCount=3"),
+        "{text}"
+    );
+
+    // The same archive with sensor.bin inflating to 1 GiB.
+    let bomb = data.path().join("bomb.csar");
+    let mut src = zip::ZipArchive::new(std::fs::File::open(&csar).unwrap()).unwrap();
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&bomb).unwrap());
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9));
+    for i in 0..src.len() {
+        let mut f = src.by_index(i).unwrap();
+        let name = f.name().unwrap().to_string();
+        z.start_file(name.as_str(), opts).unwrap();
+        if name == "sensor.bin" {
+            let chunk = vec![0u8; 1024 * 1024];
+            for _ in 0..1024 {
+                z.write_all(&chunk).unwrap();
+            }
+        } else {
+            let mut b = Vec::new();
+            f.read_to_end(&mut b).unwrap();
+            z.write_all(&b).unwrap();
+        }
+    }
+    z.finish().unwrap();
+    let (code, text) = provisio(
+        data.path(),
+        &["deploy", &bomb.display().to_string(), "--simulate"],
+    );
+    assert_ne!(code, 0, "{text}");
+    assert!(
+        text.contains("entry 'sensor.bin' inflates to more than 536870912 bytes"),
+        "{text}"
+    );
+    assert!(!text.contains("installedDevicesCount=3"), "{text}");
+}
+
 #[test]
 fn unknown_instance_and_bad_input_are_clear_errors() {
     let data = tempfile::tempdir().unwrap();

@@ -1,6 +1,8 @@
 //! `provisio validate --json`: the documented object, exit 0 without errors, 1 with errors, 2
-//! when the input cannot be read or parsed (with file and line).
+//! when the input cannot be read or parsed (with file and line); a zip-bomb CSAR validates
+//! under a 200 MiB address-space cap.
 
+use std::io::Write;
 use std::process::Command;
 
 fn validate(path: &std::path::Path) -> (i32, String, String) {
@@ -60,4 +62,51 @@ fn json_shape_and_exit_codes() {
         err.contains("broken.tosca:") && err.contains("ends inside"),
         "{err}"
     );
+}
+
+/// A 1 MiB CSAR whose artifact inflates to 1 GiB of zeros validates under `ulimit -v` of
+/// 200 MiB (so its peak memory stays below that): the artifact is never inflated, and a
+/// warning names it.
+#[test]
+fn zip_bomb_csar_validates_under_a_200_mib_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("bomb.csar");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&bomb).unwrap());
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9));
+    z.start_file("TOSCA-Metadata/TOSCA.meta", opts).unwrap();
+    z.write_all(
+        b"TOSCA-Meta-Version: 1.0\nCSAR-Version: 1.0\nEntry-Definitions: Definitions/a.tosca\n",
+    )
+    .unwrap();
+    z.start_file("Definitions/a.tosca", opts).unwrap();
+    z.write_all(br#"<Definitions xmlns="http://docs.oasis-open.org/tosca/ns/2011/12" id="a" targetNamespace="urn:a"><ServiceTemplate id="S"><TopologyTemplate/></ServiceTemplate></Definitions>"#)
+        .unwrap();
+    z.start_file("files/zeros.bin", opts).unwrap();
+    let chunk = vec![0u8; 1024 * 1024];
+    for _ in 0..1024 {
+        z.write_all(&chunk).unwrap();
+    }
+    z.finish().unwrap();
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 2 * 1024 * 1024);
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 204800 && exec \"$0\" validate \"$1\" --json")
+        .arg(env!("CARGO_BIN_EXE_provisio"))
+        .arg(&bomb)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let d = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "csar-entry-size")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(d["element"], "files/zeros.bin");
+    assert!(d["message"].as_str().unwrap().contains("1073741824"), "{d}");
 }

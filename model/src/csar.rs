@@ -187,8 +187,12 @@ impl Csar {
             return Ok(b.clone());
         }
         let limit = self.limits.artifact_bytes;
-        let declared = self.declared_size(name).unwrap_or(0);
-        let mut buf = Vec::with_capacity(declared.min(limit).min(64 * 1024 * 1024) as usize);
+        // The declared size only sizes the first allocation, and only when within the limit.
+        let declared = self
+            .declared_size(name)
+            .filter(|d| *d <= limit)
+            .unwrap_or(0);
+        let mut buf = Vec::with_capacity(declared.min(64 * 1024 * 1024) as usize);
         self.copy_entry(name, &mut buf)?;
         Ok(buf)
     }

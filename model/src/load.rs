@@ -25,7 +25,8 @@ pub struct Loaded {
     pub library: Library,
     /// The file the user opened (for a CSAR: its Entry-Definitions); `None` for a repository.
     pub main_file: Option<usize>,
-    /// For a CSAR: the archive content, so artifacts can be exported or deployed.
+    /// For a CSAR: the open archive (Definitions read, artifacts inflated only when deploy or
+    /// export asks for one, under a limit).
     pub csar: Option<csar::Csar>,
 }
 
