@@ -70,6 +70,17 @@ fn tosca_parser_and_provisio_agree_on_the_corpus() {
     files.sort();
     files.push(root().join("assets/library-yaml/ThesisScenario.yaml"));
     files.push(csar(tmp.path()));
+    // A CSAR written by Provisio's YAML export (tosca-parser checks that the implementation
+    // scripts are inside).
+    let src = root().join("tests/corpus-yaml/valid/scripted/collector.yaml");
+    let l = provisio_model::load_path(&src).unwrap();
+    let main = l.main_file.unwrap();
+    let st = l.library.file(main).definitions.service_templates[0].clone();
+    let none = |_: &str| None;
+    let ex = provisio_model::csar_export::export_csar(&l.library, main, &st, &none, "t").unwrap();
+    let exported = tmp.path().join("collector.csar");
+    std::fs::write(&exported, &ex.bytes).unwrap();
+    files.push(exported);
     let out = Command::new("python3")
         .arg(root().join("scripts/yaml_peer.py"))
         .args(&files)
