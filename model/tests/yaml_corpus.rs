@@ -138,3 +138,49 @@ fn print_reports() {
         }
     }
 }
+
+#[test]
+fn a_folder_with_xml_and_yaml_loads_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(
+        root.join("tests/fixtures/thesis.tosca"),
+        dir.path().join("thesis.tosca"),
+    )
+    .unwrap();
+    for f in ["ThesisScenario.yaml", "provisio-types.yaml"] {
+        std::fs::copy(
+            root.join("../assets/library-yaml").join(f),
+            dir.path().join(f),
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.path().join("notes.yaml"), "just: notes\n").unwrap(); // not TOSCA: ignored
+    let l = provisio_model::load_path(dir.path()).unwrap();
+    assert!(
+        l.library.load_diagnostics().is_empty(),
+        "{:#?}",
+        l.library.load_diagnostics()
+    );
+    let ids: Vec<String> = l
+        .library
+        .service_templates()
+        .into_iter()
+        .filter(|(f, _)| !l.library.file(*f).builtin)
+        .map(|(_, s)| s.qname().to_string())
+        .collect();
+    assert!(ids.contains(&"{}ThesisScenario".to_string()), "{ids:?}");
+    assert!(
+        ids.iter()
+            .any(|i| i.starts_with("{http://") && i.ends_with("ThesisScenario")),
+        "{ids:?}"
+    );
+    // YAML types sit next to the XML ones, grouped by their prefix.
+    let yaml_nt = l
+        .library
+        .node_types()
+        .into_iter()
+        .filter(|t| t.base.target_namespace == "provisio.nodes")
+        .count();
+    assert_eq!(yaml_nt, 8);
+}

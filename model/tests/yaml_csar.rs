@@ -131,3 +131,58 @@ fn edits_are_exported_and_nested_imports_keep_their_place() {
         Some("sensors/humidity")
     );
 }
+
+#[test]
+fn operation_implementations_are_modelled_and_packed() {
+    use provisio_model::QName;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/corpus-yaml/valid/scripted/collector.yaml");
+    let l = load_path(&path).unwrap();
+    let t = QName::new("example.nodes", "Collector");
+    let imps = l.library.implementations_of(&t);
+    assert_eq!(imps.len(), 1);
+    let arts: Vec<(Option<&str>, Option<&str>, &str)> = imps[0]
+        .implementation_artifacts
+        .iter()
+        .map(|a| {
+            (
+                a.interface_name.as_deref(),
+                a.operation_name.as_deref(),
+                a.artifact_type.local.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        arts,
+        vec![
+            (
+                Some("tosca.interfaces.node.lifecycle.Standard"),
+                Some("create"),
+                "Bash"
+            ),
+            (
+                Some("tosca.interfaces.node.lifecycle.Standard"),
+                Some("configure"),
+                "Python"
+            ),
+        ]
+    );
+    // The plan runs the operations the type implements (create, configure) on the collector.
+    let main = l.main_file.unwrap();
+    let st = l.library.file(main).definitions.service_templates[0].clone();
+    let plan = build_deploy_plan(&l.library, &st, &BTreeMap::new()).unwrap();
+    let ids: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, vec!["collector.create", "collector.configure"]);
+    let ex = export_csar(&l.library, main, &st, &none, "t").unwrap();
+    assert!(ex.warnings.is_empty(), "{:#?}", ex.warnings);
+    assert!(
+        ex.entries.contains(&"scripts/create.sh".to_string()),
+        "{:?}",
+        ex.entries
+    );
+    assert!(
+        ex.entries.contains(&"scripts/configure.py".to_string()),
+        "{:?}",
+        ex.entries
+    );
+}

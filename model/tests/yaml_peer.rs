@@ -70,6 +70,17 @@ fn tosca_parser_and_provisio_agree_on_the_corpus() {
     files.sort();
     files.push(root().join("assets/library-yaml/ThesisScenario.yaml"));
     files.push(csar(tmp.path()));
+    // A CSAR written by Provisio's YAML export (tosca-parser checks that the implementation
+    // scripts are inside).
+    let src = root().join("tests/corpus-yaml/valid/scripted/collector.yaml");
+    let l = provisio_model::load_path(&src).unwrap();
+    let main = l.main_file.unwrap();
+    let st = l.library.file(main).definitions.service_templates[0].clone();
+    let none = |_: &str| None;
+    let ex = provisio_model::csar_export::export_csar(&l.library, main, &st, &none, "t").unwrap();
+    let exported = tmp.path().join("collector.csar");
+    std::fs::write(&exported, &ex.bytes).unwrap();
+    files.push(exported);
     let out = Command::new("python3")
         .arg(root().join("scripts/yaml_peer.py"))
         .args(&files)
@@ -134,5 +145,60 @@ fn tosca_parser_and_provisio_agree_on_the_corpus() {
     eprintln!(
         "tosca-parser agrees on {} templates ({valid} valid, {invalid} invalid)",
         files.len()
+    );
+}
+
+#[test]
+fn tosca_parser_accepts_what_write_back_produces() {
+    use provisio_model::QName;
+    use provisio_model::tosca::{NodeTemplate, Properties, RelationshipTemplate};
+    if !peer_available() {
+        assert!(
+            std::env::var("PROVISIO_REQUIRE_PEER").is_err(),
+            "tosca-parser is required"
+        );
+        return;
+    }
+    let src = root().join("tests/corpus-yaml/valid/webapp_stack.yaml");
+    let l = provisio_model::load_path(&src).unwrap();
+    let mut d = l.library.file(l.main_file.unwrap()).definitions.clone();
+    let topo = &mut d.service_templates[0].topology;
+    topo.node_templates.retain(|n| n.id != "app");
+    topo.relationship_templates.retain(|r| r.source != "app");
+    let mut cache = NodeTemplate::new("cache", QName::new("tosca.nodes", "DBMS"), 0.0, 0.0);
+    cache.properties = Some(Properties::new_kv(
+        "",
+        "Properties",
+        &[("port".into(), "6379".into())],
+    ));
+    topo.node_templates.push(cache);
+    topo.relationship_templates.push(RelationshipTemplate::new(
+        "r1",
+        QName::new("tosca.relationships", "HostedOn"),
+        "cache",
+        "web_server",
+    ));
+    topo.node_mut("dbms")
+        .unwrap()
+        .properties
+        .as_mut()
+        .unwrap()
+        .set("port", "3307");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("edited.yaml");
+    std::fs::write(&out, d.to_yaml()).unwrap();
+    let ours = report(&out);
+    assert!(ours.valid, "{:#?}", ours.errors);
+    let o = Command::new("python3")
+        .arg(root().join("scripts/yaml_peer.py"))
+        .arg(&out)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["nodes"].as_u64().unwrap(), ours.nodes as u64);
+    assert_eq!(
+        v["requirements"]["cache"],
+        serde_json::json!([["host", "web_server"]])
     );
 }

@@ -285,3 +285,102 @@ fn a_topology_from_xml_saves_as_a_new_yaml_document() {
     assert!(y.contains("    NodeMCU:\n"), "{y}");
     assert_eq!(d.to_text(), d.to_xml());
 }
+
+#[test]
+fn non_ascii_text_and_comments_survive_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("café.yaml");
+    let text = "tosca_definitions_version: tosca_simple_yaml_1_3\n# Überblick: ein Server ☕\ntopology_template:\n  node_templates:\n    serveur_é:   # le serveur\n      type: tosca.nodes.Database\n      properties:\n        name: 'base ünïcode'   # nom\n        user: ö\n      requirements:\n        - host: dbms\n    dbms:\n      type: tosca.nodes.DBMS\n      requirements:\n        - host: hôte\n    hôte:\n      type: Compute\n";
+    std::fs::write(&p, text).unwrap();
+    let l = load_path(&p).unwrap();
+    let mut d = l.library.file(l.main_file.unwrap()).definitions.clone();
+    assert_eq!(d.to_yaml(), text);
+    let n = d.service_templates[0]
+        .topology
+        .node_mut("serveur_é")
+        .unwrap();
+    n.properties
+        .as_mut()
+        .unwrap()
+        .set("name", "nouvelle base — ß");
+    n.properties.as_mut().unwrap().remove("user");
+    let out = d.to_yaml();
+    assert_eq!(
+        out,
+        text.replace("'base ünïcode'", "\"nouvelle base — ß\"")
+            .replace("        user: ö\n", "")
+    );
+    let (again, _) = reload(&p, &out);
+    let n = again.service_templates[0]
+        .topology
+        .node("serveur_é")
+        .unwrap();
+    assert_eq!(n.property("name"), Some("nouvelle base — ß"));
+    assert_eq!(n.property("user"), None);
+}
+
+mod roundtrip {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn special_values_read_back_exactly() {
+        let f = root().join("tests/corpus-yaml/valid/webapp_stack.yaml");
+        for v in [
+            "null",
+            "~",
+            "true",
+            "123",
+            "1.5",
+            "- x",
+            "a: b",
+            "#c",
+            "",
+            " lead",
+            "trail ",
+            "multi\nline",
+            "é",
+            "'q'",
+            "\"dq\"",
+            "x #y",
+            "@at",
+            "%p",
+            "a\\b",
+        ] {
+            let mut d = main_defs(&f);
+            d.service_templates[0]
+                .topology
+                .node_mut("db")
+                .unwrap()
+                .properties
+                .as_mut()
+                .unwrap()
+                .set("name", v);
+            let out = d.to_yaml();
+            let (again, _) = reload(&f, &out);
+            let got = again.service_templates[0]
+                .topology
+                .node("db")
+                .unwrap()
+                .property("name")
+                .map(str::to_string);
+            assert_eq!(got.as_deref().unwrap_or_default(), v, "{out}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Any string value written into a property reads back as the same string.
+        #[test]
+        fn property_values_read_back_exactly(v in "[^\\[{\\x00-\\x1f]?[ -~é☕\\n\\t]{0,24}") {
+            prop_assume!(provisio_model::tosca::properties::input_name(&v).is_none());
+            let f = root().join("tests/corpus-yaml/valid/webapp_stack.yaml");
+            let mut d = main_defs(&f);
+            d.service_templates[0].topology.node_mut("db").unwrap().properties.as_mut().unwrap().set("name", &v);
+            let out = d.to_yaml();
+            let (again, _) = reload(&f, &out);
+            let got = again.service_templates[0].topology.node("db").unwrap().property("name").map(str::to_string);
+            prop_assert_eq!(got.unwrap_or_default(), v, "{}", out);
+        }
+    }
+}

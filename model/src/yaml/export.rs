@@ -7,7 +7,7 @@ use super::node::Node;
 use crate::csar_export::{ArtifactSource, Exported};
 use crate::diagnostic::Diagnostic;
 use crate::library::Library;
-use crate::tosca::ServiceTemplate;
+use crate::tosca::{ServiceTemplate, TypeKind};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -114,46 +114,69 @@ pub fn export_csar(
         entries.insert(rel(p), d.to_yaml().into_bytes());
     }
     let entry = rel(&main_path);
-    // Artifacts of the node templates, relative to the service template's file.
-    let main_dir = main_path.parent().unwrap_or(Path::new("")).to_path_buf();
+    // Deployment artifacts of the node templates and implementation artifacts of their types,
+    // each relative to the YAML file that names it.
+    let mut templates: BTreeSet<(String, crate::QName)> = BTreeSet::new();
     for n in &st.topology.node_templates {
         for a in lib.deployment_artifacts_of(n) {
-            let Some(t) = a
-                .artifact_ref
-                .as_ref()
-                .and_then(|r| lib.artifact_template(r))
-            else {
-                continue;
-            };
-            for r in &t.references {
-                let reference = &r.reference;
-                let target = normal(&main_dir.join(reference));
-                if reference.contains("://")
-                    || reference.starts_with('/')
-                    || !target.starts_with(&base)
-                {
-                    warnings.push(Diagnostic::warning(
-                        "artifact-file",
-                        n.id.clone(),
-                        format!("artifact file '{reference}' is not below the template's folder; not packed"),
-                    ));
-                    continue;
-                }
-                match files
-                    .read(reference)
-                    .or_else(|| std::fs::read(&target).ok())
-                {
-                    Some(b) => {
-                        entries.insert(rel(&target), b);
+            if let Some(r) = a.artifact_ref {
+                templates.insert((n.id.clone(), r));
+            }
+        }
+        for t in lib.ancestry(TypeKind::NodeType, &n.type_ref) {
+            for imp in lib.implementations_of(&t) {
+                for a in &imp.implementation_artifacts {
+                    if let Some(r) = &a.artifact_ref {
+                        templates.insert((n.id.clone(), r.clone()));
                     }
-                    None => warnings.push(Diagnostic::warning(
-                        "artifact-file",
-                        n.id.clone(),
-                        format!(
-                            "file '{reference}' not found; the CSAR references it without content"
-                        ),
-                    )),
                 }
+            }
+        }
+    }
+    let mut packed: BTreeSet<String> = BTreeSet::new();
+    for (node, q) in &templates {
+        let Some(loc) = lib.locate(TypeKind::ArtifactTemplate, q) else {
+            continue;
+        };
+        let owner = lib.file(loc.file);
+        if owner.builtin || !owner.definitions.is_yaml() {
+            continue;
+        }
+        let Some(t) = lib.artifact_template(q) else {
+            continue;
+        };
+        let dir = normal(&owner.path)
+            .parent()
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
+        for r in &t.references {
+            let reference = &r.reference;
+            let target = normal(&dir.join(reference));
+            let name = rel(&target);
+            if !packed.insert(name.clone()) {
+                continue;
+            }
+            if reference.contains("://") || reference.starts_with('/') || !target.starts_with(&base)
+            {
+                warnings.push(Diagnostic::warning(
+                    "artifact-file",
+                    node.clone(),
+                    format!(
+                        "artifact file '{reference}' is not below the template's folder; not packed"
+                    ),
+                ));
+                continue;
+            }
+            let from_source = (loc.file == file).then(|| files.read(reference)).flatten();
+            match from_source.or_else(|| std::fs::read(&target).ok()) {
+                Some(b) => {
+                    entries.insert(name, b);
+                }
+                None => warnings.push(Diagnostic::warning(
+                    "artifact-file",
+                    node.clone(),
+                    format!("file '{reference}' not found; the CSAR references it without content"),
+                )),
             }
         }
     }

@@ -585,8 +585,9 @@ pub(crate) fn interfaces(
     node: Option<&Node>,
     element: &str,
     inherited_types: &[(String, String)],
-) -> Vec<Interface> {
+) -> (Vec<Interface>, Vec<(String, String, String)>) {
     let mut out = Vec::new();
+    let mut impls = Vec::new();
     for (k, v) in ctx.map(node, element, "interfaces") {
         let iname = k.as_str().unwrap_or_default();
         let itype = match v.get("type") {
@@ -643,6 +644,17 @@ pub(crate) fn interfaces(
                     })
                 })
                 .collect();
+            // implementation: file | {primary: file | {file: …}, dependencies: […]}
+            let primary = ov.as_str().or_else(|| {
+                let i = ov.get("implementation")?;
+                i.as_str().or_else(|| {
+                    let p = i.get("primary")?;
+                    p.as_str().or_else(|| p.get_str("file"))
+                })
+            });
+            if let Some(file) = primary.filter(|f| !f.is_empty()) {
+                impls.push((name.clone(), op.to_string(), file.to_string()));
+            }
             operations.push(Operation {
                 name: op.to_string(),
                 inputs,
@@ -651,7 +663,7 @@ pub(crate) fn interfaces(
         }
         out.push(Interface { name, operations });
     }
-    out
+    (out, impls)
 }
 
 /// Reads every type section of `root` into `defs` and `info`.
@@ -817,7 +829,15 @@ pub(crate) fn read_types(
             .parent(Kind::Node, &name)
             .map(|p| inherited_interface_types(ctx.reg, &p))
             .unwrap_or_default();
-        let interfaces = interfaces(ctx, v.get("interfaces"), &name, &inherited);
+        let (interfaces, impls) = interfaces(ctx, v.get("interfaces"), &name, &inherited);
+        if !impls.is_empty() {
+            defs.node_type_implementations.push(implementation(
+                &name,
+                &impls,
+                k.start.line,
+                &mut defs.artifact_templates,
+            ));
+        }
         defs.node_types.push(NodeType {
             base,
             requirement_definitions,
@@ -863,7 +883,7 @@ pub(crate) fn read_types(
             base,
             valid_source: None,
             valid_target,
-            source_interfaces: interfaces(ctx, v.get("interfaces"), &name, &[]),
+            source_interfaces: interfaces(ctx, v.get("interfaces"), &name, &[]).0,
             target_interfaces: Vec::new(),
         });
     }
@@ -960,6 +980,56 @@ pub(crate) fn read_types(
             ctx.type_ref(Kind::Group, d, &name);
         }
         info.group_types.push(name);
+    }
+}
+
+/// The operation implementations of a node type as a node type implementation
+/// (`{<type>}Implementation`) with one implementation artifact, and artifact template, per file.
+fn implementation(
+    type_name: &str,
+    impls: &[(String, String, String)],
+    line: u32,
+    templates: &mut Vec<ArtifactTemplate>,
+) -> NodeTypeImplementation {
+    let mut artifacts = Vec::new();
+    for (iface, op, file) in impls {
+        let kind = match file.rsplit('.').next() {
+            Some("sh") => "tosca.artifacts.Implementation.Bash",
+            Some("py") => "tosca.artifacts.Implementation.Python",
+            _ => "tosca.artifacts.Implementation",
+        };
+        let tq = crate::QName::new(format!("{type_name}.implementation"), op.as_str());
+        templates.push(ArtifactTemplate {
+            id: tq.local.clone(),
+            name: Some(format!("{op} ({iface})")),
+            target_namespace: tq.namespace.clone(),
+            type_ref: qname(kind),
+            properties: None,
+            references: vec![ArtifactRefEntry {
+                reference: file.clone(),
+                includes: Vec::new(),
+                excludes: Vec::new(),
+            }],
+            line,
+        });
+        artifacts.push(ImplementationArtifact {
+            name: Some(op.clone()),
+            interface_name: Some(iface.clone()),
+            operation_name: Some(op.clone()),
+            artifact_type: qname(kind),
+            artifact_ref: Some(tq),
+        });
+    }
+    NodeTypeImplementation {
+        base: EntityType {
+            name: "Implementation".into(),
+            target_namespace: type_name.to_string(),
+            line,
+            ..EntityType::default()
+        },
+        node_type: qname(type_name),
+        implementation_artifacts: artifacts,
+        deployment_artifacts: Vec::new(),
     }
 }
 

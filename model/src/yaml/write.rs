@@ -39,6 +39,17 @@ fn same_node(a: &NodeTemplate, b: &NodeTemplate) -> bool {
         && a.deployment_artifacts == b.deployment_artifacts
 }
 
+type RelKey<'a> = (&'a str, &'a crate::QName, &'a str, &'a str);
+
+fn rel_key(r: &RelationshipTemplate) -> RelKey<'_> {
+    (
+        r.id.as_str(),
+        &r.type_ref,
+        r.source.as_str(),
+        r.target.as_str(),
+    )
+}
+
 fn same_rel(a: &RelationshipTemplate, b: &RelationshipTemplate) -> bool {
     a.id == b.id && a.type_ref == b.type_ref && a.source == b.source && a.target == b.target
 }
@@ -230,7 +241,25 @@ fn edit(d: &Definitions, y: &YamlSource) -> String {
         return y.text.clone();
     };
     let mut ed = Edits { list: Vec::new() };
-    let entry = |id: &str| nodes.entry(id);
+    // Constant-time lookups (a 10,000-node file saves without quadratic scans).
+    let yaml_nodes: super::FastMap<&str, &(Node, Node)> = nodes
+        .as_map()
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|e| Some((e.0.as_str()?, e)))
+        .collect();
+    let entry = |id: &str| yaml_nodes.get(id).copied();
+    let orig_nodes: super::FastMap<&str, &NodeTemplate> = orig
+        .node_templates
+        .iter()
+        .map(|n| (n.id.as_str(), n))
+        .collect();
+    let cur_nodes: super::FastSet<&str> =
+        cur.node_templates.iter().map(|n| n.id.as_str()).collect();
+    let cur_rels: super::FastSet<RelKey<'_>> =
+        cur.relationship_templates.iter().map(rel_key).collect();
+    let orig_rels: super::FastSet<RelKey<'_>> =
+        orig.relationship_templates.iter().map(rel_key).collect();
     let node_indent = nodes
         .as_map()
         .and_then(|m| m.first())
@@ -248,7 +277,7 @@ fn edit(d: &Definitions, y: &YamlSource) -> String {
         .unwrap_or(2);
     // Removed nodes.
     for o in &orig.node_templates {
-        if cur.node(&o.id).is_none()
+        if !cur_nodes.contains(o.id.as_str())
             && let Some((k, v)) = entry(&o.id)
         {
             let start = line_start(t, k.start.byte);
@@ -266,7 +295,7 @@ fn edit(d: &Definitions, y: &YamlSource) -> String {
     }
     // Changed nodes.
     for n in &cur.node_templates {
-        let (Some(o), Some((_, v))) = (orig.node(&n.id), entry(&n.id)) else {
+        let (Some(o), Some((_, v))) = (orig_nodes.get(n.id.as_str()).copied(), entry(&n.id)) else {
             continue;
         };
         if same_node(o, n) {
@@ -362,9 +391,7 @@ fn edit(d: &Definitions, y: &YamlSource) -> String {
     }
     // Relationships: removed and added requirement assignments.
     for o in &orig.relationship_templates {
-        if cur.relationship_templates.iter().any(|r| same_rel(r, o))
-            || cur.node(&o.source).is_none()
-        {
+        if cur_rels.contains(&rel_key(o)) || !cur_nodes.contains(o.source.as_str()) {
             continue;
         }
         let Some(origin) = y.origins.get(&o.id) else {
@@ -384,10 +411,7 @@ fn edit(d: &Definitions, y: &YamlSource) -> String {
             - orig
                 .relationship_templates
                 .iter()
-                .filter(|x| {
-                    x.source == origin.node
-                        && !cur.relationship_templates.iter().any(|r| same_rel(r, x))
-                })
+                .filter(|x| x.source == origin.node && !cur_rels.contains(&rel_key(x)))
                 .count();
         if remaining == 0 && !rv.flow {
             ed.replace(
@@ -405,7 +429,7 @@ fn edit(d: &Definitions, y: &YamlSource) -> String {
     }
     let mut new_rels: Vec<&RelationshipTemplate> = Vec::new();
     for r in &cur.relationship_templates {
-        if !orig.relationship_templates.iter().any(|o| same_rel(r, o)) {
+        if !orig_rels.contains(&rel_key(r)) {
             new_rels.push(r);
         }
     }
@@ -415,7 +439,7 @@ fn edit(d: &Definitions, y: &YamlSource) -> String {
             .copied()
             .filter(|r| r.source == n.id)
             .collect();
-        if rels.is_empty() || orig.node(&n.id).is_none() {
+        if rels.is_empty() || !orig_nodes.contains_key(n.id.as_str()) {
             continue;
         }
         let Some((_, v)) = entry(&n.id) else { continue };
@@ -450,7 +474,7 @@ fn edit(d: &Definitions, y: &YamlSource) -> String {
     let added: Vec<&NodeTemplate> = cur
         .node_templates
         .iter()
-        .filter(|n| orig.node(&n.id).is_none())
+        .filter(|n| !orig_nodes.contains_key(n.id.as_str()))
         .collect();
     if !added.is_empty() {
         let at = nodes

@@ -1,0 +1,2 @@
+# Configures the collector (example implementation artifact).
+print("configuring collector")

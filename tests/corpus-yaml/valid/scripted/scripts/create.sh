@@ -1,0 +1,3 @@
+#!/bin/sh
+# Installs the collector (example implementation artifact).
+echo "installing collector"
