@@ -480,7 +480,7 @@ fn bad_arguments_are_clear_errors() {
             "monitor",
             "homematic",
             "--ccu",
-            "https://ccu:2001",
+            "ftp://ccu:2001",
             "--broker",
             "127.0.0.1",
         ])
@@ -488,7 +488,10 @@ fn bad_arguments_are_clear_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--ccu") && err.contains("https"), "{err}");
+    assert!(
+        err.contains("--ccu ftp://ccu:2001: expected an http"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -147,6 +147,9 @@ pub enum MonitorCommand {
         /// Only these device addresses (repeatable; default: all).
         #[arg(long = "device", value_name = "ADDRESS")]
         devices: Vec<String>,
+        /// PEM file of CA certificates to trust for https (default: the system bundle).
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
         /// Broker user name (the password is read from MQTT_PASSWORD).
         #[arg(long)]
         username: Option<String>,
@@ -154,7 +157,7 @@ pub enum MonitorCommand {
     /// Online REST source (powerfox): reads meters and publishes one topic per device.
     /// Credentials from POWERFOX_USER / POWERFOX_PASSWORD.
     Powerfox {
-        /// API root, e.g. http://gateway/api/2.0.
+        /// API root, e.g. https://backend.powerfox.energy/api/2.0.
         #[arg(long)]
         api: String,
         #[arg(long, default_value_t = 60.0)]
@@ -166,6 +169,9 @@ pub enum MonitorCommand {
         /// Device ids (repeatable; default: main).
         #[arg(long = "device", value_name = "ID")]
         devices: Vec<String>,
+        /// PEM file of CA certificates to trust for https (default: the system bundle).
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
         /// Broker user name (the password is read from MQTT_PASSWORD).
         #[arg(long)]
         username: Option<String>,
@@ -328,6 +334,7 @@ fn run_monitor(m: MonitorCommand) -> i32 {
             topic_prefix,
             devices,
             username,
+            ca_file,
         } => monitor::run_homematic(
             &ccu,
             &devices,
@@ -336,6 +343,7 @@ fn run_monitor(m: MonitorCommand) -> i32 {
                 interval,
                 topic_prefix: &topic_prefix,
                 username: username.as_deref(),
+                ca_file,
             },
         ),
         MonitorCommand::Powerfox {
@@ -345,6 +353,7 @@ fn run_monitor(m: MonitorCommand) -> i32 {
             topic_prefix,
             devices,
             username,
+            ca_file,
         } => monitor::run_powerfox(
             &api,
             &devices,
@@ -353,6 +362,7 @@ fn run_monitor(m: MonitorCommand) -> i32 {
                 interval,
                 topic_prefix: &topic_prefix,
                 username: username.as_deref(),
+                ca_file,
             },
         ),
     }

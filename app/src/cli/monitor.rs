@@ -322,7 +322,7 @@ async fn influx(a: InfluxArgs<'_>) -> Result<(), String> {
 pub fn run_homematic(ccu: &str, devices: &[String], cfg: PollerArgs) -> i32 {
     exit(runtime().and_then(|rt| {
         rt.block_on(async {
-            let source = HomeMatic::new(ccu, devices.to_vec())?;
+            let source = HomeMatic::new(ccu, devices.to_vec())?.with_ca_file(cfg.ca_file.clone());
             poll(source, cfg).await
         })
     }))
@@ -334,7 +334,8 @@ pub fn run_powerfox(api: &str, devices: &[String], cfg: PollerArgs) -> i32 {
         rt.block_on(async {
             let user = std::env::var("POWERFOX_USER").ok();
             let password = std::env::var("POWERFOX_PASSWORD").ok();
-            let source = Powerfox::new(api, devices.to_vec(), user, password)?;
+            let source = Powerfox::new(api, devices.to_vec(), user, password)?
+                .with_ca_file(cfg.ca_file.clone());
             poll(source, cfg).await
         })
     }))
@@ -346,6 +347,8 @@ pub struct PollerArgs<'a> {
     pub interval: f64,
     pub topic_prefix: &'a str,
     pub username: Option<&'a str>,
+    /// PEM CA file for https sources (default: the system bundle).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 async fn poll<S: Source + 'static>(source: S, a: PollerArgs<'_>) -> Result<(), String> {
