@@ -175,7 +175,11 @@ async fn tap(listen: &str, broker: &str, receiver: Option<&str>) -> Result<(), S
     let (lh, lp) = host_port(listen, 1883).map_err(|e| format!("listen {listen:?}: {e}"))?;
     let listen = resolve("listen", &format!("{lh}:{lp}")).await?;
     let target = receiver.map(str::to_string).unwrap_or_else(target_from_env);
-    host_port(&target, 0).map_err(|e| format!("receiver {target:?}: {e}"))?;
+    match host_port(&target, 0) {
+        Ok((_, p)) if p != 0 => {}
+        Ok(_) => return Err(format!("receiver {target:?}: give HOST:PORT")),
+        Err(e) => return Err(format!("receiver {target:?}: {e}")),
+    }
     let sink = RecordSink::start(target.clone(), 10_000);
     let tap = Tap::start(listen, upstream, sink.clone())
         .await
