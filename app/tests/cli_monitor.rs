@@ -480,7 +480,7 @@ fn bad_arguments_are_clear_errors() {
             "monitor",
             "homematic",
             "--ccu",
-            "https://ccu:2001",
+            "ftp://ccu:2001",
             "--broker",
             "127.0.0.1",
         ])
@@ -488,7 +488,10 @@ fn bad_arguments_are_clear_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--ccu") && err.contains("https"), "{err}");
+    assert!(
+        err.contains("--ccu ftp://ccu:2001: expected an http"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -539,4 +542,74 @@ fn source_node_types_validate_and_plan() {
         "{pf}"
     );
     assert!(!out.contains("secret-pf"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn powerfox_poller_reads_a_rest_source_with_basic_auth() {
+    use std::io::{Read, Write};
+    // A powerfox-style REST server: answers `GET …/my/main/current` for the user u:secret.
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let sport = server.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in server.incoming().map_while(Result::ok) {
+            let mut buf = vec![0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_lowercase();
+            let ok = req.starts_with("get /api/2.0/my/main/current ")
+                && req.contains("authorization: basic dtpzzwnyzxq=");
+            let (status, body) = if ok {
+                (
+                    "200 OK",
+                    r#"{"Outdated":false,"Watt":412,"Timestamp":1588346453,"A_Plus":99.5}"#,
+                )
+            } else {
+                ("401 Unauthorized", "")
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let m = Mosquitto::start();
+    let (c, mut ev) = mqtt(m.port, "watcher").await;
+    c.subscribe("energy/#", QoS::AtLeastOnce).await.unwrap();
+    let p = Provisio::start(
+        &[
+            "monitor",
+            "powerfox",
+            "--api",
+            &format!("http://127.0.0.1:{sport}/api/2.0"),
+            "--interval",
+            "0.2",
+            "--broker",
+            &format!("127.0.0.1:{}", m.port),
+            "--topic-prefix",
+            "energy",
+        ],
+        &[
+            ("POWERFOX_USER", "u".into()),
+            ("POWERFOX_PASSWORD", "secret".into()),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (topic, v) = loop {
+        assert!(Instant::now() < deadline, "{:?}", p.lines());
+        if let Ok(Ok(Event::Incoming(Packet::Publish(pb)))) =
+            tokio::time::timeout(Duration::from_millis(500), ev.poll()).await
+        {
+            break (
+                pb.topic.clone(),
+                serde_json::from_slice::<serde_json::Value>(&pb.payload).unwrap(),
+            );
+        }
+    };
+    assert_eq!(topic, "energy/main");
+    assert_eq!(v, serde_json::json!({"Watt": 412, "A_Plus": 99.5}));
+    let out = p.out.clone();
+    let (code, last) = p.interrupt();
+    assert_eq!(code, Some(0), "{last}");
+    assert_eq!(number_after(&last, "failed polls"), 0, "{last}");
+    assert!(!out.lock().unwrap().join("\n").contains("secret"));
 }

@@ -131,57 +131,123 @@ async fn homematic_device_filter_and_a_vanished_ccu() {
     assert!(e.starts_with("listDevices: "), "{e}");
 }
 
-/// A powerfox-style REST server: `GET /api/2.0/my/<id>/current` with basic auth `u:secret`.
+/// Answers one powerfox-style request: `GET /api/2.0/my/<id>/current` with basic auth `u:secret`.
+async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut s: S) {
+    let mut buf = vec![0u8; 4096];
+    let mut n = 0;
+    while !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf[n..]).await {
+            Ok(0) | Err(_) => return,
+            Ok(k) => n += k,
+        }
+    }
+    let req = String::from_utf8_lossy(&buf[..n]).to_lowercase();
+    let path = req
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    // base64("u:secret")
+    let authed = req.contains("authorization: basic dtpzzwnyzxq=");
+    let (status, body) = if !authed {
+        ("401 Unauthorized", String::new())
+    } else if path == "/api/2.0/my/main/current" {
+        (
+            "200 OK",
+            r#"{"Outdated":false,"Watt":350,"Timestamp":1588346453,"A_Plus":1234.5,"A_Minus":0.0}"#
+                .to_string(),
+        )
+    } else if path == "/api/2.0/my/old/current" {
+        (
+            "200 OK",
+            r#"{"Outdated":true,"Watt":0,"Timestamp":1}"#.to_string(),
+        )
+    } else {
+        ("404 Not Found", String::new())
+    };
+    let _ = s
+        .write_all(
+            format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await;
+    let _ = s.shutdown().await;
+}
+
+/// A powerfox-style REST server on loopback (plain HTTP).
 async fn powerfox_server() -> (u16, tokio::task::JoinHandle<()>) {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
     let task = tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = l.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut n = 0;
-                while !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut buf[n..]).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(k) => n += k,
-                    }
-                }
-                let req = String::from_utf8_lossy(&buf[..n]).to_lowercase();
-                let path = req
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_string();
-                // base64("u:secret")
-                let authed = req.contains("authorization: basic dtpzzwnyzxq=");
-                let (status, body) = if !authed {
-                    ("401 Unauthorized", String::new())
-                } else if path == "/api/2.0/my/main/current" {
-                    ("200 OK", r#"{"Outdated":false,"Watt":350,"Timestamp":1588346453,"A_Plus":1234.5,"A_Minus":0.0}"#.to_string())
-                } else if path == "/api/2.0/my/old/current" {
-                    (
-                        "200 OK",
-                        r#"{"Outdated":true,"Watt":0,"Timestamp":1}"#.to_string(),
-                    )
-                } else {
-                    ("404 Not Found", String::new())
-                };
-                let _ = s
-                    .write_all(
-                        format!(
-                            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                            body.len()
-                        )
-                        .as_bytes(),
-                    )
-                    .await;
-            });
+        while let Ok((s, _)) = l.accept().await {
+            tokio::spawn(serve(s));
         }
     });
     (port, task)
+}
+
+/// The same over TLS with a self-signed certificate for `localhost`; returns its PEM too.
+async fn powerfox_tls_server() -> (u16, String, tokio::task::JoinHandle<()>) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let pem = ck.cert.pem();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![ck.cert.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            let a = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(tls) = a.accept(s).await {
+                    serve(tls).await;
+                }
+            });
+        }
+    });
+    (port, pem, task)
+}
+
+#[tokio::test]
+async fn powerfox_over_https_checks_the_server_certificate() {
+    let (port, pem, server) = powerfox_tls_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, pem).unwrap();
+    let api = format!("https://localhost:{port}/api/2.0");
+    let login = || (Some("u".to_string()), Some("secret".to_string()));
+    let (u, p) = login();
+    let mut trusted = Powerfox::new(&api, vec![], u, p)
+        .unwrap()
+        .with_ca_file(Some(ca.clone()));
+    let r = trusted.poll().await.unwrap();
+    assert_eq!(r[0].values["Watt"], 350);
+    // The system bundle does not know this self-signed certificate: refused, clearly.
+    let (u, p) = login();
+    let mut untrusted = Powerfox::new(&api, vec![], u, p).unwrap();
+    let e = untrusted.poll().await.unwrap_err();
+    assert!(
+        e.contains("TLS") && e.to_lowercase().contains("certificate"),
+        "{e}"
+    );
+    // A name the certificate does not carry is refused too.
+    let (u, p) = login();
+    let mut wrong_name = Powerfox::new(&format!("https://127.0.0.1:{port}/api/2.0"), vec![], u, p)
+        .unwrap()
+        .with_ca_file(Some(ca));
+    let e = wrong_name.poll().await.unwrap_err();
+    assert!(e.contains("TLS"), "{e}");
+    server.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -153,6 +153,9 @@ pub enum MonitorCommand {
         /// Only these device addresses (repeatable; default: all).
         #[arg(long = "device", value_name = "ADDRESS")]
         devices: Vec<String>,
+        /// PEM file of CA certificates to trust for https (default: the system bundle).
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
         /// Broker user name (the password is read from MQTT_PASSWORD).
         #[arg(long)]
         username: Option<String>,
@@ -160,7 +163,7 @@ pub enum MonitorCommand {
     /// Online REST source (powerfox): reads meters and publishes one topic per device.
     /// Credentials from POWERFOX_USER / POWERFOX_PASSWORD.
     Powerfox {
-        /// API root, e.g. http://gateway/api/2.0.
+        /// API root, e.g. https://backend.powerfox.energy/api/2.0.
         #[arg(long)]
         api: String,
         #[arg(long, default_value_t = 60.0)]
@@ -172,6 +175,9 @@ pub enum MonitorCommand {
         /// Device ids (repeatable; default: main).
         #[arg(long = "device", value_name = "ID")]
         devices: Vec<String>,
+        /// PEM file of CA certificates to trust for https (default: the system bundle).
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
         /// Broker user name (the password is read from MQTT_PASSWORD).
         #[arg(long)]
         username: Option<String>,
@@ -354,6 +360,7 @@ fn run_monitor(m: MonitorCommand) -> i32 {
             topic_prefix,
             devices,
             username,
+            ca_file,
         } => monitor::run_homematic(
             &ccu,
             &devices,
@@ -362,6 +369,7 @@ fn run_monitor(m: MonitorCommand) -> i32 {
                 interval,
                 topic_prefix: &topic_prefix,
                 username: username.as_deref(),
+                ca_file,
             },
         ),
         MonitorCommand::Powerfox {
@@ -371,6 +379,7 @@ fn run_monitor(m: MonitorCommand) -> i32 {
             topic_prefix,
             devices,
             username,
+            ca_file,
         } => monitor::run_powerfox(
             &api,
             &devices,
@@ -379,6 +388,7 @@ fn run_monitor(m: MonitorCommand) -> i32 {
                 interval,
                 topic_prefix: &topic_prefix,
                 username: username.as_deref(),
+                ca_file,
             },
         ),
     }

@@ -175,7 +175,11 @@ async fn tap(listen: &str, broker: &str, receiver: Option<&str>) -> Result<(), S
     let (lh, lp) = host_port(listen, 1883).map_err(|e| format!("listen {listen:?}: {e}"))?;
     let listen = resolve("listen", &format!("{lh}:{lp}")).await?;
     let target = receiver.map(str::to_string).unwrap_or_else(target_from_env);
-    host_port(&target, 0).map_err(|e| format!("receiver {target:?}: {e}"))?;
+    match host_port(&target, 0) {
+        Ok((_, p)) if p != 0 => {}
+        Ok(_) => return Err(format!("receiver {target:?}: give HOST:PORT")),
+        Err(e) => return Err(format!("receiver {target:?}: {e}")),
+    }
     let sink = RecordSink::start(target.clone(), 10_000);
     let tap = Tap::start(listen, upstream, sink.clone())
         .await
@@ -322,7 +326,7 @@ async fn influx(a: InfluxArgs<'_>) -> Result<(), String> {
 pub fn run_homematic(ccu: &str, devices: &[String], cfg: PollerArgs) -> i32 {
     exit(runtime().and_then(|rt| {
         rt.block_on(async {
-            let source = HomeMatic::new(ccu, devices.to_vec())?;
+            let source = HomeMatic::new(ccu, devices.to_vec())?.with_ca_file(cfg.ca_file.clone());
             poll(source, cfg).await
         })
     }))
@@ -334,7 +338,8 @@ pub fn run_powerfox(api: &str, devices: &[String], cfg: PollerArgs) -> i32 {
         rt.block_on(async {
             let user = std::env::var("POWERFOX_USER").ok();
             let password = std::env::var("POWERFOX_PASSWORD").ok();
-            let source = Powerfox::new(api, devices.to_vec(), user, password)?;
+            let source = Powerfox::new(api, devices.to_vec(), user, password)?
+                .with_ca_file(cfg.ca_file.clone());
             poll(source, cfg).await
         })
     }))
@@ -346,6 +351,8 @@ pub struct PollerArgs<'a> {
     pub interval: f64,
     pub topic_prefix: &'a str,
     pub username: Option<&'a str>,
+    /// PEM CA file for https sources (default: the system bundle).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 async fn poll<S: Source + 'static>(source: S, a: PollerArgs<'_>) -> Result<(), String> {

@@ -46,6 +46,12 @@ impl HomeMatic {
         })
     }
 
+    /// For `https://` CCUs: trust the CA certificates in this PEM file instead of the system's.
+    pub fn with_ca_file(mut self, ca_file: Option<std::path::PathBuf>) -> HomeMatic {
+        self.url = self.url.with_ca_file(ca_file);
+        self
+    }
+
     /// Reads the channel list with `listDevices`.
     pub async fn list(&self) -> Result<Vec<Channel>, XmlRpcError> {
         let v = call(&self.url, "listDevices", &[], TIMEOUT).await?;

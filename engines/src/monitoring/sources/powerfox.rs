@@ -18,7 +18,7 @@ pub struct Powerfox {
 }
 
 impl Powerfox {
-    /// `api` is the API root, e.g. `http://gateway/api/2.0`; `devices` empty means `main`.
+    /// `api` is the API root, e.g. `https://backend.powerfox.energy/api/2.0`; `devices` empty means `main`.
     pub fn new(
         api: &str,
         devices: Vec<String>,
@@ -50,6 +50,14 @@ impl Powerfox {
     }
 }
 
+impl Powerfox {
+    /// Trust the CA certificates in this PEM file instead of the system's (for https).
+    pub fn with_ca_file(mut self, ca_file: Option<std::path::PathBuf>) -> Powerfox {
+        self.api = self.api.with_ca_file(ca_file);
+        self
+    }
+}
+
 /// The reading in one `current` answer, or `None` when it is outdated or holds no number.
 pub fn reading_from(device: &str, answer: &Value) -> Option<Reading> {
     let m = answer.as_object()?;
@@ -69,7 +77,7 @@ pub fn reading_from(device: &str, answer: &Value) -> Option<Reading> {
 
 impl Source for Powerfox {
     fn name(&self) -> String {
-        format!("powerfox http://{}{}", self.api.authority, self.api.path)
+        format!("powerfox {}", self.api.display())
     }
 
     async fn poll(&mut self) -> Result<Vec<Reading>, String> {

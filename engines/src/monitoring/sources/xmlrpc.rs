@@ -159,9 +159,31 @@ pub fn decode_value(v: &Element) -> Result<Value, XmlRpcError> {
     })
 }
 
+/// The CCU's BidCos service answers in ISO-8859-1 (declared in the XML declaration): such
+/// documents are transcoded to UTF-8 before parsing; anything else must be UTF-8.
+fn to_utf8(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let head = &bytes[..bytes.len().min(100)];
+    let decl_end = head.windows(2).position(|w| w == b"?>").unwrap_or(0);
+    let decl = String::from_utf8_lossy(&head[..decl_end]).to_ascii_lowercase();
+    let latin1 = bytes.starts_with(b"<?xml")
+        && ["iso-8859-1", "latin1", "latin-1", "iso8859-1"]
+            .iter()
+            .any(|e| {
+                decl.contains(&format!("encoding=\"{e}\""))
+                    || decl.contains(&format!("encoding='{e}'"))
+            });
+    if latin1 && std::str::from_utf8(bytes).is_err() {
+        let text: String = bytes.iter().map(|&b| b as char).collect();
+        std::borrow::Cow::Owned(text.into_bytes())
+    } else {
+        std::borrow::Cow::Borrowed(bytes)
+    }
+}
+
 /// Decodes a `<methodResponse>`: its one parameter, or the fault.
 pub fn decode_response(bytes: &[u8]) -> Result<Value, XmlRpcError> {
-    let doc = parse_bytes(bytes).map_err(|e| XmlRpcError::Malformed(e.to_string()))?;
+    let bytes = to_utf8(bytes);
+    let doc = parse_bytes(&bytes).map_err(|e| XmlRpcError::Malformed(e.to_string()))?;
     let root = &doc.root;
     if root.local != "methodResponse" {
         return Err(bad(root, "expected <methodResponse>"));
@@ -253,6 +275,20 @@ mod tests {
                 message: "Unknown instance".into()
             })
         );
+    }
+
+    #[test]
+    fn latin1_answers_of_the_ccu() {
+        let mut r = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><methodResponse><params><param><value>K".to_vec();
+        r.push(0xFC); // ü in ISO-8859-1
+        r.extend_from_slice(b"che</value></param></params></methodResponse>");
+        assert_eq!(
+            decode_response(&r).unwrap(),
+            serde_json::json!("K\u{fc}che")
+        );
+        // Undeclared, the same bytes are not UTF-8: an error, not a guess.
+        let undeclared = &r[r.iter().position(|&b| b == b'>').unwrap() + 1..];
+        assert!(decode_response(undeclared).is_err());
     }
 
     #[test]
