@@ -509,7 +509,7 @@ fn finish_connect(
     };
     let types = provisio_model::rules::allowed_relationship_types(state.doc.library(), s, t);
     if types.is_empty() {
-        state.status = format!("no relationship type allows {src} → {target}");
+        state.status = format!("no relationship type allows {src} ➡ {target}");
         return;
     }
     state.connect_menu = Some(ConnectMenu {
@@ -532,7 +532,7 @@ fn connect_menu(ui: &mut egui::Ui, state: &mut EditorState) {
         .show(ui.ctx(), |ui| {
             egui::Frame::popup(ui.style()).show(ui, |ui| {
                 ui.label(
-                    egui::RichText::new(format!("{} → {}", menu.source, menu.target)).strong(),
+                    egui::RichText::new(format!("{} ➡ {}", menu.source, menu.target)).strong(),
                 );
                 ui.separator();
                 egui::ScrollArea::vertical()
