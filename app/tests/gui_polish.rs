@@ -89,6 +89,12 @@ fn deployed_thesis() -> ProvisioApp {
             ),
         ));
     }
+    for (k, id) in devices.iter().enumerate() {
+        let series = (0..60)
+            .map(|t| [t as f64, 20.0 + k as f64 + (t as f64 / 7.0).sin()])
+            .collect();
+        app.deploy.telemetry.insert(id.to_string(), series);
+    }
     app.tab = BottomTab::Deploy;
     app.deploy.sort = 2;
     app
@@ -115,6 +121,10 @@ fn check_panel(h: &Harness<'static, ProvisioApp>, size: egui::Vec2) {
     assert_apart(r.steps, r.devices, "steps and devices");
     assert_apart(r.devices, r.log, "devices and log");
     assert_apart(r.steps, r.log, "steps and log");
+    assert!(r.telemetry.is_positive(), "the plot has its column");
+    for (name, rect) in [("steps", r.steps), ("devices", r.devices), ("log", r.log)] {
+        assert_apart(r.telemetry, rect, name);
+    }
     assert!(r.steps.max.x <= r.devices.min.x + 0.5 && r.devices.max.x <= r.log.min.x + 0.5);
     assert!(r.log.width() >= 200.0, "the log is no sliver: {:?}", r.log);
     assert!(r.devices.width() >= 240.0, "devices: {:?}", r.devices);

@@ -14,6 +14,8 @@ pub struct PanelRects {
     pub steps: Rect,
     pub devices: Rect,
     pub log: Rect,
+    /// Only while simulated devices report readings.
+    pub telemetry: Rect,
 }
 
 impl Default for PanelRects {
@@ -22,6 +24,7 @@ impl Default for PanelRects {
             steps: Rect::NOTHING,
             devices: Rect::NOTHING,
             log: Rect::NOTHING,
+            telemetry: Rect::NOTHING,
         }
     }
 }
@@ -43,15 +46,19 @@ impl DeployUi {
         self.controls(ui, state);
         self.outputs(ui);
         ui.separator();
-        if !self.telemetry.is_empty() {
-            self.telemetry_plot(ui);
-        }
         let mut rects = PanelRects::default();
-        StripBuilder::new(ui)
+        // Telemetry, once readings come, is a column of its own (a plot stacked above the
+        // tables would leave them no rows in a small window).
+        let plot = !self.telemetry.is_empty();
+        let mut strip = StripBuilder::new(ui)
             .clip(true)
-            .size(Size::relative(0.24).at_least(150.0))
-            .size(Size::remainder().at_least(240.0))
-            .size(Size::relative(0.36).at_least(200.0))
+            .size(Size::relative(if plot { 0.2 } else { 0.24 }).at_least(150.0))
+            .size(Size::remainder().at_least(240.0));
+        if plot {
+            strip = strip.size(Size::relative(0.22).at_least(160.0));
+        }
+        strip
+            .size(Size::relative(if plot { 0.3 } else { 0.36 }).at_least(200.0))
             .horizontal(|mut strip| {
                 strip.cell(|ui| {
                     rects.steps = ui.max_rect();
@@ -61,6 +68,12 @@ impl DeployUi {
                     rects.devices = ui.max_rect();
                     self.devices_table(ui, state);
                 });
+                if plot {
+                    strip.cell(|ui| {
+                        rects.telemetry = ui.max_rect();
+                        self.telemetry_plot(ui);
+                    });
+                }
                 strip.cell(|ui| {
                     rects.log = ui.max_rect();
                     self.log_view(ui);
@@ -152,27 +165,19 @@ impl DeployUi {
     }
 
     fn telemetry_plot(&mut self, ui: &mut egui::Ui) {
-        // At most a third of the panel, so the tables keep their room in a small window.
-        let height = (ui.available_height() / 3.0).clamp(50.0, 110.0);
-        egui::CollapsingHeader::new(format!(
-            "Telemetry ({} devices, temperature °C)",
-            self.telemetry.len()
-        ))
-        .default_open(true)
-        .show(ui, |ui| {
-            egui_plot::Plot::new("telemetry")
-                .height(height)
-                .legend(egui_plot::Legend::default())
-                .show(ui, |plot| {
-                    for (device, series) in &self.telemetry {
-                        let points: Vec<[f64; 2]> = series.iter().copied().collect();
-                        plot.line(egui_plot::Line::new(
-                            device.clone(),
-                            egui_plot::PlotPoints::from(points),
-                        ));
-                    }
-                });
-        });
+        ui.strong(format!("Telemetry (°C, {} devices)", self.telemetry.len()));
+        egui_plot::Plot::new("telemetry")
+            .height(ui.available_height().max(40.0))
+            .legend(egui_plot::Legend::default().position(egui_plot::Corner::LeftTop))
+            .show(ui, |plot| {
+                for (device, series) in &self.telemetry {
+                    let points: Vec<[f64; 2]> = series.iter().copied().collect();
+                    plot.line(egui_plot::Line::new(
+                        device.clone(),
+                        egui_plot::PlotPoints::from(points),
+                    ));
+                }
+            });
     }
 
     fn steps_table(&mut self, ui: &mut egui::Ui) {
