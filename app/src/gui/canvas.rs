@@ -388,7 +388,8 @@ pub fn canvas(ui: &mut egui::Ui, state: &mut EditorState) {
         }
         draw_node(&painter, ui, state, n, sr, xf.zoom);
         let node_hovered = resp.hovered();
-        if state.canvas.connecting.is_none() {
+        // No tooltip while connecting or over the open connect menu.
+        if state.canvas.connecting.is_none() && state.connect_menu.is_none() {
             resp.on_hover_ui(|ui| node_tooltip(ui, state, n));
         }
 
