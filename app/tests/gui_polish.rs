@@ -475,3 +475,33 @@ fn the_command_line_opens_a_chosen_service_template_in_the_window() {
         "{err}"
     );
 }
+
+#[test]
+fn a_resized_window_fits_the_canvas_again_until_the_user_moves_the_view() {
+    let mut h = harness(thesis(), 1600.0, 1000.0);
+    h.set_size(egui::vec2(1024.0, 640.0));
+    h.run_steps(6);
+    let inside = |app: &ProvisioApp| {
+        let s = &app.state;
+        s.doc.topology().node_templates.iter().all(|n| {
+            let p = s.canvas.rect.min
+                + s.view.pan
+                + egui::vec2(n.x.unwrap() as f32, n.y.unwrap() as f32) * s.view.zoom;
+            let size = egui::vec2(
+                provisio_app::gui::canvas::NODE_W,
+                provisio_app::gui::canvas::NODE_H,
+            ) * s.view.zoom;
+            s.canvas
+                .rect
+                .contains_rect(egui::Rect::from_min_size(p, size))
+        })
+    };
+    assert!(inside(h.state()), "every card visible at 1024x640");
+    // Once the user pans, a resize keeps the view.
+    h.state_mut().state.view.pan += egui::vec2(30.0, 0.0);
+    h.run_steps(2);
+    let view = (h.state().state.view.pan, h.state().state.view.zoom);
+    h.set_size(egui::vec2(1300.0, 800.0));
+    h.run_steps(6);
+    assert_eq!((h.state().state.view.pan, h.state().state.view.zoom), view);
+}

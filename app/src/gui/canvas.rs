@@ -28,6 +28,11 @@ pub struct CanvasState {
     pub box_start: Option<Pos2>,
     /// The canvas rect of the last frame (for tests and fit).
     pub rect: Rect,
+    /// The view (pan, zoom) the last fit set; while the user leaves it so, a resized window
+    /// fits again.
+    pub fitted: Option<(Vec2, f32)>,
+    /// The window size of the last frame.
+    pub window: Vec2,
 }
 
 impl Default for CanvasState {
@@ -36,6 +41,8 @@ impl Default for CanvasState {
             connecting: None,
             box_start: None,
             rect: Rect::from_min_size(Pos2::ZERO, vec2(1000.0, 700.0)),
+            fitted: None,
+            window: Vec2::ZERO,
         }
     }
 }
@@ -158,10 +165,15 @@ fn dist_to_segment(p: Pos2, a: Pos2, b: Pos2) -> f32 {
 /// Shows the canvas.
 pub fn canvas(ui: &mut egui::Ui, state: &mut EditorState) {
     let (rect, bg) = ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
+    let window = ui.ctx().content_rect().size();
+    let resized = state.canvas.window != window;
+    state.canvas.window = window;
     state.canvas.rect = rect;
-    if state.fit_requested {
+    let untouched = state.canvas.fitted == Some((state.view.pan, state.view.zoom));
+    if state.fit_requested || (resized && untouched) {
         fit(state, rect);
         state.fit_requested = false;
+        state.canvas.fitted = Some((state.view.pan, state.view.zoom));
     }
     let painter = ui.painter_at(rect);
     let dark = ui.visuals().dark_mode;
