@@ -42,8 +42,12 @@ pub struct ProvisioApp {
     pub error: Option<String>,
     /// The window title last sent (sent again only when it changes).
     pub title: String,
-    /// Height of the bottom panel (remembered between sessions by [`ProvisioApp::new`]).
-    pub bottom_height: f32,
+    /// Height of the bottom panel the user set by dragging its edge (remembered between
+    /// sessions by [`ProvisioApp::new`]); until then 30 % of the window.
+    pub bottom_height: Option<f32>,
+    /// The bottom panel's height last frame, and whether a drag changed it since the last save.
+    last_bottom: f32,
+    bottom_unsaved: bool,
     /// Whether window settings are written to the data directory (not in tests).
     persist_ui: bool,
 }
@@ -111,7 +115,7 @@ impl ProvisioApp {
         app.deploy.restore(&mut app.state);
         app.persist_ui = true;
         if let Some(h) = crate::data_dir::load_ui_settings().bottom_height {
-            app.bottom_height = h.clamp(80.0, 2000.0);
+            app.bottom_height = Some(h.clamp(80.0, 2000.0));
         }
         app
     }
@@ -128,7 +132,9 @@ impl ProvisioApp {
             last_autosave: Instant::now(),
             error: None,
             title: String::new(),
-            bottom_height: 220.0,
+            bottom_height: None,
+            last_bottom: 0.0,
+            bottom_unsaved: false,
             persist_ui: false,
         }
     }
@@ -252,7 +258,11 @@ impl ProvisioApp {
         let max_bottom = (ui.available_height() - 160.0).max(100.0);
         let bottom = egui::Panel::bottom("bottom")
             .resizable(true)
-            .default_size(self.bottom_height.min(max_bottom))
+            .default_size(
+                self.bottom_height
+                    .unwrap_or((ui.available_height() * 0.3).clamp(170.0, 360.0))
+                    .min(max_bottom),
+            )
             .size_range(80.0..=max_bottom)
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
@@ -297,16 +307,22 @@ impl ProvisioApp {
         }
     }
 
-    /// Keeps the bottom panel's height once the user lets go of its edge.
+    /// Keeps the bottom panel's height when the user drags its edge; writes it to the data
+    /// directory once the pointer is released.
     fn remember_bottom_height(&mut self, h: f32, ctx: &egui::Context) {
-        if (h - self.bottom_height).abs() < 1.0 || !ctx.input(|i| i.pointer.any_released()) {
-            return;
+        let last = std::mem::replace(&mut self.last_bottom, h);
+        let dragging = ctx.input(|i| i.pointer.any_down());
+        if dragging && last != 0.0 && (h - last).abs() >= 0.5 {
+            self.bottom_height = Some(h);
+            self.bottom_unsaved = true;
         }
-        self.bottom_height = h;
-        if self.persist_ui {
-            crate::data_dir::save_ui_settings(&crate::data_dir::UiSettings {
-                bottom_height: Some(h),
-            });
+        if self.bottom_unsaved && !dragging {
+            self.bottom_unsaved = false;
+            if self.persist_ui {
+                crate::data_dir::save_ui_settings(&crate::data_dir::UiSettings {
+                    bottom_height: self.bottom_height,
+                });
+            }
         }
     }
 
@@ -490,7 +506,7 @@ impl ProvisioApp {
             }
             if ui
                 .button("⊞ Layout")
-                .on_hover_text("Stack hosts under what they host")
+                .on_hover_text("Auto layout: hosts under what they host, connections left to right")
                 .clicked()
             {
                 self.state.apply(Command::AutoLayout);
