@@ -81,6 +81,33 @@ pub fn pending_recovery() -> Option<(PathBuf, Recovery)> {
     xml_path.exists().then_some((xml_path, meta))
 }
 
+/// Removes the recovery file `xml` and its metadata next to it (the Discard button).
+pub fn discard_recovery(xml: &Path) {
+    let _ = std::fs::remove_file(xml);
+    let _ = std::fs::remove_file(xml.with_extension("json"));
+}
+
+/// Window settings remembered between sessions (`ui.json` in the data directory).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct UiSettings {
+    /// Height of the bottom panel (diagnostics, deploy, logs) in points.
+    pub bottom_height: Option<f32>,
+}
+
+pub fn load_ui_settings() -> UiSettings {
+    std::fs::read(data_dir().join("ui.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+pub fn save_ui_settings(s: &UiSettings) {
+    let _ = std::fs::create_dir_all(data_dir());
+    if let Ok(b) = serde_json::to_vec(s) {
+        let _ = provisio_model::save::write_atomic(&data_dir().join("ui.json"), &b);
+    }
+}
+
 /// Removes the recovery file (after a save, or when the user discards it).
 pub fn clear_recovery() {
     let (a, b) = recovery_paths();

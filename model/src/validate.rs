@@ -180,7 +180,7 @@ pub fn validate_service_template(
                         Diagnostic::error(
                             "hosting-cycle",
                             &n.id,
-                            format!("HostedOn cycle: {} → {}", chain.join(" → "), h),
+                            format!("HostedOn cycle: {} -> {}", chain.join(" -> "), h),
                         )
                         .with_hint("a node cannot (indirectly) host itself; remove one HostedOn"),
                         n.line,
@@ -253,7 +253,7 @@ pub fn validate_service_template(
                 } else {
                     format!(
                         "the stack below ({}) has no node with capability {}",
-                        chain[1..].join(" → "),
+                        chain[1..].join(" -> "),
                         wanted.local
                     )
                 };

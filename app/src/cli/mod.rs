@@ -16,11 +16,24 @@ pub mod select;
 pub mod validate;
 
 /// Provisio: model, validate, export and deploy TOSCA topologies of IoT systems.
+///
+/// Without a subcommand the editor window opens: `provisio PATH` opens PATH (a TOSCA file, a
+/// Winery repository folder or a CSAR) in it.
 #[derive(Debug, Parser)]
-#[command(name = "provisio", version, about)]
+#[command(
+    name = "provisio",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Open this TOSCA file, Winery repository folder or CSAR in the editor window.
+    pub path: Option<PathBuf>,
+    /// `{namespace}id` or id of the service template to open (with PATH).
+    #[arg(long, requires = "path")]
+    pub service_template: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -319,7 +332,7 @@ pub fn run(cli: Cli) -> i32 {
         Some(Command::Bench(BenchCommand::Deploy { devices, size_kib })) => {
             bench::run(devices, size_kib)
         }
-        None => match crate::gui::run() {
+        None => match crate::gui::run(cli.path, cli.service_template) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: cannot open the window: {e}");

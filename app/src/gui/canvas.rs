@@ -28,6 +28,11 @@ pub struct CanvasState {
     pub box_start: Option<Pos2>,
     /// The canvas rect of the last frame (for tests and fit).
     pub rect: Rect,
+    /// The view (pan, zoom) the last fit set; while the user leaves it so, a resized window
+    /// fits again.
+    pub fitted: Option<(Vec2, f32)>,
+    /// The window size of the last frame.
+    pub window: Vec2,
 }
 
 impl Default for CanvasState {
@@ -36,6 +41,8 @@ impl Default for CanvasState {
             connecting: None,
             box_start: None,
             rect: Rect::from_min_size(Pos2::ZERO, vec2(1000.0, 700.0)),
+            fitted: None,
+            window: Vec2::ZERO,
         }
     }
 }
@@ -159,10 +166,15 @@ fn dist_to_segment(p: Pos2, a: Pos2, b: Pos2) -> f32 {
 /// Shows the canvas.
 pub fn canvas(ui: &mut egui::Ui, state: &mut EditorState) {
     let (rect, bg) = ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
+    let window = ui.ctx().content_rect().size();
+    let resized = state.canvas.window != window;
+    state.canvas.window = window;
     state.canvas.rect = rect;
-    if state.fit_requested {
+    let untouched = state.canvas.fitted == Some((state.view.pan, state.view.zoom));
+    if state.fit_requested || (resized && untouched) {
         fit(state, rect);
         state.fit_requested = false;
+        state.canvas.fitted = Some((state.view.pan, state.view.zoom));
     }
     let painter = ui.painter_at(rect);
     let dark = ui.visuals().dark_mode;
@@ -389,7 +401,8 @@ pub fn canvas(ui: &mut egui::Ui, state: &mut EditorState) {
         }
         draw_node(&painter, ui, state, n, sr, xf.zoom);
         let node_hovered = resp.hovered();
-        if state.canvas.connecting.is_none() {
+        // No tooltip while connecting or over the open connect menu.
+        if state.canvas.connecting.is_none() && state.connect_menu.is_none() {
             resp.on_hover_ui(|ui| node_tooltip(ui, state, n));
         }
 
@@ -510,7 +523,7 @@ fn finish_connect(
     };
     let types = provisio_model::rules::allowed_relationship_types(state.doc.library(), s, t);
     if types.is_empty() {
-        state.status = format!("no relationship type allows {src} → {target}");
+        state.status = format!("no relationship type allows {src} ➡ {target}");
         return;
     }
     state.connect_menu = Some(ConnectMenu {
@@ -533,7 +546,7 @@ fn connect_menu(ui: &mut egui::Ui, state: &mut EditorState) {
         .show(ui.ctx(), |ui| {
             egui::Frame::popup(ui.style()).show(ui, |ui| {
                 ui.label(
-                    egui::RichText::new(format!("{} → {}", menu.source, menu.target)).strong(),
+                    egui::RichText::new(format!("{} ➡ {}", menu.source, menu.target)).strong(),
                 );
                 ui.separator();
                 egui::ScrollArea::vertical()

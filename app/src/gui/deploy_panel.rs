@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+mod view;
+pub use view::PanelRects;
+
 /// A step as the panel shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepRow {
@@ -56,6 +59,8 @@ pub struct DeployUi {
     telemetry_rx: Option<std::sync::mpsc::Receiver<(String, f64)>>,
     telemetry_started: Option<Instant>,
     last_step_of: BTreeMap<String, String>,
+    /// Where the panel drew its parts last frame (tests assert they never overlap).
+    pub rects: PanelRects,
 }
 
 impl Default for DeployUi {
@@ -81,6 +86,7 @@ impl Default for DeployUi {
             telemetry_rx: None,
             telemetry_started: None,
             last_step_of: BTreeMap::new(),
+            rects: PanelRects::default(),
         }
     }
 }
@@ -341,8 +347,11 @@ impl DeployUi {
         };
         let mut go = false;
         let mut cancel = false;
-        egui::Window::new("Deploy inputs").collapsible(false).resizable(false).anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0]).show(ctx, |ui| {
-            ui.label("These values are asked for at deploy time (get_input). Passwords are not stored.");
+        egui::Modal::new(egui::Id::new("provisio-modal")).show(ctx, |ui| {
+            ui.heading("Deploy inputs");
+            ui.label(
+                "These values are asked for at deploy time (get_input). Passwords are not stored.",
+            );
             egui::Grid::new("inputs").num_columns(2).show(ui, |ui| {
                 for n in &names {
                     ui.label(n);
@@ -363,185 +372,6 @@ impl DeployUi {
             self.asking = None;
             self.start(state, false);
         }
-    }
-
-    /// The deploy panel (bottom): controls, steps, devices, log.
-    pub fn panel(&mut self, ui: &mut egui::Ui, state: &mut EditorState) {
-        ui.horizontal(|ui| {
-            ui.strong("Deploy");
-            ui.add_enabled(!self.is_running(), egui::Checkbox::new(&mut self.simulate, "simulated devices"));
-            if self.is_running() {
-                if ui.button("⏹ Cancel").clicked() {
-                    self.cancel();
-                }
-                ui.spinner();
-            } else {
-                if ui.button("▶ Deploy").clicked() {
-                    self.request_deploy(state);
-                }
-                let can_undeploy = self.instance.as_ref().is_some_and(|i| i.phase != "undeployed");
-                if ui.add_enabled(can_undeploy, egui::Button::new("⏏ Undeploy")).clicked() {
-                    self.start(state, true);
-                }
-            }
-            if let Some(e) = self.elapsed {
-                ui.label(format!("{:.1} s", e.as_secs_f32()));
-            }
-            let done = self.steps.iter().filter(|s| s.state == NodeRun::Done).count();
-            if !self.steps.is_empty() {
-                ui.add(egui::ProgressBar::new(done as f32 / self.steps.len() as f32).desired_width(160.0).text(format!("{done}/{} steps", self.steps.len())));
-            }
-            if let Some(i) = &self.instance {
-                ui.weak(format!("instance {} ({})", i.id, i.phase));
-            }
-            if !self.simulate {
-                ui.checkbox(&mut self.accept_new_host_keys, "accept new SSH host keys")
-                    .on_hover_text("Unknown host keys are refused and their fingerprint is shown in the log; tick this only after checking it.");
-            }
-        });
-        if let Some(i) = &self.instance {
-            let outputs: Vec<String> = i
-                .steps
-                .iter()
-                .filter(|s| !s.outputs.is_empty())
-                .map(|s| {
-                    format!(
-                        "{}: {}",
-                        s.id,
-                        s.outputs
-                            .iter()
-                            .map(|(k, v)| format!("{k}={v}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                })
-                .collect();
-            if !outputs.is_empty() {
-                ui.collapsing("Outputs", |ui| {
-                    for o in outputs {
-                        ui.label(o);
-                    }
-                });
-            }
-        }
-        ui.separator();
-        if !self.telemetry.is_empty() {
-            egui::CollapsingHeader::new(format!(
-                "Telemetry ({} devices, temperature °C)",
-                self.telemetry.len()
-            ))
-            .default_open(true)
-            .show(ui, |ui| {
-                egui_plot::Plot::new("telemetry")
-                    .height(110.0)
-                    .legend(egui_plot::Legend::default())
-                    .show(ui, |plot| {
-                        for (device, series) in &self.telemetry {
-                            let points: Vec<[f64; 2]> = series.iter().copied().collect();
-                            plot.line(egui_plot::Line::new(
-                                device.clone(),
-                                egui_plot::PlotPoints::from(points),
-                            ));
-                        }
-                    });
-            });
-        }
-        ui.columns(3, |cols| {
-            cols[0].strong("Steps");
-            egui::ScrollArea::vertical()
-                .id_salt("steps")
-                .show(&mut cols[0], |ui| {
-                    for s in &self.steps {
-                        let (icon, c) = match &s.state {
-                            NodeRun::Pending => ("○", egui::Color32::GRAY),
-                            NodeRun::Running(_) => ("◐", egui::Color32::from_rgb(60, 140, 230)),
-                            NodeRun::Done => ("✔", egui::Color32::from_rgb(60, 170, 90)),
-                            NodeRun::Failed(_) => ("✖", egui::Color32::from_rgb(220, 70, 60)),
-                            NodeRun::Skipped(_) => ("–", egui::Color32::GRAY),
-                            NodeRun::Undeployed => ("○", egui::Color32::GRAY),
-                        };
-                        let r = ui.colored_label(c, format!("{icon} {}", s.id));
-                        if let NodeRun::Failed(reason) | NodeRun::Skipped(reason) = &s.state {
-                            r.on_hover_text(reason);
-                        }
-                    }
-                });
-            cols[1].horizontal(|ui| {
-                ui.strong("Devices");
-                ui.add(
-                    egui::TextEdit::singleline(&mut self.filter)
-                        .hint_text("filter")
-                        .desired_width(90.0),
-                );
-                ui.label("sort:");
-                ui.selectable_value(&mut self.sort, 0, "node");
-                ui.selectable_value(&mut self.sort, 1, "device");
-                ui.selectable_value(&mut self.sort, 2, "state");
-            });
-            egui::ScrollArea::vertical()
-                .id_salt("devices")
-                .show(&mut cols[1], |ui| {
-                    egui::Grid::new("devices-grid")
-                        .striped(true)
-                        .show(ui, |ui| {
-                            let mut rows: Vec<(&String, &super::state::DeviceMarker)> = state
-                                .overlays
-                                .iter()
-                                .flat_map(|(n, o)| o.devices.iter().map(move |d| (n, d)))
-                                .collect();
-                            match self.sort {
-                                1 => rows.sort_by(|a, b| a.1.id.cmp(&b.1.id)),
-                                2 => rows.sort_by(|a, b| {
-                                    a.1.state
-                                        .name()
-                                        .cmp(b.1.state.name())
-                                        .then(a.1.id.cmp(&b.1.id))
-                                }),
-                                _ => {}
-                            }
-                            for (node, d) in rows {
-                                {
-                                    let detail = match &d.state {
-                                        DeviceState::Failed { reason } => reason.clone(),
-                                        DeviceState::Downloading { written, total } => {
-                                            format!("{}%", written * 100 / (*total).max(1))
-                                        }
-                                        _ => String::new(),
-                                    };
-                                    let row =
-                                        format!("{node} {} {} {detail}", d.id, d.state.name());
-                                    if !self.filter.is_empty()
-                                        && !row.to_lowercase().contains(&self.filter.to_lowercase())
-                                    {
-                                        continue;
-                                    }
-                                    ui.label(node);
-                                    ui.label(&d.id);
-                                    ui.colored_label(
-                                        super::canvas::device_color(&d.state),
-                                        d.state.name(),
-                                    );
-                                    ui.label(detail);
-                                    ui.end_row();
-                                }
-                            }
-                        });
-                });
-            cols[2].strong("Log");
-            egui::ScrollArea::vertical()
-                .id_salt("log")
-                .stick_to_bottom(true)
-                .show(&mut cols[2], |ui| {
-                    for (level, line) in &self.log {
-                        let c = match level {
-                            Level::Info => ui.visuals().text_color(),
-                            Level::Warn => egui::Color32::from_rgb(210, 160, 40),
-                            Level::Error => egui::Color32::from_rgb(220, 70, 60),
-                        };
-                        ui.colored_label(c, line);
-                    }
-                });
-        });
     }
 }
 

@@ -48,6 +48,19 @@ pub fn open_path(path: &Path) -> Result<Document, String> {
     document_for(loaded, None, save)
 }
 
+/// Opens `path` like [`open_path`], choosing the service template `wanted` (`{ns}id` or a
+/// bare id) when given; an unknown one is an error that lists the candidates.
+pub fn open_path_with(path: &Path, wanted: Option<&str>) -> Result<Document, String> {
+    let Some(w) = wanted else {
+        return open_path(path);
+    };
+    let loaded = crate::library::open_with_builtin(path).map_err(|e| e.to_string())?;
+    let st = crate::cli::select::select_service_template(&loaded, Some(w))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let save = matches!(loaded.kind, InputKind::File).then(|| path.to_path_buf());
+    document_for(loaded, Some(&st.qname()), save)
+}
+
 /// A new, empty topology (on top of the built-in library).
 pub fn new_document() -> Document {
     let mut loaded = builtin_loaded();

@@ -41,7 +41,25 @@ pub struct ProvisioApp {
     last_autosave: Instant,
     pub error: Option<String>,
     /// The window title last sent (sent again only when it changes).
-    title: String,
+    pub title: String,
+    /// Height of the bottom panel the user set by dragging its edge (remembered between
+    /// sessions by [`ProvisioApp::new`]); until then 30 % of the window.
+    pub bottom_height: Option<f32>,
+    /// The bottom panel's height last frame, and whether a drag changed it since the last save.
+    last_bottom: f32,
+    bottom_unsaved: bool,
+    /// Whether window settings are written to the data directory (not in tests).
+    persist_ui: bool,
+}
+
+/// The modal dialogs, shown one at a time in this order of precedence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Modal {
+    Recovery,
+    Error,
+    Confirm,
+    Path,
+    DeployInputs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,9 +87,36 @@ impl ProvisioApp {
             .and_then(|p| files::open_path(&p).ok())
             .or_else(|| files::open_example("ThesisScenario").ok())
             .unwrap_or_else(files::new_document);
+        Self::started(doc)
+    }
+
+    /// The app with `path` (file, Winery repository or CSAR) open, choosing the service
+    /// template `wanted` (`{ns}id` or id); an error is shown over the thesis scenario.
+    pub fn open_at(path: &std::path::Path, wanted: Option<&str>) -> Self {
+        match files::open_path_with(path, wanted) {
+            Ok(doc) => {
+                files::remember_recent(path);
+                let mut app = Self::started(doc);
+                app.state.status = format!("opened {}", path.display());
+                app
+            }
+            Err(e) => {
+                let mut app = Self::new();
+                app.error = Some(format!("cannot open {}: {e}", path.display()));
+                app
+            }
+        }
+    }
+
+    /// A started window's app: the recovery prompt queued, settings and last deploy restored.
+    fn started(doc: state::Document) -> Self {
         let mut app = Self::with_document(doc);
         app.recovery = files::pending_recovery();
         app.deploy.restore(&mut app.state);
+        app.persist_ui = true;
+        if let Some(h) = crate::data_dir::load_ui_settings().bottom_height {
+            app.bottom_height = Some(h.clamp(80.0, 2000.0));
+        }
         app
     }
 
@@ -87,6 +132,10 @@ impl ProvisioApp {
             last_autosave: Instant::now(),
             error: None,
             title: String::new(),
+            bottom_height: None,
+            last_bottom: 0.0,
+            bottom_unsaved: false,
+            persist_ui: false,
         }
     }
 
@@ -102,8 +151,12 @@ impl ProvisioApp {
                 Ok(doc) => {
                     files::remember_recent(&path);
                     self.replace_document(doc);
+                    self.state.status = format!("opened {}", path.display());
                 }
-                Err(e) => self.error = Some(e),
+                Err(e) => {
+                    self.state.status = format!("cannot open {}: {e}", path.display());
+                    self.error = Some(e);
+                }
             },
             Pending::Example(id) => match files::open_example(&id) {
                 Ok(doc) => self.replace_document(doc),
@@ -127,11 +180,7 @@ impl ProvisioApp {
 
     fn save(&mut self) {
         match self.state.doc.save_path.clone() {
-            Some(p) => {
-                if let Err(e) = self.state.save_to(&p) {
-                    self.error = Some(e);
-                }
-            }
+            Some(p) => self.save_to(&p),
             None => self.save_as(),
         }
     }
@@ -142,17 +191,21 @@ impl ProvisioApp {
             .set_file_name(format!("{}.tosca", self.state.doc.st().id))
             .save_file();
         match picked {
-            Some(p) => {
-                if let Err(e) = self.state.save_to(&p) {
-                    self.error = Some(e);
-                }
-            }
+            Some(p) => self.save_to(&p),
             None => {
                 self.path_dialog = Some((
                     PathDialog::SaveAs,
                     format!("{}.tosca", self.state.doc.st().id),
                 ))
             }
+        }
+    }
+
+    /// Saves to `path`; success or failure goes to the status line (failure also to a dialog).
+    pub fn save_to(&mut self, path: &std::path::Path) {
+        if let Err(e) = self.state.save_to(path) {
+            self.state.status = format!("save failed: {e}");
+            self.error = Some(format!("Save failed: {e}"));
         }
     }
 
@@ -166,13 +219,16 @@ impl ProvisioApp {
         }) {
             Ok(x) => {
                 self.state.status = format!(
-                    "exported {} ({} entries, {} bytes)",
+                    "exported CSAR {} ({} entries, {} bytes)",
                     path.display(),
                     x.entries.len(),
                     x.bytes.len()
                 )
             }
-            Err(e) => self.error = Some(e),
+            Err(e) => {
+                self.state.status = format!("CSAR export to {} failed: {e}", path.display());
+                self.error = Some(format!("Export CSAR to {} failed: {e}", path.display()));
+            }
         }
     }
 
@@ -196,15 +252,18 @@ impl ProvisioApp {
         self.deploy.poll(&mut self.state, &ctx);
         self.keyboard(&ctx);
         egui::Panel::top("menu").show(ui, |ui| self.menu_bar(ui, &ctx));
-        egui::Panel::left("palette")
-            .default_size(220.0)
-            .show(ui, |ui| palette::palette(ui, &mut self.state));
-        egui::Panel::right("inspector")
-            .default_size(300.0)
-            .show(ui, |ui| inspector::inspector(ui, &mut self.state));
-        egui::Panel::bottom("bottom")
+        egui::Panel::bottom("status").show(ui, |ui| status_line(ui, &self.state.status));
+        // The bottom panel spans the window's width (the deploy tables need it); the palette,
+        // canvas and inspector share what is above it.
+        let max_bottom = (ui.available_height() - 160.0).max(100.0);
+        let bottom = egui::Panel::bottom("bottom")
             .resizable(true)
-            .default_size(170.0)
+            .default_size(
+                self.bottom_height
+                    .unwrap_or((ui.available_height() * 0.3).clamp(170.0, 360.0))
+                    .min(max_bottom),
+            )
+            .size_range(80.0..=max_bottom)
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
                     ui.selectable_value(&mut self.tab, BottomTab::Diagnostics, "Diagnostics");
@@ -218,8 +277,16 @@ impl ProvisioApp {
                     BottomTab::Logs => self.logs.panel(ui, &self.deploy.log),
                 }
             });
+        self.remember_bottom_height(bottom.response.rect.height(), &ctx);
+        egui::Panel::left("palette")
+            .default_size(palette::WIDTH)
+            .size_range(palette::MIN_WIDTH..=palette::MAX_WIDTH)
+            .show(ui, |ui| palette::palette(ui, &mut self.state));
+        egui::Panel::right("inspector")
+            .default_size(280.0)
+            .size_range(200.0..=420.0)
+            .show(ui, |ui| inspector::inspector(ui, &mut self.state));
         egui::CentralPanel::default().show(ui, |ui| canvas::canvas(ui, &mut self.state));
-        self.deploy.inputs_dialog(&ctx, &mut self.state);
         if self.deploy.open {
             self.tab = BottomTab::Deploy;
             self.deploy.open = false;
@@ -227,7 +294,7 @@ impl ProvisioApp {
         self.dialogs(&ctx);
         let title = format!(
             "{}{} — Provisio",
-            if self.state.dirty { "● " } else { "" },
+            if self.state.dirty { "* " } else { "" },
             self.state.doc.title()
         );
         if self.title != title {
@@ -237,6 +304,25 @@ impl ProvisioApp {
         if self.state.dirty && self.last_autosave.elapsed() > Duration::from_secs(20) {
             files::autosave(&self.state);
             self.last_autosave = Instant::now();
+        }
+    }
+
+    /// Keeps the bottom panel's height when the user drags its edge; writes it to the data
+    /// directory once the pointer is released.
+    fn remember_bottom_height(&mut self, h: f32, ctx: &egui::Context) {
+        let last = std::mem::replace(&mut self.last_bottom, h);
+        let dragging = ctx.input(|i| i.pointer.any_down());
+        if dragging && last != 0.0 && (h - last).abs() >= 0.5 {
+            self.bottom_height = Some(h);
+            self.bottom_unsaved = true;
+        }
+        if self.bottom_unsaved && !dragging {
+            self.bottom_unsaved = false;
+            if self.persist_ui {
+                crate::data_dir::save_ui_settings(&crate::data_dir::UiSettings {
+                    bottom_height: self.bottom_height,
+                });
+            }
         }
     }
 
@@ -420,7 +506,7 @@ impl ProvisioApp {
             }
             if ui
                 .button("⊞ Layout")
-                .on_hover_text("Stack hosts under what they host")
+                .on_hover_text("Auto layout: hosts under what they host, connections left to right")
                 .clicked()
             {
                 self.state.apply(Command::AutoLayout);
@@ -462,107 +548,158 @@ impl ProvisioApp {
         });
     }
 
+    /// The modal shown now: one at a time, the recovery prompt before anything else.
+    pub fn active_modal(&self) -> Option<Modal> {
+        if self.recovery.is_some() {
+            Some(Modal::Recovery)
+        } else if self.error.is_some() {
+            Some(Modal::Error)
+        } else if self.confirm.is_some() {
+            Some(Modal::Confirm)
+        } else if self.path_dialog.is_some() {
+            Some(Modal::Path)
+        } else if self.deploy.asking.is_some() {
+            Some(Modal::DeployInputs)
+        } else {
+            None
+        }
+    }
+
     fn dialogs(&mut self, ctx: &egui::Context) {
-        if let Some((kind, mut text)) = self.path_dialog.take() {
-            let mut keep = true;
-            let title = match kind {
-                PathDialog::Open => "Open path (file, Winery repository folder or CSAR)",
-                PathDialog::SaveAs => "Save as",
-                PathDialog::ExportCsar => "Export CSAR to",
-            };
-            egui::Window::new(title)
-                .collapsible(false)
-                .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
-                .show(ctx, |ui| {
-                    let r = ui.add(egui::TextEdit::singleline(&mut text).desired_width(420.0));
-                    ui.horizontal(|ui| {
-                        let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                        if ui.button("OK").clicked() || enter {
-                            keep = false;
-                            let p = PathBuf::from(text.trim());
-                            match kind {
-                                PathDialog::Open => self.guarded(Pending::Open(p), ctx),
-                                PathDialog::SaveAs => {
-                                    if let Err(e) = self.state.save_to(&p) {
-                                        self.error = Some(e);
-                                    }
-                                }
-                                PathDialog::ExportCsar => self.export_csar(&p),
-                            }
-                        }
-                        if ui.button("Cancel").clicked() {
-                            keep = false;
-                        }
-                    });
-                });
-            if keep {
-                self.path_dialog = Some((kind, text));
-            }
-        }
-        if let Some(p) = self.confirm.clone() {
-            egui::Window::new("Unsaved changes")
-                .collapsible(false)
-                .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
-                .show(ctx, |ui| {
-                    ui.label("The topology has unsaved changes. Discard them?");
-                    ui.horizontal(|ui| {
-                        if ui.button("Save").clicked() {
-                            self.save();
-                            self.confirm = None;
-                            if !self.state.dirty {
-                                self.do_pending(p.clone(), ctx);
-                            }
-                        }
-                        if ui.button("Discard").clicked() {
-                            self.confirm = None;
-                            self.state.dirty = false;
-                            self.do_pending(p.clone(), ctx);
-                        }
-                        if ui.button("Cancel").clicked() {
-                            self.confirm = None;
-                        }
-                    });
-                });
-        }
-        if let Some((xml, meta)) = self.recovery.clone() {
-            egui::Window::new("Recover unsaved work?")
-                .collapsible(false)
-                .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
-                .show(ctx, |ui| {
-                    ui.label(format!(
-                        "Provisio found unsaved changes of {} from an earlier session.",
-                        meta.service_template
-                    ));
-                    ui.horizontal(|ui| {
-                        if ui.button("Recover").clicked() {
-                            match files::open_recovery(&xml, &meta) {
-                                Ok(doc) => {
-                                    self.replace_document(doc);
-                                    self.state.dirty = true;
-                                }
-                                Err(e) => self.error = Some(e),
-                            }
-                            self.recovery = None;
-                        }
-                        if ui.button("Discard").clicked() {
-                            files::clear_recovery();
-                            self.recovery = None;
-                        }
-                    });
-                });
-        }
-        if let Some(e) = self.error.clone() {
-            egui::Window::new("Error")
-                .collapsible(false)
-                .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
-                .show(ctx, |ui| {
+        match self.active_modal() {
+            Some(Modal::Recovery) => self.recovery_dialog(ctx),
+            Some(Modal::Error) => {
+                let e = self.error.clone().unwrap_or_default();
+                modal(ctx, "Error", |ui| {
                     ui.label(&e);
                     if ui.button("OK").clicked() {
                         self.error = None;
                     }
                 });
+            }
+            Some(Modal::Confirm) => self.confirm_dialog(ctx),
+            Some(Modal::Path) => self.path_dialog(ctx),
+            Some(Modal::DeployInputs) => self.deploy.inputs_dialog(ctx, &mut self.state),
+            None => {}
         }
     }
+
+    fn recovery_dialog(&mut self, ctx: &egui::Context) {
+        let Some((xml, meta)) = self.recovery.clone() else {
+            return;
+        };
+        modal(ctx, "Recover unsaved work?", |ui| {
+            ui.label(format!(
+                "Provisio found unsaved changes of {} from an earlier session.",
+                meta.service_template
+            ));
+            let origin = match &meta.origin {
+                Some(p) => format!("File: {}", p.display()),
+                None => "File: not saved yet (untitled)".to_string(),
+            };
+            ui.label(origin);
+            ui.weak(format!("Recovery copy: {}", xml.display()));
+            ui.horizontal(|ui| {
+                if ui.button("Open").clicked() {
+                    match files::open_recovery(&xml, &meta) {
+                        Ok(doc) => {
+                            self.replace_document(doc);
+                            self.state.dirty = true;
+                            self.state.status = format!("recovered {}", meta.service_template);
+                        }
+                        Err(e) => self.error = Some(e),
+                    }
+                    self.recovery = None;
+                }
+                if ui.button("Discard").clicked() {
+                    crate::data_dir::discard_recovery(&xml);
+                    self.recovery = None;
+                }
+            });
+        });
+    }
+
+    fn confirm_dialog(&mut self, ctx: &egui::Context) {
+        let Some(p) = self.confirm.clone() else {
+            return;
+        };
+        modal(ctx, "Unsaved changes", |ui| {
+            ui.label("The topology has unsaved changes. Discard them?");
+            ui.horizontal(|ui| {
+                if ui.button("Save").clicked() {
+                    self.save();
+                    self.confirm = None;
+                    if !self.state.dirty {
+                        self.do_pending(p.clone(), ctx);
+                    }
+                }
+                if ui.button("Discard").clicked() {
+                    self.confirm = None;
+                    self.state.dirty = false;
+                    self.do_pending(p.clone(), ctx);
+                }
+                if ui.button("Cancel").clicked() {
+                    self.confirm = None;
+                }
+            });
+        });
+    }
+
+    fn path_dialog(&mut self, ctx: &egui::Context) {
+        let Some((kind, mut text)) = self.path_dialog.take() else {
+            return;
+        };
+        let mut keep = true;
+        let title = match kind {
+            PathDialog::Open => "Open path (file, Winery repository folder or CSAR)",
+            PathDialog::SaveAs => "Save as",
+            PathDialog::ExportCsar => "Export CSAR to",
+        };
+        modal(ctx, title, |ui| {
+            let r = ui.add(egui::TextEdit::singleline(&mut text).desired_width(420.0));
+            ui.horizontal(|ui| {
+                let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if ui.button("OK").clicked() || enter {
+                    keep = false;
+                    let p = PathBuf::from(text.trim());
+                    match kind {
+                        PathDialog::Open => self.guarded(Pending::Open(p), ctx),
+                        PathDialog::SaveAs => self.save_to(&p),
+                        PathDialog::ExportCsar => self.export_csar(&p),
+                    }
+                }
+                if ui.button("Cancel").clicked() {
+                    keep = false;
+                }
+            });
+        });
+        if keep {
+            self.path_dialog = Some((kind, text));
+        }
+    }
+}
+
+/// One modal dialog with a title (egui's Modal: the rest of the window waits behind it).
+fn modal(ctx: &egui::Context, title: &str, add: impl FnOnce(&mut egui::Ui)) {
+    egui::Modal::new(egui::Id::new("provisio-modal")).show(ctx, |ui| {
+        ui.set_max_width(560.0);
+        ui.heading(title);
+        ui.add_space(4.0);
+        add(ui);
+    });
+}
+
+/// The status line at the bottom of the window: the last action's outcome (with its path).
+fn status_line(ui: &mut egui::Ui, status: &str) {
+    let failed = ["failed", "cannot", "refused", "error"]
+        .iter()
+        .any(|w| status.contains(w));
+    let color = if failed {
+        egui::Color32::from_rgb(220, 70, 60)
+    } else {
+        ui.visuals().weak_text_color()
+    };
+    ui.add(egui::Label::new(egui::RichText::new(status).color(color)).truncate());
 }
 
 impl Default for ProvisioApp {
@@ -585,8 +722,8 @@ impl eframe::App for ProvisioApp {
     }
 }
 
-/// Opens the window.
-pub fn run() -> Result<(), String> {
+/// Opens the window, with `path` open when given (else the last file or the thesis scenario).
+pub fn run(path: Option<PathBuf>, service_template: Option<String>) -> Result<(), String> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_inner_size([1400.0, 860.0])
@@ -596,7 +733,12 @@ pub fn run() -> Result<(), String> {
     eframe::run_native(
         "Provisio",
         options,
-        Box::new(|_cc| Ok(Box::new(ProvisioApp::new()))),
+        Box::new(move |_cc| {
+            Ok(Box::new(match &path {
+                Some(p) => ProvisioApp::open_at(p, service_template.as_deref()),
+                None => ProvisioApp::new(),
+            }))
+        }),
     )
     .map_err(|e| e.to_string())
 }

@@ -6,6 +6,12 @@ use super::state::EditorState;
 use provisio_model::QName;
 use std::collections::BTreeMap;
 
+/// The palette's width: wide enough for most type names, never wider than `MAX_WIDTH` (long
+/// names and namespaces are elided, with the full name on hover).
+pub const WIDTH: f32 = 230.0;
+pub const MIN_WIDTH: f32 = 150.0;
+pub const MAX_WIDTH: f32 = 320.0;
+
 pub fn palette(ui: &mut egui::Ui, state: &mut EditorState) {
     ui.heading("Node types");
     ui.add(
@@ -42,17 +48,26 @@ pub fn palette(ui: &mut egui::Ui, state: &mut EditorState) {
             keys.sort_by_key(|k| (!k.starts_with("http://provisio.dev"), k.to_string()));
             for ns in keys {
                 let entries = &groups[ns];
-                egui::CollapsingHeader::new(egui::RichText::new(short_ns(ns)).strong())
+                let label = elide_front(ui, &short_ns(ns), ui.available_width() - 24.0);
+                egui::CollapsingHeader::new(egui::RichText::new(label).strong())
                     .id_salt(ns)
                     .default_open(ns.starts_with("http://provisio.dev") || !filter.is_empty())
                     .show(ui, |ui| {
+                        ui.set_max_width(ui.available_width());
                         for (q, is_abstract, doc) in entries {
                             let color = super::canvas::type_color(state, q);
                             let id = ui.id().with(("palette", q));
                             if *is_abstract {
                                 ui.horizontal(|ui| {
                                     swatch(ui, color);
-                                    ui.weak(format!("{} (abstract)", q.local));
+                                    ui.add(
+                                        egui::Label::new(
+                                            egui::RichText::new(format!("{} (abstract)", q.local))
+                                                .weak(),
+                                        )
+                                        .truncate(),
+                                    )
+                                    .on_hover_text(q.to_string());
                                 });
                                 continue;
                             }
@@ -62,6 +77,7 @@ pub fn palette(ui: &mut egui::Ui, state: &mut EditorState) {
                                         swatch(ui, color);
                                         ui.add(
                                             egui::Label::new(&q.local)
+                                                .truncate()
                                                 .selectable(false)
                                                 .sense(egui::Sense::click()),
                                         );
@@ -69,12 +85,17 @@ pub fn palette(ui: &mut egui::Ui, state: &mut EditorState) {
                                     .response
                                 })
                                 .response;
-                            let r = r.on_hover_text(doc.clone().unwrap_or_else(|| q.to_string()));
+                            let r = r.on_hover_text(match doc {
+                                Some(d) => format!("{q}\n{d}"),
+                                None => q.to_string(),
+                            });
                             if r.double_clicked() {
                                 add = Some(q.clone());
                             }
                         }
-                    });
+                    })
+                    .header_response
+                    .on_hover_text(ns.as_str());
             }
         });
     if let Some(q) = add {
@@ -92,6 +113,24 @@ pub fn palette(ui: &mut egui::Ui, state: &mut EditorState) {
 fn swatch(ui: &mut egui::Ui, color: egui::Color32) {
     let (r, _) = ui.allocate_exact_size(egui::vec2(10.0, 14.0), egui::Sense::hover());
     ui.painter().rect_filled(r, 2.0, color);
+}
+
+/// `text` cut from the front to fit `width` points ("…org/nodetypes"): a namespace's tail is
+/// the part that tells namespaces apart. Measured with the heading font.
+pub fn elide_front(ui: &egui::Ui, text: &str, width: f32) -> String {
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    let full = ui.ctx().fonts_mut(|f| {
+        f.layout_no_wrap(text.to_string(), font, egui::Color32::WHITE)
+            .size()
+            .x
+    });
+    let n = text.chars().count();
+    if full <= width || n == 0 {
+        return text.to_string();
+    }
+    let keep = ((width / (full / n as f32)) as usize).clamp(4, n) - 1;
+    let tail: String = text.chars().skip(n - keep).collect();
+    format!("…{tail}")
 }
 
 /// A readable namespace label (`opentosca.org/nodetypes`).
