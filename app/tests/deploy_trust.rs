@@ -240,3 +240,43 @@ fn undeploy_works_after_the_topology_file_is_deleted() {
     let (_, list) = provisio(data.path(), &["instances"]);
     assert!(!list.contains(&id), "{list}");
 }
+
+#[test]
+fn the_yaml_thesis_scenario_deploys_with_the_same_steps_as_the_xml_one() {
+    let data = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let steps = |out: &str| {
+        let mut v: Vec<String> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("✓ "))
+            .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let yaml = root.join("assets/library-yaml/ThesisScenario.yaml");
+    let (code, y) = provisio(
+        data.path(),
+        &["deploy", &yaml.display().to_string(), "--simulate"],
+    );
+    assert_eq!(code, 0, "{y}");
+    let xml = root.join("assets/library").display().to_string();
+    let (code, x) = provisio(
+        data.path(),
+        &[
+            "deploy",
+            &xml,
+            "--service-template",
+            "ThesisScenario",
+            "--simulate",
+        ],
+    );
+    assert_eq!(code, 0, "{x}");
+    assert_eq!(steps(&y), steps(&x));
+    assert_eq!(steps(&y).len(), 9, "{y}");
+    for out in [&y, &x] {
+        let id = instance_id(out, "deployed");
+        let (code, o) = provisio(data.path(), &["undeploy", &id]);
+        assert_eq!(code, 0, "{o}");
+    }
+}

@@ -115,10 +115,17 @@ fn document_for(
 }
 
 impl EditorState {
-    /// Saves to `path` atomically; the document then belongs to that file.
+    /// Saves to `path` atomically; the document then belongs to that file. The format is the
+    /// path's: `.yaml`/`.yml` writes TOSCA YAML (Simple Profile), `.tosca`/`.xml` TOSCA 1.0 XML,
+    /// anything else the document's own format.
     pub fn save_to(&mut self, path: &Path) -> Result<(), String> {
-        let xml = self.doc.to_xml();
-        provisio_model::save::write_atomic(path, xml.as_bytes())
+        let defs = &self.doc.loaded.library.file(self.doc.file).definitions;
+        let text = match path.extension().and_then(|e| e.to_str()) {
+            Some("yaml" | "yml") => defs.to_yaml(),
+            Some("tosca" | "xml") => defs.to_xml(),
+            _ => defs.to_text(),
+        };
+        provisio_model::save::write_atomic(path, text.as_bytes())
             .map_err(|e| format!("{}: {e}", path.display()))?;
         self.doc.save_path = Some(path.to_path_buf());
         self.dirty = false;
@@ -134,6 +141,7 @@ pub fn autosave(state: &EditorState) {
     crate::data_dir::write_recovery(
         state.doc.save_path.clone(),
         state.doc.st().qname().to_string(),
+        // Always XML: the recovery file is read back as `.tosca`, whatever the document's format.
         state.doc.to_xml().as_bytes(),
     );
 }
