@@ -182,3 +182,41 @@ fn relationship_cycles_are_refused() {
     );
     let _ = &mut lib;
 }
+
+#[test]
+fn get_property_values_resolve_from_self_host_or_a_named_node() {
+    let lib = thesis();
+    let mut st = st(&lib);
+    // The NodeMCU's broker address comes from another node's property; its response topic
+    // from its own control topic (SELF); both as TOSCA YAML's get_property arrives.
+    st.topology
+        .node_mut("RaspbianStretchLXC")
+        .unwrap()
+        .properties
+        .as_mut()
+        .unwrap()
+        .set("userName", "tcp://10.9.9.9:1883");
+    let mcu = st
+        .topology
+        .node_mut("NodeMCU")
+        .unwrap()
+        .properties
+        .as_mut()
+        .unwrap();
+    mcu.set(
+        "pubSubServer",
+        r#"{"get_property":["RaspbianStretchLXC","userName"]}"#,
+    );
+    mcu.set(
+        "responseTopic",
+        r#"{"get_property":["SELF","controlTopic"]}"#,
+    );
+    let plan = build_deploy_plan(&lib, &st, &inputs()).unwrap();
+    let step = plan
+        .steps
+        .iter()
+        .find(|s| s.id == "SensorPublisher.install")
+        .unwrap();
+    assert_eq!(step.input("pubSubServer"), Some("tcp://10.9.9.9:1883"));
+    assert_eq!(step.input("responseTopic"), step.input("controlTopic"));
+}

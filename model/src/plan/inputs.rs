@@ -7,6 +7,39 @@ use crate::tosca::properties::input_name;
 use crate::tosca::{Parameter, TopologyIndex};
 use std::collections::BTreeMap;
 
+/// Resolves a `{"get_property": [entity, name]}` value (how TOSCA YAML's function reaches the
+/// model) to the named property of SELF (`node`), HOST (the nearest host that has it) or a node
+/// template; `None` when `value` is not such a call or names nothing.
+fn get_property(
+    lib: &crate::Library,
+    topo: &TopologyIndex<'_>,
+    node: &str,
+    stack: &[String],
+    value: &str,
+    depth: usize,
+) -> Option<String> {
+    let v = value.trim();
+    if depth > 8 || !v.starts_with("{\"get_property\"") {
+        return None;
+    }
+    let call: BTreeMap<String, Vec<String>> = serde_json::from_str(v).ok()?;
+    let args = call.get("get_property")?;
+    let (entity, name) = (args.first()?, args.get(1)?);
+    let owners: Vec<&str> = match entity.as_str() {
+        "SELF" => vec![node],
+        "HOST" => stack.iter().map(String::as_str).collect(),
+        other => vec![other],
+    };
+    owners.into_iter().find_map(|o| {
+        let n = topo.node(o)?;
+        let found = n
+            .property(name)
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| lib.property_default(&n.type_ref, name))?;
+        Some(get_property(lib, topo, o, &[], found, depth + 1).unwrap_or_else(|| found.to_string()))
+    })
+}
+
 /// The placeholder an open plan shows for an input nobody provided yet.
 pub fn missing_marker(name: &str) -> String {
     format!("<input: {name}>")
@@ -58,6 +91,15 @@ pub(crate) fn resolve_input(
         };
         let Some(value) = value else {
             continue;
+        };
+        // TOSCA YAML's `{get_property: [SELF|HOST|node, name]}`, resolved now (depth-limited).
+        let owned;
+        let value = match get_property(lib, topo, id, stack, value, 0) {
+            Some(v) => {
+                owned = v;
+                owned.as_str()
+            }
+            None => value,
         };
         if let Some(input) = input_name(value) {
             if let Some(v) = deploy_inputs.get(input) {
