@@ -192,3 +192,54 @@ fn thesis_scenario_deploys_and_undeploys_with_every_stand_in() {
     assert_eq!(code, 0, "{out}");
     assert!(!lxc.join("NodeRED").exists(), "container destroyed");
 }
+
+/// `deploy --simulate --watch` keeps the simulated devices running and prints their readings
+/// until Ctrl-C (SIGINT), then exits 0 with the instance still deployed.
+#[test]
+fn watch_prints_readings_until_ctrl_c_and_leaves_the_instance_deployed() {
+    use std::io::{BufRead, BufReader};
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .args(["deploy", &fixture(), "--simulate", "--watch"])
+        .env("PROVISIO_DATA_DIR", data.path())
+        .env("PROVISIO_NO_PROGRESS", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut all = String::new();
+    while seen.len() < 3 && std::time::Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
+            if let Some(rest) = line.strip_prefix("reading ") {
+                seen.insert(rest.split_whitespace().next().unwrap_or("").to_string());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+    }
+    assert_eq!(seen.len(), 3, "readings of all three devices:\n{all}");
+    let st = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let status = child.wait().unwrap();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+        all.push_str(&line);
+        all.push('\n');
+    }
+    assert_eq!(status.code(), Some(0), "{all}");
+    assert!(all.contains("stays deployed"), "{all}");
+    let (_, list) = provisio(data.path(), &["instances"]);
+    assert!(list.contains(" deployed "), "{list}");
+}

@@ -20,6 +20,8 @@ pub struct Args<'a> {
     pub faults: &'a [String],
     pub seed: u64,
     pub accept_new_host_keys: bool,
+    /// Keep the simulated system running and print what it does until Ctrl-C.
+    pub watch: bool,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, i32> {
@@ -65,7 +67,10 @@ pub fn run_deploy(path: &Path, service_template: Option<&str>, args: Args<'_>) -
             ""
         }
     );
-    drive(|sink, cancel| async move { deploy(&loaded, &st, &inputs, &opts, sink, cancel).await })
+    let watch = args.watch;
+    drive(watch, |sink, cancel| async move {
+        deploy(&loaded, &st, &inputs, &opts, sink, cancel).await
+    })
 }
 
 /// `undeploy --force`: forgets an instance whose devices cannot be reached, touching nothing
@@ -90,7 +95,9 @@ pub fn run_undeploy(instance: &str, args: Args<'_>) -> i32 {
     let Some((inputs, opts)) = inputs_and_options(&args) else {
         return 2;
     };
-    drive(|sink, cancel| async move { undeploy(instance, &inputs, &opts, sink, cancel).await })
+    drive(false, |sink, cancel| async move {
+        undeploy(instance, &inputs, &opts, sink, cancel).await
+    })
 }
 
 fn inputs_and_options(
@@ -106,7 +113,7 @@ fn inputs_and_options(
 }
 
 /// Runs a deploy or undeploy on a fresh runtime, rendering its events; returns the exit code.
-fn drive<F, Fut>(run: F) -> i32
+fn drive<F, Fut>(watch: bool, run: F) -> i32
 where
     F: FnOnce(EventSink, CancellationToken) -> Fut,
     Fut: std::future::Future<
@@ -121,7 +128,26 @@ where
         let (sink, rx) = EventSink::new();
         let render = tokio::spawn(render(rx));
         let result = run(sink, cancel_on_ctrl_c()).await;
-        finish(result.map(|o| (o.instance, o.fleets)), render).await
+        match result {
+            Ok(o) if watch && o.instance.phase == "deployed" => {
+                let _ = render.await;
+                print_devices(&o.instance);
+                println!("instance {} is {}", o.instance.id, o.instance.phase);
+                let _keep = o.stand_ins;
+                if let Err(e) = super::watch::watch(CancellationToken::new()).await {
+                    eprintln!("error: {e}");
+                }
+                for f in o.fleets {
+                    f.shutdown().await;
+                }
+                println!(
+                    "stopped watching; instance {} stays deployed",
+                    o.instance.id
+                );
+                0
+            }
+            other => finish(other.map(|o| (o.instance, o.fleets)), render).await,
+        }
     })
 }
 

@@ -14,6 +14,7 @@ pub mod monitor;
 pub mod plan;
 pub mod select;
 pub mod validate;
+pub mod watch;
 
 /// Provisio: model, validate, export and deploy TOSCA topologies of IoT systems.
 ///
@@ -92,6 +93,10 @@ pub enum Command {
         /// Trust SSH host keys seen for the first time and remember them in ~/.ssh/known_hosts.
         #[arg(long)]
         accept_new_host_keys: bool,
+        /// With --simulate: keep the simulated system running after the deploy and print every
+        /// reading and device status change until Ctrl-C (the instance stays deployed).
+        #[arg(long, requires = "simulate")]
+        watch: bool,
     },
     /// Undeploy an instance (see `provisio instances`).
     Undeploy {
@@ -274,6 +279,7 @@ pub fn run(cli: Cli) -> i32 {
             faults,
             seed,
             accept_new_host_keys,
+            watch,
         }) => deploy::run_deploy(
             &path,
             service_template.as_deref(),
@@ -283,6 +289,7 @@ pub fn run(cli: Cli) -> i32 {
                 faults: &faults,
                 seed,
                 accept_new_host_keys,
+                watch,
             },
         ),
         Some(Command::Undeploy {
@@ -300,6 +307,7 @@ pub fn run(cli: Cli) -> i32 {
                 faults: &[],
                 seed: 0,
                 accept_new_host_keys: false,
+                watch: false,
             },
         ),
         Some(Command::Instances) => {

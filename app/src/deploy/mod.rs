@@ -102,6 +102,9 @@ pub fn deploy_blockers(loaded: &Loaded, st: &ServiceTemplate) -> Vec<provisio_mo
 pub struct DeployOutcome {
     pub instance: InstanceState,
     pub fleets: Vec<FleetHandle>,
+    /// Simulated stand-ins (sshd, MICA emulator) of this run: they stop when dropped, so a
+    /// caller that keeps the simulated system running (`deploy --watch`, the GUI) holds them.
+    pub stand_ins: Vec<Box<dyn std::any::Any + Send>>,
 }
 
 fn non_secret(inputs: &BTreeMap<String, String>) -> BTreeMap<String, String> {
@@ -238,8 +241,7 @@ async fn run(
     if let HostKeys::KnownHosts { accept_new, .. } = &mut raspberry.host_keys {
         *accept_new = opts.accept_new_host_keys;
     }
-    let mut _standins = Vec::new();
-    let mut _micas = Vec::new();
+    let mut standins: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
     let mut aliases = BTreeMap::new();
     if opts.simulate {
         let keys: Vec<Option<&'static str>> = plan
@@ -262,7 +264,7 @@ async fn run(
                     ),
                 );
                 raspberry = config;
-                _standins.push(sshd);
+                standins.push(Box::new(sshd));
             }
             Ok(None) => {}
             // Without root/sshd/LXC the Pi steps fail with this reason; the rest still runs.
@@ -279,7 +281,7 @@ async fn run(
                     None,
                     format!("simulated MICA: emulator on {}", emu.url()),
                 );
-                _micas.push(emu);
+                standins.push(Box::new(emu));
             }
             Ok(None) => {}
             Err(e) => events.log(Level::Error, None, format!("no simulated MICA: {e}")),
@@ -329,5 +331,9 @@ async fn run(
     )
     .await;
     services.artifacts.remove(&token);
-    Ok(DeployOutcome { instance, fleets })
+    Ok(DeployOutcome {
+        instance,
+        fleets,
+        stand_ins: standins,
+    })
 }

@@ -46,6 +46,8 @@ pub struct DeployUi {
     pub log: Vec<(Level, String)>,
     pub instance: Option<InstanceState>,
     pub fleets: Vec<FleetHandle>,
+    /// The simulated sshd/MICA stand-ins of the last run, kept while the window is open.
+    pub stand_ins: Vec<Box<dyn std::any::Any + Send>>,
     pub elapsed: Option<Duration>,
     pub filter: String,
     pub open: bool,
@@ -76,6 +78,7 @@ impl Default for DeployUi {
             log: Vec::new(),
             instance: None,
             fleets: Vec::new(),
+            stand_ins: Vec::new(),
             elapsed: None,
             filter: String::new(),
             open: false,
@@ -325,6 +328,7 @@ impl DeployUi {
                         }
                         self.instance = Some(outcome.instance);
                         self.fleets = outcome.fleets;
+                        self.stand_ins = outcome.stand_ins;
                     }
                     Err(e) => {
                         state.status = format!("deploy failed: {e}");
