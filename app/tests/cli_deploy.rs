@@ -1,23 +1,11 @@
 //! `provisio deploy --simulate` and `provisio undeploy` end to end: the real binary, the
 //! embedded broker, the artifact server and a simulated NodeMCU fleet in one process.
 
+mod common;
+use common::provisio;
+
 use std::path::Path;
 use std::process::Command;
-
-fn provisio(data: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
-        .args(args)
-        .env("PROVISIO_DATA_DIR", data)
-        .env("PROVISIO_NO_PROGRESS", "1")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
 
 fn fixture() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -4,40 +4,17 @@
 //! after the topology file is gone. Runs the real `provisio` binary (needs root, sshd and LXC
 //! for the Raspberry Pi stand-in, like cli_deploy.rs).
 
+mod common;
+use common::{instance_id, provisio};
+
 use provisio_model::QName;
 use provisio_model::tosca::{
     BASE_TYPES_NS, Definitions, NodeTemplate, Properties, RelationshipTemplate, ServiceTemplate,
 };
 use std::path::Path;
-use std::process::Command;
 
 const NT: &str = "http://provisio.dev/tosca/nodetypes";
 const ST_NS: &str = "http://provisio.dev/tosca/servicetemplates";
-
-fn provisio(data: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
-        .args(args)
-        .env("PROVISIO_DATA_DIR", data)
-        .env("PROVISIO_NO_PROGRESS", "1")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
-
-fn instance_id(out: &str, phase: &str) -> String {
-    out.lines()
-        .find_map(|l| {
-            l.strip_prefix("instance ")
-                .and_then(|r| r.strip_suffix(&format!(" is {phase}")))
-        })
-        .unwrap_or_else(|| panic!("no instance line in:\n{out}"))
-        .to_string()
-}
 
 /// The stack a type is deployed on, as the palette user would draw it (its hosts, nearest
 /// first), from the driver that runs it; types without a lifecycle stand alone.

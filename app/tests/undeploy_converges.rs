@@ -2,22 +2,16 @@
 //! teardown step never keeps independent nodes (containers on the Raspberry Pi and the MICA)
 //! standing. Simulated devices, a real sshd + LXC stand-in, the MICA emulator.
 
-use provisio_app::deploy::{DeployOptions, deploy, undeploy};
-use provisio_engines::events::EventSink;
+mod common;
+
+use common::{events, run, summary};
+use provisio_app::deploy::DeployOptions;
 use provisio_firmware::FaultSpec;
 use std::path::Path;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 /// Both tests use the process-wide embedded broker with the same hardware ids: one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// The embedded broker and artifact server live as long as the runtime that started them (one
-/// per process, as in the CLI and the GUI): the tests share one.
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RT.get_or_init(|| tokio::runtime::Runtime::new().unwrap())
-}
 
 fn thesis() -> (
     provisio_model::Loaded,
@@ -27,28 +21,6 @@ fn thesis() -> (
     let q = provisio_model::QName::new(provisio_assets::SERVICE_TEMPLATES_NS, "ThesisScenario");
     let st = loaded.library.service_template(&q).cloned().unwrap();
     (loaded, st)
-}
-
-fn summary(
-    rx: &mut tokio::sync::mpsc::UnboundedReceiver<provisio_engines::events::DeployEvent>,
-) -> String {
-    let mut out = String::new();
-    while let Ok(e) = rx.try_recv() {
-        if let provisio_engines::events::DeployEvent::DeploymentFinished { summary, .. } = e {
-            out = summary;
-        }
-    }
-    out
-}
-
-fn events(
-    rx: &mut tokio::sync::mpsc::UnboundedReceiver<provisio_engines::events::DeployEvent>,
-) -> String {
-    let mut out = String::new();
-    while let Ok(e) = rx.try_recv() {
-        out.push_str(&format!("{e:?}\n"));
-    }
-    out
 }
 
 fn lxc_left(data: &Path, id: &str) -> Vec<String> {
@@ -65,23 +37,9 @@ fn lxc_left(data: &Path, id: &str) -> Vec<String> {
 fn a_failed_teardown_step_does_not_keep_independent_nodes_standing() {
     let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let data = tempfile::tempdir().unwrap();
-    let rt = runtime();
     let (loaded, st) = thesis();
     let mut opts = DeployOptions::new(data.path().to_path_buf(), true);
-    let (sink, mut rx) = EventSink::new();
-    let out = rt
-        .block_on(deploy(
-            &loaded,
-            &st,
-            &Default::default(),
-            &opts,
-            sink,
-            CancellationToken::new(),
-        ))
-        .unwrap();
-    for f in out.fleets {
-        rt.block_on(f.shutdown());
-    }
+    let (out, mut rx) = run(&loaded, &st, None, &opts);
     let id = out.instance.id.clone();
     assert_eq!(out.instance.phase, "deployed", "{}", events(&mut rx));
     assert!(
@@ -91,19 +49,7 @@ fn a_failed_teardown_step_does_not_keep_independent_nodes_standing() {
     // One NodeMCU is unreachable during undeploy: its stop fails (timed out).
     opts.faults = vec!["offline@1345963".parse::<FaultSpec>().unwrap()];
     opts.nodemcu.other_timeout = Duration::from_secs(2);
-    let (sink, mut rx) = EventSink::new();
-    let out = rt
-        .block_on(undeploy(
-            &id,
-            &Default::default(),
-            &opts,
-            sink,
-            CancellationToken::new(),
-        ))
-        .unwrap();
-    for f in out.fleets {
-        rt.block_on(f.shutdown());
-    }
+    let (out, mut rx) = run(&loaded, &st, Some(&id), &opts);
     let summary = summary(&mut rx);
     assert_eq!(out.instance.phase, "failed", "{summary}");
     assert!(summary.contains("left: SensorPublisher"), "{summary}");
@@ -132,25 +78,11 @@ fn a_failed_teardown_step_does_not_keep_independent_nodes_standing() {
 fn a_device_that_lost_its_app_is_already_absent() {
     let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let data = tempfile::tempdir().unwrap();
-    let rt = runtime();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/constrained.tosca");
     let loaded = provisio_app::library::open_with_builtin(&fixture).unwrap();
     let st = loaded.library.service_templates()[0].1.clone();
     let opts = DeployOptions::new(data.path().to_path_buf(), true);
-    let (sink, mut rx) = EventSink::new();
-    let out = rt
-        .block_on(deploy(
-            &loaded,
-            &st,
-            &Default::default(),
-            &opts,
-            sink,
-            CancellationToken::new(),
-        ))
-        .unwrap();
-    for f in out.fleets {
-        rt.block_on(f.shutdown());
-    }
+    let (out, mut rx) = run(&loaded, &st, None, &opts);
     assert_eq!(out.instance.phase, "deployed", "{}", events(&mut rx));
     let id = out.instance.id;
     // The board was re-flashed by hand: it comes back with no app at all.
@@ -162,19 +94,7 @@ fn a_device_that_lost_its_app_is_already_absent() {
         .join("1361877");
     assert!(device.is_dir(), "{}", device.display());
     std::fs::remove_dir_all(&device).unwrap();
-    let (sink, mut rx) = EventSink::new();
-    let out = rt
-        .block_on(undeploy(
-            &id,
-            &Default::default(),
-            &opts,
-            sink,
-            CancellationToken::new(),
-        ))
-        .unwrap();
-    for f in out.fleets {
-        rt.block_on(f.shutdown());
-    }
+    let (out, mut rx) = run(&loaded, &st, Some(&id), &opts);
     let summary = summary(&mut rx);
     assert_eq!(out.instance.phase, "undeployed", "{summary}");
 }

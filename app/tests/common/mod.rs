@@ -1,0 +1,94 @@
+//! Helpers shared by the app's integration tests: running the real `provisio` binary, and
+//! deploying/undeploying through the library with simulated devices on one shared runtime.
+#![allow(dead_code)] // each test binary uses a different part
+
+use provisio_app::deploy::{DeployOptions, DeployOutcome, deploy, undeploy};
+use provisio_engines::events::{DeployEvent, EventSink};
+use std::path::Path;
+use std::process::Command;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::sync::CancellationToken;
+
+/// Runs `provisio ARGS` with its own data directory; exit code and stdout+stderr.
+pub fn provisio(data: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .args(args)
+        .env("PROVISIO_DATA_DIR", data)
+        .env("PROVISIO_NO_PROGRESS", "1")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// The instance id from the CLI's `instance ID is PHASE` line.
+pub fn instance_id(out: &str, phase: &str) -> String {
+    out.lines()
+        .find_map(|l| {
+            l.strip_prefix("instance ")
+                .and_then(|r| r.strip_suffix(&format!(" is {phase}")))
+        })
+        .unwrap_or_else(|| panic!("no instance line in:\n{out}"))
+        .to_string()
+}
+
+/// The embedded broker and artifact server live as long as the runtime that started them (one
+/// per process, as in the CLI and the GUI): tests share one.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| tokio::runtime::Runtime::new().unwrap())
+}
+
+/// Deploys (or with `undeploy_id`, undeploys) on the shared runtime; the simulated fleets are
+/// shut down. Returns the outcome and the events it sent.
+pub fn run(
+    loaded: &provisio_model::Loaded,
+    st: &provisio_model::tosca::ServiceTemplate,
+    undeploy_id: Option<&str>,
+    opts: &DeployOptions,
+) -> (DeployOutcome, UnboundedReceiver<DeployEvent>) {
+    let rt = runtime();
+    let (sink, rx) = EventSink::new();
+    let cancel = CancellationToken::new();
+    let none = Default::default();
+    let out = rt
+        .block_on(async {
+            match undeploy_id {
+                Some(id) => undeploy(id, &none, opts, sink, cancel).await,
+                None => deploy(loaded, st, &none, opts, sink, cancel).await,
+            }
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    for f in out.fleets {
+        rt.block_on(f.shutdown());
+    }
+    let out = DeployOutcome {
+        fleets: Vec::new(),
+        ..out
+    };
+    (out, rx)
+}
+
+/// Every event, one per line (for failure messages).
+pub fn events(rx: &mut UnboundedReceiver<DeployEvent>) -> String {
+    let mut out = String::new();
+    while let Ok(e) = rx.try_recv() {
+        out.push_str(&format!("{e:?}\n"));
+    }
+    out
+}
+
+/// The summary of the run's `DeploymentFinished` event.
+pub fn summary(rx: &mut UnboundedReceiver<DeployEvent>) -> String {
+    let mut out = String::new();
+    while let Ok(e) = rx.try_recv() {
+        if let DeployEvent::DeploymentFinished { summary, .. } = e {
+            out = summary;
+        }
+    }
+    out
+}
