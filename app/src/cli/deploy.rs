@@ -22,6 +22,8 @@ pub struct Args<'a> {
     pub accept_new_host_keys: bool,
     /// Keep the simulated system running and print what it does until Ctrl-C.
     pub watch: bool,
+    /// Devices fetch artifacts from this base URL (a CDN or caching proxy) instead.
+    pub artifact_base_url: Option<String>,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, i32> {
@@ -46,6 +48,7 @@ fn options(args: &Args<'_>) -> Result<DeployOptions, String> {
         .collect::<Result<_, _>>()?;
     opts.seed = args.seed;
     opts.accept_new_host_keys = args.accept_new_host_keys;
+    opts.artifact_base_url = args.artifact_base_url.clone();
     Ok(opts)
 }
 

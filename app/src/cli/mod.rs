@@ -97,6 +97,10 @@ pub enum Command {
         /// reading and device status change until Ctrl-C (the instance stays deployed).
         #[arg(long, requires = "simulate")]
         watch: bool,
+        /// Devices fetch artifacts from URL/<token>/<file> (a CDN or a caching proxy in front of
+        /// this machine's artifact server) instead of from this machine directly.
+        #[arg(long, value_name = "URL")]
+        artifact_base_url: Option<String>,
     },
     /// Undeploy an instance (see `provisio instances`).
     Undeploy {
@@ -280,6 +284,7 @@ pub fn run(cli: Cli) -> i32 {
             seed,
             accept_new_host_keys,
             watch,
+            artifact_base_url,
         }) => deploy::run_deploy(
             &path,
             service_template.as_deref(),
@@ -290,6 +295,7 @@ pub fn run(cli: Cli) -> i32 {
                 seed,
                 accept_new_host_keys,
                 watch,
+                artifact_base_url,
             },
         ),
         Some(Command::Undeploy {
@@ -308,6 +314,7 @@ pub fn run(cli: Cli) -> i32 {
                 seed: 0,
                 accept_new_host_keys: false,
                 watch: false,
+                artifact_base_url: None,
             },
         ),
         Some(Command::Instances) => {

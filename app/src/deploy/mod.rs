@@ -41,6 +41,9 @@ pub struct DeployOptions {
     pub max_parallel: usize,
     /// Trust SSH host keys seen for the first time (and remember them in known_hosts).
     pub accept_new_host_keys: bool,
+    /// Where devices fetch artifacts instead of the engine's server (a CDN or caching proxy
+    /// that serves the same paths); a NodeMCU template's `artifactBaseUrl` takes precedence.
+    pub artifact_base_url: Option<String>,
     /// Skip the validation gate. Only for tests that prove each deploy check predicts a real
     /// failure; no command or button sets it.
     pub skip_checks: bool,
@@ -58,6 +61,7 @@ impl DeployOptions {
             max_parallel: 8,
             accept_new_host_keys: false,
             skip_checks: false,
+            artifact_base_url: None,
         }
     }
 
@@ -67,6 +71,37 @@ impl DeployOptions {
 }
 
 pub use crate::data_dir::default_data_dir;
+
+/// Where a NodeMCU device group is reached behind an edge gateway (decisions.md, Gateways).
+#[derive(Debug, Clone, Default)]
+struct Gateway {
+    /// Where the engine publishes and listens (else the devices' `pubSubServer`).
+    engine_broker: Option<String>,
+    /// Where devices fetch artifacts (a caching proxy), else the engine's artifact server.
+    artifact_base_url: Option<String>,
+}
+
+/// The gateway settings of the device group a NodeMCU step addresses: the `engineBroker` and
+/// `artifactBaseUrl` properties of the node its hardwareIds come from, else `--artifact-base-url`.
+fn gateway_of(
+    st: &ServiceTemplate,
+    step: &provisio_model::plan::Step,
+    opts: &DeployOptions,
+) -> Gateway {
+    let node = simulate::device_node(step);
+    let prop = |k: &str| {
+        st.topology
+            .node(&node)
+            .and_then(|n| n.property(k))
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && provisio_model::tosca::properties::input_name(v).is_none())
+            .map(str::to_string)
+    };
+    Gateway {
+        engine_broker: prop("engineBroker"),
+        artifact_base_url: prop("artifactBaseUrl").or_else(|| opts.artifact_base_url.clone()),
+    }
+}
 
 /// Why a deployment could not start.
 #[derive(Debug, thiserror::Error)]
@@ -165,7 +200,7 @@ pub async fn deploy(
     let snap = InstanceState::snapshot_in(&dir, &instance.id);
     provisio_model::save::write_atomic(&snap, &snapshot.bytes)
         .map_err(|e| DeployError::Setup(format!("{}: {e}", snap.display())))?;
-    run(loaded, plan, instance, opts, events, cancel).await
+    run(loaded, st, plan, instance, opts, events, cancel).await
 }
 
 /// Undeploys the instance `id` (its topology is read again from where it came from).
@@ -213,11 +248,12 @@ pub async fn undeploy(
     let mut opts = opts.clone();
     opts.simulate = instance.simulated;
     instance.phase = "undeploying".into();
-    run(&loaded, plan, instance, &opts, events, cancel).await
+    run(&loaded, &st, plan, instance, &opts, events, cancel).await
 }
 
 async fn run(
     loaded: &Loaded,
+    st: &ServiceTemplate,
     mut plan: Plan,
     instance: InstanceState,
     opts: &DeployOptions,
@@ -243,12 +279,12 @@ async fn run(
     }
     let mut standins: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
     let mut aliases = BTreeMap::new();
+    let keys: Vec<Option<&'static str>> = plan
+        .steps
+        .iter()
+        .map(|s| driver_key(lib, &s.node_type))
+        .collect();
     if opts.simulate {
-        let keys: Vec<Option<&'static str>> = plan
-            .steps
-            .iter()
-            .map(|s| driver_key(lib, &s.node_type))
-            .collect();
         fleets = simulate::start_fleets(&mut plan, &keys, services, opts, &instance, &events)
             .await
             .map_err(DeployError::Setup)?;
@@ -294,19 +330,38 @@ async fn run(
     registry.insert("raspberry", Arc::new(RaspberryDriver { config: raspberry }));
     let token = provisio_engines::artifact_server::new_token();
     let mut prepared = Vec::new();
-    for step in &plan.steps {
+    for (step, key) in plan.steps.iter_mut().zip(&keys) {
+        let gateway = (*key == Some("nodemcu"))
+            .then(|| gateway_of(st, step, opts))
+            .unwrap_or_default();
+        if let Some(b) = &gateway.engine_broker
+            && !opts.simulate
+        {
+            // The engine publishes to the central broker; devices keep their pubSubServer.
+            for i in step.inputs.iter_mut().filter(|i| i.name == "pubSubServer") {
+                i.value = b.clone();
+            }
+        }
         let mut served: Vec<ServedArtifact> = Vec::new();
         for a in &step.artifacts {
             for file in &a.files {
                 match artifacts::load_artifact(loaded, file) {
                     Ok(bytes) => {
                         let file_name = file.rsplit('/').next().unwrap_or(file).to_string();
-                        served.push(services.artifacts.register(
-                            &token,
-                            &a.name,
-                            &file_name,
-                            Arc::new(bytes),
-                        ));
+                        let bytes = Arc::new(bytes);
+                        // The origin always serves; behind a gateway cache devices fetch the
+                        // same path from the cache's base URL.
+                        let mut a_served =
+                            services
+                                .artifacts
+                                .register(&token, &a.name, &file_name, bytes.clone());
+                        if let Some(base) = &gateway.artifact_base_url {
+                            a_served.url = provisio_engines::artifact_server::external(
+                                base, &token, &a.name, &file_name, bytes,
+                            )
+                            .url;
+                        }
+                        served.push(a_served);
                     }
                     Err(why) => events.log(
                         Level::Warn,
@@ -317,7 +372,7 @@ async fn run(
             }
         }
         prepared.push(PreparedStep {
-            driver: driver_key(lib, &step.node_type).map(str::to_string),
+            driver: key.map(str::to_string),
             artifacts: served,
         });
     }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The node whose devices a step addresses: where its hardwareIds came from.
-fn device_node(step: &provisio_model::plan::Step) -> String {
+pub fn device_node(step: &provisio_model::plan::Step) -> String {
     step.inputs
         .iter()
         .find(|i| i.name == "hardwareIds")
