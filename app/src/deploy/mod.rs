@@ -331,9 +331,11 @@ async fn run(
     let token = provisio_engines::artifact_server::new_token();
     let mut prepared = Vec::new();
     for (step, key) in plan.steps.iter_mut().zip(&keys) {
-        let gateway = (*key == Some("nodemcu"))
-            .then(|| gateway_of(st, step, opts))
-            .unwrap_or_default();
+        let gateway = if *key == Some("nodemcu") {
+            gateway_of(st, step, opts)
+        } else {
+            Gateway::default()
+        };
         if let Some(b) = &gateway.engine_broker
             && !opts.simulate
         {
