@@ -113,11 +113,14 @@ impl SshdStandIn {
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
             .port();
+        // `SetEnv SHLVL=1`: bash sources the machine's root ~/.bashrc for commands run by sshd
+        // only at shell level 1; here that file runs pyenv's init (~100 processes, ~70 ms of
+        // CPU per command), which a Pi's fresh root account does not have.
         let config = dir.join("sshd_config");
         std::fs::write(
             &config,
             format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPermitRootLogin prohibit-password\nPasswordAuthentication {pw}\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile {pid}\nSubsystem sftp internal-sftp\nLogLevel ERROR\n",
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPermitRootLogin prohibit-password\nPasswordAuthentication {pw}\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile {pid}\nSubsystem sftp internal-sftp\nSetEnv SHLVL=1\nLogLevel ERROR\n",
                 pw = if password_user.is_some() { "yes" } else { "no" },
                 hk = host_key.display(),
                 ak = auth_keys.display(),
@@ -160,6 +163,22 @@ impl SshdStandIn {
 
     pub fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// CPU time used so far by this sshd and its finished sessions (user + system, including
+    /// reaped children), from /proc; zero when it cannot be read.
+    pub fn cpu_time(&self) -> Duration {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // After the parenthesised name: utime, stime, cutime, cstime are fields 12 to 15.
+        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let ticks: u64 = after
+            .split_whitespace()
+            .skip(11)
+            .take(4)
+            .filter_map(|x| x.parse::<u64>().ok())
+            .sum();
+        Duration::from_millis(ticks * 10) // USER_HZ = 100
     }
 }
 

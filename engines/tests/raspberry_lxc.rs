@@ -1,7 +1,8 @@
 //! The Raspberry Pi driver against real peers: OpenSSH servers on loopback stand for Pis, real
 //! LXC runs the containers (as root; CI runs as root with openssh-server and lxc installed).
 //! A container really exists and runs after start and is gone after uninstall; a wrong host key
-//! or an unreachable address fails that address only.
+//! or an unreachable address fails that address only; over delaying relays (40 ms-class links)
+//! an operation still completes on every host.
 
 use provisio_engines::drivers::raspberry::{RaspberryConfig, container_name, run_operation};
 use provisio_engines::drivers::ssh::HostKeys;
@@ -345,5 +346,54 @@ async fn full_disk_and_a_broken_image_fail_clearly() {
     assert!(
         err.contains("command failed") && err.contains("gzip"),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn operation_over_slow_links_through_delaying_relays() {
+    use provisio_engines::netsim::{DelayRelay, Latency};
+    let rtt = Duration::from_millis(30);
+    let dir = tempfile::tempdir().unwrap();
+    let pi1 = SshdStandIn::start(&dir.path().join("pi1"))
+        .expect("sshd stand-in (needs root and openssh-server)");
+    let pi2 = SshdStandIn::start(&dir.path().join("pi2")).unwrap();
+    std::fs::copy(
+        pi1.dir.join("authorized_keys"),
+        pi2.dir.join("authorized_keys"),
+    )
+    .unwrap();
+    let mut relays = Vec::new();
+    for pi in [&pi1, &pi2] {
+        let target = pi.address().parse::<std::net::SocketAddr>().unwrap();
+        relays.push(DelayRelay::start(target, Latency::rtt(rtt)).await.unwrap());
+    }
+    let addrs: Vec<String> = relays.iter().map(|r| r.addr().to_string()).collect();
+    let config = RaspberryConfig {
+        host_keys: HostKeys::Pinned(vec![
+            pi1.host_fingerprint.clone(),
+            pi2.host_fingerprint.clone(),
+        ]),
+        key: Some(pi1.client_key.clone()),
+        ..Default::default()
+    };
+    let (events, _rx) = EventSink::new();
+    let ctx = DriverContext {
+        events,
+        cancel: CancellationToken::new(),
+        artifacts: vec![],
+    };
+    let t = std::time::Instant::now();
+    let out = run_operation(
+        &config,
+        &step("Raspbian", "RaspbianStretchLXC", "install", &addrs),
+        &ctx,
+    )
+    .await
+    .unwrap();
+    // Banner, key exchange, login, channel and command each need a round trip at least.
+    assert!(t.elapsed() >= rtt * 5, "took {:?}", t.elapsed());
+    assert_eq!(
+        out.get("installedDeviceCount").map(String::as_str),
+        Some("2")
     );
 }

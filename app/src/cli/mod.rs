@@ -7,6 +7,7 @@ use std::path::PathBuf;
 pub mod bench;
 pub mod bench_model;
 pub mod bench_monitor;
+pub mod bench_ssh;
 pub mod deploy;
 pub mod export_csar;
 pub mod logs;
@@ -226,10 +227,18 @@ pub enum BenchCommand {
         #[arg(long, default_value = "tests/corpus")]
         corpus: PathBuf,
     },
-    /// One SSH operation fanned out to N hosts vs one (needs root and openssh-server).
+    /// One SSH operation fanned out to N hosts vs one, each host an sshd stand-in behind a
+    /// delaying relay (needs root and openssh-server).
     Ssh {
-        #[arg(long, default_value_t = 8)]
-        hosts: usize,
+        /// Fan-outs to measure against one host (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "8,32")]
+        hosts: Vec<usize>,
+        /// Round-trip time each relay adds (0: connect to the sshds directly).
+        #[arg(long, default_value_t = 40)]
+        rtt_ms: u64,
+        /// Timed runs per fan-out (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
     },
     /// Editor CPU time per frame for a generated topology.
     Gui {
@@ -343,7 +352,11 @@ pub fn run(cli: Cli) -> i32 {
         Some(Command::Bench(BenchCommand::Model { corpus })) => bench_model::run_model(&corpus),
         Some(Command::Bench(BenchCommand::Monitor { messages })) => bench_monitor::run(messages),
         Some(Command::Bench(BenchCommand::Gui { nodes })) => bench_model::run_gui(nodes),
-        Some(Command::Bench(BenchCommand::Ssh { hosts })) => bench_model::run_ssh(hosts),
+        Some(Command::Bench(BenchCommand::Ssh {
+            hosts,
+            rtt_ms,
+            runs,
+        })) => bench_ssh::run(&hosts, rtt_ms, runs),
         Some(Command::Bench(BenchCommand::Deploy { devices, size_kib })) => {
             bench::run(devices, size_kib)
         }
