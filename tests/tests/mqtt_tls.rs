@@ -30,6 +30,7 @@ struct Pki {
     server_pem: String,
     /// A CA that did not sign the broker's certificate.
     rogue_ca_pem: String,
+    issuer: Issuer<'static, KeyPair>,
 }
 
 fn ca(name: &str) -> (CertificateParams, KeyPair, String) {
@@ -59,6 +60,7 @@ fn make_pki(dir: &Path) -> Pki {
         ca_pem,
         server_pem,
         rogue_ca_pem,
+        issuer,
     }
 }
 
@@ -414,4 +416,93 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// A client certificate signed by the test CA (PEM certificate, PEM key).
+fn client_cert(issuer: &Issuer<'static, KeyPair>, name: &str) -> (String, String) {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let cert = params.signed_by(&key, issuer).unwrap().pem();
+    (cert, key.serialize_pem())
+}
+
+/// A broker that requires client certificates: the engine and a device present theirs; without
+/// one the handshake fails with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = make_pki(dir.path());
+    write_auth(dir.path());
+    let d = dir.path().display();
+    let broker = Mosquitto::start_with(&format!(
+        "allow_anonymous false\npassword_file {d}/passwd\nacl_file {d}/acl\n\
+         cafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\n\
+         require_certificate true\n"
+    ))
+    .unwrap();
+    let url = format!("mqtts://127.0.0.1:{}", broker.port());
+    let (dev_cert, dev_key) = client_cert(&pki.issuer, "device");
+    let mut cfg = FleetConfig::new(
+        vec![IDS[0].to_string()],
+        broker.addr(),
+        "control",
+        "response",
+        dir.path().join("devices"),
+    );
+    cfg.security = BrokerSecurity::tls(&pki.ca_pem, Some((&dev_cert, &dev_key)))
+        .unwrap()
+        .with_credentials("device", DEVICE_PASSWORD);
+    let fleet = Fleet::spawn(cfg).unwrap();
+    assert!(
+        fleet.wait_online(1, Duration::from_secs(20)).await,
+        "a device with a client certificate connects; broker log:\n{}",
+        broker.log()
+    );
+    let (engine_cert, engine_key) = client_cert(&pki.issuer, "engine");
+    let (_server, served) = serve_image().await;
+    let (events, mut rx) = EventSink::new();
+    let ctx = DriverContext {
+        events,
+        cancel: CancellationToken::new(),
+        artifacts: vec![served],
+    };
+    let ids = serde_json::to_string(&[IDS[0]]).unwrap();
+    let mut with_cert = step(
+        "install",
+        &url,
+        &[
+            ("brokerUsername", "engine"),
+            ("brokerPassword", ENGINE_PASSWORD),
+            ("brokerCaCertificate", pki.ca_pem.as_str()),
+            ("brokerClientCertificate", engine_cert.as_str()),
+            ("brokerClientPrivateKey", engine_key.as_str()),
+        ],
+    );
+    with_cert.inputs[0].value = ids.clone();
+    let out = run_operation(&config(), &with_cert, &ctx)
+        .await
+        .unwrap_or_else(|e| panic!("install with a client certificate: {e}"));
+    assert_eq!(out["installedDevicesCount"], "1");
+
+    let mut without = step(
+        "stop",
+        &url,
+        &[
+            ("brokerUsername", "engine"),
+            ("brokerPassword", ENGINE_PASSWORD),
+            ("brokerCaCertificate", pki.ca_pem.as_str()),
+        ],
+    );
+    without.inputs[0].value = ids;
+    let err = run_operation(&config(), &without, &ctx).await.unwrap_err();
+    assert!(
+        err.contains("CertificateRequired") && err.contains("client"),
+        "{err}"
+    );
+    let log = drain(&mut rx);
+    assert!(!log.contains(&engine_key) && !log.contains(ENGINE_PASSWORD));
+    fleet.shutdown().await;
 }

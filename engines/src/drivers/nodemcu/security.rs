@@ -131,22 +131,39 @@ pub fn fatal_reason(e: &ConnectionError) -> Option<String> {
             }
             other => format!("the broker refused the connection ({other:?})"),
         }),
-        ConnectionError::Tls(t) => {
-            let rustls_err = match t {
-                rumqttc::TlsError::TLS(r) => Some(r.to_string()),
-                rumqttc::TlsError::Io(io) => io
-                    .get_ref()
-                    .and_then(|i| i.downcast_ref::<rustls::Error>())
-                    .map(ToString::to_string),
-                other => Some(other.to_string()),
-            };
-            rustls_err.map(|r| {
-                format!(
-                    "TLS handshake failed: {r} (check brokerCaCertificate / \
-                     brokerPinnedCertificates and the broker's host name)"
-                )
-            })
+        ConnectionError::Tls(_) => {
+            let r = rustls_cause(e).unwrap_or_else(|| e.to_string());
+            Some(format!(
+                "TLS handshake failed: {r} (check brokerCaCertificate / \
+                 brokerPinnedCertificates and the broker's host name)"
+            ))
         }
-        _ => None,
+        // TLS 1.3: the broker checks the client certificate after the client's side of the
+        // handshake; its alert arrives on the first read.
+        _ => rustls_cause(e).map(|r| {
+            format!(
+                "the broker ended the TLS session: {r} (does it require a client \
+                 certificate? brokerClientCertificate / brokerClientPrivateKey)"
+            )
+        }),
     }
+}
+
+/// The rustls error somewhere in `e`'s source chain (also inside `io::Error`s).
+fn rustls_cause(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if let Some(r) = c.downcast_ref::<rustls::Error>() {
+            return Some(r.to_string());
+        }
+        if let Some(r) = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|i| i.downcast_ref::<rustls::Error>())
+        {
+            return Some(r.to_string());
+        }
+        cur = c.source();
+    }
+    None
 }
