@@ -171,3 +171,60 @@ pub async fn run_until_ctrl_c(args: FleetArgs) -> Result<(), FleetError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        fleet: FleetArgs,
+    }
+
+    fn config(args: &[&str]) -> Result<FleetConfig, FleetError> {
+        let mut all = vec!["provisio-fleet", "--ids", "a,b", "--state-dir", "/tmp/x"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).unwrap().fleet.to_config()
+    }
+
+    #[test]
+    fn tls_broker_with_ca_and_password_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca.cert.pem()).unwrap();
+        let pw_file = dir.path().join("pw");
+        std::fs::write(&pw_file, "s3cret-pw\n").unwrap();
+        let ca_arg = ca_file.to_str().unwrap();
+        let cfg = config(&[
+            "--broker",
+            "mqtts://broker.example",
+            "--ca-file",
+            ca_arg,
+            "--username",
+            "device",
+            "--password-file",
+            pw_file.to_str().unwrap(),
+        ])
+        .unwrap();
+        assert_eq!(cfg.broker.port, 8883);
+        assert!(cfg.security.tls.is_some());
+        assert_eq!(cfg.security.password.as_deref(), Some("s3cret-pw"));
+        assert!(!format!("{cfg:?}").contains("s3cret-pw"));
+
+        let e = config(&["--broker", "mqtts://h"]).unwrap_err().to_string();
+        assert!(e.contains("--ca-file"), "{e}");
+        let e = config(&["--broker", "tcp://h", "--ca-file", ca_arg])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mqtts://"), "{e}");
+        std::fs::write(&ca_file, "not a certificate").unwrap();
+        let e = config(&["--broker", "mqtts://h", "--ca-file", ca_arg])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("PEM"), "{e}");
+        assert!(config(&[]).unwrap().security.tls.is_none());
+    }
+}
