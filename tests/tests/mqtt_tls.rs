@@ -300,6 +300,31 @@ async fn deploy_over_tls_with_passwords_and_acl() {
     assert!(!log.contains(ENGINE_PASSWORD) && !log.contains(DEVICE_PASSWORD));
     assert!(!broker.log().contains(ENGINE_PASSWORD));
     fleet.shutdown().await;
+
+    // Devices with a wrong password or an untrusted server certificate stay offline.
+    for (i, security) in [
+        BrokerSecurity::tls(&pki.ca_pem, None)
+            .unwrap()
+            .with_credentials("device", "wrong"),
+        BrokerSecurity::tls(&pki.rogue_ca_pem, None)
+            .unwrap()
+            .with_credentials("device", DEVICE_PASSWORD),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut cfg = FleetConfig::new(
+            vec![format!("777000{i}")],
+            broker.addr(),
+            "control",
+            "response",
+            dir.path().join(format!("bad{i}")),
+        );
+        cfg.security = security;
+        let bad = Fleet::spawn(cfg).unwrap();
+        assert!(!bad.wait_online(1, Duration::from_millis(1500)).await);
+        bad.shutdown().await;
+    }
 }
 
 /// The whole run through the engine (plan, driver, instance file): the password is nowhere in
