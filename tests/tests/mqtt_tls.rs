@@ -194,6 +194,9 @@ fn drain(rx: &mut tokio::sync::mpsc::UnboundedReceiver<DeployEvent>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_over_tls_with_passwords_and_acl() {
+    // The secret inputs are masked in plans and left out of instance files by their names.
+    assert!(is_secret_name("brokerPassword") && is_secret_name("brokerClientPrivateKey"));
+    assert!(!is_secret_name("brokerCaCertificate"));
     let dir = tempfile::tempdir().unwrap();
     let pki = make_pki(dir.path());
     write_auth(dir.path());

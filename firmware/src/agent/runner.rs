@@ -32,7 +32,8 @@ pub struct BrokerAddr {
 /// A broker URL that could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "bad broker url '{0}' (expected tcp://HOST[:PORT], mqtt://HOST[:PORT] or mqtts://HOST[:PORT])"
+    "bad broker url '{0}' (expected tcp://HOST[:PORT] or mqtt://HOST[:PORT]; mqtts://HOST[:PORT] \
+     where TLS settings can be given)"
 )]
 pub struct BrokerUrlError(pub String);
 
@@ -372,7 +373,9 @@ impl<'a> Boot<'a> {
                     Ok(Event::Incoming(Packet::Publish(p))) if p.topic == self.spec.control_topic => Input::Message(p.payload),
                     Ok(_) => continue,
                     Err(e) => {
-                        if matches!(e, rumqttc::ConnectionError::ConnectionRefused(_) | rumqttc::ConnectionError::Tls(_)) {
+                        // Refused credentials or certificates do not fix themselves: retry slowly.
+                        let refused = matches!(e, rumqttc::ConnectionError::ConnectionRefused(_) | rumqttc::ConnectionError::Tls(_));
+                        if refused {
                             tracing::warn!(device = %self.spec.hardware_id, "broker refused the connection: {e}");
                         } else {
                             tracing::debug!(device = %self.spec.hardware_id, "mqtt: {e}");
@@ -384,7 +387,7 @@ impl<'a> Boot<'a> {
                         }
                         tokio::select! {
                             _ = shutdown.cancelled() => return Ok(BootEnd::Shutdown),
-                            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                            _ = tokio::time::sleep(Duration::from_millis(if refused { 5000 } else { 500 })) => {}
                         }
                         continue;
                     }
