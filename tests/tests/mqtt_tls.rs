@@ -184,6 +184,34 @@ async fn spy(port: u16, ca_pem: &str) -> tokio::sync::mpsc::UnboundedReceiver<St
     rx
 }
 
+/// Every log line of this test binary (all levels), for grepping.
+fn captured_logs() -> Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOGS: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
+            .with_ansi(false)
+            .with_writer(move || Writer(sink.clone()))
+            .try_init();
+        buf
+    })
+    .clone()
+}
+
+struct Writer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Writer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn drain(rx: &mut tokio::sync::mpsc::UnboundedReceiver<DeployEvent>) -> String {
     let mut all = String::new();
     while let Ok(e) = rx.try_recv() {
@@ -334,6 +362,7 @@ async fn deploy_over_tls_with_passwords_and_acl() {
 /// the events or the saved instance state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_stay_out_of_events_and_instance_files() {
+    let logs = captured_logs();
     let dir = tempfile::tempdir().unwrap();
     let pki = make_pki(dir.path());
     write_auth(dir.path());
@@ -428,6 +457,9 @@ async fn credentials_stay_out_of_events_and_instance_files() {
         );
     }
     assert!(files > 0, "an instance file was saved");
+    let logs = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
+    assert!(!logs.is_empty(), "the engine and devices logged");
+    assert!(!logs.contains(ENGINE_PASSWORD) && !logs.contains(DEVICE_PASSWORD));
     fleet.shutdown().await;
 }
 
