@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::agent::runner::BrokerAddr;
+use crate::agent::runner::parse_broker_url;
+use crate::agent::security::BrokerSecurity;
 use crate::faults::FaultSpec;
 use crate::fleet::{self, Fleet, FleetConfig, FleetError};
 
@@ -47,9 +48,25 @@ impl Devices {
 pub struct FleetArgs {
     #[command(flatten)]
     pub devices: Devices,
-    /// Broker URL: mqtt://HOST:PORT or tcp://HOST:PORT (port 1883 when absent).
+    /// Broker URL: mqtt://HOST:PORT or tcp://HOST:PORT (port 1883 when absent), or
+    /// mqtts://HOST:PORT for TLS (port 8883 when absent; needs --ca-file).
     #[arg(long, default_value = "tcp://127.0.0.1:1883")]
-    pub broker: BrokerAddr,
+    pub broker: String,
+    /// PEM file of the CA the broker's TLS certificate must chain to.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate presented to a TLS broker (with --client-key).
+    #[arg(long, requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of --client-cert.
+    #[arg(long, requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// MQTT user name of every device.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// File holding the MQTT password (first line); never given on the command line.
+    #[arg(long, requires = "username")]
+    pub password_file: Option<PathBuf>,
     #[arg(long, default_value = "control")]
     pub control_topic: String,
     #[arg(long, default_value = "response")]
@@ -69,16 +86,59 @@ pub struct FleetArgs {
 impl FleetArgs {
     /// The fleet configuration these arguments describe.
     pub fn to_config(&self) -> Result<FleetConfig, FleetError> {
+        let (broker, tls) =
+            parse_broker_url(&self.broker).map_err(|e| FleetError::BadBroker(e.to_string()))?;
         let mut cfg = FleetConfig::new(
             self.devices.resolve()?,
-            self.broker.clone(),
+            broker,
             self.control_topic.clone(),
             self.response_topic.clone(),
             self.state_dir.clone(),
         );
         cfg.faults = self.faults.clone();
         cfg.seed = self.seed;
+        cfg.security = self.security(tls)?;
         Ok(cfg)
+    }
+
+    fn security(&self, tls: bool) -> Result<BrokerSecurity, FleetError> {
+        let read = |p: &PathBuf| {
+            std::fs::read_to_string(p)
+                .map_err(|e| FleetError::BadBroker(format!("{}: {e}", p.display())))
+        };
+        let mut security = match (&self.ca_file, tls) {
+            (Some(ca), true) => {
+                let ca = read(ca)?;
+                let client = match (&self.client_cert, &self.client_key) {
+                    (Some(c), Some(k)) => Some((read(c)?, read(k)?)),
+                    _ => None,
+                };
+                let client = client.as_ref().map(|(c, k)| (c.as_str(), k.as_str()));
+                BrokerSecurity::tls(&ca, client)
+                    .map_err(|e| FleetError::BadBroker(e.to_string()))?
+            }
+            (None, true) => {
+                return Err(FleetError::BadBroker(format!(
+                    "{} is a TLS broker: give --ca-file",
+                    self.broker
+                )));
+            }
+            (Some(_), false) => {
+                return Err(FleetError::BadBroker(format!(
+                    "--ca-file needs an mqtts:// broker, not {}",
+                    self.broker
+                )));
+            }
+            (None, false) => BrokerSecurity::default(),
+        };
+        if let Some(user) = &self.username {
+            let password = match &self.password_file {
+                Some(p) => read(p)?.lines().next().unwrap_or_default().to_owned(),
+                None => String::new(),
+            };
+            security = security.with_credentials(user, &password);
+        }
+        Ok(security)
     }
 }
 
@@ -110,4 +170,61 @@ pub async fn run_until_ctrl_c(args: FleetArgs) -> Result<(), FleetError> {
         eprintln!("{e}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        fleet: FleetArgs,
+    }
+
+    fn config(args: &[&str]) -> Result<FleetConfig, FleetError> {
+        let mut all = vec!["provisio-fleet", "--ids", "a,b", "--state-dir", "/tmp/x"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).unwrap().fleet.to_config()
+    }
+
+    #[test]
+    fn tls_broker_with_ca_and_password_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca.cert.pem()).unwrap();
+        let pw_file = dir.path().join("pw");
+        std::fs::write(&pw_file, "s3cret-pw\n").unwrap();
+        let ca_arg = ca_file.to_str().unwrap();
+        let cfg = config(&[
+            "--broker",
+            "mqtts://broker.example",
+            "--ca-file",
+            ca_arg,
+            "--username",
+            "device",
+            "--password-file",
+            pw_file.to_str().unwrap(),
+        ])
+        .unwrap();
+        assert_eq!(cfg.broker.port, 8883);
+        assert!(cfg.security.tls.is_some());
+        assert_eq!(cfg.security.password.as_deref(), Some("s3cret-pw"));
+        assert!(!format!("{cfg:?}").contains("s3cret-pw"));
+
+        let e = config(&["--broker", "mqtts://h"]).unwrap_err().to_string();
+        assert!(e.contains("--ca-file"), "{e}");
+        let e = config(&["--broker", "tcp://h", "--ca-file", ca_arg])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mqtts://"), "{e}");
+        std::fs::write(&ca_file, "not a certificate").unwrap();
+        let e = config(&["--broker", "mqtts://h", "--ca-file", ca_arg])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("PEM"), "{e}");
+        assert!(config(&[]).unwrap().security.tls.is_none());
+    }
 }

@@ -12,7 +12,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::core::AgentConfig;
-use crate::agent::runner::{BrokerAddr, DeviceSpec, RunnerError, Shared, run_device};
+use crate::agent::runner::{
+    BrokerAddr, DeviceSpec, RunnerError, Shared, parse_broker_url, run_device,
+};
+use crate::agent::security::BrokerSecurity;
 use crate::agent::state::{self, DeviceState, StateError};
 use crate::faults::{self, DeviceFaults, FaultSpec, FaultTable};
 
@@ -22,6 +25,8 @@ pub struct FleetConfig {
     /// Hardware ids, one device each (duplicates are ignored).
     pub ids: Vec<String>,
     pub broker: BrokerAddr,
+    /// TLS and credentials (plain TCP and anonymous by default).
+    pub security: BrokerSecurity,
     pub control_topic: String,
     pub response_topic: String,
     /// Parent of the per-device directories (`<state_dir>/<hardware id>/`).
@@ -51,6 +56,7 @@ impl FleetConfig {
         FleetConfig {
             ids,
             broker,
+            security: BrokerSecurity::default(),
             control_topic: control_topic.into(),
             response_topic: response_topic.into(),
             state_dir: state_dir.into(),
@@ -68,28 +74,29 @@ impl FleetConfig {
 impl FleetConfig {
     /// A fleet for a NodeMCU node template: its `hardwareIds` property text (JSON list),
     /// `pubSubServer` (`tcp://host:port` / `mqtt://…`), `controlTopic` and `responseTopic`.
+    /// A TLS `pubSubServer` (`mqtts://…`) needs `security` with a TLS configuration.
     pub fn for_template(
         hardware_ids: &str,
         pub_sub_server: &str,
         control_topic: &str,
         response_topic: &str,
         state_dir: impl Into<PathBuf>,
+        security: BrokerSecurity,
     ) -> Result<Self, FleetError> {
         let ids = hardware_ids_from_property(hardware_ids)
             .map_err(|e| FleetError::BadIds(e.to_string()))?;
-        let broker: BrokerAddr =
-            pub_sub_server
-                .parse()
-                .map_err(|e: crate::agent::runner::BrokerUrlError| {
-                    FleetError::BadBroker(e.to_string())
-                })?;
-        Ok(FleetConfig::new(
-            ids,
-            broker,
-            control_topic,
-            response_topic,
-            state_dir,
-        ))
+        let (broker, tls) =
+            parse_broker_url(pub_sub_server).map_err(|e| FleetError::BadBroker(e.to_string()))?;
+        if tls != security.tls.is_some() {
+            return Err(FleetError::BadBroker(if tls {
+                format!("{pub_sub_server} is a TLS broker: give the broker CA certificate")
+            } else {
+                format!("{pub_sub_server} is a plain TCP broker but TLS settings were given")
+            }));
+        }
+        let mut cfg = FleetConfig::new(ids, broker, control_topic, response_topic, state_dir);
+        cfg.security = security;
+        Ok(cfg)
     }
 }
 
@@ -191,6 +198,7 @@ impl Fleet {
             let spec = DeviceSpec {
                 hardware_id: id.clone(),
                 broker: config.broker.clone(),
+                security: config.security.clone(),
                 control_topic: config.control_topic.clone(),
                 response_topic: config.response_topic.clone(),
                 dir: config.state_dir.join(id),
@@ -340,6 +348,7 @@ mod tests {
             "controlTopic",
             "responseTopic",
             "/tmp/x",
+            BrokerSecurity::default(),
         )
         .unwrap();
         assert_eq!(cfg.ids, vec!["1345963", "1361877", "8797990"]);
@@ -350,13 +359,18 @@ mod tests {
                 port: 1883
             }
         );
-        assert!(FleetConfig::for_template("[1,2]", "tcp://h", "c", "r", "/tmp").is_err());
         assert!(
-            FleetConfig::for_template("", "tcp://h", "c", "r", "/tmp")
+            FleetConfig::for_template("[1,2]", "tcp://h", "c", "r", "/tmp", Default::default())
+                .is_err()
+        );
+        assert!(
+            FleetConfig::for_template("", "tcp://h", "c", "r", "/tmp", Default::default())
                 .unwrap()
                 .ids
                 .is_empty()
         );
+        let tls = FleetConfig::for_template("", "mqtts://h", "c", "r", "/tmp", Default::default());
+        assert!(tls.unwrap_err().to_string().contains("CA certificate"));
     }
 
     #[test]

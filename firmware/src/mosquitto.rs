@@ -58,6 +58,12 @@ fn program() -> Option<PathBuf> {
 impl Mosquitto {
     /// Start a broker on a free loopback port and wait until it accepts connections.
     pub fn start() -> Result<Self, MosquittoError> {
+        Self::start_with("allow_anonymous true\n")
+    }
+
+    /// Start a broker whose listener takes `settings` (Mosquitto config lines: TLS files,
+    /// `allow_anonymous`, `password_file`, `acl_file`, ...) instead of anonymous plain TCP.
+    pub fn start_with(settings: &str) -> Result<Self, MosquittoError> {
         let program = program().ok_or(MosquittoError::NotInstalled)?;
         let dir = tempfile::tempdir()?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -66,7 +72,7 @@ impl Mosquitto {
         std::fs::write(
             &conf,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n\
+                "listener {port} 127.0.0.1\n{settings}persistence false\nuser root\n\
                  max_queued_messages 10000\nlog_dest file {}\nlog_type error\nlog_type warning\n",
                 log.display()
             ),

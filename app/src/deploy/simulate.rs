@@ -48,6 +48,11 @@ pub async fn start_fleets(
                 i.value = url.clone();
             }
         }
+        // The embedded broker is plain TCP and anonymous: the real broker's TLS settings and
+        // credentials do not apply to it.
+        step.inputs.retain(|i| {
+            !provisio_engines::drivers::nodemcu::security::INPUTS.contains(&i.name.as_str())
+        });
         let ids = parse_hardware_ids(step.input("hardwareIds").unwrap_or("[]"))?;
         let control = step.input("controlTopic").unwrap_or("control").to_string();
         let response = step

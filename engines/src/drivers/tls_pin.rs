@@ -77,13 +77,29 @@ impl ServerCertVerifier for Pinned {
 pub fn pinned_client_config(
     certs: Vec<CertificateDer<'static>>,
 ) -> Result<Arc<rustls::ClientConfig>, String> {
+    pinned_client_config_with_auth(certs, None)
+}
+
+/// A client config trusting only `certs`, presenting `client` (chain, key) when given.
+pub fn pinned_client_config_with_auth(
+    certs: Vec<CertificateDer<'static>>,
+    client: Option<(
+        Vec<CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    )>,
+) -> Result<Arc<rustls::ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let algs = provider.signature_verification_algorithms;
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned { certs, algs }))
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(Arc::new(Pinned { certs, algs }));
+    let config = match client {
+        None => builder.with_no_client_auth(),
+        Some((chain, key)) => builder
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| format!("the client certificate and key do not fit: {e}"))?,
+    };
     Ok(Arc::new(config))
 }

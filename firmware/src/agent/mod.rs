@@ -1,9 +1,10 @@
 //! The NodeMCU device agent: a sans-IO core ([`core`]), its persisted state ([`state`]), the
-//! HTTP image download ([`download`]) and the tokio/MQTT runner ([`runner`]).
+//! HTTP image download ([`download`]), broker TLS and credentials ([`security`]) and the tokio/MQTT runner ([`runner`]).
 
 pub mod core;
 pub mod download;
 pub mod runner;
+pub mod security;
 pub mod state;
 
 pub use self::core::{Action, Agent, AgentConfig, App, Input, NullApp, reasons};

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::core::{Action, Agent, AgentConfig, App, Input};
 use super::download::{LinkFaults, download};
+use super::security::BrokerSecurity;
 use super::state::{self, DeviceState, Slot, StateError};
 use crate::faults::{DeviceFaults, FaultTable};
 
@@ -30,33 +31,50 @@ pub struct BrokerAddr {
 
 /// A broker URL that could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("bad broker url '{0}' (expected tcp://HOST[:PORT] or mqtt://HOST[:PORT])")]
+#[error(
+    "bad broker url '{0}' (expected tcp://HOST[:PORT] or mqtt://HOST[:PORT]; mqtts://HOST[:PORT] \
+     where TLS settings can be given)"
+)]
 pub struct BrokerUrlError(pub String);
+
+/// Parses a broker URL; `true` when it asks for TLS (`mqtts://`, `ssl://`, port 8883 by
+/// default), `false` for `tcp://`, `mqtt://` or a bare `host:port` (port 1883 by default).
+pub fn parse_broker_url(url: &str) -> Result<(BrokerAddr, bool), BrokerUrlError> {
+    let bad = || BrokerUrlError(url.to_owned());
+    let (rest, tls) = match url.split_once("://") {
+        Some(("tcp" | "mqtt", rest)) => (rest, false),
+        Some(("mqtts" | "ssl" | "tls", rest)) => (rest, true),
+        Some(_) => return Err(bad()),
+        None => (url, false),
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad())?),
+        None => (rest, if tls { 8883 } else { 1883 }),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains(['/', '@']) {
+        return Err(bad());
+    }
+    Ok((
+        BrokerAddr {
+            host: host.to_owned(),
+            port,
+        },
+        tls,
+    ))
+}
 
 impl std::str::FromStr for BrokerAddr {
     type Err = BrokerUrlError;
 
     /// `tcp://host:port` or `mqtt://host:port` (port 1883 when absent); a bare `host:port` too.
+    /// TLS URLs are refused here: they need a [`BrokerSecurity`] (see [`parse_broker_url`]).
     fn from_str(url: &str) -> Result<Self, Self::Err> {
-        let bad = || BrokerUrlError(url.to_owned());
-        let rest = match url.split_once("://") {
-            Some(("tcp" | "mqtt", rest)) => rest,
-            Some(_) => return Err(bad()),
-            None => url,
-        };
-        let rest = rest.trim_end_matches('/');
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad())?),
-            None => (rest, 1883),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() || host.contains('/') {
-            return Err(bad());
+        match parse_broker_url(url)? {
+            (addr, false) => Ok(addr),
+            (_, true) => Err(BrokerUrlError(url.to_owned())),
         }
-        Ok(BrokerAddr {
-            host: host.to_owned(),
-            port,
-        })
     }
 }
 
@@ -65,6 +83,8 @@ impl std::str::FromStr for BrokerAddr {
 pub struct DeviceSpec {
     pub hardware_id: String,
     pub broker: BrokerAddr,
+    /// TLS and credentials for the broker.
+    pub security: BrokerSecurity,
     pub control_topic: String,
     pub response_topic: String,
     /// The device's own directory (state file and slot images).
@@ -234,6 +254,7 @@ impl<'a> Boot<'a> {
                 QoS::AtLeastOnce,
                 true,
             ));
+        spec.security.apply(&mut opts);
         let (client, eventloop) = AsyncClient::new(opts, 32);
         let (tx, rx) = mpsc::channel(8);
         Boot {
@@ -352,7 +373,13 @@ impl<'a> Boot<'a> {
                     Ok(Event::Incoming(Packet::Publish(p))) if p.topic == self.spec.control_topic => Input::Message(p.payload),
                     Ok(_) => continue,
                     Err(e) => {
-                        tracing::debug!(device = %self.spec.hardware_id, "mqtt: {e}");
+                        // Refused credentials or certificates do not fix themselves: retry slowly.
+                        let refused = matches!(e, rumqttc::ConnectionError::ConnectionRefused(_) | rumqttc::ConnectionError::Tls(_));
+                        if refused {
+                            tracing::warn!(device = %self.spec.hardware_id, "broker refused the connection: {e}");
+                        } else {
+                            tracing::debug!(device = %self.spec.hardware_id, "mqtt: {e}");
+                        }
                         self.gate = None;
                         if self.connected {
                             self.connected = false;
@@ -360,7 +387,7 @@ impl<'a> Boot<'a> {
                         }
                         tokio::select! {
                             _ = shutdown.cancelled() => return Ok(BootEnd::Shutdown),
-                            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                            _ = tokio::time::sleep(Duration::from_millis(if refused { 5000 } else { 500 })) => {}
                         }
                         continue;
                     }

@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run a fleet until Ctrl-C.
-    Run(FleetArgs),
+    Run(Box<FleetArgs>),
     /// Connect N devices to a fresh Mosquitto, send them `start`, report time, memory and CPU.
     Bench(BenchArgs),
 }
@@ -65,7 +65,7 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     match cli.command {
-        Cmd::Run(args) => Ok(rt.block_on(cli::run_until_ctrl_c(args))?),
+        Cmd::Run(args) => Ok(rt.block_on(cli::run_until_ctrl_c(*args))?),
         Cmd::Bench(args) => {
             for n in args.count {
                 rt.block_on(bench(n, args.concurrent_connects, args.install_kib))?;

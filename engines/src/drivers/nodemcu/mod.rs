@@ -4,6 +4,7 @@
 //! A partial result is a failure with the per-device table, never a silent success.
 
 pub mod collect;
+pub mod security;
 
 use crate::engine::driver::{Driver, DriverContext, ServedArtifact};
 use crate::engine::executor::Outputs;
@@ -112,11 +113,6 @@ pub async fn run_operation(
     ctx: &DriverContext,
 ) -> Result<Outputs, String> {
     let broker = parse_pubsub(required(step, "pubSubServer")?).map_err(|e| e.to_string())?;
-    if broker.tls {
-        return Err(
-            "TLS brokers (mqtts://) are not supported by this build yet; use tcp://".into(),
-        );
-    }
     let control = required(step, "controlTopic")?.to_string();
     let response = required(step, "responseTopic")?.to_string();
     let listed = parse_hardware_ids(required(step, "hardwareIds")?)?;
@@ -133,6 +129,7 @@ pub async fn run_operation(
     opts.set_keep_alive(Duration::from_secs(30));
     opts.set_clean_session(true);
     opts.set_max_packet_size(1024 * 1024, 1024 * 1024);
+    security::apply(step, &broker, &mut opts)?;
     let (client, mut eventloop) = AsyncClient::new(opts, 64);
     let status_filter = format!("{response}/status/+");
     let status_prefix = format!("{response}/status/");
@@ -172,6 +169,12 @@ pub async fn run_operation(
             ),
             Ok(_) => {}
             Err(e) => {
+                if let Some(reason) = security::fatal_reason(&e) {
+                    return Err(format!(
+                        "cannot connect to the MQTT broker {}:{} (pubSubServer): {reason}",
+                        broker.host, broker.port
+                    ));
+                }
                 // Retry until the deadline: the broker may be starting.
                 tracing::debug!("MQTT connect: {e}");
                 tokio::time::sleep(Duration::from_millis(200)).await;
