@@ -263,3 +263,36 @@ fn each_deploy_check_predicts_a_real_deploy_failure() {
         );
     }
 }
+
+/// An `mqtts://` broker nobody said how to trust is an error before Deploy (the NodeMCU driver
+/// refuses it); a CA for it clears the error.
+#[test]
+fn a_tls_broker_without_ca_or_pins_is_an_error() {
+    let loaded = provisio_app::library::builtin_loaded();
+    let q = provisio_model::QName::new(provisio_assets::SERVICE_TEMPLATES_NS, "ThesisScenario");
+    let mut st = loaded.library.service_template(&q).cloned().unwrap();
+    let props = st
+        .topology
+        .node_mut("NodeMCU")
+        .unwrap()
+        .properties
+        .as_mut()
+        .unwrap();
+    props.set("pubSubServer", "mqtts://broker.example:8883");
+    let codes = |st: &provisio_model::tosca::ServiceTemplate| {
+        provisio_app::validation::validate_all(&loaded, st, None)
+            .into_iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.code)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(codes(&st), vec!["broker-tls"]);
+    st.topology
+        .node_mut("NodeMCU")
+        .unwrap()
+        .properties
+        .as_mut()
+        .unwrap()
+        .set("brokerCaCertificate", "get_input: brokerCa");
+    assert!(codes(&st).is_empty(), "{:?}", codes(&st));
+}

@@ -5,7 +5,8 @@
 //! `driver-input` (an operation does not declare an input its driver needs), `missing-artifact`
 //! (install without a firmware/container artifact from template or type, or an artifact
 //! template that is not defined or names no file), `artifact-file-missing`, `address-format`,
-//! `dependency-cycle`, and `input-at-deploy` (warning: a value the user gives at deploy time).
+//! `dependency-cycle`, `broker-tls` (an mqtts:// broker nobody said how to trust), and
+//! `input-at-deploy` (warning: a value the user gives at deploy time).
 
 use crate::diagnostic::Diagnostic;
 use crate::drivers::{DriverKind, driver_kind, is_os_node};
@@ -215,6 +216,39 @@ fn check_mica_addresses(
     }
 }
 
+/// An `mqtts://` broker needs a CA or pinned certificates to be trusted (the NodeMCU driver
+/// refuses to connect otherwise).
+fn check_broker_tls(
+    lib: &Library,
+    plan: &crate::plan::Plan,
+    out: &mut Vec<Diagnostic>,
+    at: &dyn Fn(Diagnostic, u32) -> Diagnostic,
+    line_of: &dyn Fn(&str) -> u32,
+) {
+    let mut seen = std::collections::BTreeSet::new();
+    for s in &plan.steps {
+        if driver_kind(lib, &s.node_type) != Some(DriverKind::NodeMcu) || !seen.insert(&s.node) {
+            continue;
+        }
+        let broker = s.input("pubSubServer").unwrap_or("").trim();
+        let tls = ["mqtts://", "ssl://", "tls://"]
+            .iter()
+            .any(|p| broker.starts_with(p));
+        let given = |k: &str| s.input(k).is_some_and(|v| !v.trim().is_empty());
+        if tls && !given("brokerCaCertificate") && !given("brokerPinnedCertificates") {
+            out.push(at(
+                Diagnostic::error(
+                    "broker-tls",
+                    &s.node,
+                    format!("the TLS broker {broker} cannot be trusted: neither brokerCaCertificate nor brokerPinnedCertificates is given"),
+                )
+                .with_hint("give the broker's CA (PEM) or pin its certificate on the NodeMCU template, or a get_input for it"),
+                line_of(&s.node),
+            ));
+        }
+    }
+}
+
 fn check_plan(
     lib: &Library,
     st: &ServiceTemplate,
@@ -246,7 +280,8 @@ fn check_plan(
             ));
         }
         Err(PlanError::MissingInputs(_)) => {}
-        Ok((_, missing)) => {
+        Ok((plan, missing)) => {
+            check_broker_tls(lib, &plan, out, at, &line_of);
             let mut seen = std::collections::BTreeSet::new();
             for m in missing {
                 if m.deploy_input.is_some() || !seen.insert((m.node.clone(), m.input.clone())) {
