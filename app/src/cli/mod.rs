@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 pub mod bench;
 pub mod bench_model;
+pub mod bench_repository;
 pub mod deploy;
 pub mod export_csar;
 pub mod logs;
@@ -116,6 +117,12 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 8)]
         hosts: usize,
     },
+    /// Repository browser: open a Winery repository to a drawn browser, switch service templates.
+    Repository {
+        /// The repository folder.
+        #[arg(long, default_value = "tests/corpus/opentosca-public")]
+        path: PathBuf,
+    },
     /// Editor CPU time per frame for a generated topology.
     Gui {
         #[arg(long, default_value_t = 1000)]
@@ -194,6 +201,7 @@ pub fn run(cli: Cli) -> i32 {
         }
         Some(Command::Bench(BenchCommand::Model { corpus })) => bench_model::run_model(&corpus),
         Some(Command::Bench(BenchCommand::Gui { nodes })) => bench_model::run_gui(nodes),
+        Some(Command::Bench(BenchCommand::Repository { path })) => bench_repository::run(&path),
         Some(Command::Bench(BenchCommand::Ssh { hosts })) => bench_model::run_ssh(hosts),
         Some(Command::Bench(BenchCommand::Deploy { devices, size_kib })) => {
             bench::run(devices, size_kib)

@@ -635,6 +635,11 @@ fn draw_node(
         egui::FontId::proportional(15.0 * zoom),
         text,
     );
+    let icon = Rect::from_min_size(
+        egui::pos2(sr.max.x - pad - 20.0 * zoom, sr.min.y + 12.0 * zoom),
+        vec2(20.0, 20.0) * zoom,
+    );
+    super::icons::paint(painter, ui.ctx(), state, &n.type_ref, icon);
     let ty = if state.doc.library().node_type(&n.type_ref).is_some() {
         n.type_ref.local.clone()
     } else {

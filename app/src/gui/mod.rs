@@ -2,16 +2,20 @@
 //! and deploy at the bottom, menu and toolbar on top. `ProvisioApp::ui` is the whole UI, so
 //! egui_kittest tests drive exactly what the window shows.
 
+pub mod browser;
 pub mod canvas;
 pub mod commands;
 pub mod deploy_panel;
 pub mod diagnostics;
 pub mod files;
+pub mod icons;
 pub mod inspector;
 pub mod layout;
 pub mod logs_panel;
 pub mod palette;
 pub mod state;
+pub mod type_editor;
+pub mod workspace;
 
 use commands::Command;
 use deploy_panel::DeployUi;
@@ -42,6 +46,8 @@ pub struct ProvisioApp {
     pub error: Option<String>,
     /// The window title last sent (sent again only when it changes).
     title: String,
+    /// Repository browser, open service template tabs, type editor.
+    pub workspace: workspace::Workspace,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,8 +82,10 @@ impl ProvisioApp {
     }
 
     pub fn with_document(doc: state::Document) -> Self {
+        let state = EditorState::new(doc);
         ProvisioApp {
-            state: EditorState::new(doc),
+            workspace: workspace::Workspace::for_state(&state),
+            state,
             deploy: DeployUi::default(),
             logs: Default::default(),
             tab: BottomTab::Diagnostics,
@@ -92,6 +100,7 @@ impl ProvisioApp {
 
     fn replace_document(&mut self, doc: state::Document) {
         self.state = EditorState::new(doc);
+        self.workspace = workspace::Workspace::for_state(&self.state);
         self.deploy.instance = None;
         self.deploy.restore(&mut self.state);
     }
@@ -218,7 +227,9 @@ impl ProvisioApp {
                     BottomTab::Logs => self.logs.panel(ui, &self.deploy.log),
                 }
             });
-        egui::CentralPanel::default().show(ui, |ui| canvas::canvas(ui, &mut self.state));
+        if !workspace::centre(self, ui) {
+            egui::CentralPanel::default().show(ui, |ui| canvas::canvas(ui, &mut self.state));
+        }
         self.deploy.inputs_dialog(&ctx, &mut self.state);
         if self.deploy.open {
             self.tab = BottomTab::Deploy;
@@ -362,6 +373,7 @@ impl ProvisioApp {
                     self.guarded(Pending::Quit, ctx);
                 }
             });
+            workspace::menu(self, ui);
             ui.menu_button("Edit", |ui| {
                 if ui
                     .add_enabled(self.state.can_undo(), egui::Button::new("Undo   Ctrl+Z"))
