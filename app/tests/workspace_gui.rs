@@ -205,8 +205,27 @@ fn a_new_node_type_is_used_in_a_topology_and_both_are_found_after_reopening() {
     settle(&mut h);
     h.get_by_label("Add operation").click();
     settle(&mut h);
+    // An implementation artifact for the operation: the file the picker returned is copied.
+    h.get_by_label("Add artifact").click();
+    settle(&mut h);
+    let script = tmp.path().join("install.sh");
+    std::fs::write(&script, "#!/bin/sh\necho installing\n").unwrap();
+    h.state_mut()
+        .workspace
+        .type_editor
+        .as_mut()
+        .unwrap()
+        .artifacts[0]
+        .file = script.display().to_string();
     h.get_by_label("Save type").click();
     settle(&mut h);
+    let copied = root.join(
+        "artifacttemplates/http%3A%2F%2Fexample.org%2Fartifacttemplates/AirSensor_artifact1/files/install.sh",
+    );
+    assert_eq!(
+        std::fs::read(&copied).unwrap(),
+        std::fs::read(&script).unwrap()
+    );
     let q = QName::new("http://example.org/nodetypes", "AirSensor");
     let nt_file =
         root.join("nodetypes/http%3A%2F%2Fexample.org%2Fnodetypes/AirSensor/NodeType.tosca");
@@ -275,6 +294,12 @@ fn a_new_node_type_is_used_in_a_topology_and_both_are_found_after_reopening() {
         t.operation(provisio_model::tosca::LIFECYCLE_INTERFACE, "install")
             .is_some()
     );
+    let imp = lib.implementations_of(&q);
+    assert_eq!(imp.len(), 1);
+    assert_eq!(
+        imp[0].implementation_artifacts[0].operation_name.as_deref(),
+        Some("install")
+    );
     let saved = lib.service_template(&st.qname).unwrap();
     assert!(
         saved
@@ -292,4 +317,61 @@ fn a_new_node_type_is_used_in_a_topology_and_both_are_found_after_reopening() {
                 .element_file(TypeKind::ServiceTemplate, &st.qname)
         )
     );
+}
+
+#[test]
+fn winery_small_icons_show_in_palette_and_browser() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    let repo = provisio_model::repository::Repository::new(&root);
+    // A node type with Winery's appearance/smallIcon.png, and a service template using it.
+    let q = QName::new("http://example.org/nodetypes", "Lamp");
+    let mut defs = provisio_model::repository::new_definitions(TypeKind::NodeType, &q);
+    provisio_model::repository::upsert_node_type(
+        &mut defs,
+        provisio_model::tosca::NodeType {
+            base: provisio_model::tosca::EntityType {
+                name: q.local.clone(),
+                target_namespace: q.namespace.clone(),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    let nt_file = repo.write(TypeKind::NodeType, &q, &defs).unwrap();
+    let mut png_bytes = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut png_bytes, 16, 16);
+        enc.set_color(png::ColorType::Rgba);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut w = enc.write_header().unwrap();
+        w.write_image_data(&[200u8, 30, 30, 255].repeat(256))
+            .unwrap();
+    }
+    let icon = nt_file.parent().unwrap().join("appearance/smallIcon.png");
+    std::fs::create_dir_all(icon.parent().unwrap()).unwrap();
+    std::fs::write(&icon, &png_bytes).unwrap();
+    repo.create_service_template(&QName::new("http://example.org/st", "Room"))
+        .unwrap();
+
+    let doc = files::open_path(&root).unwrap();
+    let mut h = harness(ProvisioApp::with_document(doc));
+    let tex = provisio_app::gui::icons::small_icon(&h.ctx, &h.state().state, &q).expect("icon");
+    assert_eq!(tex.size(), [16, 16]);
+    // A type without an icon has none.
+    let other = QName::new("http://example.org/nodetypes", "Nothing");
+    assert!(provisio_app::gui::icons::small_icon(&h.ctx, &h.state().state, &other).is_none());
+    // The browser lists the type with its icon; the palette after opening the topology too.
+    h.get_by_label_contains("Node types (").click();
+    settle(&mut h);
+    h.get_by_label("Lamp");
+    h.get_by_label_contains("Service templates (").click();
+    settle(&mut h);
+    click_row(&mut h, "Room");
+    h.get_by_label("Open in editor").click();
+    settle(&mut h);
+    h.get_by_label("example.org/nodetypes").click();
+    settle(&mut h);
+    h.get_by_label("Lamp");
+    assert!(provisio_app::gui::icons::decode_png(b"not a png").is_none());
 }
