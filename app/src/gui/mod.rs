@@ -205,9 +205,24 @@ impl ProvisioApp {
         self.deploy.poll(&mut self.state, &ctx);
         self.keyboard(&ctx);
         egui::Panel::top("menu").show(ui, |ui| self.menu_bar(ui, &ctx));
-        egui::Panel::left("palette")
-            .default_size(220.0)
-            .show(ui, |ui| palette::palette(ui, &mut self.state));
+        // The repository browser takes the whole window; the type editor keeps the palette.
+        let centre = self.workspace.centre;
+        if centre != workspace::Centre::Browser {
+            egui::Panel::left("palette")
+                .default_size(220.0)
+                .show(ui, |ui| palette::palette(ui, &mut self.state));
+        }
+        if centre == workspace::Centre::Editor {
+            self.editor_panels(ui);
+        }
+        if !workspace::centre(self, ui) {
+            egui::CentralPanel::default().show(ui, |ui| canvas::canvas(ui, &mut self.state));
+        }
+        self.after_panels(&ctx);
+    }
+
+    /// Inspector and the bottom panel (diagnostics, deploy, logs) of the open topology.
+    fn editor_panels(&mut self, ui: &mut egui::Ui) {
         egui::Panel::right("inspector")
             .default_size(300.0)
             .show(ui, |ui| inspector::inspector(ui, &mut self.state));
@@ -227,9 +242,10 @@ impl ProvisioApp {
                     BottomTab::Logs => self.logs.panel(ui, &self.deploy.log),
                 }
             });
-        if !workspace::centre(self, ui) {
-            egui::CentralPanel::default().show(ui, |ui| canvas::canvas(ui, &mut self.state));
-        }
+    }
+
+    fn after_panels(&mut self, ctx: &egui::Context) {
+        let ctx = ctx.clone();
         self.deploy.inputs_dialog(&ctx, &mut self.state);
         if self.deploy.open {
             self.tab = BottomTab::Deploy;
