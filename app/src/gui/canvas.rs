@@ -635,9 +635,10 @@ fn draw_node(
         egui::FontId::proportional(15.0 * zoom),
         text,
     );
+    // Bottom right: the top right corner carries the diagnostics marker.
     let icon = Rect::from_min_size(
-        egui::pos2(sr.max.x - pad - 20.0 * zoom, sr.min.y + 12.0 * zoom),
-        vec2(20.0, 20.0) * zoom,
+        egui::pos2(sr.max.x - pad - 18.0 * zoom, sr.max.y - 24.0 * zoom),
+        vec2(18.0, 18.0) * zoom,
     );
     super::icons::paint(painter, ui.ctx(), state, &n.type_ref, icon);
     let ty = if state.doc.library().node_type(&n.type_ref).is_some() {

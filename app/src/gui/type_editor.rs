@@ -489,7 +489,7 @@ fn properties_section(ui: &mut egui::Ui, f: &mut TypeForm) {
                 }
                 ui.end_row();
                 for (i, p) in f.properties.iter_mut().enumerate() {
-                    ui.add(egui::TextEdit::singleline(&mut p.key).desired_width(160.0));
+                    ui.add_sized([160.0, 20.0], egui::TextEdit::singleline(&mut p.key));
                     egui::ComboBox::from_id_salt(("prop-type", i))
                         .selected_text(p.type_name.clone())
                         .show_ui(ui, |ui| {
@@ -499,7 +499,7 @@ fn properties_section(ui: &mut egui::Ui, f: &mut TypeForm) {
                         });
                     let mut d = p.default.clone().unwrap_or_default();
                     if ui
-                        .add(egui::TextEdit::singleline(&mut d).desired_width(140.0))
+                        .add_sized([140.0, 20.0], egui::TextEdit::singleline(&mut d))
                         .changed()
                     {
                         p.default = Some(d);
@@ -544,10 +544,10 @@ fn reqcap_section(
                 }
                 ui.end_row();
                 for (i, r) in rows.iter_mut().enumerate() {
-                    ui.add(egui::TextEdit::singleline(&mut r.name).desired_width(140.0));
+                    ui.add_sized([140.0, 20.0], egui::TextEdit::singleline(&mut r.name));
                     pick_required(ui, (id, "type", i), &mut r.type_ref, types);
                     ui.add(egui::DragValue::new(&mut r.lower).range(0..=1000));
-                    ui.add(egui::TextEdit::singleline(&mut r.upper).desired_width(80.0));
+                    ui.add_sized([80.0, 20.0], egui::TextEdit::singleline(&mut r.upper));
                     if ui.small_button("Remove").clicked() {
                         remove = Some(i);
                     }
@@ -583,7 +583,11 @@ fn params(ui: &mut egui::Ui, id: (usize, usize, &str), ps: &mut Vec<Parameter>) 
     for (k, p) in ps.iter_mut().enumerate() {
         ui.horizontal(|ui| {
             ui.add_space(24.0);
-            ui.weak(if id.2 == "in" { "input" } else { "output" });
+            let kind = if id.2 == "in" { "input" } else { "output" };
+            ui.add_sized(
+                [44.0, 18.0],
+                egui::Label::new(egui::RichText::new(kind).weak()),
+            );
             ui.add(egui::TextEdit::singleline(&mut p.name).desired_width(140.0));
             egui::ComboBox::from_id_salt((id, k))
                 .selected_text(p.type_name.clone())
