@@ -375,3 +375,54 @@ fn winery_small_icons_show_in_palette_and_browser() {
     h.get_by_label("Lamp");
     assert!(provisio_app::gui::icons::decode_png(b"not a png").is_none());
 }
+
+#[test]
+fn a_relationship_type_is_created_from_the_repository_menu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    let repo = provisio_model::repository::Repository::new(&root);
+    repo.create_service_template(&QName::new("http://example.org/st", "Room"))
+        .unwrap();
+    let doc = files::open_path(&root).unwrap();
+    let mut h = harness(ProvisioApp::with_document(doc));
+    // The menu (the browser's heading has the same text and comes later).
+    h.get_all_by_label("Repository").next().unwrap().click();
+    settle(&mut h);
+    h.get_by_label("New relationship type…").click();
+    settle(&mut h);
+    retype(&mut h, "Type name", "ReportsTo");
+    retype(
+        &mut h,
+        "Type namespace",
+        "http://example.org/relationshiptypes",
+    );
+    h.get_by_label("Save type").click();
+    settle(&mut h);
+    let file = root.join(
+        "relationshiptypes/http%3A%2F%2Fexample.org%2Frelationshiptypes/ReportsTo/RelationshipType.tosca",
+    );
+    assert!(file.exists());
+    let q = QName::new("http://example.org/relationshiptypes", "ReportsTo");
+    let reopened = provisio_model::load_path(&root).unwrap();
+    let t = reopened.library.relationship_type(&q).expect("the type");
+    assert_eq!(
+        t.base.derived_from.as_ref().map(|d| d.local.as_str()),
+        Some("ConnectsTo")
+    );
+    // Invalid names are refused with a message, nothing is written.
+    retype(&mut h, "Type name", "bad name");
+    h.get_by_label("Save type").click();
+    settle(&mut h);
+    let msg = h
+        .state()
+        .workspace
+        .type_editor
+        .as_ref()
+        .unwrap()
+        .message
+        .clone();
+    assert!(
+        matches!(msg, Some((false, ref m)) if m.contains("not a valid id")),
+        "{msg:?}"
+    );
+}
