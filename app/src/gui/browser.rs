@@ -82,13 +82,21 @@ fn matches(filter: &str, q: &QName, name: Option<&str>) -> bool {
         || name.is_some_and(|n| n.to_lowercase().contains(filter))
 }
 
-/// The service templates of the user's files (not the built-in library) matching `filter`, by
-/// namespace then id: the browser's order.
+/// Whether the library holds user files (else the browser shows the built-in library).
+fn has_user_files(lib: &Library) -> bool {
+    lib.files()
+        .iter()
+        .any(|f| !f.builtin && !f.definitions.is_empty())
+}
+
+/// The service templates of the user's files (the built-in library when there are none)
+/// matching `filter`, by namespace then id: the browser's order.
 pub fn service_template_rows(lib: &Library, filter: &str) -> BTreeMap<String, Vec<StRow>> {
     let filter = filter.trim().to_lowercase();
+    let user = has_user_files(lib);
     let mut out: BTreeMap<String, Vec<StRow>> = BTreeMap::new();
     for (f, file) in lib.files().iter().enumerate() {
-        if file.builtin {
+        if file.builtin && user {
             continue;
         }
         for (i, st) in file.definitions.service_templates.iter().enumerate() {
@@ -118,7 +126,8 @@ pub fn service_templates_in_order(lib: &Library) -> Vec<StRow> {
         .collect()
 }
 
-/// QNames of `kind` defined by the user's files, grouped by namespace, matching `filter`.
+/// QNames of `kind` defined by the user's files (the built-in library when there are none),
+/// grouped by namespace, matching `filter`.
 pub fn type_rows(lib: &Library, kind: TypeKind, filter: &str) -> BTreeMap<String, Vec<QName>> {
     let filter = filter.trim().to_lowercase();
     let names: Vec<QName> = match kind {
@@ -131,12 +140,14 @@ pub fn type_rows(lib: &Library, kind: TypeKind, filter: &str) -> BTreeMap<String
         TypeKind::ArtifactTemplate => lib.artifact_templates().iter().map(|t| t.qname()).collect(),
         _ => Vec::new(),
     };
+    let user_files = has_user_files(lib);
     let mut out: BTreeMap<String, Vec<QName>> = BTreeMap::new();
     for q in names {
-        let user = lib
-            .locate(kind, &q)
-            .is_some_and(|l| !lib.file(l.file).builtin);
-        if user && matches(&filter, &q, None) {
+        let shown = !user_files
+            || lib
+                .locate(kind, &q)
+                .is_some_and(|l| !lib.file(l.file).builtin);
+        if shown && matches(&filter, &q, None) {
             out.entry(q.namespace.clone()).or_default().push(q);
         }
     }
