@@ -14,7 +14,8 @@ fn frame(ctx: &egui::Context, app: &mut ProvisioApp) {
         )),
         ..Default::default()
     };
-    let out = ctx.run_ui(input, |ui| app.ui(ui));
+    let mut out = ctx.run_ui(input, |ui| app.ui(ui));
+    out.textures_delta.clear();
     let _ = ctx.tessellate(out.shapes, out.pixels_per_point);
 }
 
