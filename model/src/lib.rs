@@ -12,6 +12,7 @@ pub mod load;
 pub mod plan;
 pub mod protocol;
 pub mod qname;
+pub mod repository;
 pub mod rules;
 pub mod save;
 pub mod tosca;

@@ -79,8 +79,37 @@ impl Library {
         builtin: bool,
     ) -> usize {
         let file = self.files.len();
-        let path = path.into();
-        let d = &definitions;
+        self.files.push(SourceFile {
+            path: path.into(),
+            definitions,
+            builtin,
+        });
+        self.index_file(file);
+        file
+    }
+
+    /// Replaces the definitions of file `file` (e.g. a type edited in the editor, or emptied
+    /// when its element was deleted) and its path; the index is rebuilt.
+    pub fn set_definitions(&mut self, file: usize, path: PathBuf, definitions: Definitions) {
+        self.files[file].path = path;
+        self.files[file].definitions = definitions;
+        self.reindex();
+    }
+
+    /// Rebuilds the QName index from the files (after definitions were added or renamed in place).
+    pub fn reindex(&mut self) {
+        self.index.clear();
+        self.load_diagnostics
+            .retain(|d| d.code != "duplicate-definition");
+        for f in 0..self.files.len() {
+            self.index_file(f);
+        }
+    }
+
+    fn index_file(&mut self, file: usize) {
+        let path = self.files[file].path.clone();
+        let builtin = self.files[file].builtin;
+        let d = &self.files[file].definitions;
         let mut entries: Vec<(TypeKind, QName, usize, u32)> = Vec::new();
         macro_rules! base {
             ($list:ident, $kind:expr) => {
@@ -144,12 +173,6 @@ impl Library {
                 }
             }
         }
-        self.files.push(SourceFile {
-            path,
-            definitions,
-            builtin,
-        });
-        file
     }
 
     /// Adds every file and load diagnostic of `other` (e.g. YAML files read together).

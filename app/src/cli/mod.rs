@@ -7,6 +7,7 @@ use std::path::PathBuf;
 pub mod bench;
 pub mod bench_model;
 pub mod bench_monitor;
+pub mod bench_repository;
 pub mod bench_ssh;
 pub mod deploy;
 pub mod export_csar;
@@ -240,6 +241,12 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Repository browser: open a Winery repository to a drawn browser, switch service templates.
+    Repository {
+        /// The repository folder.
+        #[arg(long, default_value = "tests/corpus/opentosca-public")]
+        path: PathBuf,
+    },
     /// Editor CPU time per frame for a generated topology.
     Gui {
         #[arg(long, default_value_t = 1000)]
@@ -357,6 +364,7 @@ pub fn run(cli: Cli) -> i32 {
             rtt_ms,
             runs,
         })) => bench_ssh::run(&hosts, rtt_ms, runs),
+        Some(Command::Bench(BenchCommand::Repository { path })) => bench_repository::run(&path),
         Some(Command::Bench(BenchCommand::Deploy { devices, size_kib })) => {
             bench::run(devices, size_kib)
         }

@@ -649,6 +649,12 @@ fn draw_node(
         egui::FontId::proportional(15.0 * zoom),
         text,
     );
+    // Bottom right: the top right corner carries the diagnostics marker.
+    let icon = Rect::from_min_size(
+        egui::pos2(sr.max.x - pad - 18.0 * zoom, sr.max.y - 24.0 * zoom),
+        vec2(18.0, 18.0) * zoom,
+    );
+    super::icons::paint(painter, ui.ctx(), state, &n.type_ref, icon);
     let ty = if state.doc.library().node_type(&n.type_ref).is_some() {
         n.type_ref.local.clone()
     } else {

@@ -2,16 +2,20 @@
 //! and deploy at the bottom, menu and toolbar on top. `ProvisioApp::ui` is the whole UI, so
 //! egui_kittest tests drive exactly what the window shows.
 
+pub mod browser;
 pub mod canvas;
 pub mod commands;
 pub mod deploy_panel;
 pub mod diagnostics;
 pub mod files;
+pub mod icons;
 pub mod inspector;
 pub mod layout;
 pub mod logs_panel;
 pub mod palette;
 pub mod state;
+pub mod type_editor;
+pub mod workspace;
 
 use commands::Command;
 use deploy_panel::DeployUi;
@@ -42,6 +46,8 @@ pub struct ProvisioApp {
     pub error: Option<String>,
     /// The window title last sent (sent again only when it changes).
     pub title: String,
+    /// Repository browser, open service template tabs, type editor.
+    pub workspace: workspace::Workspace,
     /// Height of the bottom panel the user set by dragging its edge (remembered between
     /// sessions by [`ProvisioApp::new`]); until then 30 % of the window.
     pub bottom_height: Option<f32>,
@@ -121,8 +127,10 @@ impl ProvisioApp {
     }
 
     pub fn with_document(doc: state::Document) -> Self {
+        let state = EditorState::new(doc);
         ProvisioApp {
-            state: EditorState::new(doc),
+            workspace: workspace::Workspace::for_state(&state),
+            state,
             deploy: DeployUi::default(),
             logs: Default::default(),
             tab: BottomTab::Diagnostics,
@@ -141,6 +149,7 @@ impl ProvisioApp {
 
     fn replace_document(&mut self, doc: state::Document) {
         self.state = EditorState::new(doc);
+        self.workspace = workspace::Workspace::for_state(&self.state);
         self.deploy.instance = None;
         self.deploy.restore(&mut self.state);
     }
@@ -253,8 +262,33 @@ impl ProvisioApp {
         self.keyboard(&ctx);
         egui::Panel::top("menu").show(ui, |ui| self.menu_bar(ui, &ctx));
         egui::Panel::bottom("status").show(ui, |ui| status_line(ui, &self.state.status));
-        // The bottom panel spans the window's width (the deploy tables need it); the palette,
-        // canvas and inspector share what is above it.
+        // The repository browser takes the whole window; the type editor keeps the palette; a
+        // topology in the centre gets the inspector and the bottom panel.
+        let centre = self.workspace.centre;
+        if centre == workspace::Centre::Editor {
+            self.bottom_panel(ui, &ctx);
+        }
+        if centre != workspace::Centre::Browser {
+            egui::Panel::left("palette")
+                .default_size(palette::WIDTH)
+                .size_range(palette::MIN_WIDTH..=palette::MAX_WIDTH)
+                .show(ui, |ui| palette::palette(ui, &mut self.state));
+        }
+        if centre == workspace::Centre::Editor {
+            egui::Panel::right("inspector")
+                .default_size(280.0)
+                .size_range(200.0..=420.0)
+                .show(ui, |ui| inspector::inspector(ui, &mut self.state));
+        }
+        if !workspace::centre(self, ui) {
+            egui::CentralPanel::default().show(ui, |ui| canvas::canvas(ui, &mut self.state));
+        }
+        self.after_panels(&ctx);
+    }
+
+    /// The bottom panel (diagnostics, deploy, logs): it spans the window's width (the deploy
+    /// tables need it); the palette, canvas and inspector share what is above it.
+    fn bottom_panel(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
         let max_bottom = (ui.available_height() - 160.0).max(100.0);
         let bottom = egui::Panel::bottom("bottom")
             .resizable(true)
@@ -277,16 +311,11 @@ impl ProvisioApp {
                     BottomTab::Logs => self.logs.panel(ui, &self.deploy.log),
                 }
             });
-        self.remember_bottom_height(bottom.response.rect.height(), &ctx);
-        egui::Panel::left("palette")
-            .default_size(palette::WIDTH)
-            .size_range(palette::MIN_WIDTH..=palette::MAX_WIDTH)
-            .show(ui, |ui| palette::palette(ui, &mut self.state));
-        egui::Panel::right("inspector")
-            .default_size(280.0)
-            .size_range(200.0..=420.0)
-            .show(ui, |ui| inspector::inspector(ui, &mut self.state));
-        egui::CentralPanel::default().show(ui, |ui| canvas::canvas(ui, &mut self.state));
+        self.remember_bottom_height(bottom.response.rect.height(), ctx);
+    }
+
+    fn after_panels(&mut self, ctx: &egui::Context) {
+        let ctx = ctx.clone();
         if self.deploy.open {
             self.tab = BottomTab::Deploy;
             self.deploy.open = false;
@@ -448,6 +477,7 @@ impl ProvisioApp {
                     self.guarded(Pending::Quit, ctx);
                 }
             });
+            workspace::menu(self, ui);
             ui.menu_button("Edit", |ui| {
                 if ui
                     .add_enabled(self.state.can_undo(), egui::Button::new("Undo   Ctrl+Z"))

@@ -74,7 +74,7 @@ pub fn palette(ui: &mut egui::Ui, state: &mut EditorState) {
                             let r = ui
                                 .dnd_drag_source(id, q.clone(), |ui| {
                                     ui.horizontal(|ui| {
-                                        swatch(ui, color);
+                                        super::icons::icon_or_swatch(ui, state, q, color);
                                         ui.add(
                                             egui::Label::new(&q.local)
                                                 .truncate()

@@ -9,6 +9,7 @@ mod read;
 pub mod templates;
 pub mod types;
 mod write;
+mod write_types;
 
 pub use definitions::{Definitions, Import};
 pub use properties::{Properties, PropertiesDefinition, PropertyDef};

@@ -58,6 +58,7 @@ pub(crate) fn to_document(defs: &Definitions) -> Document {
         },
         |st| patch_service_template(st, &scope, &tns),
     );
+    super::write_types::patch_types(root, defs, &scope);
     doc
 }
 
@@ -91,6 +92,18 @@ fn merge_children<T>(
     local: &str,
     items: &[T],
     original_id: impl Fn(&T) -> Option<String>,
+    patch: impl FnMut(&T) -> Element,
+) {
+    merge_children_by(parent, local, "id", items, original_id, patch)
+}
+
+/// [`merge_children`] matching originals by the attribute `key` (`id`, or `name` for types).
+pub(super) fn merge_children_by<T>(
+    parent: &mut Element,
+    local: &str,
+    key: &str,
+    items: &[T],
+    original_id: impl Fn(&T) -> Option<String>,
     mut patch: impl FnMut(&T) -> Element,
 ) {
     let indent = child_indent(parent);
@@ -102,7 +115,7 @@ fn merge_children<T>(
     for node in old {
         match node {
             Node::Element(e) if e.ns == TOSCA_NS && e.local == local => {
-                let id = e.attr("id").map(str::to_string);
+                let id = e.attr(key).map(str::to_string);
                 let found = (0..items.len())
                     .find(|&i| !used[i] && original_id(&items[i]) == id && id.is_some());
                 match found {
@@ -147,7 +160,7 @@ fn merge_children<T>(
 }
 
 /// The whitespace that precedes child elements of `parent` ("\n" + indentation).
-fn child_indent(parent: &Element) -> String {
+pub(super) fn child_indent(parent: &Element) -> String {
     parent
         .children
         .windows(2)
@@ -168,6 +181,11 @@ fn child_indent(parent: &Element) -> String {
         })
 }
 
+/// TOSCA and Winery children take part in the schema order.
+fn known_ns(e: &Element) -> bool {
+    e.ns == TOSCA_NS || e.ns == WINERY_NS
+}
+
 fn parent_indent_of(indent: &str) -> String {
     let spaces = indent.trim_start_matches('\n');
     let keep = spaces.len().saturating_sub(4);
@@ -175,7 +193,7 @@ fn parent_indent_of(indent: &str) -> String {
 }
 
 /// Indents a newly built element tree whose start tag sits at `indent`.
-fn pretty(e: &mut Element, indent: &str) {
+pub(super) fn pretty(e: &mut Element, indent: &str) {
     if e.line != 0
         || !e.has_element_children()
         || e.children
@@ -228,7 +246,7 @@ fn qname_value(e: &mut Element, parent: &Scope<'_>, q: &QName, original: Option<
     }
 }
 
-fn set_qname_attr(e: &mut Element, parent: &Scope<'_>, name: &str, q: &QName) {
+pub(super) fn set_qname_attr(e: &mut Element, parent: &Scope<'_>, name: &str, q: &QName) {
     let original = e.attr(name).map(str::to_string);
     let v = qname_value(e, parent, q, original.as_deref());
     e.set_attr(name, &v);
@@ -236,13 +254,24 @@ fn set_qname_attr(e: &mut Element, parent: &Scope<'_>, name: &str, q: &QName) {
 
 /// Replaces, inserts (at its schema position) or removes the TOSCA child `local` of `parent`.
 fn upsert_child(parent: &mut Element, local: &str, new: Option<Element>, order: &[&str]) {
+    upsert_child_ns(parent, TOSCA_NS, local, new, order)
+}
+
+/// [`upsert_child`] for a child in namespace `ns` (e.g. `winery:PropertiesDefinition`).
+pub(super) fn upsert_child_ns(
+    parent: &mut Element,
+    ns: &str,
+    local: &str,
+    new: Option<Element>,
+    order: &[&str],
+) {
     // An element under construction is laid out as a whole later (see `pretty`).
     let fresh = parent.line == 0 && !parent.children.iter().any(|c| matches!(c, Node::Text(_)));
     if fresh {
         let rank = |l: &str| order.iter().position(|o| *o == l).unwrap_or(order.len());
         parent
             .children
-            .retain(|n| !matches!(n, Node::Element(e) if e.ns == TOSCA_NS && e.local == local));
+            .retain(|n| !matches!(n, Node::Element(e) if e.ns == ns && e.local == local));
         if let Some(n) = new {
             let pos = parent
                 .children
@@ -256,7 +285,7 @@ fn upsert_child(parent: &mut Element, local: &str, new: Option<Element>, order: 
     let existing = parent
         .children
         .iter()
-        .position(|n| matches!(n, Node::Element(e) if e.ns == TOSCA_NS && e.local == local));
+        .position(|n| matches!(n, Node::Element(e) if e.ns == ns && e.local == local));
     match (existing, new) {
         (Some(i), Some(mut n)) => {
             if let Node::Element(old) = &parent.children[i]
@@ -284,8 +313,8 @@ fn upsert_child(parent: &mut Element, local: &str, new: Option<Element>, order: 
             for (i, c) in parent.children.iter().enumerate() {
                 if let Node::Element(e) = c {
                     match rank(&e.local) {
-                        Some(r) if e.ns == TOSCA_NS && r < my => pos = Some(i + 1),
-                        Some(_) if e.ns == TOSCA_NS => break,
+                        Some(r) if known_ns(e) && r < my => pos = Some(i + 1),
+                        Some(_) if known_ns(e) => break,
                         _ => {}
                     }
                 }
@@ -295,7 +324,7 @@ fn upsert_child(parent: &mut Element, local: &str, new: Option<Element>, order: 
                 parent
                     .children
                     .iter()
-                    .position(|n| matches!(n, Node::Element(e) if e.ns == TOSCA_NS && rank(&e.local).is_some_and(|r| r > my)))
+                    .position(|n| matches!(n, Node::Element(e) if known_ns(e) && rank(&e.local).is_some_and(|r| r > my)))
                     .map(|p| if p > 0 && matches!(&parent.children[p - 1], Node::Text(t) if t.trim().is_empty()) { p - 1 } else { p })
                     .unwrap_or_else(|| {
                         if matches!(parent.children.last(), Some(Node::Text(t)) if t.trim().is_empty()) {
@@ -483,7 +512,7 @@ fn patch_node_template(nt: &NodeTemplate, parent: &Scope<'_>) -> Element {
     e
 }
 
-fn container(local: &str, items: impl Iterator<Item = Element>) -> Element {
+pub(super) fn container(local: &str, items: impl Iterator<Item = Element>) -> Element {
     let mut c = Element::new(TOSCA_NS, local);
     c.children = items.map(Node::Element).collect();
     c

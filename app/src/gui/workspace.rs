@@ -1,0 +1,257 @@
+//! The architect's workspace around the editor: what the centre shows (the repository browser,
+//! one of the open service templates as a tab, or the type editor), the tab bar, switching
+//! between open service templates (each keeps its view, selection, undo history and dirty
+//! flag), and the Repository menu.
+
+use super::ProvisioApp;
+use super::state::{EditorState, Selected, View};
+use provisio_model::tosca::TopologyTemplate;
+use provisio_model::{InputKind, QName};
+use std::collections::{BTreeSet, HashMap};
+
+/// What the central area shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Centre {
+    Browser,
+    Editor,
+    TypeEditor,
+}
+
+/// What a tab keeps while another one is shown.
+#[derive(Clone)]
+struct TabState {
+    view: View,
+    selection: BTreeSet<Selected>,
+    undo: Vec<(TopologyTemplate, Option<String>)>,
+    redo: Vec<TopologyTemplate>,
+    dirty: bool,
+}
+
+/// One open service template: library file and index in it.
+pub type Tab = (usize, usize);
+
+/// The workspace state.
+pub struct Workspace {
+    pub centre: Centre,
+    /// Open service templates, in tab order.
+    pub tabs: Vec<Tab>,
+    saved: HashMap<Tab, TabState>,
+    /// A repository, CSAR or multi-template file: the tab bar is always shown.
+    pub browsable: bool,
+    pub browser: super::browser::BrowserUi,
+    pub type_editor: Option<super::type_editor::TypeForm>,
+}
+
+impl Workspace {
+    /// A repository, a CSAR or a file with several service templates starts in the browser;
+    /// a single topology in the editor.
+    pub fn for_state(state: &EditorState) -> Self {
+        let loaded = &state.doc.loaded;
+        let user_sts = loaded
+            .library
+            .service_templates()
+            .iter()
+            .filter(|(f, _)| !loaded.library.file(*f).builtin)
+            .count();
+        let builtin = loaded.library.file(state.doc.file).builtin;
+        let browse = !builtin
+            && (matches!(loaded.kind, InputKind::WineryRepository | InputKind::Csar)
+                || user_sts > 1);
+        let current = (state.doc.file, state.doc.st_index);
+        Workspace {
+            centre: if browse {
+                Centre::Browser
+            } else {
+                Centre::Editor
+            },
+            tabs: if browse { Vec::new() } else { vec![current] },
+            saved: HashMap::new(),
+            browsable: browse,
+            browser: Default::default(),
+            type_editor: None,
+        }
+    }
+
+    /// Whether the open document is a Winery repository folder (create/rename/delete allowed).
+    pub fn repository(state: &EditorState) -> Option<provisio_model::repository::Repository> {
+        let l = &state.doc.loaded;
+        (l.kind == InputKind::WineryRepository && l.path.is_dir())
+            .then(|| provisio_model::repository::Repository::new(&l.path))
+    }
+}
+
+/// Shows service template `tab` in the editor (opening a tab for it): the current one's view,
+/// selection and history are kept for when it is shown again.
+pub fn open_tab(app: &mut ProvisioApp, tab: Tab) {
+    let ws = &mut app.workspace;
+    let s = &mut app.state;
+    let current = (s.doc.file, s.doc.st_index);
+    if current != tab {
+        ws.saved.insert(
+            current,
+            TabState {
+                view: s.view,
+                selection: std::mem::take(&mut s.selection),
+                undo: std::mem::take(&mut s.undo),
+                redo: std::mem::take(&mut s.redo),
+                dirty: s.dirty,
+            },
+        );
+        s.doc.file = tab.0;
+        s.doc.st_index = tab.1;
+        match ws.saved.remove(&tab) {
+            Some(t) => {
+                s.view = t.view;
+                s.selection = t.selection;
+                s.undo = t.undo;
+                s.redo = t.redo;
+                s.dirty = t.dirty;
+                s.fit_requested = false;
+            }
+            None => {
+                s.view = View::default();
+                s.dirty = false;
+                s.fit_requested = true;
+            }
+        }
+        s.connect_menu = None;
+        s.overlays.clear();
+        s.revalidate();
+        app.deploy.instance = None;
+        app.deploy.restore(&mut app.state);
+    }
+    let s = &mut app.state;
+    let file = s.doc.loaded.library.file(tab.0);
+    if s.doc.loaded.kind == InputKind::WineryRepository && !file.builtin {
+        s.doc.save_path = Some(file.path.clone());
+    }
+    if !app.workspace.tabs.contains(&tab) {
+        app.workspace.tabs.push(tab);
+    }
+    app.workspace.centre = Centre::Editor;
+}
+
+/// Closes a tab (its unsaved edits stay in memory until the repository is reopened).
+pub fn close_tab(app: &mut ProvisioApp, tab: Tab) {
+    app.workspace.tabs.retain(|t| *t != tab);
+    let current = (app.state.doc.file, app.state.doc.st_index);
+    if current == tab {
+        match app.workspace.tabs.last().copied() {
+            Some(t) => open_tab(app, t),
+            None => app.workspace.centre = Centre::Browser,
+        }
+    }
+}
+
+/// Whether tab `tab` has unsaved changes.
+pub fn tab_dirty(app: &ProvisioApp, tab: Tab) -> bool {
+    if (app.state.doc.file, app.state.doc.st_index) == tab {
+        app.state.dirty
+    } else {
+        app.workspace.saved.get(&tab).is_some_and(|t| t.dirty)
+    }
+}
+
+/// Forgets tabs of a file whose service templates changed under them (rename, delete).
+pub fn forget_file(app: &mut ProvisioApp, file: usize) {
+    app.workspace.tabs.retain(|t| t.0 != file);
+    app.workspace.saved.retain(|t, _| t.0 != file);
+}
+
+/// The tab bar above the centre, then the browser or type editor if one is shown. Returns
+/// true when the centre is taken (the caller draws the canvas otherwise).
+pub fn centre(app: &mut ProvisioApp, ui: &mut egui::Ui) -> bool {
+    let ws = &app.workspace;
+    if ws.browsable || ws.tabs.len() > 1 || ws.centre != Centre::Editor || ws.type_editor.is_some()
+    {
+        egui::Panel::top("workspace-tabs").show(ui, |ui| tab_bar(app, ui));
+    }
+    match app.workspace.centre {
+        Centre::Editor => false,
+        Centre::Browser => {
+            egui::CentralPanel::default().show(ui, |ui| super::browser::browser(app, ui));
+            true
+        }
+        Centre::TypeEditor => {
+            egui::CentralPanel::default().show(ui, |ui| super::type_editor::editor(app, ui));
+            true
+        }
+    }
+}
+
+fn tab_bar(app: &mut ProvisioApp, ui: &mut egui::Ui) {
+    let mut open: Option<Tab> = None;
+    let mut close: Option<Tab> = None;
+    egui::ScrollArea::horizontal().show(ui, |ui| {
+        ui.horizontal(|ui| {
+            if ui
+                .selectable_label(app.workspace.centre == Centre::Browser, "Browser")
+                .on_hover_text("Service templates and types of what is open")
+                .clicked()
+            {
+                app.workspace.centre = Centre::Browser;
+            }
+            let current = (app.state.doc.file, app.state.doc.st_index);
+            for tab in app.workspace.tabs.clone() {
+                let lib = app.state.doc.library();
+                let Some(st) = lib.file(tab.0).definitions.service_templates.get(tab.1) else {
+                    continue;
+                };
+                let name = st.name.clone().unwrap_or_else(|| st.id.clone());
+                let q: QName = st.qname();
+                let label = if tab_dirty(app, tab) {
+                    format!("* {name}")
+                } else {
+                    name
+                };
+                ui.group(|ui| {
+                    let shown = app.workspace.centre == Centre::Editor && current == tab;
+                    if ui
+                        .selectable_label(shown, label)
+                        .on_hover_text(q.to_string())
+                        .clicked()
+                    {
+                        open = Some(tab);
+                    }
+                    if ui.small_button("x").on_hover_text("Close tab").clicked() {
+                        close = Some(tab);
+                    }
+                });
+            }
+            if let Some(f) = &app.workspace.type_editor {
+                let title = format!("Type: {}", f.title());
+                if ui
+                    .selectable_label(app.workspace.centre == Centre::TypeEditor, title)
+                    .clicked()
+                {
+                    app.workspace.centre = Centre::TypeEditor;
+                }
+            }
+        });
+    });
+    if let Some(t) = open {
+        open_tab(app, t);
+    }
+    if let Some(t) = close {
+        close_tab(app, t);
+    }
+}
+
+/// The Repository menu (in the menu bar).
+pub fn menu(app: &mut ProvisioApp, ui: &mut egui::Ui) {
+    ui.menu_button("Repository", |ui| {
+        if ui.button("Browse").clicked() {
+            app.workspace.centre = Centre::Browser;
+        }
+        if ui.button("New service template…").clicked() {
+            app.workspace.centre = Centre::Browser;
+            app.workspace.browser.start_new(&app.state);
+        }
+        if ui.button("New node type…").clicked() {
+            super::type_editor::start_new_node_type(app);
+        }
+        if ui.button("New relationship type…").clicked() {
+            super::type_editor::start_new_relationship_type(app);
+        }
+    });
+}

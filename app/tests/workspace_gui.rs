@@ -1,0 +1,428 @@
+//! The architect's workspace driven like a user with egui_kittest: browse the OpenTOSCA
+//! repository and open the third service template; create a service template and save it into
+//! a repository (the file appears where Winery puts it); define a node type with a property and
+//! an operation, use it in a topology, reopen the repository and find both.
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use provisio_app::gui::ProvisioApp;
+use provisio_app::gui::browser;
+use provisio_app::gui::files;
+use provisio_app::gui::workspace::Centre;
+use provisio_model::QName;
+use provisio_model::tosca::TypeKind;
+use std::path::{Path, PathBuf};
+
+fn opentosca() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus/opentosca-public")
+}
+
+fn harness(app: ProvisioApp) -> Harness<'static, ProvisioApp> {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 860.0))
+        .build_ui_state(|ui, app: &mut ProvisioApp| app.ui(ui), app);
+    settle(&mut h);
+    h
+}
+
+fn settle(h: &mut Harness<'static, ProvisioApp>) {
+    h.run_steps(6);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), t).unwrap();
+        }
+    }
+}
+
+/// Replaces the text of the field labelled `label` by `text`, as a user would.
+fn retype(h: &mut Harness<'static, ProvisioApp>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    settle(h);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label(label).type_text(text);
+    settle(h);
+}
+
+/// Clicks a browser row (the last widget with that label: a tab of the same name comes first).
+fn click_row(h: &mut Harness<'static, ProvisioApp>, label: &str) {
+    h.get_all_by_label(label).last().unwrap().click();
+    settle(h);
+}
+
+#[test]
+fn browse_the_opentosca_repository_and_open_the_third_service_template() {
+    let doc = files::open_path(&opentosca()).unwrap();
+    let mut h = harness(ProvisioApp::with_document(doc));
+    assert_eq!(h.state().workspace.centre, Centre::Browser);
+    let rows = browser::service_templates_in_order(h.state().state.doc.library());
+    assert!(rows.len() > 20, "{} service templates", rows.len());
+    // Counts are shown per category.
+    h.get_by_label(&format!("Service templates ({})", rows.len()));
+    let nts = browser::type_rows(h.state().state.doc.library(), TypeKind::NodeType, "");
+    let n_types: usize = nts.values().map(Vec::len).sum();
+    assert!(n_types > 100);
+    h.get_by_label(&format!("Node types ({n_types})"));
+
+    // Search narrows the list.
+    retype(&mut h, "Search", "mytinytodo");
+    let filtered = browser::service_template_rows(h.state().state.doc.library(), "mytinytodo");
+    let n: usize = filtered.values().map(Vec::len).sum();
+    assert!(n >= 3 && n < rows.len(), "{n}");
+    h.get_by_label(&format!("Service templates ({n})"));
+    h.get_by_label("Clear").click();
+    settle(&mut h);
+    h.get_by_label(&format!("Service templates ({})", rows.len()));
+
+    // Open the third one.
+    let third = rows[2].clone();
+    click_row(&mut h, &third.qname.local);
+    settle(&mut h);
+    h.get_by_label("Open in editor").click();
+    settle(&mut h);
+    let app = h.state();
+    assert_eq!(app.workspace.centre, Centre::Editor);
+    assert_eq!(app.state.doc.st().qname(), third.qname);
+    assert_eq!(app.workspace.tabs, vec![third.tab]);
+    assert_eq!(
+        app.state.doc.topology().node_templates.len(),
+        third.nodes,
+        "the canvas shows its topology"
+    );
+    // Back to the browser and open the fifth as a second tab; the first tab stays.
+    h.get_by_label("Browser").click();
+    settle(&mut h);
+    let fifth = rows[4].clone();
+    click_row(&mut h, &fifth.qname.local);
+    settle(&mut h);
+    h.get_by_label("Open in editor").click();
+    settle(&mut h);
+    assert_eq!(h.state().state.doc.st().qname(), fifth.qname);
+    assert_eq!(h.state().workspace.tabs.len(), 2);
+    // Switch back through the tab bar.
+    let third_label = third.name.clone().unwrap_or(third.qname.local.clone());
+    h.get_all_by_label(&third_label).next().unwrap().click();
+    settle(&mut h);
+    assert_eq!(h.state().state.doc.st().qname(), third.qname);
+}
+
+#[test]
+fn a_new_service_template_is_saved_where_winery_puts_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    copy_tree(&opentosca(), &root);
+    let doc = files::open_path(&root).unwrap();
+    let mut h = harness(ProvisioApp::with_document(doc));
+    h.get_by_label("New service template…").click();
+    settle(&mut h);
+    retype(&mut h, "Namespace", "http://example.org/servicetemplates");
+    retype(&mut h, "Id", "GreenhouseMonitor");
+    h.get_by_label("OK").click();
+    settle(&mut h);
+    let file = root.join(
+        "servicetemplates/http%3A%2F%2Fexample.org%2Fservicetemplates/GreenhouseMonitor/ServiceTemplate.tosca",
+    );
+    assert!(file.exists(), "created at {}", file.display());
+    let app = h.state();
+    assert_eq!(app.workspace.centre, Centre::Editor);
+    assert_eq!(app.state.doc.st().id, "GreenhouseMonitor");
+    assert_eq!(app.state.doc.save_path.as_deref(), Some(file.as_path()));
+
+    // Rename it (namespace and id): the folder moves.
+    h.get_by_label("Browser").click();
+    settle(&mut h);
+    click_row(&mut h, "GreenhouseMonitor");
+    settle(&mut h);
+    h.get_by_label("Rename…").click();
+    settle(&mut h);
+    retype(&mut h, "Namespace", "http://example.org/iot");
+    retype(&mut h, "Id", "Greenhouse");
+    h.get_by_label("OK").click();
+    settle(&mut h);
+    let renamed = root
+        .join("servicetemplates/http%3A%2F%2Fexample.org%2Fiot/Greenhouse/ServiceTemplate.tosca");
+    assert!(renamed.exists() && !file.exists());
+    // Duplicate, then delete the copy.
+    click_row(&mut h, "Greenhouse");
+    settle(&mut h);
+    h.get_by_label("Duplicate…").click();
+    settle(&mut h);
+    h.get_by_label("OK").click();
+    settle(&mut h);
+    let copy = root.join(
+        "servicetemplates/http%3A%2F%2Fexample.org%2Fiot/Greenhouse_copy/ServiceTemplate.tosca",
+    );
+    assert!(copy.exists());
+    click_row(&mut h, "Greenhouse_copy");
+    settle(&mut h);
+    h.get_by_label("Delete…").click();
+    settle(&mut h);
+    h.get_by_label("Delete").click();
+    settle(&mut h);
+    assert!(!copy.exists() && renamed.exists());
+    assert!(h.query_by_label("Greenhouse_copy").is_none());
+    let reopened = provisio_model::load_path(&root).unwrap();
+    assert!(
+        reopened
+            .library
+            .service_template(&QName::new("http://example.org/iot", "Greenhouse"))
+            .is_some()
+    );
+}
+
+#[test]
+fn a_new_node_type_is_used_in_a_topology_and_both_are_found_after_reopening() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    copy_tree(&opentosca(), &root);
+    let doc = files::open_path(&root).unwrap();
+    let mut h = harness(ProvisioApp::with_document(doc));
+
+    // Define the type from the browser's node type list.
+    h.get_by_label_contains("Node types (").click();
+    settle(&mut h);
+    h.get_by_label("New node type…").click();
+    settle(&mut h);
+    assert_eq!(h.state().workspace.centre, Centre::TypeEditor);
+    retype(&mut h, "Type name", "AirSensor");
+    retype(&mut h, "Type namespace", "http://example.org/nodetypes");
+    h.get_by_label("Add property").click();
+    settle(&mut h);
+    h.get_all_by_value("property1").next().unwrap().focus();
+    settle(&mut h);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_all_by_value("property1")
+        .next()
+        .unwrap()
+        .type_text("interval");
+    settle(&mut h);
+    h.get_by_label("Add operation").click();
+    settle(&mut h);
+    // An implementation artifact for the operation: the file the picker returned is copied.
+    h.get_by_label("Add artifact").click();
+    settle(&mut h);
+    let script = tmp.path().join("install.sh");
+    std::fs::write(&script, "#!/bin/sh\necho installing\n").unwrap();
+    h.state_mut()
+        .workspace
+        .type_editor
+        .as_mut()
+        .unwrap()
+        .artifacts[0]
+        .file = script.display().to_string();
+    h.get_by_label("Save type").click();
+    settle(&mut h);
+    let copied = root.join(
+        "artifacttemplates/http%3A%2F%2Fexample.org%2Fartifacttemplates/AirSensor_artifact1/files/install.sh",
+    );
+    assert_eq!(
+        std::fs::read(&copied).unwrap(),
+        std::fs::read(&script).unwrap()
+    );
+    let q = QName::new("http://example.org/nodetypes", "AirSensor");
+    let nt_file =
+        root.join("nodetypes/http%3A%2F%2Fexample.org%2Fnodetypes/AirSensor/NodeType.tosca");
+    assert!(
+        nt_file.exists(),
+        "{:?}",
+        h.state().workspace.type_editor.as_ref().unwrap().message
+    );
+    assert!(h.state().state.doc.library().node_type(&q).is_some());
+
+    // Open a topology; the palette offers the new type at once: drag it onto the canvas.
+    h.get_by_label("Browser").click();
+    settle(&mut h);
+    h.get_by_label_contains("Service templates (").click();
+    settle(&mut h);
+    let rows = browser::service_templates_in_order(h.state().state.doc.library());
+    let st = rows[2].clone();
+    click_row(&mut h, &st.qname.local);
+    settle(&mut h);
+    h.get_by_label("Open in editor").click();
+    settle(&mut h);
+    h.get_by_label("example.org/nodetypes").click();
+    settle(&mut h);
+    let from = h.get_by_label("AirSensor").rect().center();
+    let to = h.state().state.canvas.rect.center() + egui::vec2(0.0, 200.0);
+    h.drag_at(from);
+    settle(&mut h);
+    h.hover_at(from + egui::vec2(30.0, 10.0));
+    settle(&mut h);
+    h.hover_at(to);
+    settle(&mut h);
+    h.drop_at(to);
+    settle(&mut h);
+    let app = h.state();
+    let node = app
+        .state
+        .doc
+        .topology()
+        .node_templates
+        .iter()
+        .find(|n| n.type_ref == q)
+        .expect("a node of the new type")
+        .clone();
+    // It was made from the new definition (its property) and validates against it.
+    assert!(node.property("interval").is_some(), "{node:?}");
+    assert!(
+        !app.state
+            .diagnostics_for(&node.id)
+            .any(|d| d.code == "unknown-type" || d.code == "missing-property"),
+        "{:?}",
+        app.state.diagnostics
+    );
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+    settle(&mut h);
+    assert!(!h.state().state.dirty, "saved");
+
+    // Reopen the repository: both are there.
+    let reopened = provisio_model::load_path(&root).unwrap();
+    let lib = &reopened.library;
+    let t = lib.node_type(&q).expect("the node type");
+    assert_eq!(
+        t.base.properties_definition.as_ref().unwrap().keys()[0].key,
+        "interval"
+    );
+    assert!(
+        t.operation(provisio_model::tosca::LIFECYCLE_INTERFACE, "install")
+            .is_some()
+    );
+    let imp = lib.implementations_of(&q);
+    assert_eq!(imp.len(), 1);
+    assert_eq!(
+        imp[0].implementation_artifacts[0].operation_name.as_deref(),
+        Some("install")
+    );
+    let saved = lib.service_template(&st.qname).unwrap();
+    assert!(
+        saved
+            .topology
+            .node_templates
+            .iter()
+            .any(|n| n.id == node.id && n.type_ref == q)
+    );
+    // The service template was saved into its own file only.
+    assert_eq!(
+        lib.locate(TypeKind::ServiceTemplate, &st.qname)
+            .map(|l| lib.file(l.file).path.clone()),
+        Some(
+            provisio_model::repository::Repository::new(&root)
+                .element_file(TypeKind::ServiceTemplate, &st.qname)
+        )
+    );
+}
+
+#[test]
+fn winery_small_icons_show_in_palette_and_browser() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    let repo = provisio_model::repository::Repository::new(&root);
+    // A node type with Winery's appearance/smallIcon.png, and a service template using it.
+    let q = QName::new("http://example.org/nodetypes", "Lamp");
+    let mut defs = provisio_model::repository::new_definitions(TypeKind::NodeType, &q);
+    provisio_model::repository::upsert_node_type(
+        &mut defs,
+        provisio_model::tosca::NodeType {
+            base: provisio_model::tosca::EntityType {
+                name: q.local.clone(),
+                target_namespace: q.namespace.clone(),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    let nt_file = repo.write(TypeKind::NodeType, &q, &defs).unwrap();
+    let mut png_bytes = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut png_bytes, 16, 16);
+        enc.set_color(png::ColorType::Rgba);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut w = enc.write_header().unwrap();
+        w.write_image_data(&[200u8, 30, 30, 255].repeat(256))
+            .unwrap();
+    }
+    let icon = nt_file.parent().unwrap().join("appearance/smallIcon.png");
+    std::fs::create_dir_all(icon.parent().unwrap()).unwrap();
+    std::fs::write(&icon, &png_bytes).unwrap();
+    repo.create_service_template(&QName::new("http://example.org/st", "Room"))
+        .unwrap();
+
+    let doc = files::open_path(&root).unwrap();
+    let mut h = harness(ProvisioApp::with_document(doc));
+    let tex = provisio_app::gui::icons::small_icon(&h.ctx, &h.state().state, &q).expect("icon");
+    assert_eq!(tex.size(), [16, 16]);
+    // A type without an icon has none.
+    let other = QName::new("http://example.org/nodetypes", "Nothing");
+    assert!(provisio_app::gui::icons::small_icon(&h.ctx, &h.state().state, &other).is_none());
+    // The browser lists the type with its icon; the palette after opening the topology too.
+    h.get_by_label_contains("Node types (").click();
+    settle(&mut h);
+    h.get_by_label("Lamp");
+    h.get_by_label_contains("Service templates (").click();
+    settle(&mut h);
+    click_row(&mut h, "Room");
+    h.get_by_label("Open in editor").click();
+    settle(&mut h);
+    h.get_by_label("example.org/nodetypes").click();
+    settle(&mut h);
+    h.get_by_label("Lamp");
+    assert!(provisio_app::gui::icons::decode_png(b"not a png").is_none());
+}
+
+#[test]
+fn a_relationship_type_is_created_from_the_repository_menu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    let repo = provisio_model::repository::Repository::new(&root);
+    repo.create_service_template(&QName::new("http://example.org/st", "Room"))
+        .unwrap();
+    let doc = files::open_path(&root).unwrap();
+    let mut h = harness(ProvisioApp::with_document(doc));
+    // The menu (the browser's heading has the same text and comes later).
+    h.get_all_by_label("Repository").next().unwrap().click();
+    settle(&mut h);
+    h.get_by_label("New relationship type…").click();
+    settle(&mut h);
+    retype(&mut h, "Type name", "ReportsTo");
+    retype(
+        &mut h,
+        "Type namespace",
+        "http://example.org/relationshiptypes",
+    );
+    h.get_by_label("Save type").click();
+    settle(&mut h);
+    let file = root.join(
+        "relationshiptypes/http%3A%2F%2Fexample.org%2Frelationshiptypes/ReportsTo/RelationshipType.tosca",
+    );
+    assert!(file.exists());
+    let q = QName::new("http://example.org/relationshiptypes", "ReportsTo");
+    let reopened = provisio_model::load_path(&root).unwrap();
+    let t = reopened.library.relationship_type(&q).expect("the type");
+    assert_eq!(
+        t.base.derived_from.as_ref().map(|d| d.local.as_str()),
+        Some("ConnectsTo")
+    );
+    // Invalid names are refused with a message, nothing is written.
+    retype(&mut h, "Type name", "bad name");
+    h.get_by_label("Save type").click();
+    settle(&mut h);
+    let msg = h
+        .state()
+        .workspace
+        .type_editor
+        .as_ref()
+        .unwrap()
+        .message
+        .clone();
+    assert!(
+        matches!(msg, Some((false, ref m)) if m.contains("not a valid id")),
+        "{msg:?}"
+    );
+}
