@@ -176,7 +176,8 @@ fn build(
     let graph = node_graph(lib, st)?;
     let topo = &st.topology;
     let index = crate::tosca::TopologyIndex::new(topo);
-    let mut interfaces_of: HashMap<&QName, Vec<crate::tosca::Interface>> = HashMap::new();
+    let mut interfaces_of: HashMap<&QName, std::rc::Rc<Vec<crate::tosca::Interface>>> =
+        HashMap::new();
     let phases = match kind {
         PlanKind::Deploy => DEPLOY_OPS,
         PlanKind::Undeploy => UNDEPLOY_OPS,
@@ -195,6 +196,7 @@ fn build(
             }
         }
     }
+    let defaults = super::inputs::Defaults::new(lib);
     let mut steps: Vec<Step> = Vec::new();
     let mut missing: Vec<MissingInput> = Vec::new();
     // The steps that mark a node as finished (its last step, or its dependencies' when it has none).
@@ -213,7 +215,7 @@ fn build(
         before.dedup();
         let interfaces = interfaces_of
             .entry(&node.type_ref)
-            .or_insert_with(|| lib.node_interfaces(&node.type_ref))
+            .or_insert_with(|| std::rc::Rc::new(lib.node_interfaces(&node.type_ref)))
             .clone();
         let lifecycle = LIFECYCLE_INTERFACES
             .iter()
@@ -233,7 +235,7 @@ fn build(
                     .iter()
                     .filter_map(|p| {
                         resolve_input(
-                            lib,
+                            &defaults,
                             &index,
                             node_id,
                             &stack,
