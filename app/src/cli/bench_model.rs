@@ -95,7 +95,11 @@ pub fn run_model(corpus: &Path) -> i32 {
         return 1;
     };
     let mut lib = builtin.clone();
-    let (tr, f) = best_of(1, || lib.add("generated.tosca", defs.clone(), false));
+    // Only the indexing is timed (the copy of the parsed document is made before).
+    let parsed = defs.clone();
+    let t = Instant::now();
+    let f = lib.add("generated.tosca", parsed, false);
+    let tr = t.elapsed();
     let st = lib.file(f).definitions.service_templates[0].clone();
     let (tv, diags) = best_of(3, || {
         provisio_model::validate::validate_service_template(&lib, &st, None)
