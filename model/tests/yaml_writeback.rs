@@ -345,6 +345,11 @@ mod roundtrip {
             "x #y",
             "@at",
             "%p",
+            // Not printable in YAML: a byte order mark (found by the proptest below), C1 and
+            // C0 controls; written as escapes.
+            "\u{feff}x",
+            "a\u{85}b",
+            "\u{1}",
             "a\\b",
         ] {
             let mut d = main_defs(&f);

@@ -90,7 +90,7 @@ pub fn render_value(v: &str, original: Option<&Node>) -> String {
     }
     // Keep the quoting style of the value it replaces.
     if let Some(super::node::Value::Scalar { plain: false, .. }) = original.map(|o| &o.value) {
-        return serde_json::to_string(v).unwrap_or_default();
+        return double_quoted(v);
     }
     let kind = plain_kind(v);
     let wanted = match original.and_then(Node::scalar_kind) {
@@ -104,12 +104,34 @@ pub fn render_value(v: &str, original: Option<&Node>) -> String {
         || v.contains(": ")
         || v.contains(" #")
         || v.contains(['\n', '\t', '\r'])
+        || v.chars().any(not_printable)
         || v.ends_with(':');
     if !special && kind == wanted {
         v.to_string()
     } else {
-        serde_json::to_string(v).unwrap_or_default()
+        double_quoted(v)
     }
+}
+
+/// Characters YAML does not allow as they are (outside its printable set, or a byte order
+/// mark inside a document): written as `\uXXXX` escapes.
+fn not_printable(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}')
+}
+
+/// A YAML double-quoted scalar (JSON's escapes are YAML's), with every non-printable character
+/// escaped.
+fn double_quoted(v: &str) -> String {
+    let json = serde_json::to_string(v).unwrap_or_default();
+    json.chars()
+        .fold(String::with_capacity(json.len()), |mut out, c| {
+            if not_printable(c) {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            } else {
+                out.push(c);
+            }
+            out
+        })
 }
 
 /// The requirement name and relationship for a relationship template created in the editor.
