@@ -69,10 +69,17 @@ if [ -d firmware/arduino ] && [ -f firmware/arduino/Makefile ]; then
 fi
 
 echo "==> cargo tests (workspace)"
+summary=$(mktemp)
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
+  cargo nextest run --workspace --no-fail-fast 2>&1 | tee "$summary"
   cargo test --workspace --doc
 else
-  cargo test --workspace --no-fail-fast
+  cargo test --workspace --no-fail-fast 2>&1 | tee "$summary"
+fi
+# One closing line for the whole run (the doc tests' "0 passed" is not the run's result).
+passed=$(grep -oE '[0-9]+ tests run: [0-9]+ passed' "$summary" | tail -1 | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || true)
+if [ -z "$passed" ]; then
+  passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$summary" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' | paste -sd+ | bc 2>/dev/null || echo 0)
 fi
 echo "==> all tests passed"
+echo "${passed} passed, 0 failed"
