@@ -313,6 +313,16 @@ pub fn export_csar(
         };
         meta.push_str(&format!("\nName: {name}\nContent-Type: {ct}\n"));
     }
+    write_archive(&meta, &entries, warnings)
+}
+
+/// The CSAR bytes: TOSCA.meta first, then the entries in name order, with fixed times and
+/// permissions so the same input always gives the same bytes.
+pub(crate) fn write_archive(
+    meta: &str,
+    entries: &BTreeMap<String, Vec<u8>>,
+    warnings: Vec<Diagnostic>,
+) -> Result<Exported, String> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
@@ -322,7 +332,7 @@ pub fn export_csar(
     zip.start_file(crate::csar::META_PATH, opts)
         .map_err(|e| e.to_string())?;
     zip.write_all(meta.as_bytes()).map_err(|e| e.to_string())?;
-    for (name, bytes) in &entries {
+    for (name, bytes) in entries {
         zip.start_file(name.as_str(), opts)
             .map_err(|e| e.to_string())?;
         zip.write_all(bytes).map_err(|e| e.to_string())?;

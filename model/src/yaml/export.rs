@@ -9,7 +9,6 @@ use crate::diagnostic::Diagnostic;
 use crate::library::Library;
 use crate::tosca::{ServiceTemplate, TypeKind};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 /// Lexically normalised path (`a/b/../c` → `a/c`).
@@ -183,25 +182,5 @@ pub fn export_csar(
     let meta = format!(
         "TOSCA-Meta-File-Version: 1.1\nCSAR-Version: 1.1\nCreated-By: {created_by}\nEntry-Definitions: {entry}\n"
     );
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .last_modified_time(zip::DateTime::DEFAULT)
-        .unix_permissions(0o644);
-    let mut names = vec![crate::csar::META_PATH.to_string()];
-    zip.start_file(crate::csar::META_PATH, opts)
-        .map_err(|e| e.to_string())?;
-    zip.write_all(meta.as_bytes()).map_err(|e| e.to_string())?;
-    for (name, bytes) in &entries {
-        zip.start_file(name.as_str(), opts)
-            .map_err(|e| e.to_string())?;
-        zip.write_all(bytes).map_err(|e| e.to_string())?;
-        names.push(name.clone());
-    }
-    let bytes = zip.finish().map_err(|e| e.to_string())?.into_inner();
-    Ok(Exported {
-        bytes,
-        entries: names,
-        warnings,
-    })
+    crate::csar_export::write_archive(&meta, &entries, warnings)
 }
