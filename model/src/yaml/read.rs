@@ -666,6 +666,29 @@ pub(crate) fn interfaces(
     (out, impls)
 }
 
+/// The entity of a node or relationship type with its key/value properties definition; the
+/// YAML property definitions go to `info` for validation.
+fn typed_entity(
+    ctx: &mut Ctx<'_, '_>,
+    kind: Kind,
+    name: &str,
+    def: &Node,
+    key: &Node,
+    info: &mut TypeInfo,
+) -> EntityType {
+    let mut base = entity(ctx, kind, name, def, key);
+    let (model, yaml) = prop_defs(ctx, def.get("properties"), name);
+    if !model.is_empty() {
+        base.properties_definition = Some(PropertiesDefinition::KeyValue {
+            element_name: "Properties".into(),
+            namespace: String::new(),
+            properties: model,
+        });
+    }
+    info.properties.insert(name.to_string(), yaml);
+    base
+}
+
 /// Reads every type section of `root` into `defs` and `info`.
 pub(crate) fn read_types(
     ctx: &mut Ctx<'_, '_>,
@@ -688,16 +711,7 @@ pub(crate) fn read_types(
             &name,
             "a node type",
         );
-        let mut base = entity(ctx, Kind::Node, &name, v, k);
-        let (model, yaml) = prop_defs(ctx, v.get("properties"), &name);
-        if !model.is_empty() {
-            base.properties_definition = Some(PropertiesDefinition::KeyValue {
-                element_name: "Properties".into(),
-                namespace: String::new(),
-                properties: model,
-            });
-        }
-        info.properties.insert(name.clone(), yaml);
+        let base = typed_entity(ctx, Kind::Node, &name, v, k, info);
         let mut capability_definitions = Vec::new();
         for (ck, cv) in ctx.map(v.get("capabilities"), &name, "capabilities") {
             let cname = ck.as_str().unwrap_or_default().to_string();
@@ -864,16 +878,7 @@ pub(crate) fn read_types(
                 "a relationship type",
             );
         }
-        let mut base = entity(ctx, Kind::Relationship, &name, v, k);
-        let (model, yaml) = prop_defs(ctx, v.get("properties"), &name);
-        if !model.is_empty() {
-            base.properties_definition = Some(PropertiesDefinition::KeyValue {
-                element_name: "Properties".into(),
-                namespace: String::new(),
-                properties: model,
-            });
-        }
-        info.properties.insert(name.clone(), yaml);
+        let base = typed_entity(ctx, Kind::Relationship, &name, v, k, info);
         let valid_target = v
             .get("valid_target_types")
             .and_then(Node::as_seq)
