@@ -2,10 +2,25 @@
 //! validation, and with the validation gate switched off (`skip_checks`, tests only) the very
 //! same topology really fails at deploy with simulated devices.
 
-use provisio_app::deploy::{DeployError, DeployOptions, deploy};
+mod common;
+
+use provisio_app::deploy::{DeployError, DeployOptions, DeployOutcome, deploy};
 use provisio_engines::events::EventSink;
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
+
+/// Deploys `st` on the shared runtime; the result and every event it sent, one per line.
+fn attempt(
+    loaded: &provisio_model::Loaded,
+    st: &provisio_model::tosca::ServiceTemplate,
+    opts: &DeployOptions,
+) -> (Result<DeployOutcome, DeployError>, String) {
+    let (sink, mut rx) = EventSink::new();
+    let cancel = CancellationToken::new();
+    let none = Default::default();
+    let result = common::runtime().block_on(deploy(loaded, st, &none, opts, sink, cancel));
+    (result, common::events(&mut rx))
+}
 
 const TOSCA: &str = "http://docs.oasis-open.org/tosca/ns/2011/12";
 
@@ -193,7 +208,6 @@ fn write_case(dir: &Path, case: &Case) -> std::path::PathBuf {
 fn each_deploy_check_predicts_a_real_deploy_failure() {
     let dir = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
     for case in cases() {
         let path = write_case(dir.path(), &case);
         let loaded = provisio_app::library::open_with_builtin(&path).unwrap();
@@ -213,15 +227,7 @@ fn each_deploy_check_predicts_a_real_deploy_failure() {
         // The gate refuses it...
         let mut opts = DeployOptions::new(data.path().to_path_buf(), true);
         opts.nodemcu.other_timeout = std::time::Duration::from_secs(3);
-        let (sink, _rx) = EventSink::new();
-        let gated = rt.block_on(deploy(
-            &loaded,
-            &st,
-            &Default::default(),
-            &opts,
-            sink,
-            CancellationToken::new(),
-        ));
+        let (gated, _) = attempt(&loaded, &st, &opts);
         assert!(
             matches!(&gated, Err(DeployError::Invalid(d)) if d.iter().any(|d| d.code == case.code)),
             "{}: the gate let it through",
@@ -229,24 +235,12 @@ fn each_deploy_check_predicts_a_real_deploy_failure() {
         );
         // ...and without the gate the deploy really fails, for the predicted reason.
         opts.skip_checks = true;
-        let (sink, mut rx) = EventSink::new();
-        let result = rt.block_on(deploy(
-            &loaded,
-            &st,
-            &Default::default(),
-            &opts,
-            sink,
-            CancellationToken::new(),
-        ));
-        let mut said = String::new();
-        while let Ok(e) = rx.try_recv() {
-            said.push_str(&format!("{e:?}\n"));
-        }
+        let (result, mut said) = attempt(&loaded, &st, &opts);
         match result {
             Err(e) => said.push_str(&e.to_string()),
             Ok(o) => {
                 for f in o.fleets {
-                    rt.block_on(f.shutdown());
+                    common::runtime().block_on(f.shutdown());
                 }
                 assert_ne!(
                     o.instance.phase, "deployed",
