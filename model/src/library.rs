@@ -364,21 +364,6 @@ impl Library {
             .find_map(|t| t.base.properties_definition.as_ref())
     }
 
-    /// The default value of property `key` declared by the node type or its ancestors
-    /// (Winery's `defaultValue`), nearest first.
-    pub fn property_default(&self, q: &QName, key: &str) -> Option<&str> {
-        self.node_type_chain(q).into_iter().find_map(|t| {
-            t.base
-                .properties_definition
-                .as_ref()?
-                .keys()
-                .iter()
-                .find(|k| k.key == key)?
-                .default
-                .as_deref()
-        })
-    }
-
     /// The properties definition of a relationship type, inherited along DerivedFrom.
     pub fn relationship_properties_definition(&self, q: &QName) -> Option<&PropertiesDefinition> {
         self.ancestry(TypeKind::RelationshipType, q)
