@@ -220,3 +220,43 @@ fn get_property_values_resolve_from_self_host_or_a_named_node() {
     assert_eq!(step.input("pubSubServer"), Some("tcp://10.9.9.9:1883"));
     assert_eq!(step.input("responseTopic"), step.input("controlTopic"));
 }
+
+#[test]
+fn containers_receive_their_connects_to_neighbours() {
+    let lib = thesis();
+    let plan = build_deploy_plan(&lib, &st(&lib), &inputs()).unwrap();
+    let conn = |step: &str| -> serde_json::Value {
+        let s = plan.steps.iter().find(|s| s.id == step).unwrap();
+        serde_json::from_str(s.input("connections").expect("connections input")).unwrap()
+    };
+    // Node-RED (Pi configure): its InfluxDB target on the MICA, its sensor sources' broker.
+    let nr = conn("NodeRED.configure");
+    assert_eq!(nr["node"], "NodeRED");
+    let t = &nr["targets"][0];
+    assert_eq!(t["node"], "InfluxDB");
+    assert_eq!(t["host"], "192.168.0.20");
+    assert!(
+        t["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x == "LXContainerMICA")
+    );
+    let s = &nr["sources"][0];
+    assert_eq!(s["node"], "SensorPublisher");
+    assert_eq!(s["host"], serde_json::Value::Null);
+    // Found down the source's HostedOn stack (NodeMCU), not on the app itself.
+    assert_eq!(s["properties"]["pubSubServer"], "tcp://192.168.0.27:1883");
+    // Secrets never travel: the MICA password is a deploy input of a secret name.
+    let influx = conn("InfluxDB.start");
+    let src = &influx["sources"][0];
+    assert_eq!(src["node"], "NodeRED");
+    assert_eq!(src["host"], "192.168.0.19");
+    assert!(src["properties"].get("userPassword").is_none());
+    assert!(
+        !plan
+            .steps
+            .iter()
+            .any(|s| s.id == "NodeRED.install" && s.input("connections").is_some())
+    );
+}

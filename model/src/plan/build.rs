@@ -197,6 +197,15 @@ fn build(
         }
     }
     let defaults = super::inputs::Defaults::new(lib);
+    let edges = super::connections::Edges::new(lib, topo, &index);
+    let conn_ctx = super::connections::Ctx {
+        lib,
+        index: &index,
+        defaults: &defaults,
+        stacks: &graph.stacks,
+        deploy_inputs,
+        edges: &edges,
+    };
     let mut steps: Vec<Step> = Vec::new();
     let mut missing: Vec<MissingInput> = Vec::new();
     // The steps that mark a node as finished (its last step, or its dependencies' when it has none).
@@ -234,6 +243,15 @@ fn build(
                     .inputs
                     .iter()
                     .filter_map(|p| {
+                        if p.name == super::CONNECTIONS_INPUT {
+                            // Computed by the planner, never a property or deploy input.
+                            return Some(super::ResolvedInput {
+                                name: p.name.clone(),
+                                value: super::connections::connections_json(&conn_ctx, node_id),
+                                source: super::InputSource::Own,
+                                secret: false,
+                            });
+                        }
                         resolve_input(
                             &defaults,
                             &index,

@@ -47,6 +47,11 @@ impl<'a> Defaults<'a> {
         d
     }
 
+    /// Every property default of node type `ty` (nearest type's wins).
+    pub(crate) fn all(&self, ty: &crate::QName) -> Rc<HashMap<String, String>> {
+        self.of(ty)
+    }
+
     /// The default of property `key` of node type `ty`.
     pub(crate) fn get(&self, ty: &crate::QName, key: &str) -> Option<String> {
         let addr = ty as *const crate::QName as usize;

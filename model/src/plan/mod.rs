@@ -3,12 +3,14 @@
 //! reverse plan for undeploy. Pure data: the engine executes it.
 
 mod build;
+mod connections;
 mod inputs;
 
 pub use build::{
     RelationKind, build_deploy_plan, build_open_deploy_plan, build_open_undeploy_plan,
     build_undeploy_plan, deploy_operations, relation_kind,
 };
+pub use connections::{CONNECTIONS_INPUT, first_host};
 pub use inputs::{is_secret_name, missing_marker};
 
 use crate::QName;
