@@ -4,6 +4,7 @@
 
 pub mod artifacts;
 pub mod services;
+pub mod sim_connections;
 pub mod simulate;
 
 use provisio_engines::drivers::nodemcu::{NodeMcuConfig, NodeMcuDriver};
