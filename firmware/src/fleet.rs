@@ -236,6 +236,29 @@ pub struct FleetHandle {
     tasks: Vec<JoinHandle<Result<(), RunnerError>>>,
 }
 
+/// The online count of a fleet's devices; see [`FleetHandle::online_gauge`].
+#[derive(Clone)]
+pub struct OnlineGauge(Arc<Shared>);
+
+impl OnlineGauge {
+    /// Devices connected to the broker right now.
+    pub fn online(&self) -> usize {
+        self.0.online.load(Ordering::Relaxed)
+    }
+
+    /// Wait until at least `n` devices are online; false on timeout.
+    pub async fn wait(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.online() < n {
+            if Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+}
+
 impl FleetHandle {
     /// The devices' hardware ids.
     pub fn ids(&self) -> &[String] {
@@ -275,14 +298,13 @@ impl FleetHandle {
 
     /// Wait until at least `n` devices are online; false on timeout.
     pub async fn wait_online(&self, n: usize, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while self.online() < n {
-            if Instant::now() > deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        true
+        self.online_gauge().wait(n, timeout).await
+    }
+
+    /// A handle that reads the online count without holding the fleet (for code that waits
+    /// for the devices while someone else owns the fleet).
+    pub fn online_gauge(&self) -> OnlineGauge {
+        OnlineGauge(self.shared.clone())
     }
 
     /// Stop every device cleanly (status `offline`, MQTT disconnect); returns device errors.

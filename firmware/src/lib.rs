@@ -10,4 +10,4 @@ pub mod mosquitto;
 
 pub use agent::runner::BrokerAddr;
 pub use faults::{DeviceFaults, FaultSpec};
-pub use fleet::{Fleet, FleetConfig, FleetHandle};
+pub use fleet::{Fleet, FleetConfig, FleetHandle, OnlineGauge};

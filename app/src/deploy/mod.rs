@@ -3,6 +3,7 @@
 //! same engine for simulated and real devices.
 
 pub mod artifacts;
+pub mod await_devices;
 pub mod services;
 pub mod sim_connections;
 pub mod simulate;
