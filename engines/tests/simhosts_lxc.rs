@@ -216,3 +216,152 @@ async fn pi_container_in_a_namespace_gets_its_files_and_serves_at_the_namespace_
     run("uninstall", ctx(None)).await.unwrap();
     assert!(!lxc_path.join(&name).exists());
 }
+
+/// A placeholder root file system (no `/sbin/provisio-init`): the emulator binds busybox in.
+fn placeholder_image(dir: &Path) -> ServedArtifact {
+    let root = dir.join("placeholder");
+    for d in ["bin", "etc", "proc", "sys", "dev", "tmp"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    let out = dir.join("placeholder.tar.gz");
+    assert!(
+        Command::new("tar")
+            .arg("-czf")
+            .arg(&out)
+            .arg("-C")
+            .arg(&root)
+            .arg(".")
+            .status()
+            .unwrap()
+            .success()
+    );
+    let bytes = std::fs::read(out).unwrap();
+    ServedArtifact {
+        name: "Placeholder_DA".into(),
+        file_name: "placeholder.tar.gz".into(),
+        url: String::new(),
+        size: bytes.len() as u64,
+        md5: provisio_engines::artifact_server::md5_hex(&bytes),
+        bytes: Arc::new(bytes),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mica_emulator_runs_real_containers_in_its_namespace_and_a_second_emulator_takes_over() {
+    use provisio_engines::drivers::mica::{MicaClient, MicaDriver, run_operation};
+    use provisio_engines::drivers::mica_api as api;
+    use provisio_engines::mica_emulator::{MicaEmulator, MicaOptions};
+    if !can_simulate_hosts() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let net = SimNet::ensure(&format!("test-mica-{}", std::process::id())).unwrap();
+    let _net = NetGuard(net.clone());
+    let host = net.add_host("MICA").unwrap();
+    let storage = dir.path().join("mica");
+    let lxc = storage.join("lxc").display().to_string();
+    let _guards: Vec<LxcGuard> = ["InfluxDB", "Placeholder"]
+        .iter()
+        .map(|n| LxcGuard {
+            netns: Some(host.netns.clone()),
+            lxc_path: lxc.clone(),
+            name: n.to_string(),
+        })
+        .collect();
+    let options = MicaOptions {
+        lxc: true,
+        host: Some(host.clone()),
+        listen: None,
+    };
+    let emu =
+        MicaEmulator::start_with("admin", "secret", storage.clone(), 1 << 30, options.clone())
+            .await
+            .unwrap();
+    let connections = r#"{"node":"InfluxDB","targets":[],"sources":[{"node":"NodeRED","types":["LXContainer"],"artifacts":["NodeREDContainer"],"host":"10.1.2.3","properties":{}}]}"#;
+    let inputs = |emu: &MicaEmulator| {
+        vec![
+            ("userName", "admin".to_string()),
+            ("userPassword", "secret".to_string()),
+            ("addresses", serde_json::to_string(&[emu.url()]).unwrap()),
+            (
+                "certificates",
+                serde_json::to_string(std::slice::from_ref(&emu.cert_pem)).unwrap(),
+            ),
+            ("port", "8082".to_string()),
+            ("connections", connections.to_string()),
+        ]
+    };
+    let d = MicaDriver::default();
+    let op = |node: &str, op: &str, emu: &MicaEmulator, a: Option<ServedArtifact>| {
+        let s = step(node, "LXContainerMICA", op, &inputs(emu));
+        let d = d.clone();
+        async move { run_operation(&d, &s, &ctx(a)).await }
+    };
+    op(
+        "InfluxDB",
+        "install",
+        &emu,
+        Some(image_with_service(dir.path())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        emu.container_state("InfluxDB").as_deref(),
+        Some("installed")
+    );
+    op("InfluxDB", "configure", &emu, None).await.unwrap();
+    let t = Instant::now();
+    op("InfluxDB", "start", &emu, None).await.unwrap();
+    eprintln!(
+        "MICA container started (JSON-RPC + lxc-start in its namespace) in {:?}",
+        t.elapsed()
+    );
+    assert_eq!(lxc_state_in(&host, &lxc, "InfluxDB"), "RUNNING");
+    assert_eq!(emu.container_state("InfluxDB").as_deref(), Some("running"));
+    let addr = format!("{}:8082", host.ip);
+    assert_eq!(wait_get(&addr, "/connections.json"), connections);
+    assert!(wait_get(&addr, "/inputs.env").contains("port='8082'\n"));
+
+    // A placeholder image runs too (busybox and an init bound in).
+    op(
+        "Placeholder",
+        "install",
+        &emu,
+        Some(placeholder_image(dir.path())),
+    )
+    .await
+    .unwrap();
+    op("Placeholder", "start", &emu, None).await.unwrap();
+    assert_eq!(lxc_state_in(&host, &lxc, "Placeholder"), "RUNNING");
+
+    // The deploy's process ends; the undeploy's emulator over the same storage takes over.
+    drop(emu);
+    let emu2 = MicaEmulator::start_with("admin", "secret", storage.clone(), 1 << 30, options)
+        .await
+        .unwrap();
+    let mut c = MicaClient::connect(
+        &emu2.url(),
+        &serde_json::to_string(std::slice::from_ref(&emu2.cert_pem)).unwrap(),
+    )
+    .await
+    .unwrap();
+    c.login("admin", "secret").await.unwrap();
+    let st = c
+        .call(api::STATE, serde_json::json!({"name": "InfluxDB"}))
+        .await
+        .unwrap();
+    assert_eq!(st["state"], "running");
+    for node in ["InfluxDB", "Placeholder"] {
+        op(node, "stop", &emu2, None).await.unwrap();
+        assert_eq!(lxc_state_in(&host, &lxc, node), "STOPPED");
+        assert_eq!(emu2.container_state(node).as_deref(), Some("stopped"));
+        let out = op(node, "uninstall", &emu2, None).await.unwrap();
+        assert_eq!(out["uninstalledDeviceCount"], "1");
+        assert_eq!(emu2.container_state(node), None);
+        assert!(!storage.join("lxc").join(node).exists());
+    }
+    assert!(
+        http_get(&addr, "/inputs.env").is_err(),
+        "the service is gone"
+    );
+}

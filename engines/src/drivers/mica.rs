@@ -106,7 +106,13 @@ impl MicaClient {
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| e.to_string())?;
-        let resp = tokio::time::timeout(Duration::from_secs(60), self.sender.send_request(req))
+        // The connection task may not have taken the previous response's end yet.
+        let sender = &mut self.sender;
+        let send = async move {
+            sender.ready().await?;
+            sender.send_request(req).await
+        };
+        let resp = tokio::time::timeout(Duration::from_secs(60), send)
             .await
             .map_err(|_| format!("{}: {method} timed out", self.address))?
             .map_err(|e| format!("{}: {method}: {e}", self.address))?;
