@@ -141,15 +141,10 @@ impl Lxc {
         }
         let init = rootfs.join("sbin/provisio-init");
         let has_init = std::fs::symlink_metadata(&init).is_ok();
-        let extra = format!(
-            "{}lxc.console.logfile = {}\n",
-            self.placeholder,
-            dir.join("console.log").display()
-        );
         let cfg = crate::drivers::raspberry::lxc_config(
             name,
             &self.path.display().to_string(),
-            &extra,
+            &self.placeholder,
             has_init,
         );
         std::fs::write(dir.join("config"), cfg).map_err(|e| format!("{}: {e}", dir.display()))?;
