@@ -118,8 +118,9 @@ async fn two_hosts_reach_each_other_and_the_root_namespace_and_remove_cleans_up(
     assert!(body.ends_with("root says hi\n"), "{body}");
     drop(fwd);
 
-    drop(_httpd);
+    // The web server still runs in A: remove ends it with the namespace.
     net.remove().unwrap();
+    drop(_httpd);
     let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
     let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
     let tag = &net.bridge[3..];

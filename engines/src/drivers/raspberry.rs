@@ -1,6 +1,7 @@
 //! The Raspberry Pi driver (thesis §4.2, table 4.1): RaspbianStretchLXC installs LXC when it is
 //! missing; LXContainerRaspberryPi uploads the container root file system by SFTP, creates the
-//! container, writes its LXC configuration, starts, stops and destroys it. Every address of the
+//! container, writes its LXC configuration (and at configure the container's `/etc/provisio`
+//! files, see [`super::container_files`]), starts, stops and destroys it. Every address of the
 //! `addresses` list is handled in parallel; each gets its own outcome, and the outputs count the
 //! devices where it worked. Re-running an operation is not an error.
 
