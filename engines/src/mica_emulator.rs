@@ -37,7 +37,9 @@ pub struct MicaOptions {
     pub lxc: bool,
     /// The simulated host whose network namespace the containers share (with `lxc`).
     pub host: Option<crate::simnet::SimHost>,
-    /// Where the JSON-RPC server listens (default `127.0.0.1:0`, a free port).
+    /// Where the JSON-RPC server listens (default `127.0.0.1:0`, a free port). The address of
+    /// `host` puts the listener inside that host's namespace: the emulator is then reached
+    /// over the bridge at the simulated MICA's own address, like a real one.
     pub listen: Option<SocketAddr>,
 }
 
@@ -106,9 +108,19 @@ impl MicaEmulator {
         .with_single_cert(vec![cert_der], key)
         .map_err(|e| e.to_string())?;
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| format!("MICA emulator on {listen}: {e}"))?;
+        // On the simulated host's own address: the listener lives in its namespace.
+        let in_host = options
+            .host
+            .as_ref()
+            .filter(|h| listen.ip() == std::net::IpAddr::V4(h.ip));
+        let listener = match in_host {
+            Some(h) => h
+                .bind_tcp(listen.port())
+                .and_then(|l| l.set_nonblocking(true).map(|_| l))
+                .and_then(tokio::net::TcpListener::from_std),
+            None => tokio::net::TcpListener::bind(listen).await,
+        }
+        .map_err(|e| format!("MICA emulator on {listen}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let state = Arc::new(Mutex::new(State {
             lxc,

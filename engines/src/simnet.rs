@@ -40,6 +40,21 @@ impl SimHost {
         c.args(["netns", "exec", &self.netns]).arg(program);
         c
     }
+
+    /// A TCP listener on `<ip>:port` inside this host's namespace, for a server of this process
+    /// (a socket keeps the namespace it was made in; only a short-lived thread enters it).
+    pub fn bind_tcp(&self, port: u16) -> std::io::Result<std::net::TcpListener> {
+        let path = std::path::Path::new("/run/netns").join(&self.netns);
+        let addr = SocketAddr::from((self.ip, port));
+        std::thread::spawn(move || {
+            let ns = std::fs::File::open(&path)?;
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(std::io::Error::from)?;
+            std::net::TcpListener::bind(addr)
+        })
+        .join()
+        .map_err(|_| std::io::Error::other("setns thread panicked"))?
+    }
 }
 
 fn hash_hex(s: &str) -> String {

@@ -271,7 +271,8 @@ async fn mica_emulator_runs_real_containers_in_its_namespace_and_a_second_emulat
     let options = MicaOptions {
         lxc: true,
         host: Some(host.clone()),
-        listen: None,
+        // Inside the namespace, on the MICA's own address, as a real MICA would be.
+        listen: Some((host.ip, 443).into()),
     };
     let emu =
         MicaEmulator::start_with("admin", "secret", storage.clone(), 1 << 30, options.clone())
@@ -335,10 +336,19 @@ async fn mica_emulator_runs_real_containers_in_its_namespace_and_a_second_emulat
     assert_eq!(lxc_state_in(&host, &lxc, "Placeholder"), "RUNNING");
 
     // The deploy's process ends; the undeploy's emulator over the same storage takes over.
+    assert_eq!(emu.url(), format!("https://{}:443", host.ip));
     drop(emu);
-    let emu2 = MicaEmulator::start_with("admin", "secret", storage.clone(), 1 << 30, options)
-        .await
-        .unwrap();
+    // (Its listener closes as its task ends: the port is free a moment later.)
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let emu2 = loop {
+        match MicaEmulator::start_with("admin", "secret", storage.clone(), 1 << 30, options.clone())
+            .await
+        {
+            Ok(e) => break e,
+            Err(e) if Instant::now() > deadline => panic!("{e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
     let mut c = MicaClient::connect(
         &emu2.url(),
         &serde_json::to_string(std::slice::from_ref(&emu2.cert_pem)).unwrap(),
