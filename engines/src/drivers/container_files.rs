@@ -49,6 +49,36 @@ pub fn connections_json(step: &Step) -> Result<String, String> {
     }
 }
 
+/// A `connections` document with each neighbour's `host` passed through `host` and each
+/// property value through `property(name, value)` (`None` keeps it): simulation points the
+/// template's addresses (a real Pi's, a real broker's) at the simulated hosts.
+pub fn rewrite_connections(
+    json: &str,
+    host: impl Fn(&str) -> Option<String>,
+    property: impl Fn(&str, &str) -> Option<String>,
+) -> Result<String, String> {
+    let mut v: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| format!("connections: {e}"))?;
+    for side in ["targets", "sources"] {
+        let Some(list) = v.get_mut(side).and_then(|l| l.as_array_mut()) else {
+            continue;
+        };
+        for n in list {
+            if let Some(new) = n.get("host").and_then(|h| h.as_str()).and_then(&host) {
+                n["host"] = new.into();
+            }
+            if let Some(props) = n.get_mut("properties").and_then(|p| p.as_object_mut()) {
+                for (k, val) in props.iter_mut() {
+                    if let Some(new) = val.as_str().and_then(|s| property(k, s)) {
+                        *val = new.into();
+                    }
+                }
+            }
+        }
+    }
+    Ok(v.to_string())
+}
+
 /// Both files: (path inside the container, content).
 pub fn files(step: &Step) -> Result<Vec<(&'static str, String)>, String> {
     Ok(vec![
@@ -177,6 +207,26 @@ mod tests {
             err.contains("NodeRED") && err.contains("connections"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn rewriting_hosts_and_properties() {
+        let c = r#"{"node":"N","targets":[{"node":"I","host":"192.168.1.5","properties":{"port":"8086"}},{"node":"X","host":null}],"sources":[{"node":"S","host":null,"properties":{"pubSubServer":"tcp://broker.example:1883"}}]}"#;
+        let out = rewrite_connections(
+            c,
+            |h| (h == "192.168.1.5").then(|| "10.100.0.3".to_string()),
+            |k, _| (k == "pubSubServer").then(|| "tcp://10.100.0.1:1883".to_string()),
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["targets"][0]["host"], "10.100.0.3");
+        assert_eq!(v["targets"][0]["properties"]["port"], "8086");
+        assert!(v["targets"][1]["host"].is_null());
+        assert_eq!(
+            v["sources"][0]["properties"]["pubSubServer"],
+            "tcp://10.100.0.1:1883"
+        );
+        assert!(rewrite_connections("nope", |_| None, |_, _| None).is_err());
     }
 
     #[test]
