@@ -9,4 +9,5 @@ pub mod mica_emulator;
 pub mod monitoring;
 pub mod netsim;
 pub mod pubsub;
+pub mod simnet;
 pub mod standin;

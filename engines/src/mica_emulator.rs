@@ -1,6 +1,10 @@
 //! A MICA emulator: an HTTPS JSON-RPC 2.0 server with a self-signed certificate implementing
 //! exactly the methods of [`crate::drivers::mica_api`]. Used by tests and by `--simulate`.
-//! Containers are stored as files in its storage folder; their state lives in memory.
+//! By default containers are stored as files in its storage folder and their state lives in
+//! memory (no root needed). With [`MicaOptions::lxc`] they run for real: installed under
+//! `<storage>/lxc/<name>` and run with LXC (`-P <storage>/lxc`), inside a simulated host's
+//! network namespace when given, their state read back from `lxc-info`, so a later emulator
+//! over the same storage (the undeploy's process) sees what an earlier one started.
 
 use crate::drivers::mica_api as api;
 use base64::Engine as _;
@@ -13,6 +17,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
+mod lxc;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Default)]
@@ -24,7 +30,21 @@ struct Upload {
     finished: bool,
 }
 
+/// How an emulator runs its containers; the default keeps them in memory.
+#[derive(Debug, Clone, Default)]
+pub struct MicaOptions {
+    /// Run containers with LXC under `<storage>/lxc` (needs root and lxc).
+    pub lxc: bool,
+    /// The simulated host whose network namespace the containers share (with `lxc`).
+    pub host: Option<crate::simnet::SimHost>,
+    /// Where the JSON-RPC server listens (default `127.0.0.1:0`, a free port). The address of
+    /// `host` puts the listener inside that host's namespace: the emulator is then reached
+    /// over the bridge at the simulated MICA's own address, like a real one.
+    pub listen: Option<SocketAddr>,
+}
+
 struct State {
+    lxc: Option<lxc::Lxc>,
     user: String,
     password: String,
     tokens: HashSet<String>,
@@ -51,12 +71,31 @@ impl MicaEmulator {
         storage: PathBuf,
         free_space: u64,
     ) -> Result<MicaEmulator, String> {
+        Self::start_with(user, password, storage, free_space, MicaOptions::default()).await
+    }
+
+    /// Starts with `options` (real LXC containers, a simulated host, the listen address).
+    pub async fn start_with(
+        user: &str,
+        password: &str,
+        storage: PathBuf,
+        free_space: u64,
+        options: MicaOptions,
+    ) -> Result<MicaEmulator, String> {
         std::fs::create_dir_all(&storage).map_err(|e| format!("{}: {e}", storage.display()))?;
-        let ck = rcgen::generate_simple_self_signed(vec![
-            "127.0.0.1".to_string(),
-            "localhost".to_string(),
-        ])
-        .map_err(|e| e.to_string())?;
+        let listen = options
+            .listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let lxc = if options.lxc {
+            Some(lxc::Lxc::new(&storage, options.host.clone())?)
+        } else {
+            None
+        };
+        let mut names = vec!["127.0.0.1".to_string(), "localhost".to_string()];
+        if !listen.ip().is_loopback() && !listen.ip().is_unspecified() {
+            names.push(listen.ip().to_string());
+        }
+        let ck = rcgen::generate_simple_self_signed(names).map_err(|e| e.to_string())?;
         let cert_pem = ck.cert.pem();
         let cert_der = ck.cert.der().clone();
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
@@ -69,11 +108,22 @@ impl MicaEmulator {
         .with_single_cert(vec![cert_der], key)
         .map_err(|e| e.to_string())?;
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| e.to_string())?;
+        // On the simulated host's own address: the listener lives in its namespace.
+        let in_host = options
+            .host
+            .as_ref()
+            .filter(|h| listen.ip() == std::net::IpAddr::V4(h.ip));
+        let listener = match in_host {
+            Some(h) => h
+                .bind_tcp(listen.port())
+                .and_then(|l| l.set_nonblocking(true).map(|_| l))
+                .and_then(tokio::net::TcpListener::from_std),
+            None => tokio::net::TcpListener::bind(listen).await,
+        }
+        .map_err(|e| format!("MICA emulator on {listen}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let state = Arc::new(Mutex::new(State {
+            lxc,
             user: user.into(),
             password: password.into(),
             tokens: HashSet::new(),
@@ -106,7 +156,12 @@ impl MicaEmulator {
                                     .await
                                     .map(|b| b.to_bytes())
                                     .unwrap_or_default();
-                                let out = handle(&st, &body);
+                                // LXC calls block (unpacking, starting): off the runtime.
+                                let out = tokio::task::spawn_blocking(move || handle(&st, &body))
+                                    .await
+                                    .unwrap_or_else(|_| {
+                                        err(&Value::Null, -32603, "internal error")
+                                    });
                                 Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
                                     Bytes::from(out.to_string()),
                                 )))
@@ -127,14 +182,18 @@ impl MicaEmulator {
         })
     }
 
-    /// `https://127.0.0.1:PORT`.
+    /// `https://IP:PORT`.
     pub fn url(&self) -> String {
         format!("https://{}", self.addr)
     }
 
     /// A container's state (`installed`, `running`, `stopped`), `None` when absent.
     pub fn container_state(&self, name: &str) -> Option<String> {
-        self.state.lock().ok()?.containers.get(name).cloned()
+        let st = self.state.lock().ok()?;
+        match &st.lxc {
+            Some(l) => l.state(name),
+            None => st.containers.get(name).cloned(),
+        }
     }
 
     pub fn shutdown(&self) {
@@ -239,13 +298,69 @@ fn handle(state: &Mutex<State>, body: &[u8]) -> Value {
                     "no finished upload for this container",
                 );
             };
-            let path = st.storage.join(format!("{name}.tar.gz"));
-            if std::fs::write(&path, &u.data).is_err() {
-                return err(&id, api::E_STORAGE, "cannot store the container");
+            if let Some(l) = &st.lxc {
+                if let Err(e) = l.install(&name, &u.data) {
+                    return err(&id, api::E_STORAGE, &e);
+                }
+            } else {
+                let path = st.storage.join(format!("{name}.tar.gz"));
+                if std::fs::write(&path, &u.data).is_err() {
+                    return err(&id, api::E_STORAGE, "cannot store the container");
+                }
             }
             st.free_space = st.free_space.saturating_sub(u.size);
             st.containers.insert(name, "installed".into());
             ok(json!({"state": "installed"}))
+        }
+        api::CONFIGURE => {
+            let name = s_("name").unwrap_or_default();
+            let Some(files) = p.get("files").and_then(Value::as_object) else {
+                return err(&id, -32602, "files must be an object of path: content");
+            };
+            let root = match &st.lxc {
+                Some(l) if l.exists(&name) => l.rootfs(&name),
+                None if st.containers.contains_key(&name) => {
+                    st.storage.join(format!("{name}.files"))
+                }
+                _ => return err(&id, api::E_NOT_FOUND, "no such container"),
+            };
+            for (path, content) in files {
+                let Some(content) = content.as_str() else {
+                    return err(&id, -32602, &format!("{path}: content must be a string"));
+                };
+                if let Err(e) = std::fs::create_dir_all(&root)
+                    .map_err(|e| e.to_string())
+                    .and_then(|_| {
+                        crate::drivers::container_files::write_into_rootfs(&root, path, content)
+                    })
+                {
+                    return err(&id, -32602, &e);
+                }
+            }
+            ok(json!({"written": files.len()}))
+        }
+        api::START | api::STOP | api::DELETE | api::STATE if st.lxc.is_some() => {
+            let name = s_("name").unwrap_or_default();
+            let Some(l) = &st.lxc else {
+                return err(&id, -32603, "internal error");
+            };
+            if !l.exists(&name) {
+                return if method == api::START {
+                    err(&id, api::E_NOT_FOUND, "no such container")
+                } else {
+                    ok(json!({"state": "absent"}))
+                };
+            }
+            let r = match method {
+                api::START => l.start(&name),
+                api::STOP => l.stop(&name),
+                api::DELETE => l.delete(&name),
+                _ => Ok(()),
+            };
+            match r {
+                Ok(()) => ok(json!({"state": l.state(&name).unwrap_or_else(|| "absent".into())})),
+                Err(e) => err(&id, api::E_STORAGE, &e),
+            }
         }
         api::START | api::STOP | api::DELETE | api::STATE => {
             let name = s_("name").unwrap_or_default();
@@ -263,6 +378,7 @@ fn handle(state: &Mutex<State>, body: &[u8]) -> Value {
                 api::DELETE => {
                     st.containers.remove(&name);
                     let _ = std::fs::remove_file(st.storage.join(format!("{name}.tar.gz")));
+                    let _ = std::fs::remove_dir_all(st.storage.join(format!("{name}.files")));
                     return ok(json!({"state": "absent"}));
                 }
                 _ => return ok(json!({"state": st.containers[&name]})),

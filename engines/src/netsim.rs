@@ -47,7 +47,16 @@ impl DelayRelay {
     /// Listens on 127.0.0.1 (a free port) and relays every connection to `target` with
     /// `latency`. Runs on the current tokio runtime.
     pub async fn start(target: SocketAddr, latency: Latency) -> io::Result<DelayRelay> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), target, latency).await
+    }
+
+    /// Like [`DelayRelay::start`], listening on `listen` (port 0: a free one).
+    pub async fn start_on(
+        listen: SocketAddr,
+        target: SocketAddr,
+        latency: Latency,
+    ) -> io::Result<DelayRelay> {
+        let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let cancel = CancellationToken::new();
         let stop = cancel.clone();

@@ -14,6 +14,10 @@ pub struct SshdStandIn {
     /// A local user with a password (only for [`SshdStandIn::start_with_password_user`]).
     pub password_user: Option<String>,
     pub port: u16,
+    /// The address it listens on (127.0.0.1, or a simulated host's address).
+    pub ip: std::net::IpAddr,
+    /// The simulated host whose network namespace it runs in, if any.
+    pub host: Option<crate::simnet::SimHost>,
     /// `SHA256:…` of its host key (pin it).
     pub host_fingerprint: String,
     /// The key that logs in as root.
@@ -21,16 +25,7 @@ pub struct SshdStandIn {
     pub dir: PathBuf,
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
+use crate::simnet::is_root;
 
 fn keygen(path: &Path) -> Result<(), String> {
     if path.exists() {
@@ -53,7 +48,14 @@ fn keygen(path: &Path) -> Result<(), String> {
 impl SshdStandIn {
     /// Starts sshd on 127.0.0.1 with keys and config in `dir` (key login for root only).
     pub fn start(dir: &Path) -> Result<SshdStandIn, String> {
-        Self::start_inner(dir, None)
+        Self::start_inner(dir, None, None)
+    }
+
+    /// Starts sshd inside `host`'s network namespace on `<host ip>:22` (keys and config in
+    /// `dir`, key login for root only). What it runs, LXC containers included, shares that
+    /// namespace: a container with `lxc.net.0.type = none` is reached at the host's address.
+    pub fn start_in(dir: &Path, host: &crate::simnet::SimHost) -> Result<SshdStandIn, String> {
+        Self::start_inner(dir, None, Some(host))
     }
 
     /// Like [`SshdStandIn::start`], plus password login for a new local user `user` (created
@@ -83,12 +85,16 @@ impl SshdStandIn {
             let _ = writeln!(stdin, "{user}:{password}");
         }
         let _ = chpasswd.wait();
-        let mut s = Self::start_inner(dir, Some(user))?;
+        let mut s = Self::start_inner(dir, Some(user), None)?;
         s.password_user = Some(user.to_string());
         Ok(s)
     }
 
-    fn start_inner(dir: &Path, password_user: Option<&str>) -> Result<SshdStandIn, String> {
+    fn start_inner(
+        dir: &Path,
+        password_user: Option<&str>,
+        host: Option<&crate::simnet::SimHost>,
+    ) -> Result<SshdStandIn, String> {
         let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
             .into_iter()
             .find(|p| Path::new(p).exists())
@@ -109,10 +115,16 @@ impl SshdStandIn {
         keygen(&client_key)?;
         let auth_keys = dir.join("authorized_keys");
         std::fs::copy(client_key.with_extension("pub"), &auth_keys).map_err(|e| e.to_string())?;
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
+        let (ip, port) = match host {
+            Some(h) => (std::net::IpAddr::V4(h.ip), 22),
+            None => (
+                std::net::Ipv4Addr::LOCALHOST.into(),
+                TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .map_err(|e| e.to_string())?
+                    .port(),
+            ),
+        };
         // `SetEnv SHLVL=1`: bash sources the machine's root ~/.bashrc for commands run by sshd
         // only at shell level 1; here that file runs pyenv's init (~100 processes, ~70 ms of
         // CPU per command), which a Pi's fresh root account does not have.
@@ -120,7 +132,7 @@ impl SshdStandIn {
         std::fs::write(
             &config,
             format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPermitRootLogin prohibit-password\nPasswordAuthentication {pw}\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile {pid}\nSubsystem sftp internal-sftp\nSetEnv SHLVL=1\nLogLevel ERROR\n",
+                "Port {port}\nListenAddress {ip}\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPermitRootLogin prohibit-password\nPasswordAuthentication {pw}\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile {pid}\nSubsystem sftp internal-sftp\nSetEnv SHLVL=1\nLogLevel ERROR\n",
                 pw = if password_user.is_some() { "yes" } else { "no" },
                 hk = host_key.display(),
                 ak = auth_keys.display(),
@@ -128,7 +140,11 @@ impl SshdStandIn {
             ),
         )
         .map_err(|e| e.to_string())?;
-        let child = Command::new(sshd)
+        let mut cmd = match host {
+            Some(h) => h.exec(sshd),
+            None => Command::new(sshd),
+        };
+        let child = cmd
             .args(["-D", "-e", "-f"])
             .arg(&config)
             .stdin(Stdio::null())
@@ -137,9 +153,12 @@ impl SshdStandIn {
             .spawn()
             .map_err(|e| format!("cannot start sshd: {e}"))?;
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return Err(format!("sshd did not listen on port {port}"));
+        let mut child = child;
+        while std::net::TcpStream::connect((ip, port)).is_err() {
+            if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("sshd did not listen on {ip}:{port}"));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -155,14 +174,17 @@ impl SshdStandIn {
             child,
             password_user: None,
             port,
+            ip,
+            host: host.cloned(),
             host_fingerprint,
             client_key,
             dir: dir.to_path_buf(),
         })
     }
 
+    /// `ip:port` (`127.0.0.1:PORT`, or `<host ip>:22` in a simulated host).
     pub fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        std::net::SocketAddr::new(self.ip, self.port).to_string()
     }
 
     /// CPU time used so far by this sshd and its finished sessions (user + system, including
@@ -192,9 +214,34 @@ impl Drop for SshdStandIn {
     }
 }
 
+/// Marks the start of config lines that apply only to an image without `/sbin/provisio-init`.
+pub const PLACEHOLDER_BEGIN: &str = "# provisio: for images without /sbin/provisio-init";
+/// Marks their end.
+pub const PLACEHOLDER_END: &str = "# provisio: end";
+
+/// `config` without the lines between [`PLACEHOLDER_BEGIN`] and [`PLACEHOLDER_END`] (for an
+/// image that has its own `/sbin/provisio-init`).
+pub fn without_placeholder_lines(config: &str) -> String {
+    let mut out = String::new();
+    let mut skip = false;
+    for l in config.lines() {
+        match l.trim() {
+            PLACEHOLDER_BEGIN => skip = true,
+            PLACEHOLDER_END => skip = false,
+            _ if !skip => {
+                out.push_str(l);
+                out.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// LXC config lines that make a placeholder root file system runnable on the stand-in: the
 /// host's static busybox and an init script (written to `dir`) are bound in; the script exits
-/// cleanly on SIGTERM, so `lxc-stop` shuts the container down cleanly.
+/// cleanly on SIGTERM, so `lxc-stop` shuts the container down cleanly. The lines are marked
+/// ([`PLACEHOLDER_BEGIN`]): drivers leave them out for images with `/sbin/provisio-init`.
 pub fn standin_lxc_config(dir: &Path) -> Result<String, String> {
     let busybox = ["/bin/busybox", "/usr/bin/busybox"]
         .into_iter()
@@ -208,7 +255,23 @@ pub fn standin_lxc_config(dir: &Path) -> Result<String, String> {
     )
     .map_err(|e| e.to_string())?;
     Ok(format!(
-        "lxc.mount.entry = {busybox} bin/busybox none bind,ro,create=file 0 0\nlxc.mount.entry = {init} provisio-init none bind,ro,create=file 0 0\nlxc.init.cmd = /bin/busybox sh /provisio-init\n",
+        "{PLACEHOLDER_BEGIN}\nlxc.mount.entry = {busybox} bin/busybox none bind,ro,create=file 0 0\nlxc.mount.entry = {init} provisio-init none bind,ro,create=file 0 0\nlxc.init.cmd = /bin/busybox sh /provisio-init\n{PLACEHOLDER_END}\n",
         init = init.display()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_lines_are_removable() {
+        let dir = tempfile::tempdir().unwrap();
+        let Ok(cfg) = standin_lxc_config(dir.path()) else {
+            return; // no busybox here
+        };
+        let all = format!("a = 1\n{cfg}b = 2\n");
+        assert!(all.contains("lxc.init.cmd = /bin/busybox"));
+        assert_eq!(without_placeholder_lines(&all), "a = 1\nb = 2\n");
+    }
 }

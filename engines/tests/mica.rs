@@ -133,25 +133,48 @@ async fn wrong_certificate_wrong_password_and_full_storage_fail_their_address_on
 }
 
 #[tokio::test]
-async fn configure_is_refused_and_bad_certificates_are_clear() {
+async fn configure_writes_files_of_installed_containers_and_bad_certificates_are_clear() {
     let dir = tempfile::tempdir().unwrap();
     let m = MicaEmulator::start("admin", "secret", dir.path().join("m"), 1 << 20)
         .await
         .unwrap();
     let d = MicaDriver::default();
-    let err = run_operation(
-        &d,
-        &step(
-            "configure",
-            &[m.url()],
-            std::slice::from_ref(&m.cert_pem),
-            "secret",
-        ),
-        &ctx(1),
+    let certs = std::slice::from_ref(&m.cert_pem);
+    let err = run_operation(&d, &step("configure", &[m.url()], certs, "secret"), &ctx(1))
+        .await
+        .unwrap_err();
+    assert!(err.contains("no such container"), "{err}");
+    run_operation(&d, &step("install", &[m.url()], certs, "secret"), &ctx(1))
+        .await
+        .unwrap();
+    let out = run_operation(&d, &step("configure", &[m.url()], certs, "secret"), &ctx(1))
+        .await
+        .unwrap();
+    assert_eq!(out["configuredDeviceCount"], "1");
+    let files = dir.path().join("m/InfluxDB.files/etc/provisio");
+    let env = std::fs::read_to_string(files.join("inputs.env")).unwrap();
+    assert!(env.contains("userName='admin'"), "{env}");
+    assert!(!env.contains("secret"), "no secrets: {env}");
+    let conn: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(files.join("connections.json")).unwrap())
+            .unwrap();
+    assert_eq!(conn["node"], "InfluxDB");
+    // The emulator writes nowhere but /etc/provisio.
+    let mut c = provisio_engines::drivers::mica::MicaClient::connect(
+        &m.url(),
+        &serde_json::to_string(certs).unwrap(),
     )
     .await
-    .unwrap_err();
-    assert!(err.contains("no configure"), "{err}");
+    .unwrap();
+    c.login("admin", "secret").await.unwrap();
+    let err = c
+        .call(
+            provisio_engines::drivers::mica_api::CONFIGURE,
+            serde_json::json!({"name": "InfluxDB", "files": {"/etc/provisio/../../x": "x"}}),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.contains("not a plain file path"), "{err}");
     let err = run_operation(
         &d,
         &step(

@@ -1,6 +1,7 @@
 //! The MICA driver (thesis §4.3): LXContainerMICA on MICA gateways over JSON-RPC 2.0/HTTPS
 //! (method names in [`super::mica_api`]). TLS trusts exactly the template's pinned certificates.
-//! install logs in, uploads the container in chunks and installs it; start, stop and uninstall
+//! install logs in, uploads the container in chunks and installs it; configure writes the
+//! container's `/etc/provisio` files ([`super::container_files`]); start, stop and uninstall
 //! follow; every address of the list is handled in parallel with its own outcome.
 
 use super::mica_api as api;
@@ -105,7 +106,13 @@ impl MicaClient {
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| e.to_string())?;
-        let resp = tokio::time::timeout(Duration::from_secs(60), self.sender.send_request(req))
+        // The connection task may not have taken the previous response's end yet.
+        let sender = &mut self.sender;
+        let send = async move {
+            sender.ready().await?;
+            sender.send_request(req).await
+        };
+        let resp = tokio::time::timeout(Duration::from_secs(60), send)
             .await
             .map_err(|_| format!("{}: {method} timed out", self.address))?
             .map_err(|e| format!("{}: {method}: {e}", self.address))?;
@@ -202,6 +209,16 @@ async fn one_device(step: &Step, address: &str, ctx: &DriverContext) -> Result<S
                 .map(|b| format!("{} KiB", b / 1024))
                 .unwrap_or_default())
         }
+        "configure" => {
+            let files: serde_json::Map<String, Value> = super::container_files::files(step)?
+                .into_iter()
+                .map(|(p, c)| (p.to_string(), json!(c)))
+                .collect();
+            c.call(api::CONFIGURE, json!({"name": name, "files": files}))
+                .await?;
+            ctx.events.device(node, address, DeviceState::Configured);
+            Ok(String::new())
+        }
         "start" => {
             c.call(api::START, json!({"name": name})).await?;
             ctx.events.device(node, address, DeviceState::Running);
@@ -217,9 +234,7 @@ async fn one_device(step: &Step, address: &str, ctx: &DriverContext) -> Result<S
             ctx.events.device(node, address, DeviceState::Uninstalled);
             Ok(String::new())
         }
-        other => Err(format!(
-            "MICA containers have no operation '{other}' (containers on MICA are immutable: no configure)"
-        )),
+        other => Err(format!("MICA containers have no operation '{other}'")),
     }
 }
 
@@ -263,6 +278,7 @@ pub async fn run_operation(
     }
     let past = match step.operation.as_str() {
         "install" => "installed",
+        "configure" => "configured",
         "start" => "started",
         "stop" => "stopped",
         "uninstall" => "uninstalled",

@@ -16,6 +16,7 @@
 //! | `container.install` | `token`, `name`, `uploadId` | `state` |
 //! | `container.start` / `container.stop` / `container.delete` | `token`, `name` | `state` |
 //! | `container.state` | `token`, `name` | `state` (`installed`, `running`, `stopped`, `absent`) |
+//! | `container.configure` | `token`, `name`, `files` (object: path → UTF-8 content; paths below `/etc/provisio` only) | `written` (count) |
 
 pub const LOGIN: &str = "session.login";
 pub const DEVICE_INFO: &str = "device.info";
@@ -27,6 +28,8 @@ pub const START: &str = "container.start";
 pub const STOP: &str = "container.stop";
 pub const DELETE: &str = "container.delete";
 pub const STATE: &str = "container.state";
+/// Writes files into an installed container's root file system (below `/etc/provisio`).
+pub const CONFIGURE: &str = "container.configure";
 
 /// The HTTP path of the JSON-RPC endpoint.
 pub const PATH: &str = "/jsonrpc";

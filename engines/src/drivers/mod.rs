@@ -1,5 +1,6 @@
 //! Device drivers: how a lifecycle operation reaches a kind of device.
 
+pub mod container_files;
 pub mod mica;
 pub mod mica_api;
 pub mod nodemcu;

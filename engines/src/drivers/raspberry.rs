@@ -1,6 +1,7 @@
 //! The Raspberry Pi driver (thesis §4.2, table 4.1): RaspbianStretchLXC installs LXC when it is
 //! missing; LXContainerRaspberryPi uploads the container root file system by SFTP, creates the
-//! container, writes its LXC configuration, starts, stops and destroys it. Every address of the
+//! container, writes its LXC configuration (and at configure the container's `/etc/provisio`
+//! files, see [`super::container_files`]), starts, stops and destroys it. Every address of the
 //! `addresses` list is handled in parallel; each gets its own outcome, and the outputs count the
 //! devices where it worked. Re-running an operation is not an error.
 
@@ -81,10 +82,65 @@ pub fn container_name(node: &str) -> String {
         .collect()
 }
 
-fn lxc_config(name: &str, lxc_path: &str, extra: &str) -> String {
+/// A container's LXC config. `lxc.net.0.type = none`: the container shares its host's network
+/// namespace, so its services are reached at the host's address. With `provisio_init` (the
+/// image has `/sbin/provisio-init`) that is the init and the lines of `extra` marked as
+/// placeholder-only ([`crate::standin::PLACEHOLDER_BEGIN`]) are left out.
+pub fn lxc_config(name: &str, lxc_path: &str, extra: &str, provisio_init: bool) -> String {
+    let (init, extra) = if provisio_init {
+        (
+            "lxc.init.cmd = /sbin/provisio-init\n",
+            crate::standin::without_placeholder_lines(extra),
+        )
+    } else {
+        ("", extra.to_string())
+    };
     format!(
-        "# Written by Provisio\nlxc.uts.name = {name}\nlxc.rootfs.path = dir:{lxc_path}/{name}/rootfs\nlxc.net.0.type = empty\nlxc.signal.halt = SIGTERM\nlxc.apparmor.profile = unconfined\n{extra}\n"
+        "# Written by Provisio\nlxc.uts.name = {name}\nlxc.rootfs.path = dir:{lxc_path}/{name}/rootfs\nlxc.net.0.type = none\nlxc.signal.halt = SIGTERM\nlxc.apparmor.profile = unconfined\n{init}{extra}\n"
     )
+}
+
+/// Shell: writes the container's config in `dir`, choosing by whether its root file system has
+/// `/sbin/provisio-init`.
+fn write_config_sh(dir: &str, name: &str, lxc_path: &str, extra: &str, sudo: &str) -> String {
+    format!(
+        "if [ -e {init} ] || [ -L {init} ]; then printf %s {with}; else printf %s {without}; fi | {sudo}tee {cfg} >/dev/null",
+        init = sh(&format!("{dir}/rootfs/sbin/provisio-init")),
+        with = sh(&lxc_config(name, lxc_path, extra, true)),
+        without = sh(&lxc_config(name, lxc_path, extra, false)),
+        cfg = sh(&format!("{dir}/config")),
+    )
+}
+
+/// Shell: writes `files` (path inside the container, content) into `dir`'s root file system,
+/// each atomically, refusing to write through a symbolic link of the image.
+fn write_files_sh(dir: &str, files: &[(&str, String)], sudo: &str) -> String {
+    let r = format!("{dir}/rootfs");
+    let mut s = String::new();
+    for d in ["/etc", super::container_files::CONFIG_DIR] {
+        s.push_str(&format!(
+            "if [ -L {x} ]; then echo {msg} >&2; exit 1; fi; ",
+            x = sh(&format!("{r}{d}")),
+            msg = sh(&format!(
+                "{d} is a symbolic link in the image: not writing through it"
+            ))
+        ));
+    }
+    s.push_str(&format!(
+        "{sudo}mkdir -p {} || exit 1; ",
+        sh(&format!("{r}{}", super::container_files::CONFIG_DIR))
+    ));
+    for (path, content) in files {
+        let target = format!("{r}{path}");
+        let tmp = format!("{target}.provisio-tmp");
+        s.push_str(&format!(
+            "{sudo}rm -f {t}; printf %s {c} | {sudo}tee {t} >/dev/null && {sudo}mv -f {t} {f} || exit 1; ",
+            t = sh(&tmp),
+            c = sh(content),
+            f = sh(&target)
+        ));
+    }
+    s
 }
 
 async fn per_device<F, Fut>(
@@ -147,6 +203,11 @@ pub async fn run_operation(
     let p = config.lxc_path.clone();
     let lxcconf = step.input("lxcConfiguration").unwrap_or("").to_string();
     let artifact = ctx.artifacts.first().cloned();
+    let files = if step.operation == "configure" && !is_os {
+        super::container_files::files(step)?
+    } else {
+        Vec::new()
+    };
     if ctx.cancel.is_cancelled() {
         return Err("cancelled".into());
     }
@@ -158,6 +219,7 @@ pub async fn run_operation(
         let p = p.clone();
         let lxcconf = lxcconf.clone();
         let artifact = artifact.clone();
+        let files = files.clone();
         let node = node.clone();
         let ctx = ctx.clone();
         async move {
@@ -186,13 +248,12 @@ pub async fn run_operation(
                             return Err(format!("{t}: upload corrupted (md5 {} expected {})", sum.split_whitespace().next().unwrap_or(""), a.md5));
                         }
                         // Idempotent: an existing container is replaced only when absent.
-                        let cfg = lxc_config(&name, &p, &config.default_config);
+                        let cfg = write_config_sh(&dir, &name, &p, &config.default_config, sudo);
                         s.run(
                             &format!(
-                                "trap 'rm -f {tmp}' EXIT; if [ ! -f {d}/config ]; then {sudo}mkdir -p {d}/rootfs || exit 1; {sudo}tar -xzf {tmp} -C {d}/rootfs || {{ {sudo}rm -rf {d}; exit 1; }}; printf %s {cfg} | {sudo}tee {d}/config >/dev/null || exit 1; fi",
+                                "trap 'rm -f {tmp}' EXIT; if [ ! -f {d}/config ]; then {sudo}mkdir -p {d}/rootfs || exit 1; {sudo}tar --numeric-owner -xzf {tmp} -C {d}/rootfs || {{ {sudo}rm -rf {d}; exit 1; }}; {cfg} || exit 1; fi",
                                 d = q(&dir),
                                 tmp = q(&tmp),
-                                cfg = q(&cfg)
                             ),
                             to,
                         )
@@ -203,8 +264,9 @@ pub async fn run_operation(
                     }
                     "configure" => {
                         let extra = if lxcconf.trim().is_empty() { config.default_config.clone() } else { lxcconf.clone() };
-                        let cfg = lxc_config(&name, &p, &extra);
-                        s.run(&format!("test -d {d} || {{ echo 'container {name} is not installed' >&2; exit 1; }}; printf %s {cfg} | {sudo}tee {d}/config >/dev/null", d = q(&dir), cfg = q(&cfg)), to).await?;
+                        let cfg = write_config_sh(&dir, &name, &p, &extra, sudo);
+                        let files = write_files_sh(&dir, &files, sudo);
+                        s.run(&format!("test -d {d} || {{ echo 'container {name} is not installed' >&2; exit 1; }}; {cfg} || exit 1; {files}", d = q(&dir)), to).await?;
                         ctx.events.device(&node, &t.to_string(), DeviceState::Configured);
                         Ok(String::new())
                     }

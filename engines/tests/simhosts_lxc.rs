@@ -1,0 +1,377 @@
+//! Simulated hosts running real containers (root + iproute2 + LXC + sshd + busybox; skipped
+//! with a clear message otherwise): a container deployed by the Raspberry Pi driver to an sshd
+//! stand-in in its own network namespace gets its configuration files and serves at the
+//! namespace's address; the MICA emulator runs its containers with real LXC in its namespace,
+//! and a second emulator over the same storage (another process, in real use) takes over.
+
+use provisio_engines::drivers::raspberry::{RaspberryConfig, container_name};
+use provisio_engines::drivers::ssh::HostKeys;
+use provisio_engines::engine::driver::{DriverContext, ServedArtifact};
+use provisio_engines::events::EventSink;
+use provisio_engines::simnet::{SimHost, SimNet};
+use provisio_engines::standin::{SshdStandIn, standin_lxc_config};
+use provisio_model::QName;
+use provisio_model::plan::{InputSource, ResolvedInput, Step};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+#[path = "common/simhosts.rs"]
+mod simhosts;
+use simhosts::{LxcGuard, NetGuard, can_simulate_hosts};
+
+fn step(node: &str, node_type: &str, op: &str, inputs: &[(&str, String)]) -> Step {
+    Step {
+        id: format!("{node}.{op}"),
+        node: node.into(),
+        node_type: QName::new("http://provisio.dev/tosca/nodetypes", node_type),
+        interface: "http://opentosca.org/interfaces/lifecycle".into(),
+        operation: op.into(),
+        inputs: inputs
+            .iter()
+            .map(|(n, v)| ResolvedInput {
+                name: n.to_string(),
+                value: v.clone(),
+                source: InputSource::Own,
+                secret: n.contains("assword"),
+            })
+            .collect(),
+        outputs: vec![],
+        artifacts: vec![],
+        deps: vec![],
+        stage: 0,
+    }
+}
+
+/// A root file system with the host's static busybox and a `/sbin/provisio-init` that serves
+/// `/etc/provisio` over HTTP on `$port` (from inputs.env), as the real images' inits read it.
+fn image_with_service(dir: &Path) -> ServedArtifact {
+    let root = dir.join("image");
+    for d in ["bin", "sbin", "etc", "proc", "sys", "dev", "tmp"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap();
+    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", root.join("bin/sh")).unwrap();
+    let init = root.join("sbin/provisio-init");
+    std::fs::write(
+        &init,
+        // PID 1 ignores SIGTERM without a handler: the trap makes lxc-stop quick.
+        "#!/bin/sh\n. /etc/provisio/inputs.env\n/bin/busybox httpd -f -p \"${port:-8080}\" -h /etc/provisio &\ntrap 'kill $!; exit 0' TERM\nwait\n",
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("755")
+        .arg(&init)
+        .status()
+        .unwrap();
+    let out = dir.join("image.tar.gz");
+    assert!(
+        Command::new("tar")
+            .arg("--numeric-owner")
+            .arg("-czf")
+            .arg(&out)
+            .arg("-C")
+            .arg(&root)
+            .arg(".")
+            .status()
+            .unwrap()
+            .success()
+    );
+    let bytes = std::fs::read(out).unwrap();
+    ServedArtifact {
+        name: "Image_DA".into(),
+        file_name: "image.tar.gz".into(),
+        url: String::new(),
+        size: bytes.len() as u64,
+        md5: provisio_engines::artifact_server::md5_hex(&bytes),
+        bytes: Arc::new(bytes),
+    }
+}
+
+fn http_get(addr: &str, path: &str) -> std::io::Result<String> {
+    let mut s =
+        std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(3))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or(out))
+}
+
+fn wait_get(addr: &str, path: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match http_get(addr, path) {
+            Ok(s) => return s,
+            Err(e) if Instant::now() > deadline => panic!("GET http://{addr}{path}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+fn lxc_state_in(host: &SimHost, lxc_path: &str, name: &str) -> String {
+    let o = host
+        .exec("lxc-info")
+        .args(["-P", lxc_path, "-n", name, "-sH"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+fn ctx(artifact: Option<ServedArtifact>) -> DriverContext {
+    let (events, _rx) = EventSink::new();
+    DriverContext {
+        events,
+        cancel: CancellationToken::new(),
+        artifacts: artifact.into_iter().collect(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pi_container_in_a_namespace_gets_its_files_and_serves_at_the_namespace_address() {
+    if !can_simulate_hosts() || !Path::new("/usr/sbin/sshd").exists() {
+        eprintln!("SKIPPED: needs root, iproute2, lxc, busybox and openssh-server");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let net = SimNet::ensure(&format!("test-pi-{}", std::process::id())).unwrap();
+    let _net = NetGuard(net.clone());
+    let host = net.add_host("Pi").unwrap();
+    let sshd = SshdStandIn::start_in(&dir.path().join("sshd"), &host).unwrap();
+    assert_eq!(sshd.address(), format!("{}:22", host.ip));
+    let lxc_path = dir.path().join("lxc");
+    std::fs::create_dir_all(&lxc_path).unwrap();
+    let lxc = lxc_path.display().to_string();
+    let node = "NodeRED";
+    let name = container_name(node);
+    let _ct = LxcGuard {
+        netns: Some(host.netns.clone()),
+        lxc_path: lxc.clone(),
+        name: name.clone(),
+    };
+    let config = RaspberryConfig {
+        host_keys: HostKeys::Pinned(vec![sshd.host_fingerprint.clone()]),
+        key: Some(sshd.client_key.clone()),
+        lxc_path: lxc.clone(),
+        default_config: standin_lxc_config(dir.path()).unwrap(),
+        timeout: Duration::from_secs(60),
+    };
+    let connections = format!(
+        r#"{{"node":"NodeRED","targets":[{{"node":"InfluxDB","types":["LXContainer"],"artifacts":["InfluxDBContainer"],"host":"{}","properties":{{"port":"8086"}}}}],"sources":[]}}"#,
+        net.gateway
+    );
+    let inputs = [
+        ("userName", "root".to_string()),
+        ("userPassword", "pi-Secret7".to_string()),
+        (
+            "addresses",
+            serde_json::to_string(&[sshd.address()]).unwrap(),
+        ),
+        ("lxcConfiguration", String::new()),
+        ("port", "8081".to_string()),
+        ("title", "it's a flow".to_string()),
+        ("connections", connections.clone()),
+    ];
+    let run = |op: &str, c: DriverContext| {
+        let s = step(node, "LXContainerRaspberryPi", op, &inputs);
+        let config = config.clone();
+        async move { provisio_engines::drivers::raspberry::run_operation(&config, &s, &c).await }
+    };
+    let image = image_with_service(dir.path());
+    run("install", ctx(Some(image))).await.unwrap();
+    let cfg = std::fs::read_to_string(lxc_path.join(&name).join("config")).unwrap();
+    assert!(cfg.contains("lxc.net.0.type = none"), "{cfg}");
+    assert!(cfg.contains("lxc.init.cmd = /sbin/provisio-init"), "{cfg}");
+    assert!(!cfg.contains("busybox"), "no placeholder lines: {cfg}");
+    run("configure", ctx(None)).await.unwrap();
+    let t = Instant::now();
+    let started = run("start", ctx(None)).await;
+    let start_time = t.elapsed();
+    started.unwrap();
+    eprintln!("Pi container started (over SSH, in its namespace) in {start_time:?}");
+    assert_eq!(lxc_state_in(&host, &lxc, &name), "RUNNING");
+
+    // The container shares the namespace: its service answers at the host's address.
+    let addr = format!("{}:8081", host.ip);
+    let env = wait_get(&addr, "/inputs.env");
+    assert!(env.contains("port='8081'\n"), "{env}");
+    assert!(env.contains("title='it'\\''s a flow'\n"), "{env}");
+    assert!(!env.contains("pi-Secret7"), "secrets stay out: {env}");
+    assert_eq!(wait_get(&addr, "/connections.json"), connections);
+    // Not on the root namespace's loopback.
+    assert!(http_get("127.0.0.1:8081", "/inputs.env").is_err());
+
+    run("stop", ctx(None)).await.unwrap();
+    assert_eq!(lxc_state_in(&host, &lxc, &name), "STOPPED");
+    run("uninstall", ctx(None)).await.unwrap();
+    assert!(!lxc_path.join(&name).exists());
+}
+
+/// A placeholder root file system (no `/sbin/provisio-init`): the emulator binds busybox in.
+fn placeholder_image(dir: &Path) -> ServedArtifact {
+    let root = dir.join("placeholder");
+    for d in ["bin", "etc", "proc", "sys", "dev", "tmp"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    let out = dir.join("placeholder.tar.gz");
+    assert!(
+        Command::new("tar")
+            .arg("-czf")
+            .arg(&out)
+            .arg("-C")
+            .arg(&root)
+            .arg(".")
+            .status()
+            .unwrap()
+            .success()
+    );
+    let bytes = std::fs::read(out).unwrap();
+    ServedArtifact {
+        name: "Placeholder_DA".into(),
+        file_name: "placeholder.tar.gz".into(),
+        url: String::new(),
+        size: bytes.len() as u64,
+        md5: provisio_engines::artifact_server::md5_hex(&bytes),
+        bytes: Arc::new(bytes),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mica_emulator_runs_real_containers_in_its_namespace_and_a_second_emulator_takes_over() {
+    use provisio_engines::drivers::mica::{MicaClient, MicaDriver, run_operation};
+    use provisio_engines::drivers::mica_api as api;
+    use provisio_engines::mica_emulator::{MicaEmulator, MicaOptions};
+    if !can_simulate_hosts() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let net = SimNet::ensure(&format!("test-mica-{}", std::process::id())).unwrap();
+    let _net = NetGuard(net.clone());
+    let host = net.add_host("MICA").unwrap();
+    let storage = dir.path().join("mica");
+    let lxc = storage.join("lxc").display().to_string();
+    let _guards: Vec<LxcGuard> = ["InfluxDB", "Placeholder"]
+        .iter()
+        .map(|n| LxcGuard {
+            netns: Some(host.netns.clone()),
+            lxc_path: lxc.clone(),
+            name: n.to_string(),
+        })
+        .collect();
+    let options = MicaOptions {
+        lxc: true,
+        host: Some(host.clone()),
+        // Inside the namespace, on the MICA's own address, as a real MICA would be.
+        listen: Some((host.ip, 443).into()),
+    };
+    let emu =
+        MicaEmulator::start_with("admin", "secret", storage.clone(), 1 << 30, options.clone())
+            .await
+            .unwrap();
+    let connections = r#"{"node":"InfluxDB","targets":[],"sources":[{"node":"NodeRED","types":["LXContainer"],"artifacts":["NodeREDContainer"],"host":"10.1.2.3","properties":{}}]}"#;
+    let inputs = |emu: &MicaEmulator| {
+        vec![
+            ("userName", "admin".to_string()),
+            ("userPassword", "secret".to_string()),
+            ("addresses", serde_json::to_string(&[emu.url()]).unwrap()),
+            (
+                "certificates",
+                serde_json::to_string(std::slice::from_ref(&emu.cert_pem)).unwrap(),
+            ),
+            ("port", "8082".to_string()),
+            ("connections", connections.to_string()),
+        ]
+    };
+    let d = MicaDriver::default();
+    let op = |node: &str, op: &str, emu: &MicaEmulator, a: Option<ServedArtifact>| {
+        let s = step(node, "LXContainerMICA", op, &inputs(emu));
+        let d = d.clone();
+        async move { run_operation(&d, &s, &ctx(a)).await }
+    };
+    op(
+        "InfluxDB",
+        "install",
+        &emu,
+        Some(image_with_service(dir.path())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        emu.container_state("InfluxDB").as_deref(),
+        Some("installed")
+    );
+    op("InfluxDB", "configure", &emu, None).await.unwrap();
+    let t = Instant::now();
+    op("InfluxDB", "start", &emu, None).await.unwrap();
+    eprintln!(
+        "MICA container started (JSON-RPC + lxc-start in its namespace) in {:?}",
+        t.elapsed()
+    );
+    assert_eq!(lxc_state_in(&host, &lxc, "InfluxDB"), "RUNNING");
+    assert_eq!(emu.container_state("InfluxDB").as_deref(), Some("running"));
+    let addr = format!("{}:8082", host.ip);
+    assert_eq!(wait_get(&addr, "/connections.json"), connections);
+    assert!(wait_get(&addr, "/inputs.env").contains("port='8082'\n"));
+
+    // A placeholder image runs too (busybox and an init bound in).
+    op(
+        "Placeholder",
+        "install",
+        &emu,
+        Some(placeholder_image(dir.path())),
+    )
+    .await
+    .unwrap();
+    op("Placeholder", "start", &emu, None).await.unwrap();
+    assert_eq!(lxc_state_in(&host, &lxc, "Placeholder"), "RUNNING");
+
+    // The deploy's process ends; the undeploy's emulator over the same storage takes over.
+    assert_eq!(emu.url(), format!("https://{}:443", host.ip));
+    drop(emu);
+    // (Its listener closes as its task ends: the port is free a moment later.)
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let emu2 = loop {
+        match MicaEmulator::start_with("admin", "secret", storage.clone(), 1 << 30, options.clone())
+            .await
+        {
+            Ok(e) => break e,
+            Err(e) if Instant::now() > deadline => panic!("{e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let mut c = MicaClient::connect(
+        &emu2.url(),
+        &serde_json::to_string(std::slice::from_ref(&emu2.cert_pem)).unwrap(),
+    )
+    .await
+    .unwrap();
+    c.login("admin", "secret").await.unwrap();
+    let st = c
+        .call(api::STATE, serde_json::json!({"name": "InfluxDB"}))
+        .await
+        .unwrap();
+    assert_eq!(st["state"], "running");
+    for node in ["InfluxDB", "Placeholder"] {
+        op(node, "stop", &emu2, None).await.unwrap();
+        assert_eq!(lxc_state_in(&host, &lxc, node), "STOPPED");
+        assert_eq!(emu2.container_state(node).as_deref(), Some("stopped"));
+        let out = op(node, "uninstall", &emu2, None).await.unwrap();
+        assert_eq!(out["uninstalledDeviceCount"], "1");
+        assert_eq!(emu2.container_state(node), None);
+        assert!(!storage.join("lxc").join(node).exists());
+    }
+    assert!(
+        http_get(&addr, "/inputs.env").is_err(),
+        "the service is gone"
+    );
+}
