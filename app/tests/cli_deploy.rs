@@ -171,7 +171,7 @@ fn thesis_scenario_deploys_and_undeploys_with_every_stand_in() {
         .unwrap()
         .to_string();
     let lxc = data.path().join("simulated").join(&id).join("lxc");
-    let running = Command::new("lxc-info")
+    let running = common::in_simulated_host(&id, "pi", "lxc-info")
         .args(["-P", &lxc.display().to_string(), "-n", "NodeRED", "-sH"])
         .output()
         .unwrap();
@@ -179,6 +179,8 @@ fn thesis_scenario_deploys_and_undeploys_with_every_stand_in() {
     let (code, out) = provisio(data.path(), &["undeploy", &id]);
     assert_eq!(code, 0, "{out}");
     assert!(!lxc.join("NodeRED").exists(), "container destroyed");
+    // The simulated hosts' network went with the last undeploy.
+    assert!(provisio_engines::simnet::SimNet::find(&id).is_none());
 }
 
 /// `deploy --simulate --watch` keeps the simulated devices running and prints their readings

@@ -148,7 +148,7 @@ fn cases() -> Vec<Case> {
     v.push(Case {
         code: "unsupported-operation",
         elements: e,
-        failure: "no operation 'configure'",
+        failure: "no operation 'create'",
     });
     let mut e = vec![node(
         "App",

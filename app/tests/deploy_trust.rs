@@ -250,7 +250,7 @@ fn the_yaml_thesis_scenario_deploys_with_the_same_steps_as_the_xml_one() {
     );
     assert_eq!(code, 0, "{x}");
     assert_eq!(steps(&y), steps(&x));
-    assert_eq!(steps(&y).len(), 9, "{y}");
+    assert_eq!(steps(&y).len(), 10, "{y}");
     for out in [&y, &x] {
         let id = instance_id(out, "deployed");
         let (code, o) = provisio(data.path(), &["undeploy", &id]);

@@ -51,7 +51,7 @@ impl SshdStandIn {
         Self::start_inner(dir, None, None)
     }
 
-    /// Starts sshd inside `host`'s network namespace on `<host ip>:22` (keys and config in
+    /// Starts sshd inside `host`'s network namespace on `<host ip>:<free port>` (keys and config in
     /// `dir`, key login for root only). What it runs, LXC containers included, shares that
     /// namespace: a container with `lxc.net.0.type = none` is reached at the host's address.
     pub fn start_in(dir: &Path, host: &crate::simnet::SimHost) -> Result<SshdStandIn, String> {
@@ -116,7 +116,15 @@ impl SshdStandIn {
         let auth_keys = dir.join("authorized_keys");
         std::fs::copy(client_key.with_extension("pub"), &auth_keys).map_err(|e| e.to_string())?;
         let (ip, port) = match host {
-            Some(h) => (std::net::IpAddr::V4(h.ip), 22),
+            // A free port: a second stand-in for the same host (an undeploy while a watching
+            // deploy still runs) must not collide with the first.
+            Some(h) => (
+                std::net::IpAddr::V4(h.ip),
+                h.bind_tcp(0)
+                    .and_then(|l| l.local_addr())
+                    .map_err(|e| format!("{}: {e}", h.netns))?
+                    .port(),
+            ),
             None => (
                 std::net::Ipv4Addr::LOCALHOST.into(),
                 TcpListener::bind("127.0.0.1:0")
@@ -182,7 +190,7 @@ impl SshdStandIn {
         })
     }
 
-    /// `ip:port` (`127.0.0.1:PORT`, or `<host ip>:22` in a simulated host).
+    /// `ip:port` (`127.0.0.1:PORT`, or `<host ip>:PORT` in a simulated host).
     pub fn address(&self) -> String {
         std::net::SocketAddr::new(self.ip, self.port).to_string()
     }

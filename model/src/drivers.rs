@@ -29,7 +29,7 @@ impl DriverKind {
     }
 
     /// Inputs the driver refuses to run without (per operation).
-    pub fn required_inputs(self, operation: &str, os_node: bool) -> &'static [&'static str] {
+    pub fn required_inputs(self, _operation: &str, os_node: bool) -> &'static [&'static str] {
         match self {
             DriverKind::NodeMcu => &[
                 "pubSubServer",
@@ -39,7 +39,6 @@ impl DriverKind {
             ],
             DriverKind::Raspberry if os_node => &["addresses"],
             DriverKind::Raspberry => &["addresses"],
-            DriverKind::Mica if operation == "configure" => &[],
             DriverKind::Mica => &["addresses", "certificates"],
         }
     }
@@ -60,13 +59,12 @@ impl DriverKind {
 
     /// Lifecycle operations the driver implements.
     pub fn supports(self, operation: &str) -> bool {
-        match self {
-            DriverKind::Mica => matches!(operation, "install" | "start" | "stop" | "uninstall"),
-            _ => matches!(
-                operation,
-                "install" | "configure" | "start" | "stop" | "uninstall"
-            ),
-        }
+        // Every driver: MICA's configure writes the container's /etc/provisio files only.
+        let _ = self;
+        matches!(
+            operation,
+            "install" | "configure" | "start" | "stop" | "uninstall"
+        )
     }
 }
 

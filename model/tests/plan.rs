@@ -42,8 +42,9 @@ fn thesis_deploy_order_hosts_and_connection_targets_first() {
     // Lifecycle order within a node.
     assert!(pos("SensorPublisher.install") < pos("SensorPublisher.configure"));
     assert!(pos("SensorPublisher.configure") < pos("SensorPublisher.start"));
-    // MICA has no configure.
-    assert!(!plan.steps.iter().any(|s| s.id == "InfluxDB.configure"));
+    // MICA's configure (its /etc/provisio files) runs between install and start.
+    assert!(pos("InfluxDB.install") < pos("InfluxDB.configure"));
+    assert!(pos("InfluxDB.configure") < pos("InfluxDB.start"));
     // Hardware nodes have no steps.
     assert!(
         !plan
@@ -248,7 +249,7 @@ fn containers_receive_their_connects_to_neighbours() {
     // Found down the source's HostedOn stack (NodeMCU), not on the app itself.
     assert_eq!(s["properties"]["pubSubServer"], "tcp://192.168.0.27:1883");
     // Secrets never travel: the MICA password is a deploy input of a secret name.
-    let influx = conn("InfluxDB.start");
+    let influx = conn("InfluxDB.configure");
     let src = &influx["sources"][0];
     assert_eq!(src["node"], "NodeRED");
     assert_eq!(src["host"], "192.168.0.19");

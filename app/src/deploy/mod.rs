@@ -6,6 +6,7 @@ pub mod artifacts;
 pub mod await_devices;
 pub mod services;
 pub mod sim_connections;
+pub mod sim_hosts;
 pub mod simulate;
 
 use provisio_engines::drivers::nodemcu::{NodeMcuConfig, NodeMcuDriver};
@@ -250,7 +251,15 @@ pub async fn undeploy(
     let mut opts = opts.clone();
     opts.simulate = instance.simulated;
     instance.phase = "undeploying".into();
-    run(&loaded, &st, plan, instance, &opts, events, cancel).await
+    let mut out = run(&loaded, &st, plan, instance, &opts, events.clone(), cancel).await?;
+    if out.instance.simulated && out.instance.phase == "undeployed" {
+        // The simulated hosts served their last undeploy: their network goes too.
+        out.stand_ins.clear();
+        if let Err(e) = sim_hosts::remove_network(&out.instance.id) {
+            events.log(Level::Warn, None, format!("simulated network: {e}"));
+        }
+    }
+    Ok(out)
 }
 
 async fn run(
@@ -269,12 +278,6 @@ async fn run(
     // Simulation: the embedded broker replaces pubSubServer, a fleet stands in for the devices.
     let mut fleets = Vec::new();
     let mut registry = DriverRegistry::new();
-    registry.insert(
-        "nodemcu",
-        Arc::new(NodeMcuDriver {
-            config: opts.nodemcu.clone(),
-        }),
-    );
     let mut raspberry = RaspberryConfig::default();
     if let HostKeys::KnownHosts { accept_new, .. } = &mut raspberry.host_keys {
         *accept_new = opts.accept_new_host_keys;
@@ -286,50 +289,96 @@ async fn run(
         .iter()
         .map(|s| driver_key(lib, &s.node_type))
         .collect();
+    let mut gates = std::collections::HashMap::new();
     if opts.simulate {
-        fleets = simulate::start_fleets(&mut plan, &keys, services, opts, &instance, &events)
-            .await
-            .map_err(DeployError::Setup)?;
-        match simulate::start_pi_standin(&mut plan, &keys, opts, &instance, &mut aliases) {
-            Ok(Some((sshd, config))) => {
-                events.log(
-                    Level::Info,
-                    None,
-                    format!(
-                        "simulated Raspberry Pi: sshd on {} (host key {})",
-                        sshd.address(),
-                        sshd.host_fingerprint
+        let root = sim_hosts::sim_root(opts, &instance);
+        let mut hosts = sim_connections::HostMap::new();
+        let mut broker_url = None;
+        match sim_hosts::network(&keys, &instance) {
+            None => {}
+            // Without root/iproute2 the Pi and MICA steps fail with this reason; the rest runs.
+            Some(Err(e)) => events.log(Level::Error, None, format!("no simulated hosts: {e}")),
+            Some(Ok(net)) => {
+                match sim_hosts::start_pi(&mut plan, &keys, &net, &root, &mut hosts, &mut aliases) {
+                    Ok(Some((sshd, config))) => {
+                        events.log(
+                            Level::Info,
+                            None,
+                            format!(
+                                "simulated Raspberry Pi: sshd on {} (host key {})",
+                                sshd.address(),
+                                sshd.host_fingerprint
+                            ),
+                        );
+                        raspberry = config;
+                        standins.push(Box::new(sshd));
+                    }
+                    Ok(None) => {}
+                    Err(e) => events.log(
+                        Level::Error,
+                        None,
+                        format!("no simulated Raspberry Pi: {e}"),
                     ),
-                );
-                raspberry = config;
-                standins.push(Box::new(sshd));
+                }
+                match sim_hosts::start_mica(&mut plan, &keys, &net, &root, &mut hosts, &mut aliases)
+                    .await
+                {
+                    Ok(Some(emu)) => {
+                        events.log(
+                            Level::Info,
+                            None,
+                            format!("simulated MICA: emulator on {}", emu.url()),
+                        );
+                        standins.push(Box::new(emu));
+                    }
+                    Ok(None) => {}
+                    Err(e) => events.log(Level::Error, None, format!("no simulated MICA: {e}")),
+                }
+                // Containers reach the embedded broker at the bridge.
+                if let Some(b) = &services.broker {
+                    match provisio_engines::simnet::forward((net.gateway, 0).into(), b.addr()).await
+                    {
+                        Ok(relay) => {
+                            broker_url = Some(format!("tcp://{}", relay.addr()));
+                            standins.push(Box::new(relay));
+                        }
+                        Err(e) => events.log(
+                            Level::Warn,
+                            None,
+                            format!("containers cannot reach the embedded broker: {e}"),
+                        ),
+                    }
+                }
             }
-            Ok(None) => {}
-            // Without root/sshd/LXC the Pi steps fail with this reason; the rest still runs.
-            Err(e) => events.log(
-                Level::Error,
-                None,
-                format!("no simulated Raspberry Pi: {e}"),
-            ),
         }
-        match simulate::start_mica_standin(&mut plan, &keys, opts, &instance, &mut aliases).await {
-            Ok(Some(emu)) => {
-                events.log(
-                    Level::Info,
-                    None,
-                    format!("simulated MICA: emulator on {}", emu.url()),
-                );
-                standins.push(Box::new(emu));
-            }
-            Ok(None) => {}
-            Err(e) => events.log(Level::Error, None, format!("no simulated MICA: {e}")),
-        }
+        let started =
+            simulate::start_fleets(&mut plan, &keys, services, opts, &instance, &hosts, &events)
+                .await
+                .map_err(DeployError::Setup)?;
+        fleets = started.fleets;
+        gates = started.gates;
+        sim_connections::rewrite(&mut plan, &keys, &hosts, broker_url.as_deref())
+            .map_err(DeployError::Setup)?;
     }
     registry.insert(
         "mica",
         Arc::new(provisio_engines::drivers::mica::MicaDriver::default()),
     );
     registry.insert("raspberry", Arc::new(RaspberryDriver { config: raspberry }));
+    let nodemcu: Arc<dyn provisio_engines::engine::driver::Driver> = Arc::new(NodeMcuDriver {
+        config: opts.nodemcu.clone(),
+    });
+    registry.insert(
+        "nodemcu",
+        if gates.is_empty() {
+            nodemcu
+        } else {
+            Arc::new(await_devices::AwaitDevices {
+                inner: nodemcu,
+                gates,
+            })
+        },
+    );
     let token = provisio_engines::artifact_server::new_token();
     let mut prepared = Vec::new();
     for (step, key) in plan.steps.iter_mut().zip(&keys) {

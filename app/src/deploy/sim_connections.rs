@@ -1,92 +1,143 @@
-//! A simulated deploy points the planner's `connections` documents at the stand-ins: a
-//! neighbour's host written in the topology (a Pi's or MICA's address) becomes its stand-in's
-//! address, and a device group's broker (`pubSubServer`) becomes the embedded broker as the
-//! stand-ins' networks reach it. Nothing in a simulated deploy contacts a topology address.
+//! A simulated deploy points what containers are told at the stand-ins: a host written in the
+//! topology (a Pi's or MICA's address) becomes its stand-in's address in the planner's
+//! `connections` documents and in the containers' other inputs, and a broker outside the
+//! topology (`pubSubServer`) becomes the embedded broker as the stand-ins' networks reach it.
+//! Nothing in a simulated deploy contacts a topology address.
 
-use provisio_model::plan::{CONNECTIONS_INPUT, Plan};
-use serde_json::Value;
+use provisio_engines::drivers::container_files::rewrite_connections;
+use provisio_model::plan::{CONNECTIONS_INPUT, Plan, first_host};
 use std::collections::BTreeMap;
 
-/// Rewrites every step's `connections` input: hosts by `hosts` (topology host → stand-in
-/// host), `pubSubServer` properties to `broker` when given.
-pub fn rewrite(plan: &mut Plan, hosts: &BTreeMap<String, String>, broker: Option<&str>) {
-    for step in &mut plan.steps {
+/// Topology host → stand-in host.
+pub type HostMap = BTreeMap<String, String>;
+
+/// Inputs the stand-in code sets itself (device addresses, credentials, pins).
+const STAND_IN_INPUTS: &[&str] = &[
+    "addresses",
+    "userName",
+    "userPassword",
+    "certificates",
+    CONNECTIONS_INPUT,
+];
+
+/// Rewrites the inputs of container steps (`keys` = each step's driver key).
+pub fn rewrite(
+    plan: &mut Plan,
+    keys: &[Option<&'static str>],
+    hosts: &HostMap,
+    broker: Option<&str>,
+) -> Result<(), String> {
+    for (step, key) in plan.steps.iter_mut().zip(keys) {
+        if !matches!(key, Some("raspberry" | "mica")) {
+            continue;
+        }
         for input in &mut step.inputs {
-            if input.name != CONNECTIONS_INPUT {
-                continue;
-            }
-            if let Ok(mut doc) = serde_json::from_str::<Value>(&input.value) {
-                for side in ["targets", "sources"] {
-                    if let Some(list) = doc.get_mut(side).and_then(Value::as_array_mut) {
-                        for n in list {
-                            rewrite_neighbour(n, hosts, broker);
-                        }
-                    }
-                }
-                input.value = doc.to_string();
+            if input.name == CONNECTIONS_INPUT {
+                input.value = rewrite_connections(
+                    &input.value,
+                    |h| hosts.get(h).cloned(),
+                    |k, v| Some(property(k, v, hosts, broker)),
+                )?;
+            } else if !STAND_IN_INPUTS.contains(&input.name.as_str()) {
+                input.value = property(&input.name, &input.value, hosts, broker);
             }
         }
     }
+    Ok(())
 }
 
-fn rewrite_neighbour(n: &mut Value, hosts: &BTreeMap<String, String>, broker: Option<&str>) {
-    let mapped = n
-        .get("host")
-        .and_then(Value::as_str)
-        .and_then(|h| hosts.get(h))
-        .cloned();
-    if let Some(h) = mapped {
-        n["host"] = Value::String(h);
+/// One value as a container on a stand-in must see it.
+fn property(name: &str, value: &str, hosts: &HostMap, broker: Option<&str>) -> String {
+    if name == "pubSubServer" {
+        return broker_url(value, hosts, broker);
     }
-    if let (Some(url), Some(props)) = (
-        broker,
-        n.get_mut("properties").and_then(Value::as_object_mut),
-    ) && props.contains_key("pubSubServer")
-    {
-        props.insert("pubSubServer".into(), Value::String(url.to_string()));
+    replace_hosts(value, hosts)
+}
+
+/// A device group's broker as seen from the stand-ins: a broker on a simulated host keeps its
+/// port at the stand-in's address; any other broker is the embedded one.
+pub fn broker_url(value: &str, hosts: &HostMap, embedded: Option<&str>) -> String {
+    match first_host(value).and_then(|h| hosts.get(&h)) {
+        Some(_) => replace_hosts(value, hosts),
+        None => embedded.map_or_else(|| value.to_string(), str::to_string),
     }
+}
+
+/// Every whole occurrence of a topology host replaced by its stand-in (`192.168.0.2` does
+/// not match inside `192.168.0.20`).
+pub fn replace_hosts(value: &str, hosts: &HostMap) -> String {
+    let mut out = value.to_string();
+    for (from, to) in hosts {
+        out = replace_whole(&out, from, to);
+    }
+    out
+}
+
+fn replace_whole(s: &str, from: &str, to: &str) -> String {
+    if from.is_empty() {
+        return s.to_string();
+    }
+    let part =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(from) {
+        let before = if i > 0 {
+            rest[..i].chars().last()
+        } else {
+            out.chars().last()
+        };
+        let after = rest[i + from.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        if part(before) || part(after) {
+            out.push_str(from);
+        } else {
+            out.push_str(to);
+        }
+        rest = &rest[i + from.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use provisio_model::plan::{InputSource, PlanKind, ResolvedInput, Step};
+
+    fn hosts() -> HostMap {
+        BTreeMap::from([
+            ("192.168.0.2".to_string(), "10.1.2.2".to_string()),
+            ("192.168.0.20".to_string(), "10.1.2.3".to_string()),
+        ])
+    }
 
     #[test]
-    fn hosts_and_brokers_point_at_stand_ins() {
-        let value = r#"{"node":"NodeRED","targets":[{"node":"InfluxDB","host":"192.168.0.20","properties":{"port":"8086"}}],"sources":[{"node":"S","host":null,"properties":{"pubSubServer":"tcp://192.168.0.27:1883"}}]}"#;
-        let mut plan = Plan {
-            kind: PlanKind::Deploy,
-            service_template: provisio_model::QName::new("ns", "st"),
-            steps: vec![Step {
-                id: "NodeRED.configure".into(),
-                node: "NodeRED".into(),
-                node_type: provisio_model::QName::new("ns", "t"),
-                interface: "i".into(),
-                operation: "configure".into(),
-                inputs: vec![ResolvedInput {
-                    name: CONNECTIONS_INPUT.into(),
-                    value: value.into(),
-                    source: InputSource::Own,
-                    secret: false,
-                }],
-                outputs: vec![],
-                artifacts: vec![],
-                deps: vec![],
-                stage: 0,
-            }],
-            stages: vec![vec![0]],
-            node_order: vec![],
-        };
-        let hosts = BTreeMap::from([("192.168.0.20".to_string(), "10.1.2.3".to_string())]);
-        rewrite(&mut plan, &hosts, Some("tcp://10.1.2.1:1883"));
-        let v: Value = serde_json::from_str(plan.steps[0].input("connections").unwrap()).unwrap();
-        assert_eq!(v["targets"][0]["host"], "10.1.2.3");
-        assert_eq!(v["targets"][0]["properties"]["port"], "8086");
-        assert_eq!(v["sources"][0]["host"], Value::Null);
+    fn whole_hosts_only() {
+        let h = hosts();
         assert_eq!(
-            v["sources"][0]["properties"]["pubSubServer"],
-            "tcp://10.1.2.1:1883"
+            replace_hosts("http://192.168.0.20:8086/x", &h),
+            "http://10.1.2.3:8086/x"
+        );
+        assert_eq!(replace_hosts("192.168.0.2", &h), "10.1.2.2");
+        assert_eq!(replace_hosts("192.168.0.21", &h), "192.168.0.21");
+        assert_eq!(replace_hosts("a192.168.0.2", &h), "a192.168.0.2");
+        assert_eq!(
+            replace_hosts(r#"["192.168.0.2","192.168.0.20"]"#, &h),
+            r#"["10.1.2.2","10.1.2.3"]"#
+        );
+    }
+
+    #[test]
+    fn brokers_on_simulated_hosts_keep_their_port_others_are_the_embedded_one() {
+        let h = hosts();
+        let emb = Some("tcp://10.1.2.1:41883");
+        assert_eq!(
+            broker_url("tcp://192.168.0.2:1883", &h, emb),
+            "tcp://10.1.2.2:1883"
+        );
+        assert_eq!(
+            broker_url("tcp://192.168.0.27:1883", &h, emb),
+            "tcp://10.1.2.1:41883"
         );
     }
 }

@@ -5,13 +5,14 @@
 
 use super::DeployOptions;
 use super::services::Services;
+use super::sim_connections::HostMap;
 use provisio_engines::drivers::nodemcu::parse_hardware_ids;
 use provisio_engines::engine::instance::InstanceState;
 use provisio_engines::events::{EventSink, Level};
-use provisio_firmware::agent::runner::BrokerAddr;
-use provisio_firmware::{Fleet, FleetConfig, FleetHandle};
+use provisio_firmware::agent::runner::parse_broker_url;
+use provisio_firmware::{Fleet, FleetConfig, FleetHandle, OnlineGauge};
 use provisio_model::plan::{InputSource, Plan};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 /// The node whose devices a step addresses: where its hardwareIds came from.
@@ -26,26 +27,43 @@ pub fn device_node(step: &provisio_model::plan::Step) -> String {
         .unwrap_or_else(|| step.node.clone())
 }
 
+/// Simulated device groups: their fleets, and for groups whose broker is a container of the
+/// same deployment, the gate their first step waits at (see `await_devices`).
+pub struct Fleets {
+    pub fleets: Vec<FleetHandle>,
+    pub gates: HashMap<String, (OnlineGauge, usize)>,
+}
+
+/// Starts a fleet per device group. A group whose `pubSubServer` is on a simulated host
+/// (`hosts`: a broker container of this deployment) connects to that container once it runs;
+/// every other group uses the embedded broker.
 pub async fn start_fleets(
     plan: &mut Plan,
     keys: &[Option<&'static str>],
     services: &Services,
     opts: &DeployOptions,
     instance: &InstanceState,
+    hosts: &HostMap,
     events: &EventSink,
-) -> Result<Vec<FleetHandle>, String> {
-    let Some(broker) = &services.broker else {
-        return Ok(Vec::new());
+) -> Result<Fleets, String> {
+    let mut out = Fleets {
+        fleets: Vec::new(),
+        gates: HashMap::new(),
     };
-    let url = broker.url();
-    let mut groups: BTreeMap<String, (Vec<String>, String, String)> = BTreeMap::new();
+    let Some(broker) = &services.broker else {
+        return Ok(out);
+    };
+    let embedded = broker.url();
+    let mut groups: BTreeMap<String, (Vec<String>, String, String, String)> = BTreeMap::new();
     for (step, key) in plan.steps.iter_mut().zip(keys) {
         if *key != Some("nodemcu") {
             continue;
         }
+        let mut url = embedded.clone();
         for i in &mut step.inputs {
             if i.name == "pubSubServer" {
-                i.value = url.clone();
+                i.value = super::sim_connections::broker_url(&i.value, hosts, Some(&embedded));
+                url = i.value.clone();
             }
         }
         // The embedded broker is plain TCP and anonymous: the real broker's TLS settings and
@@ -61,25 +79,26 @@ pub async fn start_fleets(
             .to_string();
         groups
             .entry(device_node(step))
-            .or_insert((ids, control, response));
+            .or_insert((ids, control, response, url));
     }
     // Device state belongs to the deployment that created it (undeploy reuses it).
     let sim_root = opts
         .data_dir
         .join("simulated")
         .join(instance_root(instance));
-    let mut fleets = Vec::new();
-    for (node, (ids, control, response)) in groups {
-        let addr = BrokerAddr {
-            host: broker.addr().ip().to_string(),
-            port: broker.addr().port(),
-        };
+    for (node, (ids, control, response, url)) in groups {
+        let (addr, _) = parse_broker_url(&url).map_err(|e| format!("{node}: {e}"))?;
+        let in_topology = url != embedded;
         let mut cfg = FleetConfig::new(ids.clone(), addr, control, response, sim_root.join(&node));
         cfg.faults = opts.faults.clone();
         cfg.seed = opts.seed;
         let fleet = Fleet::spawn(cfg).map_err(|e| format!("simulated devices of {node}: {e}"))?;
         let expected = ids.iter().filter(|id| !fleet.faults(id).offline).count();
-        if !fleet.wait_online(expected, Duration::from_secs(20)).await {
+        if in_topology {
+            // The broker container starts during the deploy: the group's first step waits.
+            out.gates
+                .insert(node.clone(), (fleet.online_gauge(), expected));
+        } else if !fleet.wait_online(expected, Duration::from_secs(20)).await {
             events.log(
                 Level::Warn,
                 Some(&node),
@@ -94,9 +113,9 @@ pub async fn start_fleets(
             Some(&node),
             format!("{} simulated NodeMCU(s) on {url}", ids.len()),
         );
-        fleets.push(fleet);
+        out.fleets.push(fleet);
     }
-    Ok(fleets)
+    Ok(out)
 }
 
 /// Deploy and undeploy of one instance share its device state directory.
@@ -131,107 +150,4 @@ pub fn fill_missing_inputs(
                 .or_insert_with(|| value.to_string());
         }
     }
-}
-
-/// The stand-in for a plan's Raspberry Pi steps: a local sshd (this machine's LXC), the steps'
-/// addresses and user pointed at it, and a driver configured to trust exactly its host key.
-pub fn start_pi_standin(
-    plan: &mut Plan,
-    keys: &[Option<&'static str>],
-    opts: &DeployOptions,
-    instance: &InstanceState,
-    aliases: &mut BTreeMap<String, String>,
-) -> Result<
-    Option<(
-        provisio_engines::standin::SshdStandIn,
-        provisio_engines::drivers::raspberry::RaspberryConfig,
-    )>,
-    String,
-> {
-    if !keys.contains(&Some("raspberry")) {
-        return Ok(None);
-    }
-    let root = opts
-        .data_dir
-        .join("simulated")
-        .join(instance_root(instance));
-    let sshd = provisio_engines::standin::SshdStandIn::start(&root.join("pi-sshd"))?;
-    let lxc_path = root.join("lxc");
-    std::fs::create_dir_all(&lxc_path).map_err(|e| format!("{}: {e}", lxc_path.display()))?;
-    let addresses = serde_json::to_string(&[sshd.address()]).unwrap_or_default();
-    for (step, key) in plan.steps.iter_mut().zip(keys) {
-        if *key != Some("raspberry") {
-            continue;
-        }
-        for i in &mut step.inputs {
-            match i.name.as_str() {
-                "addresses" => {
-                    aliases.extend(alias(&sshd.address(), &i.value));
-                    i.value = addresses.clone()
-                }
-                "userName" => i.value = "root".into(),
-                _ => {}
-            }
-        }
-    }
-    let config = provisio_engines::drivers::raspberry::RaspberryConfig {
-        host_keys: provisio_engines::drivers::ssh::HostKeys::Pinned(vec![
-            sshd.host_fingerprint.clone(),
-        ]),
-        key: Some(sshd.client_key.clone()),
-        lxc_path: lxc_path.display().to_string(),
-        default_config: provisio_engines::standin::standin_lxc_config(&root.join("pi-sshd"))?,
-        timeout: Duration::from_secs(120),
-    };
-    Ok(Some((sshd, config)))
-}
-
-/// The stand-in for a plan's MICA steps: the MICA emulator, with the steps' addresses,
-/// credentials and pinned certificates pointed at it.
-pub async fn start_mica_standin(
-    plan: &mut Plan,
-    keys: &[Option<&'static str>],
-    opts: &DeployOptions,
-    instance: &InstanceState,
-    aliases: &mut BTreeMap<String, String>,
-) -> Result<Option<provisio_engines::mica_emulator::MicaEmulator>, String> {
-    if !keys.contains(&Some("mica")) {
-        return Ok(None);
-    }
-    let root = opts
-        .data_dir
-        .join("simulated")
-        .join(instance_root(instance))
-        .join("mica");
-    let emu =
-        provisio_engines::mica_emulator::MicaEmulator::start("admin", "simulated", root, 8 << 30)
-            .await?;
-    let addresses = serde_json::to_string(&[emu.url()]).unwrap_or_default();
-    let certs = serde_json::to_string(std::slice::from_ref(&emu.cert_pem)).unwrap_or_default();
-    for (step, key) in plan.steps.iter_mut().zip(keys) {
-        if *key != Some("mica") {
-            continue;
-        }
-        for i in &mut step.inputs {
-            match i.name.as_str() {
-                "addresses" => {
-                    aliases.extend(alias(&emu.url(), &i.value));
-                    i.value = addresses.clone()
-                }
-                "certificates" => i.value = certs.clone(),
-                "userName" => i.value = "admin".into(),
-                "userPassword" => i.value = "simulated".into(),
-                _ => {}
-            }
-        }
-    }
-    Ok(Some(emu))
-}
-
-/// The pair (stand-in, first address of the template's list).
-fn alias(standin: &str, original_list: &str) -> Option<(String, String)> {
-    serde_json::from_str::<Vec<String>>(original_list)
-        .ok()
-        .and_then(|l| l.into_iter().next())
-        .map(|first| (standin.to_string(), first))
 }

@@ -92,3 +92,16 @@ pub fn summary(rx: &mut UnboundedReceiver<DeployEvent>) -> String {
     }
     out
 }
+
+/// `program` run inside the network namespace of the simulated host `label` (`pi`, `mica`)
+/// of instance `id`: LXC answers for a container only inside the namespace it runs in.
+pub fn in_simulated_host(id: &str, label: &str, program: &str) -> Command {
+    let net = provisio_engines::simnet::SimNet::find(id)
+        .unwrap_or_else(|| panic!("instance {id} has no simulated network"));
+    let host = net
+        .hosts()
+        .into_iter()
+        .find(|h| h.netns.ends_with(&format!("-{label}")))
+        .unwrap_or_else(|| panic!("instance {id} has no simulated host {label}"));
+    host.exec(program)
+}

@@ -26,7 +26,12 @@ pub fn inputs_env(step: &Step) -> String {
     let mut out =
         String::from("# Written by Provisio: the inputs of this container's configure step\n");
     for i in &step.inputs {
-        if is_shell_name(&i.name) && !i.secret && !is_secret_name(&i.name) {
+        // The connections have their own file.
+        if is_shell_name(&i.name)
+            && !i.secret
+            && !is_secret_name(&i.name)
+            && i.name != provisio_model::plan::CONNECTIONS_INPUT
+        {
             out.push_str(&format!("{}={}\n", i.name, super::raspberry::sh(&i.value)));
         }
     }

@@ -1,0 +1,156 @@
+//! Simulated unconstrained hosts for `--simulate`: one private network per instance (a bridge
+//! and a network namespace per simulated host, `provisio_engines::simnet`), a Raspberry Pi
+//! stand-in (a real sshd in its namespace, this machine's LXC) and a MICA emulator whose real
+//! LXC containers share its namespace. Containers listen on their usual ports at their host's
+//! stand-in address; the embedded broker is forwarded to the bridge so they reach it.
+
+use super::DeployOptions;
+use super::sim_connections::HostMap;
+use provisio_engines::drivers::raspberry::RaspberryConfig;
+use provisio_engines::engine::instance::InstanceState;
+use provisio_engines::mica_emulator::{MicaEmulator, MicaOptions};
+use provisio_engines::simnet::SimNet;
+use provisio_engines::standin::SshdStandIn;
+use provisio_model::plan::{Plan, first_host};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where a simulated instance keeps its stand-ins' state.
+pub fn sim_root(opts: &DeployOptions, instance: &InstanceState) -> PathBuf {
+    opts.data_dir.join("simulated").join(&instance.id)
+}
+
+/// The instance's network, when its plan has Pi or MICA steps.
+pub fn network(
+    keys: &[Option<&'static str>],
+    instance: &InstanceState,
+) -> Option<Result<SimNet, String>> {
+    keys.iter()
+        .any(|k| matches!(k, Some("raspberry" | "mica")))
+        .then(|| SimNet::ensure(&instance.id))
+}
+
+/// Removes the network of a simulated instance (after its undeploy); what still runs in its
+/// namespaces ends.
+pub fn remove_network(instance_id: &str) -> Result<(), String> {
+    match SimNet::find(instance_id) {
+        Some(net) => net.remove(),
+        None => Ok(()),
+    }
+}
+
+/// Records `original` (a template's address list) → `standin` in `hosts` and the device alias
+/// (stand-in address → the template's first address) in `aliases`.
+fn map_host(
+    hosts: &mut HostMap,
+    aliases: &mut BTreeMap<String, String>,
+    original: &str,
+    standin_host: &str,
+    standin_address: &str,
+) {
+    let first = serde_json::from_str::<Vec<String>>(original)
+        .ok()
+        .and_then(|l| l.into_iter().next())
+        .unwrap_or_else(|| original.to_string());
+    if let Some(h) = first_host(original) {
+        hosts.insert(h, standin_host.to_string());
+    }
+    aliases.insert(standin_address.to_string(), first);
+}
+
+/// The Raspberry Pi stand-in: sshd in the namespace `pi`, the steps' addresses and user
+/// pointed at it, and a driver that trusts exactly its host key.
+pub fn start_pi(
+    plan: &mut Plan,
+    keys: &[Option<&'static str>],
+    net: &SimNet,
+    root: &std::path::Path,
+    hosts: &mut HostMap,
+    aliases: &mut BTreeMap<String, String>,
+) -> Result<Option<(SshdStandIn, RaspberryConfig)>, String> {
+    if !keys.contains(&Some("raspberry")) {
+        return Ok(None);
+    }
+    let host = net.add_host("pi")?;
+    let sshd = SshdStandIn::start_in(&root.join("pi-sshd"), &host)?;
+    let lxc_path = root.join("lxc");
+    std::fs::create_dir_all(&lxc_path).map_err(|e| format!("{}: {e}", lxc_path.display()))?;
+    let addresses = serde_json::to_string(&[sshd.address()]).unwrap_or_default();
+    for (step, key) in plan.steps.iter_mut().zip(keys) {
+        if *key != Some("raspberry") {
+            continue;
+        }
+        for i in &mut step.inputs {
+            match i.name.as_str() {
+                "addresses" => {
+                    map_host(
+                        hosts,
+                        aliases,
+                        &i.value,
+                        &host.ip.to_string(),
+                        &sshd.address(),
+                    );
+                    i.value = addresses.clone()
+                }
+                "userName" => i.value = "root".into(),
+                _ => {}
+            }
+        }
+    }
+    let config = RaspberryConfig {
+        host_keys: provisio_engines::drivers::ssh::HostKeys::Pinned(vec![
+            sshd.host_fingerprint.clone(),
+        ]),
+        key: Some(sshd.client_key.clone()),
+        lxc_path: lxc_path.display().to_string(),
+        default_config: provisio_engines::standin::standin_lxc_config(&root.join("pi-sshd"))?,
+        timeout: Duration::from_secs(120),
+    };
+    Ok(Some((sshd, config)))
+}
+
+/// The MICA stand-in: the emulator listening at the namespace `mica`'s address,
+/// running its containers with LXC in that namespace; the steps' addresses, credentials and
+/// pinned certificates pointed at it.
+pub async fn start_mica(
+    plan: &mut Plan,
+    keys: &[Option<&'static str>],
+    net: &SimNet,
+    root: &std::path::Path,
+    hosts: &mut HostMap,
+    aliases: &mut BTreeMap<String, String>,
+) -> Result<Option<MicaEmulator>, String> {
+    if !keys.contains(&Some("mica")) {
+        return Ok(None);
+    }
+    let host = net.add_host("mica")?;
+    let options = MicaOptions {
+        lxc: true,
+        host: Some(host.clone()),
+        // A free port, so a second emulator (an undeploy while a watching deploy runs) fits.
+        listen: Some((host.ip, 0).into()),
+    };
+    let emu =
+        MicaEmulator::start_with("admin", "simulated", root.join("mica"), 8 << 30, options).await?;
+    let addresses = serde_json::to_string(&[emu.url()]).unwrap_or_default();
+    let certs = serde_json::to_string(std::slice::from_ref(&emu.cert_pem)).unwrap_or_default();
+    for (step, key) in plan.steps.iter_mut().zip(keys) {
+        if *key != Some("mica") {
+            continue;
+        }
+        for i in &mut step.inputs {
+            match i.name.as_str() {
+                "addresses" => {
+                    map_host(hosts, aliases, &i.value, &host.ip.to_string(), &emu.url());
+                    i.value = addresses.clone()
+                }
+                "certificates" => i.value = certs.clone(),
+                "userName" => i.value = "admin".into(),
+                "userPassword" => i.value = "simulated".into(),
+                _ => {}
+            }
+        }
+    }
+    Ok(Some(emu))
+}
