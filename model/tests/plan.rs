@@ -233,6 +233,10 @@ fn containers_receive_their_connects_to_neighbours() {
     // Node-RED (Pi configure): its InfluxDB target on the MICA, its sensor sources' broker.
     let nr = conn("NodeRED.configure");
     assert_eq!(nr["node"], "NodeRED");
+    // Its own host and properties (down its stack: the Raspbian's user, no password).
+    assert_eq!(nr["host"], "192.168.0.19", "{nr}");
+    assert_eq!(nr["properties"]["userName"], "pi");
+    assert!(nr["properties"].get("userPassword").is_none());
     let t = &nr["targets"][0];
     assert_eq!(t["node"], "InfluxDB");
     assert_eq!(t["host"], "192.168.0.20");

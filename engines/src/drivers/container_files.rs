@@ -35,6 +35,25 @@ pub fn inputs_env(step: &Step) -> String {
             out.push_str(&format!("{}={}\n", i.name, super::raspberry::sh(&i.value)));
         }
     }
+    // The node's own properties (the planner puts them in `connections`): a port or a
+    // database name is a property, not an operation input.
+    let own = step
+        .input(provisio_model::plan::CONNECTIONS_INPUT)
+        .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok());
+    if let Some(props) = own
+        .as_ref()
+        .and_then(|c| c.get("properties"))
+        .and_then(|p| p.as_object())
+    {
+        for (k, v) in props {
+            let given = step.inputs.iter().any(|i| &i.name == k);
+            if let (false, true, false, Some(v)) =
+                (given, is_shell_name(k), is_secret_name(k), v.as_str())
+            {
+                out.push_str(&format!("{k}={}\n", super::raspberry::sh(v)));
+            }
+        }
+    }
     out
 }
 
@@ -195,6 +214,23 @@ mod tests {
         assert!(env.contains("port='1880'\n"), "{env}");
         assert!(env.contains("title='it'\\''s'\n"), "{env}");
         assert!(!env.contains("hunter2") && !env.contains("t0k") && !env.contains("bad-name"));
+    }
+
+    #[test]
+    fn env_has_the_nodes_own_properties_after_its_inputs() {
+        let c = r#"{"node":"Db","properties":{"database":"flex4apps","httpPort":"8086","port":"9","adminPassword":"pw"},"targets":[],"sources":[]}"#;
+        let env = inputs_env(&step(&[("port", "1880"), ("connections", c)]));
+        assert!(env.contains("database='flex4apps'\n"), "{env}");
+        assert!(env.contains("httpPort='8086'\n"), "{env}");
+        // An input wins over the property of the same name; secrets and the document stay out.
+        assert!(
+            env.contains("port='1880'\n") && !env.contains("port='9'"),
+            "{env}"
+        );
+        assert!(
+            !env.contains("pw") && !env.contains("connections="),
+            "{env}"
+        );
     }
 
     #[test]

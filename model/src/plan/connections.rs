@@ -1,5 +1,6 @@
-//! The planner-computed `connections` input: a node's ConnectsTo neighbours (targets and
-//! sources) with their types, artifacts, host address and properties, as one JSON document a
+//! The planner-computed `connections` input: a node's own host and properties and its
+//! ConnectsTo neighbours (targets and sources) with their types, artifacts, host address and
+//! properties, as one JSON document a
 //! container reads at start (`/etc/provisio/connections.json`). This is how a Node-RED
 //! container learns its broker and its InfluxDB from the topology instead of from an image.
 
@@ -74,8 +75,13 @@ pub(crate) fn connections_json(ctx: &Ctx<'_, '_>, node: &str) -> String {
             .map(|id| neighbour(ctx, id))
             .collect()
     };
+    // The node itself too: a container reads its own properties (port, database, …) here.
+    let properties = stack_properties(ctx, node);
+    let host = host_of(&properties);
     json!({
         "node": node,
+        "host": host,
+        "properties": Value::Object(properties),
         "targets": list(ctx.edges.targets.get(node)),
         "sources": list(ctx.edges.sources.get(node)),
     })
@@ -100,12 +106,7 @@ fn neighbour(ctx: &Ctx<'_, '_>, id: &str) -> Value {
         .map(|da| da.artifact_ref.map_or(da.name, |r| r.local))
         .collect();
     let properties = stack_properties(ctx, id);
-    let host = properties
-        .get("addresses")
-        .and_then(Value::as_str)
-        .and_then(first_host)
-        .map(Value::String)
-        .unwrap_or(Value::Null);
+    let host = host_of(&properties);
     json!({
         "node": id,
         "types": types,
@@ -113,6 +114,16 @@ fn neighbour(ctx: &Ctx<'_, '_>, id: &str) -> Value {
         "host": host,
         "properties": Value::Object(properties),
     })
+}
+
+/// The host part of the first of `addresses` found down a stack, else null.
+fn host_of(properties: &Map<String, Value>) -> Value {
+    properties
+        .get("addresses")
+        .and_then(Value::as_str)
+        .and_then(first_host)
+        .map(Value::String)
+        .unwrap_or(Value::Null)
 }
 
 /// The node's properties (type defaults filled in), then those down its HostedOn stack; the
