@@ -1,0 +1,406 @@
+//! A rollout behind edge gateways, end to end in network namespaces of our own: a central
+//! Mosquitto, three gateway namespaces each with a Mosquitto bridged to it and an nginx caching
+//! proxy in front of the origin (the engine's artifact server, behind a counting nginx), and a
+//! simulated fleet per gateway. The engine deploys three NodeMCU groups (`engineBroker` = the
+//! central broker, `pubSubServer` and `artifactBaseUrl` = their gateway's): every device
+//! finishes and each artifact crosses each gateway's uplink once. One gateway then dies in the
+//! middle of the install of a new version: its devices are reported timed out or offline while
+//! the other two gateways' devices finish, and once it is back a redeploy completes them all.
+//! Needs root, iproute2, mosquitto and nginx; says why and passes without them.
+
+mod support;
+
+use provisio_app::deploy::{DeployOptions, deploy, services};
+use provisio_engines::drivers::nodemcu::NodeMcuConfig;
+use provisio_engines::engine::instance::InstanceState;
+use provisio_engines::events::{DeployEvent, EventSink};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use support::{Gateway, World};
+use tokio_util::sync::CancellationToken;
+
+/// Sizes and timeouts of one run.
+struct Scale {
+    per_gateway: usize,
+    image_len: usize,
+    /// Bytes per second each device gets from its gateway's cache.
+    limit_rate: u32,
+    install_timeout: Duration,
+    other_timeout: Duration,
+}
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| tokio::runtime::Runtime::new().unwrap())
+}
+
+/// An MQTT client on `host:port` that forwards every message it receives.
+async fn client(
+    id: &str,
+    addr: &str,
+    topic: &str,
+) -> (AsyncClient, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let opts = MqttOptions::new(id, host, port.parse().unwrap());
+    let (c, mut eventloop) = AsyncClient::new(opts, 16);
+    c.subscribe(topic, QoS::AtLeastOnce).await.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    let _ = tx.send(String::new());
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    if tx.send(p.topic).is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    });
+    (c, rx)
+}
+
+/// Sends `topic` through `from` until `rx` sees it (the bridge is up), at most 15 s.
+async fn carried(
+    from: &AsyncClient,
+    topic: &str,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        let _ = from
+            .publish(topic, QoS::AtLeastOnce, false, "probe".as_bytes())
+            .await;
+        let until = tokio::time::Instant::now() + Duration::from_millis(300);
+        while let Ok(Some(t)) = tokio::time::timeout_at(until, rx.recv()).await {
+            if t == topic {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The bridge of gateway `g` carries its control topic down and its response topics up.
+async fn probe_bridge(central: &str, g: &Gateway) -> Result<(), String> {
+    let local = format!("{}:{}", g.ip, support::GATEWAY_MQTT_PORT);
+    let tag = rand_tag();
+    let (down_pub, _) = client(&format!("probe-c-{tag}"), central, "probe/none").await;
+    let (_down_sub, mut down_rx) =
+        client(&format!("probe-g-{tag}"), &local, &g.control_topic()).await;
+    if !carried(&down_pub, &g.control_topic(), &mut down_rx).await {
+        return Err(format!(
+            "gateway {}: {} never came down",
+            g.index,
+            g.control_topic()
+        ));
+    }
+    let up_topic = format!("{}/probe", g.response_topic());
+    let (up_pub, _) = client(&format!("probe-u-{tag}"), &local, "probe/none").await;
+    let (_up_sub, mut up_rx) = client(
+        &format!("probe-s-{tag}"),
+        central,
+        &format!("{}/#", g.response_topic()),
+    )
+    .await;
+    if !carried(&up_pub, &up_topic, &mut up_rx).await {
+        return Err(format!("gateway {}: {up_topic} never went up", g.index));
+    }
+    Ok(())
+}
+
+fn rand_tag() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+}
+
+/// Deploys service template `name` of `file`; `tick` sees every event (and `None` every
+/// 20 ms) while it runs. Returns the instance and the wall time.
+async fn deploy_watching(
+    file: &std::path::Path,
+    name: &str,
+    opts: &DeployOptions,
+    mut tick: impl FnMut(Option<&DeployEvent>),
+) -> (InstanceState, Duration, String) {
+    let loaded = provisio_app::library::open_with_builtin(file).unwrap();
+    let st = loaded
+        .library
+        .service_templates()
+        .into_iter()
+        .map(|(_, s)| s)
+        .find(|s| s.id == name)
+        .unwrap_or_else(|| panic!("{name} in {}", file.display()))
+        .clone();
+    let (sink, mut rx) = EventSink::new();
+    let t0 = Instant::now();
+    let inputs = BTreeMap::new();
+    let run = deploy(&loaded, &st, &inputs, opts, sink, CancellationToken::new());
+    tokio::pin!(run);
+    let mut log = String::new();
+    let out = loop {
+        tokio::select! {
+            r = &mut run => break r.unwrap_or_else(|e| panic!("{name}: {e}")),
+            Some(e) = rx.recv() => {
+                if !matches!(e, DeployEvent::DeviceState { .. } | DeployEvent::StepProgress { .. }) {
+                    log.push_str(&format!("{e:?}\n"));
+                }
+                tick(Some(&e));
+            }
+            _ = tokio::time::sleep(Duration::from_millis(20)) => tick(None),
+        }
+    };
+    let took = t0.elapsed();
+    while let Ok(e) = rx.try_recv() {
+        tick(Some(&e));
+    }
+    (out.instance, took, log)
+}
+
+/// Device states of node `node`, counted by state name.
+fn states(inst: &InstanceState, node: &str) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for rec in inst.devices.get(node).into_iter().flat_map(|d| d.values()) {
+        *out.entry(rec.state.clone()).or_insert(0) += 1;
+    }
+    out
+}
+
+/// Origin requests for paths ending in `/file`, by (path, client address).
+fn origin_counts(world: &World, file: &str) -> BTreeMap<(String, String), usize> {
+    let mut out = BTreeMap::new();
+    for (addr, path) in world.origin_requests() {
+        if path.ends_with(&format!("/{file}")) {
+            *out.entry((path, addr)).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
+/// Each path in `counts` was fetched exactly once by each gateway in `from` and by no one
+/// else; returns the paths.
+fn once_per_gateway(
+    counts: &BTreeMap<(String, String), usize>,
+    from: &[(usize, String)],
+    what: &str,
+) -> Vec<String> {
+    let paths: std::collections::BTreeSet<String> = counts.keys().map(|(p, _)| p.clone()).collect();
+    assert!(!paths.is_empty(), "{what}: the origin served nothing");
+    for p in &paths {
+        for (i, ip) in from {
+            assert_eq!(
+                counts.get(&(p.clone(), ip.clone())),
+                Some(&1),
+                "{what}: {p} from gateway {i} ({ip}); all: {counts:?}"
+            );
+        }
+        let total: usize = counts
+            .iter()
+            .filter(|((q, _), _)| q == p)
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(total, from.len(), "{what}: {p}; all: {counts:?}");
+    }
+    paths.into_iter().collect()
+}
+
+fn cache_hits(g: &Gateway, path: &str) -> usize {
+    support::procs::access_lines(&g.cache_dir)
+        .iter()
+        .filter(|(_, p)| p == path)
+        .count()
+}
+
+fn scenario(scale: Scale) {
+    if let Some(why) = support::missing_prerequisite() {
+        eprintln!("SKIPPED gateways test: {why}");
+        return;
+    }
+    let rt = runtime();
+    let t_setup = Instant::now();
+    // The engine's artifact server is the origin; nginx in front of it counts its requests.
+    let origin_port = rt
+        .block_on(services::get(false))
+        .unwrap()
+        .artifacts
+        .addr()
+        .port();
+    let n = scale.per_gateway;
+    let mut world = World::start(3, n, origin_port, scale.limit_rate)
+        .unwrap_or_else(|e| panic!("gateway namespaces: {e}"));
+    for g in &world.gateways {
+        rt.block_on(probe_bridge(&world.central_addr, g)).unwrap();
+    }
+    world
+        .start_fleets(Duration::from_secs(60 + n as u64 / 20))
+        .unwrap();
+    let file = support::topology::write(
+        world.path(),
+        &world.central_url(),
+        &world.gateways,
+        scale.image_len,
+    );
+    eprintln!(
+        "setup ({} namespaces, {} devices online): {:.2} s",
+        world.gateways.len(),
+        3 * n,
+        t_setup.elapsed().as_secs_f64()
+    );
+    let data = tempfile::tempdir().unwrap();
+    let mut opts = DeployOptions::new(data.path().to_path_buf(), false);
+    opts.nodemcu = NodeMcuConfig {
+        install_timeout: scale.install_timeout,
+        other_timeout: scale.other_timeout,
+        grace: Duration::from_millis(500),
+        connect_timeout: Duration::from_secs(5),
+    };
+    opts.max_parallel = 9;
+
+    // 1. Version 1 through three gateways: every device finishes, one fetch per gateway.
+    let (inst, took, log) = rt.block_on(deploy_watching(&file, "FleetV1", &opts, |_| {}));
+    assert_eq!(inst.phase, "deployed", "{log}");
+    for g in &world.gateways {
+        assert_eq!(
+            states(&inst, &format!("App{}", g.index)),
+            BTreeMap::from([("running".to_string(), n)]),
+            "{log}"
+        );
+    }
+    let v1 = origin_counts(&world, "app-v1.bin");
+    let all: Vec<(usize, String)> = world
+        .gateways
+        .iter()
+        .map(|g| (g.index, g.ip.clone()))
+        .collect();
+    let v1_paths = once_per_gateway(&v1, &all, "v1");
+    for g in &world.gateways {
+        assert_eq!(cache_hits(g, &v1_paths[0]), n, "gateway {} cache", g.index);
+    }
+    eprintln!(
+        "deploy v1 to {} devices behind 3 gateways (install, configure, start): {:.2} s; origin requests for app-v1.bin: {}",
+        3 * n,
+        took.as_secs_f64(),
+        v1.values().sum::<usize>()
+    );
+
+    // 2. Version 2; gateway 2 dies as soon as its cache fetched the image (devices are
+    // downloading it from the cache at limit_rate, none can have finished).
+    let dead = 2;
+    let dead_ip = world.gateways[dead].ip.clone();
+    let mut killed: Option<Instant> = None;
+    let mut detected: Option<Instant> = None;
+    let world_ref = &mut world;
+    let (inst, took, log) = rt.block_on(deploy_watching(&file, "FleetV2", &opts, |e| {
+        if killed.is_none()
+            && origin_counts(world_ref, "app-v2.bin")
+                .keys()
+                .any(|(_, a)| *a == dead_ip)
+        {
+            world_ref.gateways[dead].stop();
+            killed = Some(Instant::now());
+        }
+        if let Some(DeployEvent::StepFailed { step, .. }) = e
+            && step.starts_with(&format!("App{dead}."))
+            && detected.is_none()
+        {
+            detected = Some(Instant::now());
+        }
+    }));
+    let killed = killed.expect("gateway 2's cache fetched v2 before the deploy ended");
+    let detected = detected.unwrap_or_else(|| panic!("no step of App{dead} failed:\n{log}"));
+    assert_eq!(inst.phase, "failed", "{log}");
+    let dead_states = states(&inst, &format!("App{dead}"));
+    let reported: usize = dead_states
+        .iter()
+        .filter(|(s, _)| *s == "timed_out" || *s == "offline")
+        .map(|(_, c)| c)
+        .sum();
+    assert_eq!(
+        reported, n,
+        "gateway {dead}'s devices: {dead_states:?}\n{log}"
+    );
+    for g in world.gateways.iter().filter(|g| g.index != dead) {
+        assert_eq!(
+            states(&inst, &format!("App{}", g.index)),
+            BTreeMap::from([("running".to_string(), n)]),
+            "{log}"
+        );
+    }
+    let v2 = origin_counts(&world, "app-v2.bin");
+    let alive: Vec<(usize, String)> = all.iter().filter(|(i, _)| *i != dead).cloned().collect();
+    let v2_first: Vec<String> = v2.keys().map(|(p, _)| p.clone()).collect();
+    let without_dead: BTreeMap<_, _> = v2
+        .iter()
+        .filter(|((_, a), _)| *a != dead_ip)
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    once_per_gateway(&without_dead, &alive, "v2 with gateway 2 dead");
+    eprintln!(
+        "deploy v2 with gateway {dead} dying mid-install: {:.2} s; its devices reported timed out {:.2} s after it died; origin requests for app-v2.bin: {}",
+        took.as_secs_f64(),
+        detected.duration_since(killed).as_secs_f64(),
+        v2.values().sum::<usize>()
+    );
+
+    // 3. The gateway comes back; a redeploy of version 2 completes every device.
+    let t_back = Instant::now();
+    world.gateways[dead].restart().unwrap();
+    rt.block_on(probe_bridge(&world.central_addr, &world.gateways[dead]))
+        .unwrap();
+    let g = &world.gateways[dead];
+    g.fleet
+        .as_ref()
+        .unwrap()
+        .wait_online(n, Duration::from_secs(60))
+        .unwrap();
+    let back = t_back.elapsed();
+    let (inst, took, log) = rt.block_on(deploy_watching(&file, "FleetV2", &opts, |_| {}));
+    assert_eq!(inst.phase, "deployed", "{log}");
+    for g in &world.gateways {
+        assert_eq!(
+            states(&inst, &format!("App{}", g.index)),
+            BTreeMap::from([("running".to_string(), n)]),
+            "{log}"
+        );
+    }
+    let redeploy: BTreeMap<_, _> = origin_counts(&world, "app-v2.bin")
+        .into_iter()
+        .filter(|((p, _), _)| !v2_first.contains(p))
+        .collect();
+    once_per_gateway(&redeploy, &all, "v2 redeploy");
+    eprintln!(
+        "gateway {dead} back and its {n} devices online: {:.2} s; redeploy v2: {:.2} s; origin requests: {}",
+        back.as_secs_f64(),
+        took.as_secs_f64(),
+        redeploy.values().sum::<usize>()
+    );
+}
+
+#[test]
+fn three_gateways_of_100_devices() {
+    scenario(Scale {
+        per_gateway: 100,
+        image_len: 64 * 1024,
+        limit_rate: 64 * 1024,
+        install_timeout: Duration::from_secs(6),
+        other_timeout: Duration::from_secs(10),
+    });
+}
+
+#[test]
+#[ignore = "3,000 devices: cargo test -p provisio-tests --test gateways -- --ignored"]
+fn three_gateways_of_1000_devices() {
+    scenario(Scale {
+        per_gateway: 1000,
+        image_len: 64 * 1024,
+        limit_rate: 64 * 1024,
+        install_timeout: Duration::from_secs(20),
+        other_timeout: Duration::from_secs(20),
+    });
+}
