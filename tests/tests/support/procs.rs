@@ -234,6 +234,7 @@ pub fn access_lines(dir: &Path) -> Vec<(String, String)> {
 pub struct FleetProc {
     pub proc: Proc,
     log: PathBuf,
+    devices: PathBuf,
 }
 
 impl FleetProc {
@@ -264,7 +265,11 @@ impl FleetProc {
         let log = dir.join("fleet.log");
         let program = PathBuf::from(env!("CARGO_BIN_EXE_netns-fleet"));
         let proc = Proc::start("netns-fleet", Some(ns), &program, &args, &log)?;
-        Ok(FleetProc { proc, log })
+        Ok(FleetProc {
+            proc,
+            log,
+            devices: dir.join("devices"),
+        })
     }
 
     /// The last `online: N/M` count in the fleet's log.
@@ -276,6 +281,39 @@ impl FleetProc {
             .and_then(|r| r.split('/').next())
             .and_then(|n| n.parse().ok())
             .unwrap_or(0)
+    }
+
+    /// Devices of `ids` whose flash says an install is under way (`flashing` in the state file
+    /// the simulator keeps per device).
+    pub fn installing(&self, ids: &[String]) -> Vec<String> {
+        ids.iter()
+            .filter(|id| {
+                std::fs::read(self.devices.join(id).join("state.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                    .is_some_and(|v| !v["flashing"].is_null())
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until no device of `ids` is installing.
+    pub fn wait_idle(&self, ids: &[String], timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let busy = self.installing(ids);
+            if busy.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{} device(s) still installing after {timeout:?}: {:?}",
+                    busy.len(),
+                    &busy[..busy.len().min(5)]
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Waits until `n` devices are online.
