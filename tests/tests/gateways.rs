@@ -366,8 +366,10 @@ fn scenario(scale: Scale) {
     let g = &world.gateways[dead];
     let fleet = g.fleet.as_ref().unwrap();
     fleet.wait_online(n, Duration::from_secs(60)).unwrap();
-    // Devices whose download broke may resume it from the restored cache and answer the old
-    // command late; a redeploy while they are busy gets "busy installing" from them.
+    // A device whose MQTT client had read the old install command just before its broker died
+    // acts on it right after it reconnects (rumqttc 0.25 keeps events read before a connection
+    // error and hands them out after the next ConnAck); a redeploy while it installs gets
+    // "busy installing" from it. Wait until the gateway's devices have been idle for a second.
     fleet.wait_idle(&g.ids, Duration::from_secs(60)).unwrap();
     let back = t_back.elapsed();
     let (inst, took, log) = rt.block_on(deploy_watching(&file, "FleetV2", &opts, |_| {}));

@@ -297,15 +297,20 @@ impl FleetProc {
             .collect()
     }
 
-    /// Waits until no device of `ids` is installing.
+    /// Waits until no device of `ids` has been installing for a second.
     pub fn wait_idle(&self, ids: &[String], timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
+        let mut idle_since: Option<Instant> = None;
         loop {
             let busy = self.installing(ids);
-            if busy.is_empty() {
+            if !busy.is_empty() {
+                idle_since = None;
+            } else if idle_since.get_or_insert_with(Instant::now).elapsed()
+                >= Duration::from_secs(1)
+            {
                 return Ok(());
             }
-            if Instant::now() > deadline {
+            if Instant::now() > deadline && !busy.is_empty() {
                 return Err(format!(
                     "{} device(s) still installing after {timeout:?}: {:?}",
                     busy.len(),
