@@ -4,8 +4,9 @@
 //! simulated fleet per gateway. The engine deploys three NodeMCU groups (`engineBroker` = the
 //! central broker, `pubSubServer` and `artifactBaseUrl` = their gateway's): every device
 //! finishes and each artifact crosses each gateway's uplink once. One gateway then dies in the
-//! middle of the install of a new version: its devices are reported timed out or offline while
-//! the other two gateways' devices finish, and once it is back a redeploy completes them all.
+//! middle of the install of a new version: its bridge's will tells the engine (the group's
+//! `gatewayStatusTopic`), which reports its devices offline at once while the other two
+//! gateways' devices finish; once it is back a redeploy completes them all.
 //! Needs root, iproute2, mosquitto and nginx; says why and passes without them.
 
 mod support;
@@ -316,16 +317,14 @@ fn scenario(scale: Scale) {
     let killed = killed.expect("gateway 2's cache fetched v2 before the deploy ended");
     let detected = detected.unwrap_or_else(|| panic!("no step of App{dead} failed:\n{log}"));
     assert_eq!(inst.phase, "failed", "{log}");
-    let dead_states = states(&inst, &format!("App{dead}"));
-    let reported: usize = dead_states
-        .iter()
-        .filter(|(s, _)| *s == "timed_out" || *s == "offline")
-        .map(|(_, c)| c)
-        .sum();
+    // The central broker published the dead bridge's will (`gw2/bridge` = 0): the engine
+    // reports the group offline at once, it does not wait for the install timeout.
     assert_eq!(
-        reported, n,
-        "gateway {dead}'s devices: {dead_states:?}\n{log}"
+        states(&inst, &format!("App{dead}")),
+        BTreeMap::from([("offline".to_string(), n)]),
+        "gateway {dead}'s devices\n{log}"
     );
+    assert!(log.contains("gateway is down (gw2/bridge says 0)"), "{log}");
     for g in world.gateways.iter().filter(|g| g.index != dead) {
         assert_eq!(
             states(&inst, &format!("App{}", g.index)),
@@ -352,7 +351,7 @@ fn scenario(scale: Scale) {
         "{v2:?}"
     );
     eprintln!(
-        "deploy v2 with gateway {dead} dying mid-install: {:.2} s; its devices reported timed out {:.2} s after it died; origin requests for app-v2.bin: {}",
+        "deploy v2 with gateway {dead} dying mid-install: {:.2} s; its devices reported offline {:.2} s after it died; origin requests for app-v2.bin: {}",
         took.as_secs_f64(),
         detected.duration_since(killed).as_secs_f64(),
         v2.values().sum::<usize>()

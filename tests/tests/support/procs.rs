@@ -137,7 +137,8 @@ impl Drop for Proc {
 
 /// A Mosquitto configuration: a listener on `ip:port`, and with `bridge` = (central address,
 /// bridge client id, control topic, response topic) a bridge to the central broker as
-/// ARCHITECTURE.md describes (control in, responses and status out, QoS 1, persistent session).
+/// ARCHITECTURE.md describes (control in, responses and status out, QoS 1, persistent session),
+/// reporting its connection as `1`/`0` (retained; `0` also as its will) on `<id>/bridge`.
 pub fn mosquitto_conf(
     dir: &Path,
     ip: &str,
@@ -154,6 +155,7 @@ pub fn mosquitto_conf(
         conf.push_str(&format!(
             "connection {id}\naddress {central}\nclientid {id}\ncleansession false\n\
              bridge_protocol_version mqttv311\nrestart_timeout 1\n\
+             notifications true\nnotification_topic {id}/bridge\n\
              topic {control} in 1\ntopic {response}/# out 1\n"
         ));
     }

@@ -31,6 +31,7 @@ fn service_template(name: &str, artifact: &str, central: &str, gateways: &[Gatew
         <p:hardwareIds>{ids}</p:hardwareIds><p:pubSubServer>{broker}</p:pubSubServer>
         <p:controlTopic>{control}</p:controlTopic><p:responseTopic>{response}</p:responseTopic>
         <p:engineBroker>{central}</p:engineBroker><p:artifactBaseUrl>{cache}</p:artifactBaseUrl>
+        <p:gatewayStatusTopic>gw{i}/bridge</p:gatewayStatusTopic>
       </p:Properties></Properties></NodeTemplate>
       <RelationshipTemplate id="hosted{i}" name="HostedOn" type="b:HostedOn"><SourceElement ref="App{i}"/><TargetElement ref="Gateway{i}"/></RelationshipTemplate>"#,
             broker = g.broker_url(),
