@@ -273,6 +273,22 @@ fn scenario(scale: Scale) {
             "{log}"
         );
     }
+    // The engine spoke to the central broker only (engineBroker); the gateways' brokers saw
+    // their bridge's traffic and their own devices.
+    assert!(world.broker_log(None).contains(" as provisio-engine-"));
+    for g in &world.gateways {
+        let log = world.broker_log(Some(g.index));
+        assert!(
+            !log.contains("provisio-engine-"),
+            "gateway {}: {log}",
+            g.index
+        );
+        assert!(
+            log.contains(&format!(" as {}", g.ids[0])),
+            "gateway {}",
+            g.index
+        );
+    }
     let v1 = origin_counts(&world, "app-v1.bin");
     let all: Vec<(usize, String)> = world
         .gateways

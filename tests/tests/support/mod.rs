@@ -232,6 +232,16 @@ impl World {
         format!("tcp://{}", self.central_addr)
     }
 
+    /// What Mosquitto logged (notices: client connections): the central broker's with `None`,
+    /// gateway `i`'s with `Some(i)`.
+    pub fn broker_log(&self, gateway: Option<usize>) -> String {
+        let dir = match gateway {
+            None => self.dir.path().join("central"),
+            Some(i) => self.dir.path().join(format!("gw{i}/mosquitto")),
+        };
+        std::fs::read_to_string(dir.join("mosquitto.log")).unwrap_or_default()
+    }
+
     /// Where the test writes its topology and artifacts.
     pub fn path(&self) -> &Path {
         self.dir.path()

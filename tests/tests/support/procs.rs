@@ -85,24 +85,6 @@ impl Proc {
         }
     }
 
-    /// Asks the process to stop with SIGINT (as Ctrl-C), kills it after `grace`.
-    pub fn interrupt(&mut self, grace: Duration) {
-        if let Some(c) = &mut self.child {
-            let _ = Command::new("kill")
-                .args(["-INT", &c.id().to_string()])
-                .status();
-            let deadline = Instant::now() + grace;
-            while Instant::now() < deadline {
-                if matches!(c.try_wait(), Ok(Some(_))) {
-                    self.child = None;
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        self.kill();
-    }
-
     /// Waits until `addr` accepts TCP connections; the error carries the log.
     pub fn wait_listening(&mut self, addr: &str) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(10);
