@@ -11,15 +11,14 @@
 
 mod support;
 
-use provisio_app::deploy::{DeployOptions, deploy, services};
+use provisio_app::deploy::{DeployOptions, services};
 use provisio_engines::drivers::nodemcu::NodeMcuConfig;
-use provisio_engines::engine::instance::InstanceState;
-use provisio_engines::events::{DeployEvent, EventSink};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use provisio_engines::events::DeployEvent;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+use support::deploy::{deploy_watching, states};
+use support::probe::probe_bridge;
 use support::{Gateway, World};
-use tokio_util::sync::CancellationToken;
 
 /// Sizes and timeouts of one run.
 struct Scale {
@@ -34,143 +33,6 @@ struct Scale {
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     RT.get_or_init(|| tokio::runtime::Runtime::new().unwrap())
-}
-
-/// An MQTT client on `host:port` that forwards every message it receives.
-async fn client(
-    id: &str,
-    addr: &str,
-    topic: &str,
-) -> (AsyncClient, tokio::sync::mpsc::UnboundedReceiver<String>) {
-    let (host, port) = addr.rsplit_once(':').unwrap();
-    let opts = MqttOptions::new(id, host, port.parse().unwrap());
-    let (c, mut eventloop) = AsyncClient::new(opts, 16);
-    c.subscribe(topic, QoS::AtLeastOnce).await.unwrap();
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        loop {
-            match eventloop.poll().await {
-                Ok(Event::Incoming(Packet::SubAck(_))) => {
-                    let _ = tx.send(String::new());
-                }
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    if tx.send(p.topic).is_err() {
-                        break;
-                    }
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
-    (c, rx)
-}
-
-/// Sends `topic` through `from` until `rx` sees it (the bridge is up), at most 15 s.
-async fn carried(
-    from: &AsyncClient,
-    topic: &str,
-    rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
-) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        let _ = from
-            .publish(topic, QoS::AtLeastOnce, false, "probe".as_bytes())
-            .await;
-        let until = tokio::time::Instant::now() + Duration::from_millis(300);
-        while let Ok(Some(t)) = tokio::time::timeout_at(until, rx.recv()).await {
-            if t == topic {
-                return true;
-            }
-        }
-    }
-    false
-}
-
-/// The bridge of gateway `g` carries its control topic down and its response topics up.
-async fn probe_bridge(central: &str, g: &Gateway) -> Result<(), String> {
-    let local = format!("{}:{}", g.ip, support::GATEWAY_MQTT_PORT);
-    let tag = rand_tag();
-    let (down_pub, _) = client(&format!("probe-c-{tag}"), central, "probe/none").await;
-    let (_down_sub, mut down_rx) =
-        client(&format!("probe-g-{tag}"), &local, &g.control_topic()).await;
-    if !carried(&down_pub, &g.control_topic(), &mut down_rx).await {
-        return Err(format!(
-            "gateway {}: {} never came down",
-            g.index,
-            g.control_topic()
-        ));
-    }
-    let up_topic = format!("{}/probe", g.response_topic());
-    let (up_pub, _) = client(&format!("probe-u-{tag}"), &local, "probe/none").await;
-    let (_up_sub, mut up_rx) = client(
-        &format!("probe-s-{tag}"),
-        central,
-        &format!("{}/#", g.response_topic()),
-    )
-    .await;
-    if !carried(&up_pub, &up_topic, &mut up_rx).await {
-        return Err(format!("gateway {}: {up_topic} never went up", g.index));
-    }
-    Ok(())
-}
-
-fn rand_tag() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0)
-}
-
-/// Deploys service template `name` of `file`; `tick` sees every event (and `None` every
-/// 20 ms) while it runs. Returns the instance and the wall time.
-async fn deploy_watching(
-    file: &std::path::Path,
-    name: &str,
-    opts: &DeployOptions,
-    mut tick: impl FnMut(Option<&DeployEvent>),
-) -> (InstanceState, Duration, String) {
-    let loaded = provisio_app::library::open_with_builtin(file).unwrap();
-    let st = loaded
-        .library
-        .service_templates()
-        .into_iter()
-        .map(|(_, s)| s)
-        .find(|s| s.id == name)
-        .unwrap_or_else(|| panic!("{name} in {}", file.display()))
-        .clone();
-    let (sink, mut rx) = EventSink::new();
-    let t0 = Instant::now();
-    let inputs = BTreeMap::new();
-    let run = deploy(&loaded, &st, &inputs, opts, sink, CancellationToken::new());
-    tokio::pin!(run);
-    let mut log = String::new();
-    let out = loop {
-        tokio::select! {
-            r = &mut run => break r.unwrap_or_else(|e| panic!("{name}: {e}")),
-            Some(e) = rx.recv() => {
-                if !matches!(e, DeployEvent::DeviceState { .. } | DeployEvent::StepProgress { .. }) {
-                    log.push_str(&format!("{e:?}\n"));
-                }
-                tick(Some(&e));
-            }
-            _ = tokio::time::sleep(Duration::from_millis(20)) => tick(None),
-        }
-    };
-    let took = t0.elapsed();
-    while let Ok(e) = rx.try_recv() {
-        tick(Some(&e));
-    }
-    (out.instance, took, log)
-}
-
-/// Device states of node `node`, counted by state name.
-fn states(inst: &InstanceState, node: &str) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for rec in inst.devices.get(node).into_iter().flat_map(|d| d.values()) {
-        *out.entry(rec.state.clone()).or_insert(0) += 1;
-    }
-    out
 }
 
 /// Origin requests for paths ending in `/file`, by (path, client address).

@@ -4,7 +4,9 @@
 //! simulated fleet (`netns-fleet`) connected to the gateway's broker.
 #![allow(dead_code)] // not every test uses every helper
 
+pub mod deploy;
 pub mod net;
+pub mod probe;
 pub mod procs;
 pub mod topology;
 
