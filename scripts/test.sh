@@ -11,6 +11,7 @@ PACKAGES=(
   lxc                  # real Linux containers
   influxdb             # InfluxDB 1.x for the MQTT -> InfluxDB connector
   iproute2             # network namespaces for multi-host tests
+  nginx                # the gateways' caching proxies and the counting origin front (tests/tests/gateways.rs)
   xvfb                 # the real window under a virtual X server
   mesa-vulkan-drivers  # software rendering for egui_kittest snapshots
   libxkbcommon-x11-0 libgl1 libegl1

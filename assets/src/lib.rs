@@ -44,4 +44,23 @@ mod tests {
         let (_, fw) = files.iter().find(|(p, _)| p.ends_with(".bin")).unwrap();
         assert_eq!(fw[0], 0xE9);
     }
+
+    /// A `<winery:properties>` entry declares one property: a second key inside it (a merge
+    /// that lost a closing tag) is silently dropped by every reader.
+    #[test]
+    fn each_winery_property_entry_has_one_key() {
+        for (path, bytes) in super::library_files() {
+            let Ok(text) = std::str::from_utf8(bytes) else {
+                continue;
+            };
+            for entry in text.split("<winery:properties>").skip(1) {
+                let entry = entry.split("</winery:properties>").next().unwrap_or("");
+                assert_eq!(
+                    entry.matches("<winery:key>").count(),
+                    1,
+                    "{path}: <winery:properties> with other than one key:{entry}"
+                );
+            }
+        }
+    }
 }

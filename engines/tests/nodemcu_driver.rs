@@ -294,3 +294,86 @@ async fn artifact_server_caps_concurrent_transfers() {
     assert!(h.contains("retry-after"), "{h}");
     drop(slow);
 }
+
+/// Publishes `payload` retained on `topic` of the broker on `port` (as a gateway bridge's
+/// connection notification).
+async fn publish_retained(port: u16, topic: &str, payload: &str) {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    let (client, mut ev) = AsyncClient::new(
+        MqttOptions::new(format!("bridge-{}", rand_id()), "127.0.0.1", port),
+        8,
+    );
+    client
+        .publish(topic, QoS::AtLeastOnce, true, payload.as_bytes())
+        .await
+        .unwrap();
+    loop {
+        if let Ok(Event::Incoming(Packet::PubAck(_))) = ev.poll().await {
+            break;
+        }
+    }
+}
+
+fn rand_id() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+fn offline_devices(rx: &mut tokio::sync::mpsc::UnboundedReceiver<DeployEvent>) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        if let DeployEvent::DeviceState {
+            device,
+            state: DeviceState::Offline,
+            ..
+        } = e
+        {
+            out.push(device);
+        }
+    }
+    out
+}
+
+/// Behind a gateway (`gatewayStatusTopic`): a `0` from its bridge ends the operation at once
+/// with the devices that did not answer offline; a gateway already down gets no command.
+#[tokio::test]
+async fn a_gateway_reported_down_ends_the_operation_with_its_devices_offline() {
+    let m = Mosquitto::start();
+    device(m.port, "ok1", "control", "response", Answer::Success).await;
+    device(m.port, "mute", "control", "response", Answer::Silent).await;
+    publish_retained(m.port, "gw/bridge", "1").await;
+    let mut s = step("start", &m.url(), &["ok1", "mute"]);
+    s.inputs.push(ResolvedInput {
+        name: "gatewayStatusTopic".into(),
+        value: "gw/bridge".into(),
+        source: InputSource::Own,
+        secret: false,
+    });
+    let slow = NodeMcuConfig {
+        other_timeout: Duration::from_secs(60),
+        ..config()
+    };
+    let (first, mut rx) = ctx();
+    let t = Instant::now();
+    let op = {
+        let (slow, s) = (slow.clone(), s.clone());
+        tokio::spawn(async move { run_operation(&slow, &s, &first).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    publish_retained(m.port, "gw/bridge", "0").await;
+    let err = op.await.unwrap().unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    assert!(
+        err.contains("gateway is down (gw/bridge says 0): 1 of 2 devices did not answer (mute)"),
+        "{err}"
+    );
+    assert_eq!(offline_devices(&mut rx), vec!["mute".to_string()]);
+
+    // Still down when the next operation begins: nothing is sent, nobody answers.
+    let (second, mut rx) = ctx();
+    let err = run_operation(&slow, &s, &second).await.unwrap_err();
+    assert!(err.contains("nothing was sent"), "{err}");
+    assert_eq!(offline_devices(&mut rx), vec!["ok1", "mute"]);
+}

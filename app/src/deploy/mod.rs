@@ -82,6 +82,8 @@ struct Gateway {
     engine_broker: Option<String>,
     /// Where devices fetch artifacts (a caching proxy), else the engine's artifact server.
     artifact_base_url: Option<String>,
+    /// Topic on the engine's broker where the gateway's bridge reports its connection (`1`/`0`).
+    status_topic: Option<String>,
 }
 
 /// The gateway settings of the device group a NodeMCU step addresses: the `engineBroker` and
@@ -103,6 +105,7 @@ fn gateway_of(
     Gateway {
         engine_broker: prop("engineBroker"),
         artifact_base_url: prop("artifactBaseUrl").or_else(|| opts.artifact_base_url.clone()),
+        status_topic: prop("gatewayStatusTopic"),
     }
 }
 
@@ -394,6 +397,17 @@ async fn run(
             for i in step.inputs.iter_mut().filter(|i| i.name == "pubSubServer") {
                 i.value = b.clone();
             }
+        }
+        if let Some(t) = &gateway.status_topic
+            && !opts.simulate
+        {
+            // The driver reports the group offline as soon as the bridge says it is down.
+            step.inputs.push(provisio_model::plan::ResolvedInput {
+                name: "gatewayStatusTopic".into(),
+                value: t.clone(),
+                source: provisio_model::plan::InputSource::Host(simulate::device_node(step)),
+                secret: false,
+            });
         }
         let mut served: Vec<ServedArtifact> = Vec::new();
         for a in &step.artifacts {

@@ -1,7 +1,9 @@
 //! The constrained-device driver (NodeMCU_App on NodeMCU, thesis §4.1): publish the command on
 //! the control topic with QoS 1, collect responses by hardwareId, end as soon as every listed
 //! device answered (plus a short grace period for unlisted ones) or the operation times out.
-//! A partial result is a failure with the per-device table, never a silent success.
+//! A partial result is a failure with the per-device table, never a silent success. Behind a
+//! gateway (`gatewayStatusTopic`), a `0` from its bridge ends the operation at once with the
+//! devices that did not answer offline.
 
 pub mod collect;
 pub mod security;
@@ -133,11 +135,25 @@ pub async fn run_operation(
     let (client, mut eventloop) = AsyncClient::new(opts, 64);
     let status_filter = format!("{response}/status/+");
     let status_prefix = format!("{response}/status/");
+    // Behind a gateway: where its bridge reports its connection to this broker (1 up, 0 down).
+    let gateway = step
+        .input("gatewayStatusTopic")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    let mut gateway_down = false;
 
     let mut collector = Collector::new(&step.operation, listed);
     let total = collector.listed().len() as u64;
     let node = step.node.clone();
-    // Connect and subscribe before publishing, so no answer is missed.
+    // Connect and subscribe before publishing, so no answer is missed. The gateway's status
+    // first: its retained value arrives before the other subscriptions are acknowledged.
+    if let Some(t) = &gateway {
+        client
+            .subscribe(t.clone(), QoS::AtLeastOnce)
+            .await
+            .map_err(|e| format!("MQTT: {e}"))?;
+    }
     client
         .subscribe(response.clone(), QoS::AtLeastOnce)
         .await
@@ -148,7 +164,7 @@ pub async fn run_operation(
         .map_err(|e| format!("MQTT: {e}"))?;
     let connect_deadline = Instant::now() + config.connect_timeout;
     let mut subacks = 0;
-    while subacks < 2 {
+    while subacks < 2 + usize::from(gateway.is_some()) {
         let ev = tokio::select! {
             _ = ctx.cancel.cancelled() => return Err("cancelled".into()),
             _ = tokio::time::sleep_until(connect_deadline) => {
@@ -158,6 +174,9 @@ pub async fn run_operation(
         };
         match ev {
             Ok(Event::Incoming(Packet::SubAck(_))) => subacks += 1,
+            Ok(Event::Incoming(Packet::Publish(p))) if gateway.as_deref() == Some(&p.topic) => {
+                gateway_down = is_down(&p.payload);
+            }
             Ok(Event::Incoming(Packet::Publish(p))) => handle(
                 &mut collector,
                 &p.topic,
@@ -180,6 +199,18 @@ pub async fn run_operation(
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
+    }
+    if gateway_down {
+        // The central broker would keep the command for the bridge and hand it over whenever
+        // the gateway is back, long after this operation ended: not sent at all.
+        let _ = client.disconnect().await;
+        return Err(gateway_failure(
+            &collector,
+            gateway.as_deref(),
+            ctx,
+            &node,
+            false,
+        ));
     }
     client
         .publish(control.clone(), QoS::AtLeastOnce, false, payload)
@@ -214,6 +245,12 @@ pub async fn run_operation(
             ev = eventloop.poll() => ev,
         };
         match ev {
+            Ok(Event::Incoming(Packet::Publish(p))) if gateway.as_deref() == Some(&p.topic) => {
+                if is_down(&p.payload) {
+                    gateway_down = true;
+                    break;
+                }
+            }
             Ok(Event::Incoming(Packet::Publish(p))) => handle(
                 &mut collector,
                 &p.topic,
@@ -258,6 +295,15 @@ pub async fn run_operation(
         }
     }
     let _ = client.disconnect().await;
+    if gateway_down {
+        return Err(gateway_failure(
+            &collector,
+            gateway.as_deref(),
+            ctx,
+            &node,
+            true,
+        ));
+    }
     for d in collector.missing() {
         ctx.events.device(&node, &d, DeviceState::TimedOut);
     }
@@ -266,6 +312,40 @@ pub async fn run_operation(
         ctx.events.log(Level::Warn, Some(&node), w);
     }
     result
+}
+
+/// A gateway status message saying its bridge is down (`0`, Mosquitto's notification).
+fn is_down(payload: &[u8]) -> bool {
+    std::str::from_utf8(payload).is_ok_and(|p| p.trim() == "0")
+}
+
+/// The operation's failure when the devices' gateway is down: every device that has not
+/// answered is reported offline at once (no waiting for the timeout).
+fn gateway_failure(
+    collector: &Collector,
+    topic: Option<&str>,
+    ctx: &DriverContext,
+    node: &str,
+    sent: bool,
+) -> String {
+    let missing = collector.missing();
+    for d in &missing {
+        ctx.events.device(node, d, DeviceState::Offline);
+    }
+    let shown: Vec<&str> = missing.iter().take(10).map(String::as_str).collect();
+    format!(
+        "the devices' gateway is down ({} says 0){}: {} of {} devices did not answer ({}{})",
+        topic.unwrap_or_default(),
+        if sent { "" } else { "; nothing was sent" },
+        missing.len(),
+        collector.listed().len(),
+        shown.join(", "),
+        if missing.len() > shown.len() {
+            ", …"
+        } else {
+            ""
+        }
+    )
 }
 
 fn handle(
