@@ -17,6 +17,7 @@ PACKAGES=(
   g++ make             # host build of the Arduino library
   gcc-xtensa-lx106 picolibc-xtensa-lx106-elf  # ESP8266 cross build of the Arduino library's core
   busybox-static       # tiny container root filesystems
+  debootstrap          # the real container images (scripts/build-images.sh)
   python3              # the HomeMatic CCU emulator (xmlrpc.server) of the gateway tests
 )
 

@@ -102,6 +102,73 @@ pub fn load_artifact(loaded: &Loaded, reference: &str) -> Result<Vec<u8>, String
     }
 }
 
+/// The bytes of an artifact file as a deploy sends them: a container recipe (`*.recipe`, see
+/// `provisio_engines::images`) becomes its image, from the cache or built now (progress as log
+/// events of `node`), for this machine's architecture or `PROVISIO_IMAGE_ARCH`; any other file
+/// as it is. The CSAR export keeps the recipe.
+pub async fn load_for_deploy(
+    loaded: &Loaded,
+    reference: &str,
+    events: &provisio_engines::events::EventSink,
+    node: &str,
+) -> Result<Vec<u8>, String> {
+    use provisio_engines::events::Level;
+    use provisio_engines::images;
+    let bytes = load_artifact(loaded, reference)?;
+    if !reference.ends_with(".recipe") || !images::is_recipe(&bytes) {
+        return Ok(bytes);
+    }
+    let arch = std::env::var("PROVISIO_IMAGE_ARCH")
+        .ok()
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| images::host_arch().to_string());
+    let bin = provisio_binary();
+    let path = match images::cached_image(&bytes, &arch, bin.as_deref()) {
+        Some(p) => p,
+        None => {
+            events.log(
+                Level::Info,
+                Some(node),
+                format!("building the container image of {reference} ({arch}); this takes minutes once, then it is cached"),
+            );
+            let (events, node) = (events.clone(), node.to_string());
+            tokio::task::spawn_blocking(move || {
+                images::build_image(&bytes, &arch, bin.as_deref(), &|line| {
+                    events.log(Level::Info, Some(&node), line.trim().to_string())
+                })
+            })
+            .await
+            .map_err(|e| format!("image build: {e}"))??
+        }
+    };
+    let len = std::fs::metadata(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    if len > MAX_ARTIFACT_BYTES {
+        return Err(format!(
+            "{}: {len} bytes, more than the artifact limit of {MAX_ARTIFACT_BYTES}",
+            path.display()
+        ));
+    }
+    std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The provisio binary images bundle: `$PROVISIO_BIN`, else this program when it is provisio,
+/// else a `provisio` next to it or one folder up (tests run from target/<profile>/deps).
+pub fn provisio_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PROVISIO_BIN").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().ok()?;
+    if exe.file_name().is_some_and(|n| n == "provisio") {
+        return Some(exe);
+    }
+    let dir = exe.parent()?;
+    [dir.join("provisio"), dir.parent()?.join("provisio")]
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
 /// Exports the service template `st` of `loaded` as a CSAR (what the editor holds: the given
 /// template replaces the stored one).
 pub fn export_csar(
