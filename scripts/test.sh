@@ -69,6 +69,22 @@ if [ -d firmware/arduino ] && [ -f firmware/arduino/Makefile ]; then
   fi
 fi
 
+# The library's container images (debootstrap + npm), built once per run into the shared cache
+# so every test (tests/tests/images.rs, simulated deploys) reuses them; a warm cache takes a second.
+if [ "$(id -u)" -eq 0 ] && command -v debootstrap >/dev/null && command -v lxc-start >/dev/null; then
+  echo "==> container images (scripts/build-images.sh)"
+  cargo build -q -p provisio-app --bin provisio
+  started=$(date +%s)
+  if scripts/build-images.sh --provisio-bin target/debug/provisio; then
+    echo "==> container images ready in $(( $(date +%s) - started )) s"
+    export PROVISIO_REQUIRE_IMAGES=1
+  else
+    echo "warning: building the container images failed; the image tests will report it" >&2
+  fi
+else
+  echo "warning: container images need root, debootstrap and lxc; the image tests are skipped" >&2
+fi
+
 echo "==> cargo tests (workspace)"
 summary=$(mktemp)
 if cargo nextest --version >/dev/null 2>&1; then

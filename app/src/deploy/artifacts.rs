@@ -198,6 +198,40 @@ pub fn export_csar(
 
 #[cfg(test)]
 mod tests {
+    /// A recipe deploys as its image (when the image is in the cache: scripts/test.sh builds
+    /// them first); other files as they are.
+    #[tokio::test]
+    async fn a_recipe_deploys_as_its_cached_image() {
+        use provisio_engines::images;
+        let loaded = crate::library::builtin_loaded();
+        let (events, _rx) = provisio_engines::events::EventSink::new();
+        let (fw, bytes) = provisio_assets::library_files()
+            .iter()
+            .find(|(p, _)| p.ends_with(".ino.bin"))
+            .unwrap();
+        let got = super::load_for_deploy(&loaded, fw, &events, "n").await;
+        assert_eq!(got.as_deref(), Ok(*bytes));
+        let (recipe_path, recipe) = provisio_assets::library_files()
+            .iter()
+            .find(|(p, _)| p.ends_with("/mosquitto.recipe"))
+            .unwrap();
+        assert!(images::is_recipe(recipe));
+        let Some(image) = images::cached_image(recipe, images::host_arch(), None) else {
+            eprintln!("skipped: the mosquitto image is not built (scripts/build-images.sh)");
+            return;
+        };
+        let got = super::load_for_deploy(&loaded, recipe_path, &events, "n")
+            .await
+            .unwrap();
+        assert_eq!(got, std::fs::read(image).unwrap());
+        assert_eq!(got[..2], [0x1f, 0x8b]);
+        // The CSAR export and validation read the recipe itself.
+        assert_eq!(
+            super::load_artifact(&loaded, recipe_path).as_deref(),
+            Ok(*recipe)
+        );
+    }
+
     #[test]
     fn percent_forms() {
         assert_eq!(super::decode("a%253Ab"), "a%3Ab");
