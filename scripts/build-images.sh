@@ -291,9 +291,17 @@ build() {
     fi
     step="npm install -g $npm_packages"
     say "    $step"
+    # npm trusts what the host trusts (a proxy's CA, say) during the build only: the bundle is
+    # copied to /tmp, which the image is cleaned of.
+    host_ca=${NODE_EXTRA_CA_CERTS:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}
+    extra_ca=""
+    if [ -f "$host_ca" ]; then
+      cp "$host_ca" "$r/tmp/provisio-build-ca.crt"
+      extra_ca=/tmp/provisio-build-ca.crt
+    fi
     # shellcheck disable=SC2086
-    run in_chroot "$r" npm install -g --omit=dev --no-audit --no-fund --no-update-notifier \
-      --loglevel=error $npm_packages
+    run in_chroot "$r" env NODE_EXTRA_CA_CERTS="$extra_ca" npm install -g --omit=dev --no-audit \
+      --no-fund --no-update-notifier --loglevel=error $npm_packages
     if [ -n "$temp_npm" ]; then
       step="remove npm"
       run in_chroot "$r" apt-get purge -y -q --auto-remove npm
