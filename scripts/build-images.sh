@@ -264,7 +264,8 @@ build() {
   r="$workdir/root"
   mkdir "$r"
   tar -xzf "$base" -C "$r"
-  mount_chroot "$r"
+  # /proc and /dev only for package scripts and npm; unmounted on every exit (trap).
+  if [ -n "$packages" ] || [ -n "$npm_packages" ]; then mount_chroot "$r"; fi
   # No service starts inside the build chroot; DNS for apt and npm.
   printf '#!/bin/sh\nexit 101\n' >"$r/usr/sbin/policy-rc.d"
   chmod 755 "$r/usr/sbin/policy-rc.d"
