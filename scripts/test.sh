@@ -73,7 +73,9 @@ fi
 # so every test (tests/tests/images.rs, simulated deploys) reuses them; a warm cache takes a second.
 if [ "$(id -u)" -eq 0 ] && command -v debootstrap >/dev/null && command -v lxc-start >/dev/null; then
   echo "==> container images (scripts/build-images.sh)"
-  cargo build -q -p provisio-app --bin provisio
+  # The tests' own build of the provisio binary (same features as the test run below), so the
+  # images that bundle it are keyed by the very binary the tests use.
+  cargo test -q --workspace --no-run
   started=$(date +%s)
   if scripts/build-images.sh --provisio-bin target/debug/provisio; then
     echo "==> container images ready in $(( $(date +%s) - started )) s"
