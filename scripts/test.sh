@@ -18,6 +18,7 @@ PACKAGES=(
   g++ make             # host build of the Arduino library
   gcc-xtensa-lx106 picolibc-xtensa-lx106-elf  # ESP8266 cross build of the Arduino library's core
   busybox-static       # tiny container root filesystems
+  debootstrap          # the real container images (scripts/build-images.sh)
   python3              # the HomeMatic CCU emulator (xmlrpc.server) of the gateway tests
 )
 
@@ -67,6 +68,24 @@ if [ -d firmware/arduino ] && [ -f firmware/arduino/Makefile ]; then
   else
     echo "warning: xtensa-lx106-elf-g++ missing; ESP8266 cross build skipped" >&2
   fi
+fi
+
+# The library's container images (debootstrap + npm), built once per run into the shared cache
+# so every test (tests/tests/images.rs, simulated deploys) reuses them; a warm cache takes a second.
+if [ "$(id -u)" -eq 0 ] && command -v debootstrap >/dev/null && command -v lxc-start >/dev/null; then
+  echo "==> container images (scripts/build-images.sh)"
+  # The tests' own build of the provisio binary (same features as the test run below), so the
+  # images that bundle it are keyed by the very binary the tests use.
+  cargo test -q --workspace --no-run
+  started=$(date +%s)
+  if scripts/build-images.sh --provisio-bin target/debug/provisio; then
+    echo "==> container images ready in $(( $(date +%s) - started )) s"
+    export PROVISIO_REQUIRE_IMAGES=1
+  else
+    echo "warning: building the container images failed; the image tests will report it" >&2
+  fi
+else
+  echo "warning: container images need root, debootstrap and lxc; the image tests are skipped" >&2
 fi
 
 echo "==> cargo tests (workspace)"

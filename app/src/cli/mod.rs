@@ -141,6 +141,16 @@ pub enum MonitorCommand {
         #[arg(long)]
         receiver: Option<String>,
     },
+    /// Logstash-style record receiver: accepts TCP connections and appends each JSON record
+    /// (one per line) to a file, one record per line.
+    Receiver {
+        /// Address to listen on, e.g. 0.0.0.0:5000.
+        #[arg(long)]
+        listen: String,
+        /// File the records are appended to (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Connector: subscribes to device topics and writes points to InfluxDB 1.x (flat JSON per
     /// device topic; The Things Network uplinks by device id).
     Influx {
@@ -385,6 +395,7 @@ fn run_monitor(m: MonitorCommand) -> i32 {
             broker,
             receiver,
         } => monitor::run_tap(&listen, &broker, receiver.as_deref()),
+        MonitorCommand::Receiver { listen, out } => monitor::run_receiver(&listen, &out),
         MonitorCommand::Influx {
             broker,
             topics,

@@ -1,4 +1,4 @@
-//! `provisio monitor tap|influx|homematic|powerfox`: the Flex4Apps monitoring pieces as
+//! `provisio monitor tap|receiver|influx|homematic|powerfox`: the Flex4Apps monitoring pieces as
 //! long-running commands (the same code the MonitoringBroker and MqttInfluxConnector containers
 //! run). Each runs until Ctrl-C and shows a one-line status: updated in place on a terminal,
 //! otherwise printed whenever it changes (at most once a second); a last line on exit.
@@ -207,6 +207,120 @@ async fn tap(listen: &str, broker: &str, receiver: Option<&str>) -> Result<(), S
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     status.finish(format!("stopped: {}", line(&sink)));
+    Ok(())
+}
+
+/// `provisio monitor receiver`.
+pub fn run_receiver(listen: &str, out: &std::path::Path) -> i32 {
+    exit(runtime().and_then(|rt| rt.block_on(receiver(listen, out))))
+}
+
+/// Counters of the receiver's status line.
+#[derive(Default)]
+struct ReceiverStats {
+    connections: std::sync::atomic::AtomicU64,
+    records: std::sync::atomic::AtomicU64,
+    rejected: std::sync::atomic::AtomicU64,
+}
+
+/// The longest record line accepted (a longer line is rejected, the connection kept).
+const MAX_RECORD_LINE: usize = 1 << 20;
+
+async fn receiver(listen: &str, out: &std::path::Path) -> Result<(), String> {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering::Relaxed;
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    let (lh, lp) = host_port(listen, 5000).map_err(|e| format!("listen {listen:?}: {e}"))?;
+    let addr = resolve("listen", &format!("{lh}:{lp}")).await?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out)
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+    let file = Arc::new(std::sync::Mutex::new(file));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    println!(
+        "receiver on {} → {} (Ctrl-C stops)",
+        listener.local_addr().map_err(|e| e.to_string())?,
+        out.display()
+    );
+    let stats = Arc::new(ReceiverStats::default());
+    let (st, f, path) = (stats.clone(), file.clone(), out.to_path_buf());
+    let accept = tokio::spawn(async move {
+        loop {
+            let Ok((conn, _)) = listener.accept().await else {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            };
+            st.connections.fetch_add(1, Relaxed);
+            let (st, f, path) = (st.clone(), f.clone(), path.clone());
+            tokio::spawn(async move {
+                let mut lines = tokio::io::BufReader::new(conn);
+                let mut buf = Vec::new();
+                loop {
+                    buf.clear();
+                    let n = match (&mut lines)
+                        .take(MAX_RECORD_LINE as u64 + 1)
+                        .read_until(b'\n', &mut buf)
+                        .await
+                    {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    if line.iter().all(u8::is_ascii_whitespace) && n <= MAX_RECORD_LINE {
+                        continue;
+                    }
+                    // Records are JSON objects; anything else (or too long) is counted, not kept.
+                    let record = (n <= MAX_RECORD_LINE)
+                        .then(|| serde_json::from_slice::<serde_json::Value>(line).ok())
+                        .flatten()
+                        .filter(serde_json::Value::is_object);
+                    let Some(record) = record else {
+                        st.rejected.fetch_add(1, Relaxed);
+                        if n > MAX_RECORD_LINE {
+                            return;
+                        }
+                        continue;
+                    };
+                    let mut text = record.to_string();
+                    text.push('\n');
+                    let written = f
+                        .lock()
+                        .map_err(|_| "lock".to_string())
+                        .and_then(|mut file| {
+                            file.write_all(text.as_bytes())
+                                .map_err(|e| format!("{}: {e}", path.display()))
+                        });
+                    match written {
+                        Ok(()) => st.records.fetch_add(1, Relaxed),
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            st.rejected.fetch_add(1, Relaxed)
+                        }
+                    };
+                }
+            });
+        }
+    });
+    let line = |s: &ReceiverStats| {
+        format!(
+            "connections {}, records {}, rejected {}",
+            s.connections.load(Relaxed),
+            s.records.load(Relaxed),
+            s.rejected.load(Relaxed)
+        )
+    };
+    let mut status = Status::new();
+    until_ctrl_c(|| status.show(line(&stats))).await;
+    accept.abort();
+    status.finish(format!("stopped: {}", line(&stats)));
     Ok(())
 }
 

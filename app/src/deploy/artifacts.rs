@@ -102,6 +102,73 @@ pub fn load_artifact(loaded: &Loaded, reference: &str) -> Result<Vec<u8>, String
     }
 }
 
+/// The bytes of an artifact file as a deploy sends them: a container recipe (`*.recipe`, see
+/// `provisio_engines::images`) becomes its image, from the cache or built now (progress as log
+/// events of `node`), for this machine's architecture or `PROVISIO_IMAGE_ARCH`; any other file
+/// as it is. The CSAR export keeps the recipe.
+pub async fn load_for_deploy(
+    loaded: &Loaded,
+    reference: &str,
+    events: &provisio_engines::events::EventSink,
+    node: &str,
+) -> Result<Vec<u8>, String> {
+    use provisio_engines::events::Level;
+    use provisio_engines::images;
+    let bytes = load_artifact(loaded, reference)?;
+    if !reference.ends_with(".recipe") || !images::is_recipe(&bytes) {
+        return Ok(bytes);
+    }
+    let arch = std::env::var("PROVISIO_IMAGE_ARCH")
+        .ok()
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| images::host_arch().to_string());
+    let bin = provisio_binary();
+    let path = match images::cached_image(&bytes, &arch, bin.as_deref()) {
+        Some(p) => p,
+        None => {
+            events.log(
+                Level::Info,
+                Some(node),
+                format!("building the container image of {reference} ({arch}); this takes minutes once, then it is cached"),
+            );
+            let (events, node) = (events.clone(), node.to_string());
+            tokio::task::spawn_blocking(move || {
+                images::build_image(&bytes, &arch, bin.as_deref(), &|line| {
+                    events.log(Level::Info, Some(&node), line.trim().to_string())
+                })
+            })
+            .await
+            .map_err(|e| format!("image build: {e}"))??
+        }
+    };
+    let len = std::fs::metadata(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    if len > MAX_ARTIFACT_BYTES {
+        return Err(format!(
+            "{}: {len} bytes, more than the artifact limit of {MAX_ARTIFACT_BYTES}",
+            path.display()
+        ));
+    }
+    std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The provisio binary images bundle: `$PROVISIO_BIN`, else this program when it is provisio,
+/// else a `provisio` next to it or one folder up (tests run from target/<profile>/deps).
+pub fn provisio_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PROVISIO_BIN").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().ok()?;
+    if exe.file_name().is_some_and(|n| n == "provisio") {
+        return Some(exe);
+    }
+    let dir = exe.parent()?;
+    [dir.join("provisio"), dir.parent()?.join("provisio")]
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
 /// Exports the service template `st` of `loaded` as a CSAR (what the editor holds: the given
 /// template replaces the stored one).
 pub fn export_csar(
@@ -131,6 +198,40 @@ pub fn export_csar(
 
 #[cfg(test)]
 mod tests {
+    /// A recipe deploys as its image (when the image is in the cache: scripts/test.sh builds
+    /// them first); other files as they are.
+    #[tokio::test]
+    async fn a_recipe_deploys_as_its_cached_image() {
+        use provisio_engines::images;
+        let loaded = crate::library::builtin_loaded();
+        let (events, _rx) = provisio_engines::events::EventSink::new();
+        let (fw, bytes) = provisio_assets::library_files()
+            .iter()
+            .find(|(p, _)| p.ends_with(".ino.bin"))
+            .unwrap();
+        let got = super::load_for_deploy(&loaded, fw, &events, "n").await;
+        assert_eq!(got.as_deref(), Ok(*bytes));
+        let (recipe_path, recipe) = provisio_assets::library_files()
+            .iter()
+            .find(|(p, _)| p.ends_with("/mosquitto.recipe"))
+            .unwrap();
+        assert!(images::is_recipe(recipe));
+        let Some(image) = images::cached_image(recipe, images::host_arch(), None) else {
+            eprintln!("skipped: the mosquitto image is not built (scripts/build-images.sh)");
+            return;
+        };
+        let got = super::load_for_deploy(&loaded, recipe_path, &events, "n")
+            .await
+            .unwrap();
+        assert_eq!(got, std::fs::read(image).unwrap());
+        assert_eq!(got[..2], [0x1f, 0x8b]);
+        // The CSAR export and validation read the recipe itself.
+        assert_eq!(
+            super::load_artifact(&loaded, recipe_path).as_deref(),
+            Ok(*recipe)
+        );
+    }
+
     #[test]
     fn percent_forms() {
         assert_eq!(super::decode("a%253Ab"), "a%3Ab");

@@ -412,7 +412,7 @@ async fn run(
         let mut served: Vec<ServedArtifact> = Vec::new();
         for a in &step.artifacts {
             for file in &a.files {
-                match artifacts::load_artifact(loaded, file) {
+                match artifacts::load_for_deploy(loaded, file, &events, &step.node).await {
                     Ok(bytes) => {
                         let file_name = file.rsplit('/').next().unwrap_or(file).to_string();
                         let bytes = Arc::new(bytes);
