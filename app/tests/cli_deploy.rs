@@ -17,6 +17,7 @@ fn fixture() -> String {
 #[test]
 fn deploy_then_undeploy_simulated_fleet() {
     let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
     let (code, out) = provisio(data.path(), &["deploy", &fixture(), "--simulate"]);
     assert_eq!(code, 0, "{out}");
     assert!(
@@ -48,6 +49,7 @@ fn deploy_then_undeploy_simulated_fleet() {
 #[test]
 fn a_corrupt_download_fails_that_device_only() {
     let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
     let (code, out) = provisio(
         data.path(),
         &[
@@ -72,6 +74,7 @@ fn a_corrupt_download_fails_that_device_only() {
 fn deploy_from_a_csar_reads_artifacts_lazily_and_refuses_a_bomb() {
     use std::io::{Read, Write};
     let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
     let csar = data.path().join("fleet.csar");
     let out = csar.display().to_string();
     let (code, text) = provisio(data.path(), &["export-csar", &fixture(), "-o", &out]);
@@ -121,6 +124,7 @@ fn deploy_from_a_csar_reads_artifacts_lazily_and_refuses_a_bomb() {
 #[test]
 fn unknown_instance_and_bad_input_are_clear_errors() {
     let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
     let (code, out) = provisio(data.path(), &["undeploy", "nope"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("no instance 'nope'"), "{out}");
@@ -135,6 +139,7 @@ fn unknown_instance_and_bad_input_are_clear_errors() {
 #[test]
 fn thesis_scenario_deploys_and_undeploys_with_every_stand_in() {
     let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
     let lib = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../assets/library")
         .display()
@@ -189,6 +194,7 @@ fn thesis_scenario_deploys_and_undeploys_with_every_stand_in() {
 fn watch_prints_readings_until_ctrl_c_and_leaves_the_instance_deployed() {
     use std::io::{BufRead, BufReader};
     let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
     let mut child = Command::new(env!("CARGO_BIN_EXE_provisio"))
         .args(["deploy", &fixture(), "--simulate", "--watch"])
         .env("PROVISIO_DATA_DIR", data.path())

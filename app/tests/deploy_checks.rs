@@ -208,6 +208,7 @@ fn write_case(dir: &Path, case: &Case) -> std::path::PathBuf {
 fn each_deploy_check_predicts_a_real_deploy_failure() {
     let dir = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
     for case in cases() {
         let path = write_case(dir.path(), &case);
         let loaded = provisio_app::library::open_with_builtin(&path).unwrap();

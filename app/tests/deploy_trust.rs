@@ -95,6 +95,7 @@ fn every_palette_type_validates_clean_and_deploys_and_undeploys_simulated() {
     let lib = provisio_app::library::builtin_library();
     let dir = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
     let mut tried = Vec::new();
     for t in lib.node_types() {
         if t.base.is_abstract || t.base.target_namespace != NT {
@@ -120,6 +121,7 @@ fn every_palette_type_validates_clean_and_deploys_and_undeploys_simulated() {
 #[test]
 fn every_example_deploys_undeploys_and_undeploys_again_leaving_no_container() {
     let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
     let lib = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../assets/library")
         .display()
@@ -154,6 +156,7 @@ fn every_example_deploys_undeploys_and_undeploys_again_leaving_no_container() {
 #[test]
 fn a_topology_with_errors_is_refused_before_anything_runs() {
     let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
     let dir = tempfile::tempdir().unwrap();
     let base = std::fs::read_to_string(write_topology(dir.path(), "Mosquitto")).unwrap();
     let cases = [
@@ -193,6 +196,7 @@ fn a_topology_with_errors_is_refused_before_anything_runs() {
 #[test]
 fn undeploy_works_after_the_topology_file_is_deleted() {
     let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
     let dir = tempfile::tempdir().unwrap();
     let path = write_topology(dir.path(), "NodeMCU_App");
     let (code, out) = provisio(
@@ -221,6 +225,7 @@ fn undeploy_works_after_the_topology_file_is_deleted() {
 #[test]
 fn the_yaml_thesis_scenario_deploys_with_the_same_steps_as_the_xml_one() {
     let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let steps = |out: &str| {
         let mut v: Vec<String> = out

@@ -14,6 +14,7 @@ use std::time::Duration;
 #[test]
 fn devices_fetch_artifacts_from_the_gateway_base_url() {
     let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/constrained.tosca");
     let loaded = provisio_app::library::open_with_builtin(&fixture).unwrap();
     let st = loaded.library.service_templates()[0].1.clone();

@@ -3,6 +3,8 @@
 //! redo, save and reopen, deploy the constrained scenario with simulated devices and watch the
 //! device markers; plus snapshot images of the main states.
 
+mod common;
+
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use provisio_app::gui::ProvisioApp;
@@ -232,6 +234,7 @@ fn run_deploy(h: &mut Harness<'static, ProvisioApp>) {
 fn deploy_the_thesis_scenario_with_a_failing_device_then_undeploy() {
     let mut app = thesis();
     let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
     app.deploy.data_dir = data.path().to_path_buf();
     app.deploy.faults = vec!["refuse-start@1361877".parse().unwrap()];
     let mut h = harness(app);

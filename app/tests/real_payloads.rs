@@ -82,6 +82,7 @@ fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
 /// container and the simulated network are gone.
 fn deploy_check_undeploy(st_id: &str, check: impl FnOnce(&str, &Path)) {
     let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
     let loaded = provisio_app::library::builtin_loaded();
     let st = loaded
         .library
@@ -138,7 +139,10 @@ fn thesis_readings_pass_node_red_into_influxdb_on_the_mica() {
             seen = devices_in_influx(&mica, "sensors", "sensors");
             seen == want
         });
-        assert!(ok, "readings in InfluxDB at {mica}:8086 from {seen:?}, want {want:?}");
+        assert!(
+            ok,
+            "readings in InfluxDB at {mica}:8086 from {seen:?}, want {want:?}"
+        );
     });
 }
 

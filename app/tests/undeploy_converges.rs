@@ -37,6 +37,7 @@ fn lxc_left(data: &Path, id: &str) -> Vec<String> {
 fn a_failed_teardown_step_does_not_keep_independent_nodes_standing() {
     let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
     let (loaded, st) = thesis();
     let mut opts = DeployOptions::new(data.path().to_path_buf(), true);
     let (out, mut rx) = run(&loaded, &st, None, &opts);
@@ -78,6 +79,7 @@ fn a_failed_teardown_step_does_not_keep_independent_nodes_standing() {
 fn a_device_that_lost_its_app_is_already_absent() {
     let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/constrained.tosca");
     let loaded = provisio_app::library::open_with_builtin(&fixture).unwrap();
     let st = loaded.library.service_templates()[0].1.clone();

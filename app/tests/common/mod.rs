@@ -105,3 +105,20 @@ pub fn in_simulated_host(id: &str, label: &str, program: &str) -> Command {
         .unwrap_or_else(|| panic!("instance {id} has no simulated host {label}"));
     host.exec(program)
 }
+
+/// Removes the simulated networks (and whatever still runs in them: containers of instances a
+/// test left deployed) of every instance under a data directory when dropped. Declare it after
+/// the data directory so it runs first.
+pub struct SimCleanup(pub std::path::PathBuf);
+
+impl Drop for SimCleanup {
+    fn drop(&mut self) {
+        let dir = self.0.join("instances");
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(id) = name.strip_suffix(".json") {
+                let _ = provisio_app::deploy::sim_hosts::remove_network(id);
+            }
+        }
+    }
+}
