@@ -106,21 +106,26 @@ pub fn missing_marker(name: &str) -> String {
 
 /// Whether an input of this name holds a secret (masked everywhere).
 pub fn is_secret_name(name: &str) -> bool {
+    const SECRETS: &[&[u8]] = &[
+        b"password",
+        b"passwd",
+        b"secret",
+        b"token",
+        b"privatekey",
+        b"private_key",
+        b"apikey",
+        b"api_key",
+    ];
     let n = name.as_bytes();
-    [
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "privatekey",
-        "private_key",
-        "apikey",
-        "api_key",
-    ]
-    .iter()
-    .any(|s| {
-        n.windows(s.len())
-            .any(|w| w.eq_ignore_ascii_case(s.as_bytes()))
+    // Only where a word can start (every one starts with p, s, t or a): called for every input
+    // of every step.
+    (0..n.len()).any(|i| {
+        matches!(n[i].to_ascii_lowercase(), b'p' | b's' | b't' | b'a')
+            && SECRETS.iter().any(|s| {
+                n[i..]
+                    .get(..s.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(s))
+            })
     })
 }
 
@@ -137,12 +142,9 @@ pub(crate) fn resolve_input(
     missing: &mut Vec<MissingInput>,
 ) -> Option<ResolvedInput> {
     let mut asked_for: Option<String> = None;
-    let candidates = std::iter::once((node, InputSource::Own)).chain(
-        stack
-            .iter()
-            .map(|h| (h.as_str(), InputSource::Host(h.clone()))),
-    );
-    for (id, source) in candidates {
+    // The node itself, then its hosts; the source is built only for the value found.
+    let candidates = std::iter::once((node, false)).chain(stack.iter().map(|h| (h.as_str(), true)));
+    for (id, is_host) in candidates {
         let Some(n) = topo.node(id) else {
             continue;
         };
@@ -185,7 +187,11 @@ pub(crate) fn resolve_input(
         return Some(ResolvedInput {
             name: param.name.clone(),
             value: value.to_string(),
-            source,
+            source: if is_host {
+                InputSource::Host(id.to_string())
+            } else {
+                InputSource::Own
+            },
             secret: is_secret_name(&param.name),
         });
     }
@@ -214,4 +220,29 @@ pub(crate) fn resolve_input(
         });
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_secret_name;
+
+    #[test]
+    fn secret_names_are_found_anywhere_in_any_case() {
+        for name in [
+            "password",
+            "dbPassword",
+            "ROOT_PASSWD",
+            "clientSecret",
+            "authToken",
+            "ssh_private_key",
+            "PrivateKey",
+            "x-api_key",
+            "apiKey",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in ["", "p", "port", "pass", "keyName", "tok", "apiUrl", "secre"] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+    }
 }
