@@ -202,6 +202,7 @@ fn build(
         }
     }
     let defaults = super::inputs::Defaults::new(lib);
+    let mut type_artifacts: HashMap<&QName, Vec<PlanArtifact>> = HashMap::new();
     let mut steps: Vec<Step> = Vec::new();
     let mut missing: Vec<MissingInput> = Vec::new();
     // The steps that mark a node as finished (its last step, or its dependencies' when it has none).
@@ -251,26 +252,16 @@ fn build(
                         )
                     })
                     .collect();
-                let artifacts = if matches!(op.name.as_str(), "install" | "create") {
-                    lib.deployment_artifacts_of(node)
-                        .into_iter()
-                        .map(|da| {
-                            let files = da
-                                .artifact_ref
-                                .as_ref()
-                                .and_then(|r| lib.artifact_template(r))
-                                .map(|t| t.references.iter().map(|r| r.reference.clone()).collect())
-                                .unwrap_or_default();
-                            PlanArtifact {
-                                name: da.name.clone(),
-                                artifact_type: da.artifact_type.clone(),
-                                template: da.artifact_ref.clone(),
-                                files,
-                            }
-                        })
-                        .collect()
-                } else {
+                let artifacts = if !matches!(op.name.as_str(), "install" | "create") {
                     Vec::new()
+                } else if node.deployment_artifacts.is_empty() {
+                    // The type's artifacts, looked up once per type.
+                    type_artifacts
+                        .entry(&node.type_ref)
+                        .or_insert_with(|| plan_artifacts(lib, node))
+                        .clone()
+                } else {
+                    plan_artifacts(lib, node)
                 };
                 let deps = match last {
                     Some(l) => vec![l],
@@ -324,6 +315,28 @@ fn build(
         },
         missing,
     ))
+}
+
+/// The artifacts an install step of `node` deploys: its own, else its type's (see
+/// [`Library::deployment_artifacts_of`]), with the files of their artifact templates.
+fn plan_artifacts(lib: &Library, node: &crate::tosca::NodeTemplate) -> Vec<PlanArtifact> {
+    lib.deployment_artifacts_of(node)
+        .into_iter()
+        .map(|da| {
+            let files = da
+                .artifact_ref
+                .as_ref()
+                .and_then(|r| lib.artifact_template(r))
+                .map(|t| t.references.iter().map(|r| r.reference.clone()).collect())
+                .unwrap_or_default();
+            PlanArtifact {
+                name: da.name.clone(),
+                artifact_type: da.artifact_type.clone(),
+                template: da.artifact_ref,
+                files,
+            }
+        })
+        .collect()
 }
 
 fn strict(built: Result<(Plan, Vec<MissingInput>), PlanError>) -> Result<Plan, PlanError> {

@@ -106,26 +106,23 @@ pub fn missing_marker(name: &str) -> String {
 
 /// Whether an input of this name holds a secret (masked everywhere).
 pub fn is_secret_name(name: &str) -> bool {
-    const SECRETS: &[&[u8]] = &[
-        b"password",
-        b"passwd",
-        b"secret",
-        b"token",
-        b"privatekey",
-        b"private_key",
-        b"apikey",
-        b"api_key",
-    ];
     let n = name.as_bytes();
-    // Only where a word can start (every one starts with p, s, t or a): called for every input
-    // of every step.
+    // One pass, comparing only the words that start with the byte at hand (called for every
+    // input of every step): password, passwd, privatekey, private_key, secret, token, apikey,
+    // api_key, in any case.
     (0..n.len()).any(|i| {
-        matches!(n[i].to_ascii_lowercase(), b'p' | b's' | b't' | b'a')
-            && SECRETS.iter().any(|s| {
-                n[i..]
-                    .get(..s.len())
-                    .is_some_and(|w| w.eq_ignore_ascii_case(s))
-            })
+        let rest = &n[i..];
+        let words: &[&[u8]] = match rest[0].to_ascii_lowercase() {
+            b'p' => &[b"password", b"passwd", b"privatekey", b"private_key"],
+            b's' => &[b"secret"],
+            b't' => &[b"token"],
+            b'a' => &[b"apikey", b"api_key"],
+            _ => return false,
+        };
+        words.iter().any(|w| {
+            rest.get(..w.len())
+                .is_some_and(|r| r.eq_ignore_ascii_case(w))
+        })
     })
 }
 
