@@ -209,16 +209,13 @@ pub fn validate_service_template(
             .skip(1)
             .filter_map(|id| index.node(id))
             .collect();
-        let defs = req_defs
-            .entry(&n.type_ref)
-            .or_insert_with(|| {
-                lib.node_requirement_definitions(&n.type_ref)
-                    .into_iter()
-                    .cloned()
-                    .collect()
-            })
-            .clone();
-        for req in &defs {
+        let defs = req_defs.entry(&n.type_ref).or_insert_with(|| {
+            lib.node_requirement_definitions(&n.type_ref)
+                .into_iter()
+                .cloned()
+                .collect()
+        });
+        for req in defs.iter() {
             if req.lower_bound == 0 {
                 continue;
             }
@@ -229,9 +226,9 @@ pub fn validate_service_template(
             let has = |m: &NodeTemplate| {
                 lib.node_capability_definitions(&m.type_ref)
                     .iter()
-                    .map(|c| c.type_ref.clone())
-                    .chain(m.capabilities.iter().map(|c| c.type_ref.clone()))
-                    .any(|c| lib.derives_from(TypeKind::CapabilityType, &c, &wanted))
+                    .map(|c| &c.type_ref)
+                    .chain(m.capabilities.iter().map(|c| &c.type_ref))
+                    .any(|c| lib.derives_from(TypeKind::CapabilityType, c, &wanted))
             };
             let connected = outgoing.get(n.id.as_str()).into_iter().flatten().copied();
             let speaks_caps = |m: &NodeTemplate| {

@@ -158,6 +158,44 @@ fn edits_are_patched_in_and_unknown_content_survives() {
 }
 
 #[test]
+fn templates_keep_their_elements_whole_wherever_they_go() {
+    // Read templates keep their elements (moved out of the document, shared by copies): a
+    // copy, a second write and a service template moved into new definitions all write the
+    // same elements, and removed properties really go.
+    let defs = Definitions::from_str(SMALL).unwrap();
+    assert_eq!(defs.clone().to_xml(), SMALL);
+    assert_eq!(defs.to_xml(), SMALL);
+    let mut other = Definitions::new("d2", "http://example.org/st");
+    other
+        .service_templates
+        .push(defs.service_templates[0].clone());
+    let out = other.to_xml();
+    let moved = Definitions::from_str(&out).unwrap();
+    xml::equivalent(
+        &xml::parse_str(SMALL)
+            .unwrap()
+            .root
+            .elements()
+            .next()
+            .unwrap()
+            .clone(),
+        moved.to_document().root.elements().next().unwrap(),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{out}"));
+    let mut edited = defs.clone();
+    let a = edited.service_templates[0].topology.node_mut("A").unwrap();
+    a.properties = None;
+    let out = edited.to_xml();
+    assert!(
+        !out.contains("Properties") && !out.contains("appConfig"),
+        "{out}"
+    );
+    assert!(out.contains("kept</ext:Unknown>"), "{out}");
+    // The original is untouched by the edit of its copy.
+    assert_eq!(defs.to_xml(), SMALL);
+}
+
+#[test]
 fn new_definitions_write_a_valid_document() {
     let mut defs = Definitions::new("d", "http://example.org/st");
     let mut st = provisio_model::tosca::ServiceTemplate::new("http://example.org/st", "S");

@@ -139,13 +139,18 @@ fn node_graph(lib: &Library, st: &ServiceTemplate) -> Result<NodeGraph, PlanErro
             .unwrap_or(0);
         level.insert(id.clone(), l);
     }
-    let mut order: Vec<String> = sorted.iter().map(|n| g[*n].clone()).collect();
-    order.sort_by_key(|id| {
-        (
-            level[id],
-            doc_pos.get(id.as_str()).copied().unwrap_or(usize::MAX),
-        )
-    });
+    // The keys are looked up once, not in every comparison (hashing ids there was a fifth of
+    // the plan of 10,000 nodes).
+    let mut keyed: Vec<((usize, usize), &String)> = sorted
+        .iter()
+        .map(|n| {
+            let id = &g[*n];
+            let pos = doc_pos.get(id.as_str()).copied().unwrap_or(usize::MAX);
+            ((level[id], pos), id)
+        })
+        .collect();
+    keyed.sort_by_key(|(key, _)| *key);
+    let mut order: Vec<String> = keyed.into_iter().map(|(_, id)| id.clone()).collect();
     order.dedup();
     let mut stacks = HashMap::new();
     for n in &order {
@@ -206,6 +211,7 @@ fn build(
         deploy_inputs,
         edges: &edges,
     };
+    let mut type_artifacts: HashMap<&QName, Vec<PlanArtifact>> = HashMap::new();
     let mut steps: Vec<Step> = Vec::new();
     let mut missing: Vec<MissingInput> = Vec::new();
     // The steps that mark a node as finished (its last step, or its dependencies' when it has none).
@@ -264,26 +270,16 @@ fn build(
                         )
                     })
                     .collect();
-                let artifacts = if matches!(op.name.as_str(), "install" | "create") {
-                    lib.deployment_artifacts_of(node)
-                        .into_iter()
-                        .map(|da| {
-                            let files = da
-                                .artifact_ref
-                                .as_ref()
-                                .and_then(|r| lib.artifact_template(r))
-                                .map(|t| t.references.iter().map(|r| r.reference.clone()).collect())
-                                .unwrap_or_default();
-                            PlanArtifact {
-                                name: da.name.clone(),
-                                artifact_type: da.artifact_type.clone(),
-                                template: da.artifact_ref.clone(),
-                                files,
-                            }
-                        })
-                        .collect()
-                } else {
+                let artifacts = if !matches!(op.name.as_str(), "install" | "create") {
                     Vec::new()
+                } else if node.deployment_artifacts.is_empty() {
+                    // The type's artifacts, looked up once per type.
+                    type_artifacts
+                        .entry(&node.type_ref)
+                        .or_insert_with(|| plan_artifacts(lib, node))
+                        .clone()
+                } else {
+                    plan_artifacts(lib, node)
                 };
                 let deps = match last {
                     Some(l) => vec![l],
@@ -337,6 +333,28 @@ fn build(
         },
         missing,
     ))
+}
+
+/// The artifacts an install step of `node` deploys: its own, else its type's (see
+/// [`Library::deployment_artifacts_of`]), with the files of their artifact templates.
+fn plan_artifacts(lib: &Library, node: &crate::tosca::NodeTemplate) -> Vec<PlanArtifact> {
+    lib.deployment_artifacts_of(node)
+        .into_iter()
+        .map(|da| {
+            let files = da
+                .artifact_ref
+                .as_ref()
+                .and_then(|r| lib.artifact_template(r))
+                .map(|t| t.references.iter().map(|r| r.reference.clone()).collect())
+                .unwrap_or_default();
+            PlanArtifact {
+                name: da.name.clone(),
+                artifact_type: da.artifact_type.clone(),
+                template: da.artifact_ref,
+                files,
+            }
+        })
+        .collect()
 }
 
 fn strict(built: Result<(Plan, Vec<MissingInput>), PlanError>) -> Result<Plan, PlanError> {

@@ -112,20 +112,22 @@ pub fn missing_marker(name: &str) -> String {
 /// Whether an input of this name holds a secret (masked everywhere).
 pub fn is_secret_name(name: &str) -> bool {
     let n = name.as_bytes();
-    [
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "privatekey",
-        "private_key",
-        "apikey",
-        "api_key",
-    ]
-    .iter()
-    .any(|s| {
-        n.windows(s.len())
-            .any(|w| w.eq_ignore_ascii_case(s.as_bytes()))
+    // One pass, comparing only the words that start with the byte at hand (called for every
+    // input of every step): password, passwd, privatekey, private_key, secret, token, apikey,
+    // api_key, in any case.
+    (0..n.len()).any(|i| {
+        let rest = &n[i..];
+        let words: &[&[u8]] = match rest[0].to_ascii_lowercase() {
+            b'p' => &[b"password", b"passwd", b"privatekey", b"private_key"],
+            b's' => &[b"secret"],
+            b't' => &[b"token"],
+            b'a' => &[b"apikey", b"api_key"],
+            _ => return false,
+        };
+        words.iter().any(|w| {
+            rest.get(..w.len())
+                .is_some_and(|r| r.eq_ignore_ascii_case(w))
+        })
     })
 }
 
@@ -142,12 +144,9 @@ pub(crate) fn resolve_input(
     missing: &mut Vec<MissingInput>,
 ) -> Option<ResolvedInput> {
     let mut asked_for: Option<String> = None;
-    let candidates = std::iter::once((node, InputSource::Own)).chain(
-        stack
-            .iter()
-            .map(|h| (h.as_str(), InputSource::Host(h.clone()))),
-    );
-    for (id, source) in candidates {
+    // The node itself, then its hosts; the source is built only for the value found.
+    let candidates = std::iter::once((node, false)).chain(stack.iter().map(|h| (h.as_str(), true)));
+    for (id, is_host) in candidates {
         let Some(n) = topo.node(id) else {
             continue;
         };
@@ -190,7 +189,11 @@ pub(crate) fn resolve_input(
         return Some(ResolvedInput {
             name: param.name.clone(),
             value: value.to_string(),
-            source,
+            source: if is_host {
+                InputSource::Host(id.to_string())
+            } else {
+                InputSource::Own
+            },
             secret: is_secret_name(&param.name),
         });
     }
@@ -219,4 +222,29 @@ pub(crate) fn resolve_input(
         });
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_secret_name;
+
+    #[test]
+    fn secret_names_are_found_anywhere_in_any_case() {
+        for name in [
+            "password",
+            "dbPassword",
+            "ROOT_PASSWD",
+            "clientSecret",
+            "authToken",
+            "ssh_private_key",
+            "PrivateKey",
+            "x-api_key",
+            "apiKey",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in ["", "p", "port", "pass", "keyName", "tok", "apiUrl", "secre"] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+    }
 }

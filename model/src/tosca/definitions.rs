@@ -99,7 +99,7 @@ impl Definitions {
     }
 
     /// Reads the typed model from a parsed document.
-    pub fn from_document(doc: Document) -> Result<Self, DefinitionsError> {
+    pub fn from_document(mut doc: Document) -> Result<Self, DefinitionsError> {
         if !doc.root.is(TOSCA_NS, "Definitions") {
             return Err(DefinitionsError::NotDefinitions {
                 line: doc.root.line,
@@ -107,7 +107,7 @@ impl Definitions {
                 local: doc.root.local.clone(),
             });
         }
-        let mut defs = super::read::read_definitions(&doc.root);
+        let mut defs = super::read::read_definitions(&mut doc.root);
         defs.doc = Some(doc);
         Ok(defs)
     }
@@ -166,7 +166,8 @@ impl Definitions {
         self.yaml.is_some()
     }
 
-    /// The root element as read, if any.
+    /// The root element as read, if any. Service templates are stubs in it (their id only):
+    /// their elements moved into [`ServiceTemplate`]s (see `to_document` for the whole).
     pub fn original_root(&self) -> Option<&Element> {
         self.doc.as_ref().map(|d| &d.root)
     }

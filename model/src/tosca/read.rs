@@ -1,5 +1,11 @@
 //! Reading the typed model out of the XML tree. Lenient: what is missing gets a default and is
 //! reported by validation, never a panic; QName values are resolved with the namespaces in scope.
+//!
+//! Service, node and relationship templates keep the element they were read from, moved out of
+//! the document (not copied): the document keeps a stub of it (its name and `id`, all the writer
+//! matches on), a service template's element keeps stubs of its templates, and a template's
+//! properties wrapper moves into its [`Properties`] with a placeholder left in its place. The
+//! writer (`write.rs`) puts each back where its stub is, so every element is stored once.
 
 use super::definitions::{Definitions, Import};
 use super::properties::{Properties, PropertiesDefinition, read_winery_definition};
@@ -7,7 +13,8 @@ use super::templates::*;
 use super::types::*;
 use super::{TOSCA_NS, WINERY_NS};
 use crate::QName;
-use crate::xml::{Element, Scope};
+use crate::xml::{Element, Node, Scope};
+use std::sync::Arc;
 
 fn qref(scope: &Scope<'_>, value: &str) -> QName {
     match scope.resolve_qname_value(value) {
@@ -31,13 +38,57 @@ fn owned(v: Option<&str>) -> Option<String> {
     v.map(str::to_string)
 }
 
-pub(crate) fn read_definitions(root: &Element) -> Definitions {
+/// The stub left in a document for an element moved out of it: same name, only its `id`.
+fn stub_of(e: &Element) -> Element {
+    Element {
+        prefix: e.prefix.clone(),
+        local: e.local.clone(),
+        ns: e.ns.clone(),
+        ns_decls: Vec::new(),
+        attrs: e
+            .attrs
+            .iter()
+            .filter(|a| a.ns.is_empty() && a.local == "id")
+            .cloned()
+            .collect(),
+        children: Vec::new(),
+        line: e.line,
+    }
+}
+
+/// The placeholder left where a properties wrapper was moved out (no parsed element has an
+/// empty name).
+fn placeholder() -> Element {
+    Element::new("", "")
+}
+
+pub(crate) fn is_placeholder(e: &Element) -> bool {
+    e.local.is_empty()
+}
+
+/// Reads the definitions out of `root`, moving the service templates (and their templates) out
+/// of it; stubs stay in their place (see the module doc).
+pub(crate) fn read_definitions(root: &mut Element) -> Definitions {
+    let decls = root.ns_decls.clone();
     let scope = Scope::ROOT;
-    let scope = scope.enter(root);
+    let scope = scope.enter_decls(&decls);
     let tns = root.attr("targetNamespace").unwrap_or("").to_string();
     let mut d = Definitions::new(root.attr("id").unwrap_or(""), &tns);
     d.name = owned(root.attr("name"));
-    for e in root.elements().filter(|e| e.ns == TOSCA_NS) {
+    for node in &mut root.children {
+        let Node::Element(e) = node else {
+            continue;
+        };
+        if e.ns != TOSCA_NS {
+            continue;
+        }
+        if e.local == "ServiceTemplate" {
+            let stub = stub_of(e);
+            let st = std::mem::replace(e, stub);
+            d.service_templates.push(service_template(&scope, st, &tns));
+            continue;
+        }
+        let e: &Element = e;
         let s = scope.enter(e);
         match e.local.as_str() {
             "Import" => d.imports.push(Import {
@@ -130,7 +181,6 @@ pub(crate) fn read_definitions(root: &Element) -> Definitions {
                 properties: properties(e),
                 line: e.line,
             }),
-            "ServiceTemplate" => d.service_templates.push(service_template(&s, e, &tns)),
             _ => {}
         }
     }
@@ -296,36 +346,69 @@ pub(crate) fn deployment_artifacts(s: &Scope<'_>, e: &Element) -> Vec<Deployment
         .collect()
 }
 
-pub(crate) fn properties(e: &Element) -> Option<Properties> {
+/// The properties wrapper of `e`: the first element inside its `Properties`.
+pub(crate) fn properties_wrapper(e: &Element) -> Option<&Element> {
     e.child(TOSCA_NS, "Properties")
         .and_then(|p| p.elements().next())
-        .map(|w| Properties::from_wrapper(w.clone()))
 }
 
-fn service_template(s: &Scope<'_>, e: &Element, tns: &str) -> ServiceTemplate {
-    let topology = e
-        .child(TOSCA_NS, "TopologyTemplate")
-        .map(|t| {
-            let ts = s.enter(t);
-            let mut topo = TopologyTemplate::default();
-            for c in t.elements().filter(|c| c.ns == TOSCA_NS) {
-                match c.local.as_str() {
-                    "NodeTemplate" => topo.node_templates.push(node_template(&ts, c)),
-                    "RelationshipTemplate" => topo
-                        .relationship_templates
-                        .push(relationship_template(&ts, c)),
-                    _ => {}
-                }
+pub(crate) fn properties(e: &Element) -> Option<Properties> {
+    properties_wrapper(e).map(|w| Properties::from_wrapper(w.clone()))
+}
+
+/// Moves the properties wrapper out of `e` into a [`Properties`], leaving a placeholder.
+fn take_properties(e: &mut Element) -> Option<Properties> {
+    let wrapper = e
+        .child_mut(TOSCA_NS, "Properties")?
+        .children
+        .iter_mut()
+        .find_map(|n| match n {
+            Node::Element(w) => Some(w),
+            _ => None,
+        })?;
+    Some(Properties::from_wrapper(std::mem::replace(
+        wrapper,
+        placeholder(),
+    )))
+}
+
+fn service_template(parent: &Scope<'_>, mut e: Element, tns: &str) -> ServiceTemplate {
+    let decls = e.ns_decls.clone();
+    let s = parent.enter_decls(&decls);
+    let mut topology = TopologyTemplate::default();
+    if let Some(t) = e.child_mut(TOSCA_NS, "TopologyTemplate") {
+        let tdecls = t.ns_decls.clone();
+        let ts = s.enter_decls(&tdecls);
+        for node in &mut t.children {
+            let Node::Element(c) = node else {
+                continue;
+            };
+            if c.ns != TOSCA_NS {
+                continue;
             }
-            topo
-        })
-        .unwrap_or_default();
-    ServiceTemplate {
+            match c.local.as_str() {
+                "NodeTemplate" => {
+                    let stub = stub_of(c);
+                    let c = std::mem::replace(c, stub);
+                    topology.node_templates.push(take_node_template(&ts, c));
+                }
+                "RelationshipTemplate" => {
+                    let stub = stub_of(c);
+                    let c = std::mem::replace(c, stub);
+                    topology
+                        .relationship_templates
+                        .push(take_relationship_template(&ts, c));
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut st = ServiceTemplate {
         id: e.attr("id").unwrap_or("").to_string(),
         name: owned(e.attr("name")),
         target_namespace: e.attr("targetNamespace").unwrap_or(tns).to_string(),
-        substitutable_node_type: attr_qname(s, e, "substitutableNodeType"),
-        tags: tags(e),
+        substitutable_node_type: attr_qname(&s, &e, "substitutableNodeType"),
+        tags: tags(&e),
         topology,
         plans: e
             .child(TOSCA_NS, "Plans")
@@ -344,10 +427,30 @@ fn service_template(s: &Scope<'_>, e: &Element, tns: &str) -> ServiceTemplate {
             })
             .unwrap_or_default(),
         line: e.line,
-        xml: Some(e.clone()),
-    }
+        xml: None,
+    };
+    st.xml = Some(Arc::new(e));
+    st
 }
 
+/// Reads a node template out of its element, which it keeps (see the module doc).
+fn take_node_template(parent: &Scope<'_>, mut e: Element) -> NodeTemplate {
+    let mut n = node_template(parent, &e);
+    n.properties = take_properties(&mut e);
+    n.xml = Some(Arc::new(e));
+    n
+}
+
+/// Reads a relationship template out of its element, which it keeps (see the module doc).
+fn take_relationship_template(parent: &Scope<'_>, mut e: Element) -> RelationshipTemplate {
+    let mut r = relationship_template(parent, &e);
+    r.properties = take_properties(&mut e);
+    r.xml = Some(Arc::new(e));
+    r
+}
+
+/// The fields of a node template element, without its properties and element (the writer
+/// compares an edited template with its element through this).
 pub(crate) fn node_template(parent: &Scope<'_>, e: &Element) -> NodeTemplate {
     let s = parent.enter(e);
     let coord = |n: &str| {
@@ -385,7 +488,7 @@ pub(crate) fn node_template(parent: &Scope<'_>, e: &Element) -> NodeTemplate {
             .unwrap_or(MaxInstances::Bounded(1)),
         x: coord("x"),
         y: coord("y"),
-        properties: properties(e),
+        properties: None,
         requirements: reqcaps("Requirements", "Requirement")
             .into_iter()
             .map(|(id, name, type_ref)| Requirement { id, name, type_ref })
@@ -412,10 +515,11 @@ pub(crate) fn node_template(parent: &Scope<'_>, e: &Element) -> NodeTemplate {
             })
             .unwrap_or_default(),
         line: e.line,
-        xml: Some(e.clone()),
+        xml: None,
     }
 }
 
+/// The fields of a relationship template element, without its properties and element.
 pub(crate) fn relationship_template(parent: &Scope<'_>, e: &Element) -> RelationshipTemplate {
     let s = parent.enter(e);
     let end = |n: &str| {
@@ -430,8 +534,8 @@ pub(crate) fn relationship_template(parent: &Scope<'_>, e: &Element) -> Relation
         type_ref: attr_qname(&s, e, "type").unwrap_or_default(),
         source: end("SourceElement"),
         target: end("TargetElement"),
-        properties: properties(e),
+        properties: None,
         line: e.line,
-        xml: Some(e.clone()),
+        xml: None,
     }
 }

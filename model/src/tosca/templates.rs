@@ -5,6 +5,7 @@
 use super::properties::Properties;
 use crate::QName;
 use crate::xml::Element;
+use std::sync::Arc;
 
 /// `maxInstances` / `upperBound`: a number or `unbounded`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,8 +90,10 @@ pub struct NodeTemplate {
     pub deployment_artifacts: Vec<DeploymentArtifact>,
     pub policies: Vec<PolicyRef>,
     pub line: u32,
-    /// The element this template was read from (`None` for new templates).
-    pub(crate) xml: Option<Element>,
+    /// The element this template was read from (`None` for new templates), shared by copies;
+    /// its properties wrapper is a placeholder, the wrapper is in `properties` (see
+    /// `tosca::read`).
+    pub(crate) xml: Option<Arc<Element>>,
 }
 
 impl NodeTemplate {
@@ -140,7 +143,7 @@ pub struct RelationshipTemplate {
     pub target: String,
     pub properties: Option<Properties>,
     pub line: u32,
-    pub(crate) xml: Option<Element>,
+    pub(crate) xml: Option<Arc<Element>>,
 }
 
 impl RelationshipTemplate {
@@ -269,7 +272,7 @@ pub struct ServiceTemplate {
     pub topology: TopologyTemplate,
     pub plans: Vec<Plan>,
     pub line: u32,
-    pub(crate) xml: Option<Element>,
+    pub(crate) xml: Option<Arc<Element>>,
 }
 
 impl ServiceTemplate {

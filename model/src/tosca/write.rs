@@ -9,6 +9,7 @@ use super::templates::*;
 use super::{TOSCA_NS, WINERY_NS};
 use crate::QName;
 use crate::xml::{Document, Element, Node, Scope};
+use std::collections::{HashMap, VecDeque};
 
 const NODE_TEMPLATE_ORDER: &[&str] = &[
     "Documentation",
@@ -110,14 +111,23 @@ pub(super) fn merge_children_by<T>(
     let old = std::mem::take(&mut parent.children);
     let had_no_children = old.is_empty();
     let mut used = vec![false; items.len()];
+    // Items by original id, in order: each original element takes the first unused one
+    // (looked up, not searched for: 10,000 templates made that search quadratic).
+    let mut by_id: HashMap<String, VecDeque<usize>> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        if let Some(id) = original_id(item) {
+            by_id.entry(id).or_default().push_back(i);
+        }
+    }
     let mut out: Vec<Node> = Vec::with_capacity(old.len() + items.len());
     let mut last_pos: Option<usize> = None;
     for node in old {
         match node {
             Node::Element(e) if e.ns == TOSCA_NS && e.local == local => {
-                let id = e.attr(key).map(str::to_string);
-                let found = (0..items.len())
-                    .find(|&i| !used[i] && original_id(&items[i]) == id && id.is_some());
+                let found = e
+                    .attr(key)
+                    .and_then(|id| by_id.get_mut(id))
+                    .and_then(VecDeque::pop_front);
                 match found {
                     Some(i) => {
                         used[i] = true;
@@ -347,7 +357,8 @@ pub(super) fn upsert_child_ns(
 fn patch_service_template(st: &ServiceTemplate, parent: &Scope<'_>, tns: &str) -> Element {
     let mut e = st
         .xml
-        .clone()
+        .as_deref()
+        .cloned()
         .unwrap_or_else(|| Element::new(TOSCA_NS, "ServiceTemplate"));
     e.set_attr("id", &st.id);
     set_opt_attr(&mut e, "name", st.name.as_deref());
@@ -408,7 +419,8 @@ fn patch_node_template(nt: &NodeTemplate, parent: &Scope<'_>) -> Element {
     let orig = nt.xml.as_ref().map(|x| read::node_template(parent, x));
     let mut e = nt
         .xml
-        .clone()
+        .as_deref()
+        .cloned()
         .unwrap_or_else(|| Element::new(TOSCA_NS, "NodeTemplate"));
     e.set_attr("id", &nt.id);
     set_opt_attr(&mut e, "name", nt.name.as_deref());
@@ -440,7 +452,7 @@ fn patch_node_template(nt: &NodeTemplate, parent: &Scope<'_>) -> Element {
     }
     let decls = e.ns_decls.clone();
     let scope = parent.enter_decls(&decls);
-    if orig.as_ref().map(|o| &o.properties) != Some(&nt.properties) {
+    if properties_changed(nt.xml.as_deref(), nt.properties.as_ref()) {
         sync_properties(&mut e, nt.properties.as_ref(), NODE_TEMPLATE_ORDER);
     }
     if orig.as_ref().map(|o| &o.requirements) != Some(&nt.requirements) {
@@ -518,6 +530,20 @@ pub(super) fn container(local: &str, items: impl Iterator<Item = Element>) -> El
     c
 }
 
+/// Whether the properties of a template must be written into its element `xml`: always when
+/// its wrapper was moved out into the properties (a placeholder is in its place, see
+/// `tosca::read`), else when they differ from what the element holds.
+fn properties_changed(xml: Option<&Element>, props: Option<&super::Properties>) -> bool {
+    let Some(xml) = xml else {
+        return true;
+    };
+    match read::properties_wrapper(xml) {
+        Some(w) if read::is_placeholder(w) => true,
+        Some(w) => props.is_none_or(|p| *p != super::Properties::from_wrapper(w.clone())),
+        None => props.is_some(),
+    }
+}
+
 fn sync_properties(e: &mut Element, props: Option<&super::Properties>, order: &[&str]) {
     match props {
         None => upsert_child(e, "Properties", None, order),
@@ -543,18 +569,15 @@ fn sync_properties(e: &mut Element, props: Option<&super::Properties>, order: &[
 }
 
 fn patch_relationship_template(rt: &RelationshipTemplate, parent: &Scope<'_>) -> Element {
-    let orig = rt
-        .xml
-        .as_ref()
-        .map(|x| read::relationship_template(parent, x));
     let mut e = rt
         .xml
-        .clone()
+        .as_deref()
+        .cloned()
         .unwrap_or_else(|| Element::new(TOSCA_NS, "RelationshipTemplate"));
     e.set_attr("id", &rt.id);
     set_opt_attr(&mut e, "name", rt.name.as_deref());
     set_qname_attr(&mut e, parent, "type", &rt.type_ref);
-    if orig.as_ref().map(|o| &o.properties) != Some(&rt.properties) {
+    if properties_changed(rt.xml.as_deref(), rt.properties.as_ref()) {
         sync_properties(&mut e, rt.properties.as_ref(), RELATIONSHIP_ORDER);
     }
     for (local, value) in [("SourceElement", &rt.source), ("TargetElement", &rt.target)] {

@@ -335,8 +335,16 @@ fn merge_kind<T>(
     if items.is_empty() && originals.is_empty() {
         return;
     }
-    let mut shell = root.clone();
-    shell.children.clear();
+    // The root without its children (cloning the root would copy every element).
+    let shell = Element {
+        prefix: root.prefix.clone(),
+        local: root.local.clone(),
+        ns: root.ns.clone(),
+        ns_decls: root.ns_decls.clone(),
+        attrs: root.attrs.clone(),
+        children: Vec::new(),
+        line: root.line,
+    };
     let mut seen: HashMap<String, usize> = HashMap::new();
     merge_children_by(
         root,
@@ -356,7 +364,7 @@ fn merge_kind<T>(
             let old = original.as_ref().map(|o| {
                 let mut r = shell.clone();
                 r.children.push(Node::Element(o.clone()));
-                read::read_definitions(&r)
+                read::read_definitions(&mut r)
             });
             let mut e = original.unwrap_or_else(|| Element::new(TOSCA_NS, local));
             patch(&mut e, old, t, scope);

@@ -25,7 +25,7 @@ pub struct Attr {
 }
 
 /// An element. `ns` is the resolved namespace URI ("" when none); `prefix` is how it was written.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Element {
     pub prefix: Option<String>,
     pub local: String,
@@ -38,7 +38,7 @@ pub struct Element {
 }
 
 /// A node of the tree.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
     Element(Element),
     /// Character data, unescaped.
@@ -51,7 +51,7 @@ pub enum Node {
 }
 
 /// A whole document: declaration, nodes around the root, and the root element.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {
     /// Content of the XML declaration (between `<?xml` and `?>`), if any.
     pub declaration: Option<String>,

@@ -158,7 +158,8 @@ pub fn parse_str(input: &str) -> Result<Document, XmlError> {
                 let mut raw_attrs = Vec::new();
                 for a in s.attributes().with_checks(true) {
                     let a = a.map_err(|e| err(line, format!("bad attribute: {e}")))?;
-                    let key = a.key.0.to_string();
+                    // Names borrow from the event: no copy until the attribute is built.
+                    let key: &str = a.key.0;
                     let value = a
                         .normalized_value(XmlVersion::Implicit1_0)
                         .map_err(|e| err(line, format!("bad value of attribute '{key}': {e}")))?
@@ -183,8 +184,8 @@ pub fn parse_str(input: &str) -> Result<Document, XmlError> {
                         raw_attrs.push((key, value));
                     }
                 }
-                let name = s.name().0.to_string();
-                let (prefix, local) = split_name(&name);
+                let name: &str = s.name().0;
+                let (prefix, local) = split_name(name);
                 let mut element = Element {
                     prefix: prefix.map(str::to_string),
                     local: local.to_string(),
@@ -199,7 +200,7 @@ pub fn parse_str(input: &str) -> Result<Document, XmlError> {
                     .ok_or_else(|| err(line, format!("unbound namespace prefix in <{name}>")))?;
                 element.ns = ns;
                 for (key, value) in raw_attrs {
-                    let (p, l) = split_name(&key);
+                    let (p, l) = split_name(key);
                     let ns = match p {
                         None => String::new(),
                         Some(_) => resolve_in(&stack, &element, p, false).ok_or_else(|| {
