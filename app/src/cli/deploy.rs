@@ -137,7 +137,9 @@ where
                 print_devices(&o.instance);
                 println!("instance {} is {}", o.instance.id, o.instance.phase);
                 let _keep = o.stand_ins;
-                if let Err(e) = super::watch::watch(CancellationToken::new()).await {
+                if let Err(e) =
+                    super::watch::watch(&o.device_brokers, CancellationToken::new()).await
+                {
                     eprintln!("error: {e}");
                 }
                 for f in o.fleets {

@@ -2,52 +2,30 @@
 //! the embedded broker keep running until Ctrl-C; every sensor reading and device status change
 //! is printed as one line. Ctrl-C then asks nothing and leaves the instance deployed.
 
-use std::time::Duration;
-
-/// Prints readings (`sensors/<id>`) and status changes (`…/status/<id>`) from the embedded
-/// broker until Ctrl-C (or `stop` for tests).
-pub async fn watch(stop: tokio_util::sync::CancellationToken) -> Result<(), String> {
-    let services = crate::deploy::services::get(true).await?;
-    let broker = services
-        .broker
-        .as_ref()
-        .ok_or("no embedded broker is running")?;
-    let mut o = rumqttc::MqttOptions::new(
-        format!("provisio-watch-{}", std::process::id()),
-        broker.addr().ip().to_string(),
-        broker.addr().port(),
-    );
-    o.set_keep_alive(Duration::from_secs(30));
-    let (client, mut ev) = rumqttc::AsyncClient::new(o, 256);
-    for filter in ["sensors/+", "+/status/+"] {
-        client
-            .subscribe(filter, rumqttc::QoS::AtMostOnce)
-            .await
-            .map_err(|e| e.to_string())?;
+/// Prints readings (`sensors/<id>`) and status changes (`…/status/<id>`) from the brokers the
+/// simulated devices use until Ctrl-C (or `stop` for tests).
+pub async fn watch(
+    brokers: &[String],
+    stop: tokio_util::sync::CancellationToken,
+) -> Result<(), String> {
+    if brokers.is_empty() {
+        return Err("no simulated devices to watch".into());
     }
     println!(
         "watching the simulated system on {} (Ctrl-C stops watching; the instance stays deployed)",
-        broker.url()
+        brokers.join(", ")
     );
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    loop {
-        tokio::select! {
-            _ = &mut ctrl_c => break,
-            _ = stop.cancelled() => break,
-            e = ev.poll() => match e {
-                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
-                    if let Some(line) = describe(&p.topic, &p.payload) {
-                        println!("{line}");
-                    }
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
-            },
+    let ctrl_c = stop.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        ctrl_c.cancel();
+    });
+    crate::deploy::readings::listen(brokers, &["sensors/+", "+/status/+"], stop, |t, p| {
+        if let Some(line) = describe(t, p) {
+            println!("{line}");
         }
-    }
-    let _ = client.disconnect().await;
-    Ok(())
+    })
+    .await
 }
 
 /// One line for a message, or `None` for what is not a reading or a status.

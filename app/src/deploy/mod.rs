@@ -4,6 +4,7 @@
 
 pub mod artifacts;
 pub mod await_devices;
+pub mod readings;
 pub mod services;
 pub mod sim_connections;
 pub mod sim_hosts;
@@ -146,6 +147,9 @@ pub struct DeployOutcome {
     /// Simulated stand-ins (sshd, MICA emulator) of this run: they stop when dropped, so a
     /// caller that keeps the simulated system running (`deploy --watch`, the GUI) holds them.
     pub stand_ins: Vec<Box<dyn std::any::Any + Send>>,
+    /// The brokers the simulated devices publish to (the embedded one, or a broker container
+    /// of the deployment), for watching their readings.
+    pub device_brokers: Vec<String>,
 }
 
 fn non_secret(inputs: &BTreeMap<String, String>) -> BTreeMap<String, String> {
@@ -293,6 +297,7 @@ async fn run(
         .map(|s| driver_key(lib, &s.node_type))
         .collect();
     let mut gates = std::collections::HashMap::new();
+    let mut device_brokers = Vec::new();
     if opts.simulate {
         let root = sim_hosts::sim_root(opts, &instance);
         let mut hosts = sim_connections::HostMap::new();
@@ -360,6 +365,7 @@ async fn run(
                 .map_err(DeployError::Setup)?;
         fleets = started.fleets;
         gates = started.gates;
+        device_brokers = started.brokers;
         sim_connections::rewrite(&mut plan, &keys, &hosts, broker_url.as_deref())
             .map_err(DeployError::Setup)?;
     }
@@ -457,5 +463,6 @@ async fn run(
         instance,
         fleets,
         stand_ins: standins,
+        device_brokers,
     })
 }

@@ -32,6 +32,8 @@ pub fn device_node(step: &provisio_model::plan::Step) -> String {
 pub struct Fleets {
     pub fleets: Vec<FleetHandle>,
     pub gates: HashMap<String, (OnlineGauge, usize)>,
+    /// The brokers the groups' devices use.
+    pub brokers: Vec<String>,
 }
 
 /// Starts a fleet per device group. A group whose `pubSubServer` is on a simulated host
@@ -49,6 +51,7 @@ pub async fn start_fleets(
     let mut out = Fleets {
         fleets: Vec::new(),
         gates: HashMap::new(),
+        brokers: Vec::new(),
     };
     let Some(broker) = &services.broker else {
         return Ok(out);
@@ -89,6 +92,9 @@ pub async fn start_fleets(
     for (node, (ids, control, response, url)) in groups {
         let (addr, _) = parse_broker_url(&url).map_err(|e| format!("{node}: {e}"))?;
         let in_topology = url != embedded;
+        if !out.brokers.contains(&url) {
+            out.brokers.push(url.clone());
+        }
         let mut cfg = FleetConfig::new(ids.clone(), addr, control, response, sim_root.join(&node));
         cfg.faults = opts.faults.clone();
         cfg.seed = opts.seed;

@@ -60,6 +60,7 @@ pub struct DeployUi {
     pub telemetry: BTreeMap<String, std::collections::VecDeque<[f64; 2]>>,
     telemetry_rx: Option<std::sync::mpsc::Receiver<(String, f64)>>,
     telemetry_started: Option<Instant>,
+    telemetry_stop: Option<CancellationToken>,
     last_step_of: BTreeMap<String, String>,
     /// Where the panel drew its parts last frame (tests assert they never overlap).
     pub rects: PanelRects,
@@ -88,6 +89,7 @@ impl Default for DeployUi {
             telemetry: BTreeMap::new(),
             telemetry_rx: None,
             telemetry_started: None,
+            telemetry_stop: None,
             last_step_of: BTreeMap::new(),
             rects: PanelRects::default(),
         }
@@ -228,43 +230,23 @@ impl DeployUi {
     }
 
     /// Subscribes to the devices' readings (`sensors/+`, as the SensorPublisher publishes) on
-    /// the embedded broker of simulated deploys.
-    fn listen_telemetry(&mut self) {
+    /// the brokers the simulated devices use (a new deploy replaces the subscription).
+    fn listen_telemetry(&mut self, brokers: Vec<String>) {
+        let stop = CancellationToken::new();
+        if let Some(old) = self.telemetry_stop.replace(stop.clone()) {
+            old.cancel();
+        }
         let Ok(rt) = self.runtime() else { return };
         let (tx, rx) = std::sync::mpsc::channel();
         rt.spawn(async move {
-            let Ok(services) = crate::deploy::services::get(true).await else {
-                return;
-            };
-            let Some(broker) = &services.broker else {
-                return;
-            };
-            let mut o = rumqttc::MqttOptions::new(
-                format!("provisio-gui-{}", rand_id()),
-                broker.addr().ip().to_string(),
-                broker.addr().port(),
-            );
-            o.set_keep_alive(Duration::from_secs(30));
-            let (client, mut ev) = rumqttc::AsyncClient::new(o, 64);
-            let _ = client
-                .subscribe("sensors/+", rumqttc::QoS::AtMostOnce)
-                .await;
-            loop {
-                match ev.poll().await {
-                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
-                        let device = p.topic.rsplit('/').next().unwrap_or("").to_string();
-                        let v: serde_json::Value =
-                            serde_json::from_slice(&p.payload).unwrap_or_default();
-                        if let Some(t) = v.get("temperature").and_then(serde_json::Value::as_f64)
-                            && tx.send((device, t)).is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            let _ = crate::deploy::readings::listen(&brokers, &["sensors/+"], stop, |topic, p| {
+                let device = topic.rsplit('/').next().unwrap_or("").to_string();
+                let v: serde_json::Value = serde_json::from_slice(p).unwrap_or_default();
+                if let Some(t) = v.get("temperature").and_then(serde_json::Value::as_f64) {
+                    let _ = tx.send((device, t));
                 }
-            }
+            })
+            .await;
         });
         self.telemetry_rx = Some(rx);
         self.telemetry_started = Some(Instant::now());
@@ -320,8 +302,8 @@ impl DeployUi {
                             "instance {} is {}",
                             outcome.instance.id, outcome.instance.phase
                         );
-                        if self.simulate && !undeploy && self.telemetry_rx.is_none() {
-                            self.listen_telemetry();
+                        if self.simulate && !undeploy && !outcome.device_brokers.is_empty() {
+                            self.listen_telemetry(outcome.device_brokers.clone());
                         }
                         if undeploy && outcome.instance.phase == "undeployed" {
                             super::state::mark_undeployed(&mut state.overlays);
@@ -596,11 +578,4 @@ impl DeployUi {
         state.status = format!("last deployment: {} ({})", last.id, last.phase);
         self.instance = Some(last);
     }
-}
-
-fn rand_id() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(7)
 }
