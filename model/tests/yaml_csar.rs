@@ -26,8 +26,8 @@ fn thesis_yaml_exports_and_loads_back_with_the_same_plan() {
         "ThesisScenario.yaml",
         "provisio-types.yaml",
         "files/SensorPublisher.ino.bin",
-        "files/nodered-rootfs.tar.gz",
-        "files/influxdb-rootfs.tar.gz",
+        "files/nodered.recipe",
+        "files/influxdb.recipe",
     ] {
         assert!(ex.entries.iter().any(|n| n == e), "{e}: {:?}", ex.entries);
     }
