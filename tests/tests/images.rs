@@ -10,6 +10,9 @@
 //! Node-RED) for a cold cache; skipped with a message otherwise, unless PROVISIO_REQUIRE_IMAGES=1
 //! (scripts/test.sh sets it after building the images) makes a missing piece a failure.
 
+#[path = "../../engines/tests/common/ccu.rs"]
+mod ccu;
+
 use provisio_engines::images;
 use serde_json::json;
 use std::collections::HashMap;
@@ -582,6 +585,63 @@ fn connector_image_writes_publishes_to_influxdb() {
             .then_some(())
         },
     );
+}
+
+/// The first message on `filter` at the broker on `port`, within `secs`.
+fn first_message(port: u16, filter: &str, secs: u64) -> Option<(String, String)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let o = rumqttc::MqttOptions::new("images-listener", "127.0.0.1", port);
+        let (client, mut ev) = rumqttc::AsyncClient::new(o, 10);
+        client
+            .subscribe(filter, rumqttc::QoS::AtMostOnce)
+            .await
+            .ok()?;
+        let wait = async {
+            loop {
+                match ev.poll().await {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                        return Some((p.topic, String::from_utf8_lossy(&p.payload).into_owned()));
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(secs), wait)
+            .await
+            .ok()
+            .flatten()
+    })
+}
+
+/// The HomeMatic poller image reads a CCU (the Python XML-RPC emulator on this host) and
+/// publishes one topic per device to the broker container it ConnectsTo.
+#[test]
+fn homematic_poller_image_publishes_the_ccus_devices() {
+    if !can_run("homematicpoller image") {
+        return;
+    }
+    let ccu = ccu::Ccu::start();
+    let (broker, mqtt_port) = mosquitto();
+    let port = free_port();
+    let c = Container::start(
+        "homematicpoller",
+        &format!("poller{port}"),
+        &[("ccuUrl", ccu.url()), ("interval", "1".into())],
+        json!({"node": "Poller",
+               "targets": [target("Broker", &["Mosquitto", "LXContainerRaspberryPi"],
+                                  "MosquittoContainer", json!({"port": mqtt_port.to_string()}))],
+               "sources": []}),
+    );
+    let got = first_message(mqtt_port, "homematic/+", 60);
+    let (topic, payload) =
+        got.unwrap_or_else(|| panic!("no reading from the poller:\n{}\n{}", c.log(), broker.log()));
+    assert!(topic.starts_with("homematic/"), "{topic}");
+    assert!(payload.starts_with('{'), "{payload}");
 }
 
 #[test]
