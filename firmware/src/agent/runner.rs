@@ -234,6 +234,15 @@ struct Boot<'a> {
     gate: Option<tokio::sync::OwnedSemaphorePermit>,
     /// The slot written since the last persist (fsynced before the state that names it).
     dirty_slot: Option<Slot>,
+    /// The slot file being written, open across chunks, with the offset its next chunk has.
+    slot_file: Option<SlotFile>,
+}
+
+/// An open slot file: chunks arriving in order are appended without reopening or seeking.
+struct SlotFile {
+    slot: Slot,
+    next: u64,
+    file: std::fs::File,
 }
 
 impl<'a> Boot<'a> {
@@ -256,7 +265,9 @@ impl<'a> Boot<'a> {
             ));
         spec.security.apply(&mut opts);
         let (client, eventloop) = AsyncClient::new(opts, 32);
-        let (tx, rx) = mpsc::channel(8);
+        // Download events: two chunks in flight at most, so a device holds a bounded amount of
+        // the image (read buffer + queued chunks, each at most `download::CHUNK`).
+        let (tx, rx) = mpsc::channel(2);
         Boot {
             agent: Agent::new(spec.hardware_id.clone(), state, spec.agent.clone()),
             spec,
@@ -272,6 +283,7 @@ impl<'a> Boot<'a> {
             connected: false,
             gate: None,
             dirty_slot: None,
+            slot_file: None,
         }
     }
 
@@ -509,11 +521,14 @@ impl<'a> Boot<'a> {
                 if self.faults().crash_during_flash {
                     // Power loss in the middle of the write: half of this chunk reaches flash.
                     let half = data.slice(..data.len() / 2);
-                    let _ = write_slot(&self.spec.dir, slot, offset, &half);
+                    let _ = write_slot(&self.spec.dir, &mut self.slot_file, slot, offset, &half);
+                    self.slot_file = None;
                     tracing::info!(device = %self.spec.hardware_id, "simulated crash during flash");
                     return Ok(Step::End(BootEnd::Crash));
                 }
-                if let Err(e) = write_slot(&self.spec.dir, slot, offset, &data) {
+                if let Err(e) = write_slot(&self.spec.dir, &mut self.slot_file, slot, offset, &data)
+                {
+                    self.slot_file = None;
                     tracing::warn!(device = %self.spec.hardware_id, "{e}");
                     return Ok(Step::Then(Input::WriteFailed(e.to_string())));
                 }
@@ -521,14 +536,19 @@ impl<'a> Boot<'a> {
             }
             Action::Persist(st) => {
                 let dirty = self.dirty_slot.take();
+                // The open slot file is synced through its handle and then closed: a persist
+                // ends the writing of a slot (install finished or failed).
+                let open = self.slot_file.take().filter(|f| Some(f.slot) == dirty);
+                let mut open = open.map(|f| f.file);
                 // A transient failure (e.g. too many open files) gets two more chances.
                 let mut attempt = 0;
                 loop {
                     let dir = self.spec.dir.clone();
                     let st = st.clone();
+                    let file = open.take();
                     let saved = tokio::task::spawn_blocking(move || {
                         if let Some(slot) = dirty {
-                            sync_slot(&dir, slot)?;
+                            sync_slot(&dir, slot, file)?;
                         }
                         state::save(&dir, &st)
                     })
@@ -558,32 +578,57 @@ impl<'a> Boot<'a> {
     }
 }
 
-fn write_slot(dir: &Path, slot: Slot, offset: u64, data: &Bytes) -> Result<(), StateError> {
-    let path = dir.join(slot.file_name());
+/// Write `data` at `offset` of `slot`: appends through the open file when the chunk continues
+/// it, else (first chunk, resumed download, other slot) opens the slot file anew (offset 0
+/// truncates it) and seeks.
+fn write_slot(
+    dir: &Path,
+    open: &mut Option<SlotFile>,
+    slot: Slot,
+    offset: u64,
+    data: &Bytes,
+) -> Result<(), StateError> {
+    let path = || dir.join(slot.file_name());
     let io = |source| StateError::Io {
-        path: path.clone(),
+        path: path(),
         source,
     };
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(offset == 0)
-        .open(&path)
-        .map_err(io)?;
-    f.seek(SeekFrom::Start(offset)).map_err(io)?;
-    f.write_all(data).map_err(io)?;
+    let f = match open {
+        Some(f) if f.slot == slot && f.next == offset && offset > 0 => f,
+        _ => {
+            *open = None;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(offset == 0)
+                .open(path())
+                .map_err(io)?;
+            file.seek(SeekFrom::Start(offset)).map_err(io)?;
+            open.insert(SlotFile {
+                slot,
+                next: offset,
+                file,
+            })
+        }
+    };
+    f.file.write_all(data).map_err(io)?;
+    f.next += data.len() as u64;
     Ok(())
 }
 
-fn sync_slot(dir: &Path, slot: Slot) -> Result<(), StateError> {
+/// Flush `slot` to disk, through its still open handle when there is one.
+fn sync_slot(dir: &Path, slot: Slot, open: Option<std::fs::File>) -> Result<(), StateError> {
     let path = dir.join(slot.file_name());
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .map_err(|source| StateError::Io {
-            path: path.clone(),
-            source,
-        })?;
+    let f = match open {
+        Some(f) => f,
+        None => std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|source| StateError::Io {
+                path: path.clone(),
+                source,
+            })?,
+    };
     f.sync_all()
         .map_err(|source| StateError::Io { path, source })
 }
