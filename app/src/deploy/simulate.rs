@@ -34,10 +34,19 @@ pub async fn start_fleets(
     instance: &InstanceState,
     events: &EventSink,
 ) -> Result<Vec<FleetHandle>, String> {
-    let Some(broker) = &services.broker else {
-        return Ok(Vec::new());
+    let addr = match (&opts.simulated_broker, &services.broker) {
+        (Some(external), _) => external.clone(),
+        (None, Some(embedded)) => BrokerAddr {
+            host: embedded.addr().ip().to_string(),
+            port: embedded.addr().port(),
+        },
+        (None, None) => return Ok(Vec::new()),
     };
-    let url = broker.url();
+    let url = if addr.host.contains(':') {
+        format!("tcp://[{}]:{}", addr.host, addr.port)
+    } else {
+        format!("tcp://{}:{}", addr.host, addr.port)
+    };
     let mut groups: BTreeMap<String, (Vec<String>, String, String)> = BTreeMap::new();
     for (step, key) in plan.steps.iter_mut().zip(keys) {
         if *key != Some("nodemcu") {
@@ -70,16 +79,20 @@ pub async fn start_fleets(
         .join(instance_root(instance));
     let mut fleets = Vec::new();
     for (node, (ids, control, response)) in groups {
-        let addr = BrokerAddr {
-            host: broker.addr().ip().to_string(),
-            port: broker.addr().port(),
-        };
-        let mut cfg = FleetConfig::new(ids.clone(), addr, control, response, sim_root.join(&node));
+        let mut cfg = FleetConfig::new(
+            ids.clone(),
+            addr.clone(),
+            control,
+            response,
+            sim_root.join(&node),
+        );
         cfg.faults = opts.faults.clone();
         cfg.seed = opts.seed;
         let fleet = Fleet::spawn(cfg).map_err(|e| format!("simulated devices of {node}: {e}"))?;
         let expected = ids.iter().filter(|id| !fleet.faults(id).offline).count();
-        if !fleet.wait_online(expected, Duration::from_secs(20)).await {
+        // Connects are gated (64 at a time): large fleets get longer, 5 ms per device.
+        let wait = Duration::from_secs(20).max(Duration::from_millis(5 * expected as u64));
+        if !fleet.wait_online(expected, wait).await {
             events.log(
                 Level::Warn,
                 Some(&node),
