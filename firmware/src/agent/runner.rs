@@ -168,6 +168,7 @@ pub async fn run_device(
         source,
     };
     let mut fault_rx = shared.faults.subscribe();
+    let mut first_boot = true;
     loop {
         while shared.faults.get(&spec.hardware_id).offline {
             tokio::select! {
@@ -176,11 +177,12 @@ pub async fn run_device(
             }
         }
         let dir = spec.dir.clone();
+        let provision = std::mem::take(&mut first_boot);
         let loaded = tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir).map_err(|source| StateError::Io {
-                path: dir.clone(),
-                source,
-            })?;
+            if provision {
+                // The device's flash: its directory, slot and state files exist from the start.
+                state::provision(&dir)?;
+            }
             state::load(&dir)
         })
         .await

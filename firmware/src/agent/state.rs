@@ -127,9 +127,40 @@ struct Loaded {
     state: DeviceState,
 }
 
-/// One copy: `None` when the file does not exist.
+/// Create the device directory and, where missing, its empty slot files and state copies
+/// (the flash partitions a device has from the factory): installs and saves then write into
+/// existing files and never allocate one.
+pub fn provision(dir: &Path) -> Result<(), StateError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| StateError::Io { path, source }
+    };
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    for name in [
+        Slot::A.file_name(),
+        Slot::B.file_name(),
+        STATE_FILE,
+        STATE_FILE_2,
+    ] {
+        let path = dir.join(name);
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(io(&path)(e));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// One copy: `None` when the file does not exist or is empty (provisioned, never saved).
 fn read_copy(path: &Path) -> Result<Option<Loaded>, StateError> {
     match fs::read(path) {
+        Ok(bytes) if bytes.is_empty() => Ok(None),
         Ok(bytes) => {
             serde_json::from_slice(&bytes)
                 .map(Some)
@@ -282,6 +313,24 @@ mod tests {
                 .unwrap()
                 .contains("config 3")
         );
+    }
+
+    #[test]
+    fn a_provisioned_device_is_factory_new_and_keeps_what_it_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let dev = dir.path().join("dev");
+        provision(&dev).unwrap();
+        for f in ["slot-a.bin", "slot-b.bin", STATE_FILE, STATE_FILE_2] {
+            assert_eq!(fs::metadata(dev.join(f)).unwrap().len(), 0, "{f}");
+        }
+        assert_eq!(load(&dev).unwrap(), DeviceState::default());
+        let st = DeviceState {
+            running: true,
+            ..Default::default()
+        };
+        save(&dev, &st).unwrap();
+        provision(&dev).unwrap();
+        assert_eq!(load(&dev).unwrap(), st);
     }
 
     #[test]
