@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 pub mod bench;
+mod bench_baseline;
 pub mod bench_model;
 pub mod bench_monitor;
 pub mod bench_repository;
