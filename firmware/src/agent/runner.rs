@@ -183,7 +183,7 @@ pub async fn run_device(
                 // The device's flash: its directory, slot and state files exist from the start.
                 state::provision(&dir)?;
             }
-            state::load(&dir)
+            state::load_copies(&dir)
         })
         .await
         .unwrap_or_else(|e| {
@@ -193,7 +193,8 @@ pub async fn run_device(
             })
         })
         .map_err(state_err)?;
-        let mut boot = Boot::new(&spec, shared.clone(), loaded);
+        let (loaded, copies) = loaded;
+        let mut boot = Boot::new(&spec, shared.clone(), loaded, copies);
         match boot
             .run(&shutdown, &mut fault_rx)
             .await
@@ -238,6 +239,9 @@ struct Boot<'a> {
     dirty_slot: Option<Slot>,
     /// The slot file being written, open across chunks, with the offset its next chunk has.
     slot_file: Option<SlotFile>,
+    /// Where the state copies stand, and the state last saved.
+    copies: state::Copies,
+    saved: DeviceState,
 }
 
 /// An open slot file: chunks arriving in order are appended without reopening or seeking.
@@ -248,7 +252,12 @@ struct SlotFile {
 }
 
 impl<'a> Boot<'a> {
-    fn new(spec: &'a DeviceSpec, shared: Arc<Shared>, state: DeviceState) -> Self {
+    fn new(
+        spec: &'a DeviceSpec,
+        shared: Arc<Shared>,
+        state: DeviceState,
+        copies: state::Copies,
+    ) -> Self {
         let status = status_topic(&spec.response_topic, &spec.hardware_id);
         let mut opts = MqttOptions::new(
             spec.hardware_id.clone(),
@@ -271,6 +280,8 @@ impl<'a> Boot<'a> {
         // the image (read buffer + queued chunks, each at most `download::CHUNK`).
         let (tx, rx) = mpsc::channel(2);
         Boot {
+            saved: state.clone(),
+            copies,
             agent: Agent::new(spec.hardware_id.clone(), state, spec.agent.clone()),
             spec,
             shared,
@@ -542,17 +553,25 @@ impl<'a> Boot<'a> {
                 // ends the writing of a slot (install finished or failed).
                 let open = self.slot_file.take().filter(|f| Some(f.slot) == dirty);
                 let mut open = open.map(|f| f.file);
+                // Clearing an answer already handed to MQTT need not survive a power loss: a
+                // lost save only repeats the answer after the next boot (QoS 1 may anyway).
+                let durable = {
+                    let mut before = self.saved.clone();
+                    before.pending_response = None;
+                    !(before == st && self.saved.pending_response.is_some())
+                };
                 // A transient failure (e.g. too many open files) gets two more chances.
                 let mut attempt = 0;
                 loop {
                     let dir = self.spec.dir.clone();
-                    let st = st.clone();
+                    let snapshot = st.clone();
                     let file = open.take();
+                    let mut copies = self.copies.clone();
                     let saved = tokio::task::spawn_blocking(move || {
                         if let Some(slot) = dirty {
                             sync_slot(&dir, slot, file)?;
                         }
-                        state::save(&dir, &st)
+                        state::save_to(&dir, &snapshot, &mut copies, durable).map(|()| copies)
                     })
                     .await
                     .unwrap_or_else(|e| {
@@ -562,7 +581,11 @@ impl<'a> Boot<'a> {
                         })
                     });
                     match saved {
-                        Ok(()) => break,
+                        Ok(copies) => {
+                            self.copies = copies;
+                            self.saved = st.clone();
+                            break;
+                        }
                         Err(e) if attempt < 2 => {
                             tracing::warn!(device = %self.spec.hardware_id, "{e}; retrying");
                             attempt += 1;

@@ -157,19 +157,29 @@ pub fn provision(dir: &Path) -> Result<(), StateError> {
     Ok(())
 }
 
-/// One copy: `None` when the file does not exist or is empty (provisioned, never saved).
-fn read_copy(path: &Path) -> Result<Option<Loaded>, StateError> {
+/// Where a device's two state copies stand, so saves need not read them again: the sequence
+/// number of the newest copy, which file holds it, and each file's length.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Copies {
+    seq: u64,
+    newest: Option<usize>,
+    len: [usize; 2],
+}
+
+const FILES: [&str; 2] = [STATE_FILE, STATE_FILE_2];
+
+/// One copy and its file length: `None` when the file does not exist or is empty
+/// (provisioned, never saved).
+fn read_copy(path: &Path) -> Result<(Option<Loaded>, usize), StateError> {
     match fs::read(path) {
-        Ok(bytes) if bytes.is_empty() => Ok(None),
-        Ok(bytes) => {
-            serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|source| StateError::Corrupt {
-                    path: path.to_owned(),
-                    source,
-                })
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Ok(bytes) if bytes.is_empty() => Ok((None, 0)),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(|l| (Some(l), bytes.len()))
+            .map_err(|source| StateError::Corrupt {
+                path: path.to_owned(),
+                source,
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((None, 0)),
         Err(source) => Err(StateError::Io {
             path: path.to_owned(),
             source,
@@ -177,45 +187,84 @@ fn read_copy(path: &Path) -> Result<Option<Loaded>, StateError> {
     }
 }
 
-/// The newest readable copy in `dir` and which file holds it (0 or 1); `None` for a
-/// factory-new device. A copy that cannot be read is an error unless the other one can be.
-fn newest(dir: &Path) -> Result<Option<(Loaded, usize)>, StateError> {
+/// Load the state of the device in `dir` with where its copies stand; no state file is a
+/// factory-new device. A copy that cannot be read is an error unless the other one can be
+/// (then it was torn by a power loss and is written over next).
+pub fn load_copies(dir: &Path) -> Result<(DeviceState, Copies), StateError> {
     let a = read_copy(&dir.join(STATE_FILE));
     let b = read_copy(&dir.join(STATE_FILE_2));
-    Ok(match (a, b) {
-        (Ok(Some(a)), Ok(Some(b))) if b.seq > a.seq => Some((b, 1)),
-        (Ok(Some(a)), _) => Some((a, 0)),
-        (_, Ok(Some(b))) => Some((b, 1)),
-        (Ok(None), Ok(None)) => None,
+    let len = |r: &Result<(Option<Loaded>, usize), StateError>| match r {
+        Ok((_, n)) => *n,
+        // Unreadable: its length is unknown, the next save of it cuts it to size.
+        Err(_) => usize::MAX,
+    };
+    let lens = [len(&a), len(&b)];
+    let (loaded, newest) = match (a, b) {
+        (Ok((Some(a), _)), Ok((Some(b), _))) if b.seq > a.seq => (Some(b), Some(1)),
+        (Ok((Some(a), _)), _) => (Some(a), Some(0)),
+        (_, Ok((Some(b), _))) => (Some(b), Some(1)),
+        (Ok((None, _)), Ok((None, _))) => (None, None),
         (Err(e), _) | (_, Err(e)) => return Err(e),
-    })
+    };
+    let copies = Copies {
+        seq: loaded.as_ref().map_or(0, |l| l.seq),
+        newest,
+        len: lens,
+    };
+    Ok((loaded.map(|l| l.state).unwrap_or_default(), copies))
 }
 
 /// Load the state of the device in `dir`; no state file is a factory-new device.
 pub fn load(dir: &Path) -> Result<DeviceState, StateError> {
-    Ok(newest(dir)?.map(|(l, _)| l.state).unwrap_or_default())
+    load_copies(dir).map(|(st, _)| st)
+}
+
+/// Save `state` into `dir` (reads where the copies stand first; see [`save_to`]).
+pub fn save(dir: &Path, state: &DeviceState) -> Result<(), StateError> {
+    // Unreadable copies: start over in the first file.
+    let mut copies = load_copies(dir).map(|(_, c)| c).unwrap_or(Copies {
+        len: [usize::MAX; 2],
+        ..Default::default()
+    });
+    save_to(dir, state, &mut copies, true)
 }
 
 /// Save `state` into `dir`: overwrite the older copy in place (sequence number one past the
-/// newest), then fsync it. The newest copy stays untouched until this one is on disk.
-pub fn save(dir: &Path, state: &DeviceState) -> Result<(), StateError> {
-    let (seq, target) = match newest(dir) {
-        Ok(Some((l, at))) => (l.seq + 1, if at == 0 { STATE_FILE_2 } else { STATE_FILE }),
-        // No copy or an unreadable one: start over in the first file.
-        Ok(None) | Err(_) => (0, STATE_FILE),
+/// newest) and, when `durable`, fsync it. The newest copy stays untouched, so a save cut by a
+/// power loss leaves the previous state readable. A save that need not survive a power loss
+/// (one whose loss only repeats an answer) skips the fsync.
+pub fn save_to(
+    dir: &Path,
+    state: &DeviceState,
+    copies: &mut Copies,
+    durable: bool,
+) -> Result<(), StateError> {
+    let (seq, target) = match copies.newest {
+        Some(at) => (copies.seq + 1, 1 - at),
+        None => (0, 0),
     };
-    let path = dir.join(target);
-    let bytes = serde_json::to_vec_pretty(&Stored { seq, state }).map_err(|source| {
+    let path = dir.join(FILES[target]);
+    let mut bytes = serde_json::to_vec_pretty(&Stored { seq, state }).map_err(|source| {
         StateError::Corrupt {
             path: path.clone(),
             source,
         }
     })?;
-    write_in_place(&path, &bytes)
+    // Pad with spaces (valid after JSON) over what the file held, so it needs no cutting.
+    let old = copies.len[target];
+    if old != usize::MAX && old > bytes.len() {
+        bytes.resize(old, b' ');
+    }
+    write_in_place(&path, &bytes, old == usize::MAX, durable)?;
+    copies.len[target] = bytes.len();
+    copies.newest = Some(target);
+    copies.seq = seq;
+    Ok(())
 }
 
-/// Overwrite `path` with `bytes` (created if missing, cut to length) and fsync it.
-fn write_in_place(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+/// Overwrite `path` with `bytes` (created if missing; cut to length when `cut`), fsync when
+/// `durable`.
+fn write_in_place(path: &Path, bytes: &[u8], cut: bool, durable: bool) -> Result<(), StateError> {
     let io = |source| StateError::Io {
         path: path.to_owned(),
         source,
@@ -236,8 +285,13 @@ fn write_in_place(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     }
     .map_err(io)?;
     f.write_all(bytes).map_err(io)?;
-    f.set_len(bytes.len() as u64).map_err(io)?;
-    f.sync_all().map_err(io)
+    if cut {
+        f.set_len(bytes.len() as u64).map_err(io)?;
+    }
+    if durable {
+        f.sync_all().map_err(io)?;
+    }
+    Ok(())
 }
 
 /// Write `bytes` to `path` atomically (temp file in the same directory, fsync, rename).
@@ -331,6 +385,32 @@ mod tests {
         save(&dev, &st).unwrap();
         provision(&dev).unwrap();
         assert_eq!(load(&dev).unwrap(), st);
+    }
+
+    #[test]
+    fn saves_through_known_copies_pad_instead_of_cutting_and_reload_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        provision(dir.path()).unwrap();
+        let (st0, mut copies) = load_copies(dir.path()).unwrap();
+        assert_eq!(st0, DeviceState::default());
+        let long = DeviceState {
+            app_config: Some("y".repeat(500)),
+            ..Default::default()
+        };
+        let short = DeviceState {
+            running: true,
+            ..Default::default()
+        };
+        for st in [&long, &long, &short, &short] {
+            save_to(dir.path(), st, &mut copies, false).unwrap();
+            let (got, known) = load_copies(dir.path()).unwrap();
+            assert_eq!(&got, st);
+            assert_eq!(known, copies, "what a save remembers is what a load finds");
+        }
+        // Both files held the long state once: the short one is padded, not cut.
+        for f in [STATE_FILE, STATE_FILE_2] {
+            assert!(fs::metadata(dir.path().join(f)).unwrap().len() > 500);
+        }
     }
 
     #[test]
