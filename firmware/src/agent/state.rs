@@ -3,7 +3,7 @@
 //! copies with a sequence number, each save overwrites the older copy in place and fsyncs, and
 //! a load takes the newest readable copy (a torn write leaves the other intact). No file is
 //! created per save (a temp file and rename per save made the filesystem allocate and free an
-//! inode every time: a third of the install CPU with 1,000 devices).
+//! inode every time: about a sixth of the install CPU with 1,000 devices).
 
 use std::fs;
 use std::io::Write;
