@@ -69,11 +69,17 @@ impl Mosquitto {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let log = dir.path().join("mosquitto.log");
         let conf = dir.path().join("mosquitto.conf");
+        // A queue limit given in `settings` wins over the default one.
+        let queue = if settings.contains("max_queued_messages") {
+            ""
+        } else {
+            "max_queued_messages 10000\n"
+        };
         std::fs::write(
             &conf,
             format!(
                 "listener {port} 127.0.0.1\n{settings}persistence false\nuser root\n\
-                 max_queued_messages 10000\nlog_dest file {}\nlog_type error\nlog_type warning\n",
+                 {queue}log_dest file {}\nlog_type error\nlog_type warning\n",
                 log.display()
             ),
         )?;

@@ -1,10 +1,14 @@
-//! `provisio bench deploy [--devices N] [--size-kib K]`: deploys a generated NodeMCU fleet
-//! topology with simulated devices and prints figures: time per step, total, memory, and the
-//! install time against plain parallel HTTP downloads of the same bytes from the same server.
+//! `provisio bench deploy [--devices N] [--size-kib K] [--broker embedded|mosquitto|auto]`:
+//! deploys a generated NodeMCU fleet topology with simulated devices and prints figures: time
+//! per step, total, memory per device (idle and installing), CPU, and the install time against
+//! the same device work as plain parallel HTTP downloads from the same server.
 
+use super::bench_baseline::{RssSampler, cpu_secs, plain_downloads, rss_kib};
 use crate::deploy::{DeployOptions, deploy, services};
 use provisio_engines::events::{DeployEvent, EventSink};
+use provisio_firmware::agent::download::CHUNK;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -19,78 +23,33 @@ fn topology(n: usize) -> String {
     )
 }
 
-fn rss_kib() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+/// Which MQTT broker the simulated devices and the engine use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerChoice {
+    /// The embedded rumqttd, in this process (what `deploy --simulate` uses).
+    Embedded,
+    /// A Mosquitto started for the run, in its own process.
+    Mosquitto,
+    /// Embedded unless the fleet's sockets and the broker's would not fit in this process's
+    /// open-files limit (two per device), then Mosquitto.
+    Auto,
 }
 
-/// The baseline: what each device does without Provisio, in the same process layout: an HTTP
-/// GET of the same artifact from the same server, MD5 over the bytes, a write to a slot file
-/// and an fsync (as the simulated devices flash).
-async fn plain_downloads(
-    url: &str,
-    n: usize,
-    parallel: usize,
-    slots: &std::path::Path,
-) -> Result<Duration, String> {
-    use md5::Digest;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").ok_or("bad url")?;
-    let (host, path) = rest.split_once('/').ok_or("bad url")?;
-    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(parallel));
-    let t = Instant::now();
-    let mut tasks = Vec::new();
-    for i in 0..n {
-        let slot = slots.join(format!("slot-{i}.bin"));
-        let host = host.to_string();
-        let path = path.to_string();
-        let sem = sem.clone();
-        tasks.push(tokio::spawn(async move {
-            let _p = sem.acquire_owned().await.map_err(|e| e.to_string())?;
-            loop {
-                let mut s = tokio::net::TcpStream::connect(&host)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                s.write_all(
-                    format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
-                        .as_bytes(),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-                let mut buf = Vec::new();
-                s.read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
-                if buf.starts_with(b"HTTP/1.1 503") {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue; // over the transfer cap: retry like a device would
-                }
-                let body_at = buf
-                    .windows(4)
-                    .position(|w| w == b"\r\n\r\n")
-                    .map(|p| p + 4)
-                    .ok_or("no HTTP body")?;
-                let body = &buf[body_at..];
-                let _sum = md5::Md5::digest(body);
-                let mut f = tokio::fs::File::create(&slot)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                f.write_all(body).await.map_err(|e| e.to_string())?;
-                f.sync_all().await.map_err(|e| e.to_string())?;
-                return Ok::<usize, String>(body.len());
-            }
-        }));
+impl std::str::FromStr for BrokerChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "embedded" => Ok(BrokerChoice::Embedded),
+            "mosquitto" => Ok(BrokerChoice::Mosquitto),
+            "auto" => Ok(BrokerChoice::Auto),
+            _ => Err(format!(
+                "unknown broker '{s}' (expected embedded, mosquitto or auto)"
+            )),
+        }
     }
-    for t in tasks {
-        t.await.map_err(|e| e.to_string())??;
-    }
-    Ok(t.elapsed())
 }
 
-pub fn run(devices: usize, size_kib: usize) -> i32 {
+pub fn run(devices: usize, size_kib: usize, broker: BrokerChoice) -> i32 {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -102,7 +61,7 @@ pub fn run(devices: usize, size_kib: usize) -> i32 {
         }
     };
     rt.block_on(async move {
-        match bench(devices, size_kib).await {
+        match bench(devices, size_kib, broker).await {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -112,7 +71,18 @@ pub fn run(devices: usize, size_kib: usize) -> i32 {
     })
 }
 
-async fn bench(devices: usize, size_kib: usize) -> Result<(), String> {
+/// What the event watcher saw of the install step.
+#[derive(Default)]
+struct InstallFigures {
+    /// RSS when the install started (fleet online, idle), KiB.
+    rss_idle: u64,
+    /// Peak RSS while it ran, KiB.
+    rss_peak: u64,
+    /// Process CPU seconds it took.
+    cpu: f64,
+}
+
+async fn bench(devices: usize, size_kib: usize, broker: BrokerChoice) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let topo = dir.path().join("bench.tosca");
     std::fs::write(&topo, topology(devices)).map_err(|e| e.to_string())?;
@@ -128,17 +98,51 @@ async fn bench(devices: usize, size_kib: usize) -> Result<(), String> {
     opts.nodemcu.install_timeout = Duration::from_secs(900);
     opts.nodemcu.other_timeout = Duration::from_secs(300);
     opts.nodemcu.grace = Duration::from_millis(200);
+    // Each device holds one socket to the broker and an embedded broker one more per device.
+    let fds = provisio_firmware::fleet::raise_fd_limit().unwrap_or(1024);
+    let broker = match broker {
+        BrokerChoice::Auto if 2 * devices as u64 + 2048 > fds => BrokerChoice::Mosquitto,
+        BrokerChoice::Auto => BrokerChoice::Embedded,
+        b => b,
+    };
+    let mosquitto = match broker {
+        BrokerChoice::Mosquitto => {
+            // The engine's one client receives every device's answers, statuses and progress
+            // at once: Mosquitto's default queue (1,000 QoS 1 messages per client) drops some
+            // of them with 10,000 devices, and the operation then times out.
+            let m = provisio_firmware::mosquitto::Mosquitto::start_with(
+                "allow_anonymous true\nmax_queued_messages 1000000\nmax_inflight_messages 1000\n",
+            )
+            .map_err(|e| e.to_string())?;
+            opts.simulated_broker = Some(m.addr());
+            Some(m)
+        }
+        _ => None,
+    };
+    let sampler = Arc::new(RssSampler::start());
     let rss0 = rss_kib().unwrap_or(0);
     let (sink, mut rx) = EventSink::new();
+    let watch = sampler.clone();
     let times = tokio::spawn(async move {
         let mut started: HashMap<String, Instant> = HashMap::new();
         let mut took: Vec<(String, Duration)> = Vec::new();
+        let mut fig = InstallFigures::default();
+        let mut cpu0 = 0.0;
         while let Some(e) = rx.recv().await {
             match e {
                 DeployEvent::StepStarted { step, .. } => {
+                    if step.ends_with(".install") {
+                        fig.rss_idle = rss_kib().unwrap_or(0);
+                        watch.reset();
+                        cpu0 = cpu_secs();
+                    }
                     started.insert(step, Instant::now());
                 }
                 DeployEvent::StepFinished { step, .. } | DeployEvent::StepFailed { step, .. } => {
+                    if step.ends_with(".install") {
+                        fig.rss_peak = watch.peak();
+                        fig.cpu = cpu_secs() - cpu0;
+                    }
                     if let Some(t) = started.get(&step) {
                         took.push((step, t.elapsed()));
                     }
@@ -146,7 +150,7 @@ async fn bench(devices: usize, size_kib: usize) -> Result<(), String> {
                 _ => {}
             }
         }
-        took
+        (took, fig)
     });
     let t = Instant::now();
     let outcome = deploy(
@@ -161,9 +165,14 @@ async fn bench(devices: usize, size_kib: usize) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let total = t.elapsed();
     let rss1 = rss_kib().unwrap_or(0);
-    let took = times.await.map_err(|e| e.to_string())?;
+    let (took, fig) = times.await.map_err(|e| e.to_string())?;
+    let per_device = |kib: u64| kib as f64 / devices.max(1) as f64;
     println!(
-        "devices: {devices}, artifact: {size_kib} KiB, phase: {}",
+        "devices: {devices}, artifact: {size_kib} KiB, broker: {}, phase: {}",
+        match broker {
+            BrokerChoice::Mosquitto => "Mosquitto (own process)",
+            _ => "embedded rumqttd (this process)",
+        },
         outcome.instance.phase
     );
     for (step, d) in &took {
@@ -174,9 +183,15 @@ async fn bench(devices: usize, size_kib: usize) -> Result<(), String> {
         total.as_secs_f64()
     );
     println!(
-        "  RSS growth: {} KiB ({:.1} KiB per device)",
+        "  RSS growth: {} KiB ({:.1} KiB per device; after the deploy, against before it)",
         rss1.saturating_sub(rss0),
-        rss1.saturating_sub(rss0) as f64 / devices.max(1) as f64
+        per_device(rss1.saturating_sub(rss0))
+    );
+    println!(
+        "  RSS per device: idle {:.1} KiB (fleet online, before install), installing {:.1} KiB (peak during install); peak {} MiB",
+        per_device(fig.rss_idle.saturating_sub(rss0)),
+        per_device(fig.rss_peak.saturating_sub(rss0)),
+        fig.rss_peak / 1024
     );
     let install = took
         .iter()
@@ -186,23 +201,53 @@ async fn bench(devices: usize, size_kib: usize) -> Result<(), String> {
     // Baseline: the same bytes, same server, as plain parallel HTTP downloads.
     let services = services::get(true).await?;
     let token = provisio_engines::artifact_server::new_token();
+    let md5 = provisio_engines::artifact_server::md5_hex(&image);
+    let size = image.len();
     let served =
         services
             .artifacts
             .register(&token, "bench", "bench.bin", std::sync::Arc::new(image));
     let slots = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let baseline = plain_downloads(&served.url, devices, 256, slots.path()).await?;
+    let cpu0 = cpu_secs();
+    let baseline = plain_downloads(&served.url, devices, 256, slots.path(), size, &md5).await?;
+    let baseline_cpu = cpu_secs() - cpu0;
     services.artifacts.remove(&token);
     println!(
-        "  baseline                      {:>9.3} s   (the same device work without Provisio: parallel HTTP GET of the same artifact from the same server, MD5, slot file write, fsync)",
-        baseline.as_secs_f64()
+        "  baseline                      {:>9.3} s   (the same device work without Provisio: parallel HTTP GET of the same artifact from the same server, streamed in {} KiB chunks into MD5 and an existing slot file, fsync; 256 at a time like the fleet)",
+        baseline.as_secs_f64(),
+        CHUNK / 1024
     );
     println!(
         "  ratio (baseline / install)    {:>9.2}   (goal ≥ 0.8)",
         baseline.as_secs_f64() / install.as_secs_f64()
     );
+    println!(
+        "  CPU of this process: install {:.2} s, baseline {:.2} s{}",
+        fig.cpu,
+        baseline_cpu,
+        if mosquitto.is_some() {
+            " (Mosquitto's own CPU not included)"
+        } else {
+            ""
+        }
+    );
+    if let Some(m) = &mosquitto {
+        let rss = std::fs::read_to_string(format!("/proc/{}/status", m.pid()))
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
+                line.split_whitespace().nth(1)?.parse::<u64>().ok()
+            })
+            .unwrap_or(0);
+        println!(
+            "  Mosquitto RSS: {} MiB ({:.1} KiB per device)",
+            rss / 1024,
+            rss as f64 / devices.max(1) as f64
+        );
+    }
     for f in outcome.fleets {
         f.shutdown().await;
     }
+    drop(mosquitto);
     Ok(())
 }

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 pub mod bench;
+mod bench_baseline;
 pub mod bench_model;
 pub mod bench_monitor;
 pub mod bench_repository;
@@ -274,6 +275,10 @@ pub enum BenchCommand {
         devices: usize,
         #[arg(long, default_value_t = 1024)]
         size_kib: usize,
+        /// MQTT broker: embedded (rumqttd in this process), mosquitto (own process), or auto
+        /// (embedded unless two sockets per device exceed the open-files limit).
+        #[arg(long, default_value = "auto")]
+        broker: bench::BrokerChoice,
     },
 }
 
@@ -375,9 +380,11 @@ pub fn run(cli: Cli) -> i32 {
             runs,
         })) => bench_ssh::run(&hosts, rtt_ms, runs),
         Some(Command::Bench(BenchCommand::Repository { path })) => bench_repository::run(&path),
-        Some(Command::Bench(BenchCommand::Deploy { devices, size_kib })) => {
-            bench::run(devices, size_kib)
-        }
+        Some(Command::Bench(BenchCommand::Deploy {
+            devices,
+            size_kib,
+            broker,
+        })) => bench::run(devices, size_kib, broker),
         None => match crate::gui::run(cli.path, cli.service_template) {
             Ok(()) => 0,
             Err(e) => {

@@ -51,6 +51,10 @@ pub struct DeployOptions {
     /// Skip the validation gate. Only for tests that prove each deploy check predicts a real
     /// failure; no command or button sets it.
     pub skip_checks: bool,
+    /// With `simulate`: connect the simulated devices and the engine to this broker instead of
+    /// the embedded one (e.g. a Mosquitto in its own process, so 10,000 devices and their
+    /// broker-side connections do not share one process's open-files limit).
+    pub simulated_broker: Option<provisio_firmware::agent::runner::BrokerAddr>,
 }
 
 impl DeployOptions {
@@ -66,6 +70,7 @@ impl DeployOptions {
             accept_new_host_keys: false,
             skip_checks: false,
             artifact_base_url: None,
+            simulated_broker: None,
         }
     }
 

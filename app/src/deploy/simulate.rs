@@ -53,10 +53,16 @@ pub async fn start_fleets(
         gates: HashMap::new(),
         brokers: Vec::new(),
     };
-    let Some(broker) = &services.broker else {
-        return Ok(out);
+    // The broker of groups outside the topology: the embedded one, or one given (the bench's
+    // Mosquitto in its own process).
+    let embedded = match (&opts.simulated_broker, &services.broker) {
+        (Some(external), _) if external.host.contains(':') => {
+            format!("tcp://[{}]:{}", external.host, external.port)
+        }
+        (Some(external), _) => format!("tcp://{}:{}", external.host, external.port),
+        (None, Some(b)) => b.url(),
+        (None, None) => return Ok(out),
     };
-    let embedded = broker.url();
     let mut groups: BTreeMap<String, (Vec<String>, String, String, String)> = BTreeMap::new();
     for (step, key) in plan.steps.iter_mut().zip(keys) {
         if *key != Some("nodemcu") {
@@ -100,11 +106,13 @@ pub async fn start_fleets(
         cfg.seed = opts.seed;
         let fleet = Fleet::spawn(cfg).map_err(|e| format!("simulated devices of {node}: {e}"))?;
         let expected = ids.iter().filter(|id| !fleet.faults(id).offline).count();
+        // Connects are gated (64 at a time): large fleets get longer, 5 ms per device.
+        let wait = Duration::from_secs(20).max(Duration::from_millis(5 * expected as u64));
         if in_topology {
             // The broker container starts during the deploy: the group's first step waits.
             out.gates
                 .insert(node.clone(), (fleet.online_gauge(), expected));
-        } else if !fleet.wait_online(expected, Duration::from_secs(20)).await {
+        } else if !fleet.wait_online(expected, wait).await {
             events.log(
                 Level::Warn,
                 Some(&node),

@@ -27,6 +27,11 @@ pub struct LinkFaults {
 /// How long connecting and each read may take before the download counts as broken.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The HTTP read buffer of one download, and so the largest chunk it hands on: the body is
+/// streamed to the slot in pieces of at most this size, never held whole (hyper's adaptive
+/// buffer would grow to ~400 KiB per connection).
+pub const CHUNK: usize = 32 * 1024;
+
 /// Download `url` from image offset `offset`, sending `DownloadStarted`, `DownloadChunk`s and
 /// finally `DownloadFinished` or `DownloadFailed` to `tx`, each tagged with `tag` (so the
 /// receiver can drop what an aborted download still sent). With a `gate`, holds one of its
@@ -105,7 +110,9 @@ async fn fetch<T>(
         .await
         .map_err(|_| retryable("connect timed out"))?
         .map_err(|e| retryable(format!("connect: {e}")))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .read_buf_exact_size(Some(CHUNK))
+        .handshake(TokioIo::new(stream))
         .await
         .map_err(|e| retryable(format!("http: {e}")))?;
     let conn_task = tokio::spawn(async move {

@@ -168,6 +168,7 @@ pub async fn run_device(
         source,
     };
     let mut fault_rx = shared.faults.subscribe();
+    let mut first_boot = true;
     loop {
         while shared.faults.get(&spec.hardware_id).offline {
             tokio::select! {
@@ -176,12 +177,13 @@ pub async fn run_device(
             }
         }
         let dir = spec.dir.clone();
+        let provision = std::mem::take(&mut first_boot);
         let loaded = tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir).map_err(|source| StateError::Io {
-                path: dir.clone(),
-                source,
-            })?;
-            state::load(&dir)
+            if provision {
+                // The device's flash: its directory, slot and state files exist from the start.
+                state::provision(&dir)?;
+            }
+            state::load_copies(&dir)
         })
         .await
         .unwrap_or_else(|e| {
@@ -191,7 +193,8 @@ pub async fn run_device(
             })
         })
         .map_err(state_err)?;
-        let mut boot = Boot::new(&spec, shared.clone(), loaded);
+        let (loaded, copies) = loaded;
+        let mut boot = Boot::new(&spec, shared.clone(), loaded, copies);
         match boot
             .run(&shutdown, &mut fault_rx)
             .await
@@ -234,10 +237,27 @@ struct Boot<'a> {
     gate: Option<tokio::sync::OwnedSemaphorePermit>,
     /// The slot written since the last persist (fsynced before the state that names it).
     dirty_slot: Option<Slot>,
+    /// The slot file being written, open across chunks, with the offset its next chunk has.
+    slot_file: Option<SlotFile>,
+    /// Where the state copies stand, and the state last saved.
+    copies: state::Copies,
+    saved: DeviceState,
+}
+
+/// An open slot file: chunks arriving in order are appended without reopening or seeking.
+struct SlotFile {
+    slot: Slot,
+    next: u64,
+    file: std::fs::File,
 }
 
 impl<'a> Boot<'a> {
-    fn new(spec: &'a DeviceSpec, shared: Arc<Shared>, state: DeviceState) -> Self {
+    fn new(
+        spec: &'a DeviceSpec,
+        shared: Arc<Shared>,
+        state: DeviceState,
+        copies: state::Copies,
+    ) -> Self {
         let status = status_topic(&spec.response_topic, &spec.hardware_id);
         let mut opts = MqttOptions::new(
             spec.hardware_id.clone(),
@@ -256,8 +276,12 @@ impl<'a> Boot<'a> {
             ));
         spec.security.apply(&mut opts);
         let (client, eventloop) = AsyncClient::new(opts, 32);
-        let (tx, rx) = mpsc::channel(8);
+        // Download events: two chunks in flight at most, so a device holds a bounded amount of
+        // the image (read buffer + queued chunks, each at most `download::CHUNK`).
+        let (tx, rx) = mpsc::channel(2);
         Boot {
+            saved: state.clone(),
+            copies,
             agent: Agent::new(spec.hardware_id.clone(), state, spec.agent.clone()),
             spec,
             shared,
@@ -272,6 +296,7 @@ impl<'a> Boot<'a> {
             connected: false,
             gate: None,
             dirty_slot: None,
+            slot_file: None,
         }
     }
 
@@ -509,11 +534,14 @@ impl<'a> Boot<'a> {
                 if self.faults().crash_during_flash {
                     // Power loss in the middle of the write: half of this chunk reaches flash.
                     let half = data.slice(..data.len() / 2);
-                    let _ = write_slot(&self.spec.dir, slot, offset, &half);
+                    let _ = write_slot(&self.spec.dir, &mut self.slot_file, slot, offset, &half);
+                    self.slot_file = None;
                     tracing::info!(device = %self.spec.hardware_id, "simulated crash during flash");
                     return Ok(Step::End(BootEnd::Crash));
                 }
-                if let Err(e) = write_slot(&self.spec.dir, slot, offset, &data) {
+                if let Err(e) = write_slot(&self.spec.dir, &mut self.slot_file, slot, offset, &data)
+                {
+                    self.slot_file = None;
                     tracing::warn!(device = %self.spec.hardware_id, "{e}");
                     return Ok(Step::Then(Input::WriteFailed(e.to_string())));
                 }
@@ -521,16 +549,29 @@ impl<'a> Boot<'a> {
             }
             Action::Persist(st) => {
                 let dirty = self.dirty_slot.take();
+                // The open slot file is synced through its handle and then closed: a persist
+                // ends the writing of a slot (install finished or failed).
+                let open = self.slot_file.take().filter(|f| Some(f.slot) == dirty);
+                let mut open = open.map(|f| f.file);
+                // Clearing an answer already handed to MQTT need not survive a power loss: a
+                // lost save only repeats the answer after the next boot (QoS 1 may anyway).
+                let durable = {
+                    let mut before = self.saved.clone();
+                    before.pending_response = None;
+                    !(before == st && self.saved.pending_response.is_some())
+                };
                 // A transient failure (e.g. too many open files) gets two more chances.
                 let mut attempt = 0;
                 loop {
                     let dir = self.spec.dir.clone();
-                    let st = st.clone();
+                    let snapshot = st.clone();
+                    let file = open.take();
+                    let mut copies = self.copies.clone();
                     let saved = tokio::task::spawn_blocking(move || {
                         if let Some(slot) = dirty {
-                            sync_slot(&dir, slot)?;
+                            sync_slot(&dir, slot, file)?;
                         }
-                        state::save(&dir, &st)
+                        state::save_to(&dir, &snapshot, &mut copies, durable).map(|()| copies)
                     })
                     .await
                     .unwrap_or_else(|e| {
@@ -540,7 +581,11 @@ impl<'a> Boot<'a> {
                         })
                     });
                     match saved {
-                        Ok(()) => break,
+                        Ok(copies) => {
+                            self.copies = copies;
+                            self.saved = st.clone();
+                            break;
+                        }
                         Err(e) if attempt < 2 => {
                             tracing::warn!(device = %self.spec.hardware_id, "{e}; retrying");
                             attempt += 1;
@@ -558,32 +603,57 @@ impl<'a> Boot<'a> {
     }
 }
 
-fn write_slot(dir: &Path, slot: Slot, offset: u64, data: &Bytes) -> Result<(), StateError> {
-    let path = dir.join(slot.file_name());
+/// Write `data` at `offset` of `slot`: appends through the open file when the chunk continues
+/// it, else (first chunk, resumed download, other slot) opens the slot file anew (offset 0
+/// truncates it) and seeks.
+fn write_slot(
+    dir: &Path,
+    open: &mut Option<SlotFile>,
+    slot: Slot,
+    offset: u64,
+    data: &Bytes,
+) -> Result<(), StateError> {
+    let path = || dir.join(slot.file_name());
     let io = |source| StateError::Io {
-        path: path.clone(),
+        path: path(),
         source,
     };
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(offset == 0)
-        .open(&path)
-        .map_err(io)?;
-    f.seek(SeekFrom::Start(offset)).map_err(io)?;
-    f.write_all(data).map_err(io)?;
+    let f = match open {
+        Some(f) if f.slot == slot && f.next == offset && offset > 0 => f,
+        _ => {
+            *open = None;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(offset == 0)
+                .open(path())
+                .map_err(io)?;
+            file.seek(SeekFrom::Start(offset)).map_err(io)?;
+            open.insert(SlotFile {
+                slot,
+                next: offset,
+                file,
+            })
+        }
+    };
+    f.file.write_all(data).map_err(io)?;
+    f.next += data.len() as u64;
     Ok(())
 }
 
-fn sync_slot(dir: &Path, slot: Slot) -> Result<(), StateError> {
+/// Flush `slot` to disk, through its still open handle when there is one.
+fn sync_slot(dir: &Path, slot: Slot, open: Option<std::fs::File>) -> Result<(), StateError> {
     let path = dir.join(slot.file_name());
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .map_err(|source| StateError::Io {
-            path: path.clone(),
-            source,
-        })?;
+    let f = match open {
+        Some(f) => f,
+        None => std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|source| StateError::Io {
+                path: path.clone(),
+                source,
+            })?,
+    };
     f.sync_all()
         .map_err(|source| StateError::Io { path, source })
 }
