@@ -17,8 +17,67 @@ pub fn validate_all(
     let mut out = provisio_model::validate::validate_service_template(lib, st, file.clone());
     let exists = |r: &str| crate::deploy::artifacts::artifact_exists(loaded, r);
     out.extend(provisio_model::deployable::check_deployable(
-        lib, st, file, &exists,
+        lib,
+        st,
+        file.clone(),
+        &exists,
     ));
+    out.extend(images_to_build(loaded, st, file));
+    out
+}
+
+/// A warning per container whose image is built from its recipe at Deploy (not cached yet):
+/// the deploy works, but the first one takes minutes and needs root, debootstrap and network.
+fn images_to_build(
+    loaded: &Loaded,
+    st: &ServiceTemplate,
+    file: Option<PathBuf>,
+) -> Vec<Diagnostic> {
+    use provisio_engines::images;
+    let arch = std::env::var("PROVISIO_IMAGE_ARCH")
+        .ok()
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| images::host_arch().to_string());
+    let bin = crate::deploy::artifacts::provisio_binary();
+    let mut out = Vec::new();
+    for n in &st.topology.node_templates {
+        for da in loaded.library.deployment_artifacts_of(n) {
+            let Some(t) = da
+                .artifact_ref
+                .as_ref()
+                .and_then(|r| loaded.library.artifact_template(r))
+            else {
+                continue;
+            };
+            for r in t
+                .references
+                .iter()
+                .filter(|r| r.reference.ends_with(".recipe"))
+            {
+                let Ok(bytes) = crate::deploy::artifacts::load_artifact(loaded, &r.reference)
+                else {
+                    continue; // a missing file is the deploy checks' error
+                };
+                if images::is_recipe(&bytes)
+                    && images::cached_image(&bytes, &arch, bin.as_deref()).is_none()
+                {
+                    let name = images::recipe_field(&bytes, "name").unwrap_or_default();
+                    let mut d = Diagnostic::warning(
+                        "image-build",
+                        &n.id,
+                        format!(
+                            "the {name} image ({arch}) is not built yet: Deploy builds it first \
+                             (minutes, once; needs root, debootstrap and access to Debian/npm)"
+                        ),
+                    )
+                    .with_hint("run scripts/build-images.sh ahead, or deploy and wait");
+                    d.file = file.clone();
+                    d.line = (n.line > 0).then_some(n.line);
+                    out.push(d);
+                }
+            }
+        }
+    }
     out
 }
 

@@ -110,3 +110,27 @@ fn zip_bomb_csar_validates_under_a_200_mib_cap() {
     assert_eq!(d["element"], "files/zeros.bin");
     assert!(d["message"].as_str().unwrap().contains("1073741824"), "{d}");
 }
+
+/// A container whose image is not built yet validates with a warning that says Deploy builds it
+/// first (and how to build it ahead), never an error: the deploy works, it only takes longer.
+#[test]
+fn an_image_not_built_yet_is_a_warning_naming_the_recipe() {
+    let cache = tempfile::tempdir().unwrap();
+    let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/library");
+    let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .arg("validate")
+        .arg(&lib)
+        .env("PROVISIO_IMAGE_CACHE", cache.path())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("warning[image-build]: NodeRED:"))
+        .unwrap_or_else(|| panic!("no image-build warning for NodeRED:\n{text}"));
+    assert!(line.contains("the nodered image"), "{line}");
+    assert!(line.contains("scripts/build-images.sh"), "{line}");
+    assert!(!text.contains("error[image-build]"), "{text}");
+}

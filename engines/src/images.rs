@@ -116,8 +116,7 @@ pub fn image_key(recipe: &[u8], arch: &str, provisio_bin: Option<&Path>) -> Resu
             let bin = provisio_bin.ok_or_else(|| {
                 format!("recipe {name} bundles the provisio binary: give its path")
             })?;
-            let bytes = std::fs::read(bin).map_err(|e| format!("{}: {e}", bin.display()))?;
-            sha256_hex(&bytes)
+            bundle_hash(bin)?
         }
         Some(other) => return Err(format!("recipe {name}: bundle {other:?}: only 'provisio'")),
     };
@@ -127,6 +126,33 @@ pub fn image_key(recipe: &[u8], arch: &str, provisio_bin: Option<&Path>) -> Resu
         sha256_hex(BUILDER.as_bytes())
     );
     Ok(sha256_hex(text.as_bytes())[..16].to_string())
+}
+
+/// The sha256 of a bundled binary, remembered per (path, size, modification time): a debug
+/// provisio is 100+ MiB, and every deploy and every validation asks for it.
+fn bundle_hash(bin: &Path) -> Result<String, String> {
+    type Memo = std::collections::HashMap<(PathBuf, u64, std::time::SystemTime), String>;
+    static MEMO: std::sync::Mutex<Option<Memo>> = std::sync::Mutex::new(None);
+    let meta = std::fs::metadata(bin).map_err(|e| format!("{}: {e}", bin.display()))?;
+    let key = (
+        bin.to_path_buf(),
+        meta.len(),
+        meta.modified().unwrap_or(std::time::UNIX_EPOCH),
+    );
+    if let Some(h) = MEMO
+        .lock()
+        .ok()
+        .and_then(|m| m.as_ref()?.get(&key).cloned())
+    {
+        return Ok(h);
+    }
+    let bytes = std::fs::read(bin).map_err(|e| format!("{}: {e}", bin.display()))?;
+    let h = sha256_hex(&bytes);
+    if let Ok(mut m) = MEMO.lock() {
+        m.get_or_insert_with(Default::default)
+            .insert(key, h.clone());
+    }
+    Ok(h)
 }
 
 /// The cached image file of `recipe` (`<name>-<arch>-<key>.tar.gz` in [`cache_dir`]), if built.
