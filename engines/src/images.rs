@@ -53,7 +53,7 @@ pub fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("PROVISIO_IMAGE_CACHE").filter(|d| !d.is_empty()) {
         return PathBuf::from(d);
     }
-    if is_root() {
+    if crate::simnet::is_root() {
         return PathBuf::from("/var/cache/provisio/images");
     }
     let base = std::env::var_os("XDG_CACHE_HOME")
@@ -63,17 +63,6 @@ pub fn cache_dir() -> PathBuf {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into())).join(".cache")
         });
     base.join("provisio").join("images")
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 /// The Debian architecture of this machine (amd64, arm64, armhf).

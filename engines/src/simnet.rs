@@ -175,15 +175,8 @@ impl SimNet {
     }
 
     fn netns_name(&self, label: &str) -> String {
-        let clean: String = label
+        let clean: String = crate::drivers::raspberry::container_name(label)
             .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
             .take(40)
             .collect();
         format!("pvn{}-{clean}", self.tag)

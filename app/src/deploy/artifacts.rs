@@ -87,19 +87,22 @@ pub fn load_artifact(loaded: &Loaded, reference: &str) -> Result<Vec<u8>, String
             Some(csar) => csar.read_entry(&name).map_err(|e| e.to_string()),
             None => Err(format!("artifact file '{reference}' not found")),
         },
-        Some(Found::File(p)) => {
-            let len = std::fs::metadata(&p)
-                .map_err(|e| format!("{}: {e}", p.display()))?
-                .len();
-            if len > MAX_ARTIFACT_BYTES {
-                return Err(format!(
-                    "{}: {len} bytes, more than the artifact limit of {MAX_ARTIFACT_BYTES}",
-                    p.display()
-                ));
-            }
-            std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))
-        }
+        Some(Found::File(p)) => read_capped(&p),
     }
+}
+
+/// A file's bytes, refused above the artifact limit.
+fn read_capped(p: &std::path::Path) -> Result<Vec<u8>, String> {
+    let len = std::fs::metadata(p)
+        .map_err(|e| format!("{}: {e}", p.display()))?
+        .len();
+    if len > MAX_ARTIFACT_BYTES {
+        return Err(format!(
+            "{}: {len} bytes, more than the artifact limit of {MAX_ARTIFACT_BYTES}",
+            p.display()
+        ));
+    }
+    std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
 }
 
 /// The bytes of an artifact file as a deploy sends them: a container recipe (`*.recipe`, see
@@ -141,16 +144,7 @@ pub async fn load_for_deploy(
             .map_err(|e| format!("image build: {e}"))??
         }
     };
-    let len = std::fs::metadata(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .len();
-    if len > MAX_ARTIFACT_BYTES {
-        return Err(format!(
-            "{}: {len} bytes, more than the artifact limit of {MAX_ARTIFACT_BYTES}",
-            path.display()
-        ));
-    }
-    std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
+    read_capped(&path)
 }
 
 /// The provisio binary images bundle: `$PROVISIO_BIN`, else this program when it is provisio,

@@ -59,6 +59,39 @@ fn map_host(
     aliases.insert(standin_address.to_string(), first);
 }
 
+/// A stand-in host: its address on the simulated network and the address its driver uses.
+struct StandIn {
+    host: String,
+    address: String,
+}
+
+/// Points the steps of driver `key` at `standin`: `addresses` (recorded in `hosts` and
+/// `aliases`), and every input `value` names (credentials, pins).
+fn point_steps(
+    plan: &mut Plan,
+    keys: &[Option<&'static str>],
+    key: &str,
+    standin: &StandIn,
+    hosts: &mut HostMap,
+    aliases: &mut BTreeMap<String, String>,
+    value: impl Fn(&str) -> Option<String>,
+) {
+    let addresses = serde_json::to_string(&[&standin.address]).unwrap_or_default();
+    for (step, k) in plan.steps.iter_mut().zip(keys) {
+        if *k != Some(key) {
+            continue;
+        }
+        for i in &mut step.inputs {
+            if i.name == "addresses" {
+                map_host(hosts, aliases, &i.value, &standin.host, &standin.address);
+                i.value = addresses.clone();
+            } else if let Some(v) = value(&i.name) {
+                i.value = v;
+            }
+        }
+    }
+}
+
 /// The Raspberry Pi stand-in: sshd in the namespace `pi`, the steps' addresses and user
 /// pointed at it, and a driver that trusts exactly its host key.
 pub fn start_pi(
@@ -76,28 +109,13 @@ pub fn start_pi(
     let sshd = SshdStandIn::start_in(&root.join("pi-sshd"), &host)?;
     let lxc_path = root.join("lxc");
     std::fs::create_dir_all(&lxc_path).map_err(|e| format!("{}: {e}", lxc_path.display()))?;
-    let addresses = serde_json::to_string(&[sshd.address()]).unwrap_or_default();
-    for (step, key) in plan.steps.iter_mut().zip(keys) {
-        if *key != Some("raspberry") {
-            continue;
-        }
-        for i in &mut step.inputs {
-            match i.name.as_str() {
-                "addresses" => {
-                    map_host(
-                        hosts,
-                        aliases,
-                        &i.value,
-                        &host.ip.to_string(),
-                        &sshd.address(),
-                    );
-                    i.value = addresses.clone()
-                }
-                "userName" => i.value = "root".into(),
-                _ => {}
-            }
-        }
-    }
+    let standin = StandIn {
+        host: host.ip.to_string(),
+        address: sshd.address(),
+    };
+    point_steps(plan, keys, "raspberry", &standin, hosts, aliases, |name| {
+        (name == "userName").then(|| "root".to_string())
+    });
     let config = RaspberryConfig {
         host_keys: provisio_engines::drivers::ssh::HostKeys::Pinned(vec![
             sshd.host_fingerprint.clone(),
@@ -133,24 +151,24 @@ pub async fn start_mica(
     };
     let emu =
         MicaEmulator::start_with("admin", "simulated", root.join("mica"), 8 << 30, options).await?;
-    let addresses = serde_json::to_string(&[emu.url()]).unwrap_or_default();
     let certs = serde_json::to_string(std::slice::from_ref(&emu.cert_pem)).unwrap_or_default();
-    for (step, key) in plan.steps.iter_mut().zip(keys) {
-        if *key != Some("mica") {
-            continue;
-        }
-        for i in &mut step.inputs {
-            match i.name.as_str() {
-                "addresses" => {
-                    map_host(hosts, aliases, &i.value, &host.ip.to_string(), &emu.url());
-                    i.value = addresses.clone()
-                }
-                "certificates" => i.value = certs.clone(),
-                "userName" => i.value = "admin".into(),
-                "userPassword" => i.value = "simulated".into(),
-                _ => {}
-            }
-        }
-    }
+    let standin = StandIn {
+        host: host.ip.to_string(),
+        address: emu.url(),
+    };
+    point_steps(
+        plan,
+        keys,
+        "mica",
+        &standin,
+        hosts,
+        aliases,
+        |name| match name {
+            "certificates" => Some(certs.clone()),
+            "userName" => Some("admin".into()),
+            "userPassword" => Some("simulated".into()),
+            _ => None,
+        },
+    );
     Ok(Some(emu))
 }

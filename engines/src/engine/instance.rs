@@ -70,15 +70,8 @@ impl InstanceState {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        let clean: String = service_template_id
+        let clean: String = crate::drivers::raspberry::container_name(service_template_id)
             .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
             .take(40)
             .collect();
         format!("{clean}-{}-{:03}", now.as_secs(), now.subsec_millis())
