@@ -406,6 +406,11 @@ impl<'a> Boot<'a> {
                             tracing::debug!(device = %self.spec.hardware_id, "mqtt: {e}");
                         }
                         self.gate = None;
+                        // rumqttc keeps packets it read before the connection failed and hands
+                        // them out after the next ConnAck: a command the engine already counted
+                        // as unanswered (its gateway died) would then run late, and a redeploy
+                        // would meet "busy installing". They are dropped: the engine sends anew.
+                        self.eventloop.state.events.clear();
                         if self.connected {
                             self.connected = false;
                             self.shared.online.fetch_sub(1, Ordering::Relaxed);

@@ -267,15 +267,13 @@ impl FleetProc {
             .unwrap_or(0)
     }
 
-    /// Devices of `ids` whose flash says an install is under way (`flashing` in the state file
-    /// the simulator keeps per device).
+    /// Devices of `ids` whose flash says an install is under way (`flashing` in the device state
+    /// the simulator keeps, read as the device reads it).
     pub fn installing(&self, ids: &[String]) -> Vec<String> {
         ids.iter()
             .filter(|id| {
-                std::fs::read(self.devices.join(id).join("state.json"))
-                    .ok()
-                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                    .is_some_and(|v| !v["flashing"].is_null())
+                provisio_firmware::agent::state::load(&self.devices.join(id))
+                    .is_ok_and(|st| st.flashing.is_some())
             })
             .cloned()
             .collect()
