@@ -227,6 +227,12 @@ build() {
   case $name in
     ''|*[!A-Za-z0-9_.-]*) die "$recipe: name '$name': use letters, digits, '.', '_' and '-'" ;;
   esac
+  # Package names only: no options (a word starting with '-' would reach apt-get or npm as one).
+  for word in $packages $npm_packages; do
+    case $word in
+      -*|*[!A-Za-z0-9@._+:/~=^-]*) die "$recipe: package '$word' is not a package name" ;;
+    esac
+  done
   [ "${distribution:-debian}" = debian ] || die "$recipe: distribution '$distribution': only debian"
   release=${release:-bookworm}
   case $release in *[!a-z]*) die "$recipe: release '$release' is not a Debian code name" ;; esac
@@ -280,7 +286,7 @@ build() {
     step="apt-get install $packages"
     say "    $step"
     # shellcheck disable=SC2086
-    run in_chroot "$r" apt-get install -y -q --no-install-recommends $packages
+    run in_chroot "$r" apt-get install -y -q --no-install-recommends -- $packages
   fi
   if [ -n "$npm_packages" ]; then
     temp_npm=""

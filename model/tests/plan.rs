@@ -265,3 +265,31 @@ fn containers_receive_their_connects_to_neighbours() {
             .any(|s| s.id == "NodeRED.install" && s.input("connections").is_some())
     );
 }
+
+/// A secret given at deploy time never travels in a `connections` document, whatever the name
+/// of the property that asks for it.
+#[test]
+fn connections_leave_out_secret_deploy_inputs_under_any_property_name() {
+    let lib = thesis();
+    let mut st = st(&lib);
+    let nr = st
+        .topology
+        .node_templates
+        .iter_mut()
+        .find(|n| n.id == "NodeRED")
+        .unwrap();
+    nr.properties
+        .as_mut()
+        .unwrap()
+        .set("credentials", "get_input: dbPassword");
+    let mut inputs = inputs();
+    inputs.insert("dbPassword".into(), "s3cret-value".into());
+    let plan = build_deploy_plan(&lib, &st, &inputs).unwrap();
+    for s in &plan.steps {
+        for i in &s.inputs {
+            if i.name == "connections" {
+                assert!(!i.value.contains("s3cret-value"), "{}: {}", s.id, i.value);
+            }
+        }
+    }
+}

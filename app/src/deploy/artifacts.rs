@@ -129,6 +129,13 @@ pub async fn load_for_deploy(
     let path = match images::cached_image(&bytes, &arch, bin.as_deref()) {
         Some(p) => p,
         None => {
+            trusted_recipe(&bytes, reference)?;
+            if arch != images::host_arch() && std::env::var_os("PROVISIO_BIN").is_none() {
+                return Err(format!(
+                    "{reference}: an {arch} image bundles an {arch} provisio binary: set PROVISIO_BIN to one (this one is {})",
+                    images::host_arch()
+                ));
+            }
             events.log(
                 Level::Info,
                 Some(node),
@@ -145,6 +152,24 @@ pub async fn load_for_deploy(
         }
     };
     read_capped(&path)
+}
+
+/// Building a recipe runs its packages' install scripts as root on this machine: only the
+/// built-in library's recipes are built at Deploy, or any when `PROVISIO_TRUST_RECIPES=1`. A
+/// recipe from elsewhere is built ahead by someone who read it (`scripts/build-images.sh`),
+/// after which its cached image deploys like any other.
+fn trusted_recipe(bytes: &[u8], reference: &str) -> Result<(), String> {
+    let builtin = provisio_assets::library_files()
+        .iter()
+        .any(|(path, b)| path.ends_with(".recipe") && *b == bytes);
+    if builtin || std::env::var("PROVISIO_TRUST_RECIPES").as_deref() == Ok("1") {
+        return Ok(());
+    }
+    Err(format!(
+        "{reference} is not a built-in recipe and its image is not built: building it runs its \
+         packages' install scripts as root here; read it, then build it with \
+         scripts/build-images.sh (or set PROVISIO_TRUST_RECIPES=1)"
+    ))
 }
 
 /// The provisio binary images bundle: `$PROVISIO_BIN`, else this program when it is provisio,
@@ -231,5 +256,25 @@ mod tests {
         assert_eq!(super::decode("a%253Ab"), "a%3Ab");
         assert_eq!(super::variants("x/a%253Ab")[2], "x/a:b");
         assert_eq!(super::decode("100%"), "100%");
+    }
+}
+
+#[cfg(test)]
+mod trust_tests {
+    /// Only the built-in library's recipes are built at Deploy without asking.
+    #[test]
+    fn builtin_recipes_are_trusted_others_are_not() {
+        let (_, builtin) = provisio_assets::library_files()
+            .iter()
+            .find(|(p, _)| p.ends_with("nodered.recipe"))
+            .unwrap();
+        assert!(super::trusted_recipe(builtin, "nodered.recipe").is_ok());
+        let mut other = builtin.to_vec();
+        other.extend_from_slice(b"\necho changed\n");
+        if std::env::var_os("PROVISIO_TRUST_RECIPES").is_none() {
+            let e = super::trusted_recipe(&other, "x.recipe").unwrap_err();
+            assert!(e.contains("not a built-in recipe"), "{e}");
+            assert!(e.contains("scripts/build-images.sh"), "{e}");
+        }
     }
 }

@@ -303,6 +303,8 @@ async fn run(
         .collect();
     let mut gates = std::collections::HashMap::new();
     let mut device_brokers = Vec::new();
+    // Simulated hosts that could not start: their steps fail, never reaching real addresses.
+    let mut unavailable: BTreeMap<&'static str, String> = BTreeMap::new();
     if opts.simulate {
         let root = sim_hosts::sim_root(opts, &instance);
         let mut hosts = sim_connections::HostMap::new();
@@ -310,7 +312,12 @@ async fn run(
         match sim_hosts::network(&keys, &instance) {
             None => {}
             // Without root/iproute2 the Pi and MICA steps fail with this reason; the rest runs.
-            Some(Err(e)) => events.log(Level::Error, None, format!("no simulated hosts: {e}")),
+            Some(Err(e)) => {
+                let why = format!("no simulated hosts: {e}");
+                events.log(Level::Error, None, why.clone());
+                unavailable.insert("raspberry", why.clone());
+                unavailable.insert("mica", why);
+            }
             Some(Ok(net)) => {
                 match sim_hosts::start_pi(&mut plan, &keys, &net, &root, &mut hosts, &mut aliases) {
                     Ok(Some((sshd, config))) => {
@@ -327,11 +334,11 @@ async fn run(
                         standins.push(Box::new(sshd));
                     }
                     Ok(None) => {}
-                    Err(e) => events.log(
-                        Level::Error,
-                        None,
-                        format!("no simulated Raspberry Pi: {e}"),
-                    ),
+                    Err(e) => {
+                        let why = format!("no simulated Raspberry Pi: {e}");
+                        events.log(Level::Error, None, why.clone());
+                        unavailable.insert("raspberry", why);
+                    }
                 }
                 match sim_hosts::start_mica(&mut plan, &keys, &net, &root, &mut hosts, &mut aliases)
                     .await
@@ -345,7 +352,11 @@ async fn run(
                         standins.push(Box::new(emu));
                     }
                     Ok(None) => {}
-                    Err(e) => events.log(Level::Error, None, format!("no simulated MICA: {e}")),
+                    Err(e) => {
+                        let why = format!("no simulated MICA: {e}");
+                        events.log(Level::Error, None, why.clone());
+                        unavailable.insert("mica", why);
+                    }
                 }
                 // Containers reach the embedded broker at the bridge.
                 if let Some(b) = &services.broker {
@@ -379,6 +390,9 @@ async fn run(
         Arc::new(provisio_engines::drivers::mica::MicaDriver::default()),
     );
     registry.insert("raspberry", Arc::new(RaspberryDriver { config: raspberry }));
+    for (key, why) in unavailable {
+        registry.insert(key, Arc::new(sim_hosts::Unavailable(why)));
+    }
     let nodemcu: Arc<dyn provisio_engines::engine::driver::Driver> = Arc::new(NodeMcuDriver {
         config: opts.nodemcu.clone(),
     });

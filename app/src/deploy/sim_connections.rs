@@ -82,7 +82,9 @@ fn property(name: &str, value: &str, hosts: &HostMap, broker: Option<&str>) -> S
 pub fn broker_url(value: &str, hosts: &HostMap, embedded: Option<&str>) -> String {
     match first_host(value).and_then(|h| hosts.get(&h)) {
         Some(_) => replace_hosts(value, hosts),
-        None => embedded.map_or_else(|| value.to_string(), str::to_string),
+        // Without a reachable embedded broker: a loopback port that answers nothing, never the
+        // topology's address.
+        None => embedded.map_or_else(|| "tcp://127.0.0.1:9".to_string(), str::to_string),
     }
 }
 

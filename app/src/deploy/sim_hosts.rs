@@ -172,3 +172,24 @@ pub async fn start_mica(
     );
     Ok(Some(emu))
 }
+
+/// The driver for a simulated host that could not start: every step fails with the reason,
+/// so a simulated deploy never falls back to the addresses written in the topology.
+pub struct Unavailable(pub String);
+
+impl provisio_engines::engine::driver::Driver for Unavailable {
+    fn run(
+        &self,
+        _step: provisio_model::plan::Step,
+        _ctx: provisio_engines::engine::driver::DriverContext,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<provisio_engines::engine::executor::Outputs, String>,
+                > + Send,
+        >,
+    > {
+        let why = self.0.clone();
+        Box::pin(async move { Err(why) })
+    }
+}

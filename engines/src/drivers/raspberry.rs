@@ -134,7 +134,7 @@ fn write_files_sh(dir: &str, files: &[(&str, String)], sudo: &str) -> String {
         let target = format!("{r}{path}");
         let tmp = format!("{target}.provisio-tmp");
         s.push_str(&format!(
-            "{sudo}rm -f {t}; printf %s {c} | {sudo}tee {t} >/dev/null && {sudo}mv -f {t} {f} || exit 1; ",
+            "{sudo}rm -f {t}; printf %s {c} | {sudo}tee {t} >/dev/null && {sudo}mv -fT {t} {f} || exit 1; ",
             t = sh(&tmp),
             c = sh(content),
             f = sh(&target)

@@ -141,6 +141,8 @@ fn stack_properties(ctx: &Ctx<'_, '_>, id: &str) -> Map<String, Value> {
                 return;
             }
             let value = match input_name(v) {
+                // A secret given at deploy time stays secret whatever the property's name.
+                Some(input) if is_secret_name(input) => return,
                 Some(input) => match ctx.deploy_inputs.get(input) {
                     Some(given) => given.clone(),
                     None => return,
