@@ -426,3 +426,82 @@ fn a_relationship_type_is_created_from_the_repository_menu() {
         "{msg:?}"
     );
 }
+
+/// Two long-named service templates open as tabs in a 1024x640 window: their names elide so
+/// both tabs (with their close buttons) stay in view, and the full name is on hover.
+#[test]
+fn long_tab_names_elide_so_two_tabs_fit_a_small_window() {
+    let doc = files::open_path(&opentosca()).unwrap();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1024.0, 640.0))
+        .build_ui_state(
+            |ui, app: &mut ProvisioApp| app.ui(ui),
+            ProvisioApp::with_document(doc),
+        );
+    settle(&mut h);
+    let mut rows = browser::service_templates_in_order(h.state().state.doc.library());
+    rows.sort_by_key(|r| std::cmp::Reverse(r.qname.local.len()));
+    for r in &rows[..2] {
+        provisio_app::gui::workspace::open_tab(h.state_mut(), r.tab);
+        settle(&mut h);
+    }
+    let inspector = h.get_by_label("Inspector").rect();
+    for r in &rows[..2] {
+        let name = r.name.clone().unwrap_or(r.qname.local.clone());
+        assert!(name.len() > 28, "a long name: {name}");
+        let tab = h
+            .get_all_by_label(&name)
+            .map(|n| n.rect())
+            .find(|rect| rect.min.y < 60.0 && rect.min.x < inspector.min.x)
+            .unwrap_or_else(|| panic!("tab {name}"));
+        assert!(
+            tab.width() <= provisio_app::gui::workspace::TAB_LABEL_WIDTH + 1.0,
+            "{name}: {tab:?}"
+        );
+    }
+    for close in h.get_all_by_label("x") {
+        let r = close.rect();
+        assert!(r.max.x <= inspector.min.x, "close button in view: {r:?}");
+    }
+    assert_eq!(h.get_all_by_label("x").count(), 2);
+}
+
+/// Searching the palette opens the namespace a match is in, even one the user never opened.
+#[test]
+fn a_palette_search_shows_matches_in_closed_namespaces() {
+    let doc = files::open_path(&opentosca()).unwrap();
+    let mut h = harness(ProvisioApp::with_document(doc));
+    let first = browser::service_templates_in_order(h.state().state.doc.library())[0].tab;
+    provisio_app::gui::workspace::open_tab(h.state_mut(), first);
+    settle(&mut h);
+    // A type of the repository's own namespace (closed by default) that the canvas doesn't show.
+    let lib = h.state().state.doc.library();
+    let topo = h.state().state.doc.topology();
+    let shown: Vec<String> = topo
+        .node_templates
+        .iter()
+        .flat_map(|n| [n.id.clone(), n.type_ref.local.clone()])
+        .collect();
+    let name = lib
+        .node_types()
+        .iter()
+        .map(|t| t.base.qname())
+        .find(|q| {
+            q.namespace == "http://opentosca.org/nodetypes"
+                && !shown.contains(&q.local)
+                && !lib.node_types().iter().any(|t| {
+                    let o = t.base.qname();
+                    o != *q && o.local.contains(&q.local)
+                })
+                && !lib
+                    .node_types()
+                    .iter()
+                    .any(|t| t.base.is_abstract && t.base.qname() == *q)
+        })
+        .expect("a type to search for")
+        .local;
+    assert_eq!(h.query_all_by_label(&name).count(), 0, "closed at first");
+    h.state_mut().state.palette_filter = name.to_lowercase();
+    settle(&mut h);
+    assert_eq!(h.query_all_by_label(&name).count(), 1, "{name} found");
+}
