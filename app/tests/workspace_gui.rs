@@ -505,3 +505,25 @@ fn a_palette_search_shows_matches_in_closed_namespaces() {
     settle(&mut h);
     assert_eq!(h.query_all_by_label(&name).count(), 1, "{name} found");
 }
+
+/// After a deploy of one service template, switching to another tab keeps the run's steps and
+/// log in the deploy panel but says whose they are.
+#[test]
+fn the_deploy_panel_names_the_service_template_of_the_run_it_shows() {
+    let doc = files::open_path(&opentosca()).unwrap();
+    let mut app = ProvisioApp::with_document(doc);
+    let rows = browser::service_templates_in_order(app.state.doc.library());
+    provisio_app::gui::workspace::open_tab(&mut app, rows[0].tab);
+    app.deploy.run_of = Some(rows[0].qname.to_string());
+    app.deploy.log.push((
+        provisio_engines::events::Level::Info,
+        "a step of the first".into(),
+    ));
+    app.tab = provisio_app::gui::BottomTab::Deploy;
+    let mut h = harness(app);
+    let note = format!("steps and log of {}", rows[0].qname.local);
+    assert!(h.query_by_label(&note).is_none(), "its own run: no note");
+    provisio_app::gui::workspace::open_tab(h.state_mut(), rows[1].tab);
+    settle(&mut h);
+    assert!(h.query_by_label(&note).is_some(), "{note}");
+}

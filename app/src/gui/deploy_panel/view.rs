@@ -135,6 +135,20 @@ impl DeployUi {
                         .text(format!("{done}/{} steps", self.steps.len())),
                 );
             }
+            let current = state.doc.st().qname().to_string();
+            if let Some(of) = self.run_of.as_ref().filter(|of| **of != current) {
+                let name = of.rsplit('}').next().unwrap_or(of);
+                ui.add(
+                    egui::Label::new(
+                        RichText::new(format!("steps and log of {name}")).color(AMBER),
+                    )
+                    .truncate(),
+                )
+                .on_hover_text(format!(
+                    "The steps, log and telemetry below are of the last run, of {of}; \
+                     open its tab to see it on the canvas."
+                ));
+            }
             if let Some(i) = &self.instance {
                 let full = format!("instance {} ({})", i.id, i.phase);
                 ui.add(egui::Label::new(RichText::new(&full).weak()).truncate())
