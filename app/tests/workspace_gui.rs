@@ -454,8 +454,9 @@ fn long_tab_names_elide_so_two_tabs_fit_a_small_window() {
             .map(|n| n.rect())
             .find(|rect| rect.min.y < 60.0 && rect.min.x < inspector.min.x)
             .unwrap_or_else(|| panic!("tab {name}"));
+        assert!(tab.max.x <= inspector.min.x, "{name} in view: {tab:?}");
         assert!(
-            tab.width() <= provisio_app::gui::workspace::TAB_LABEL_WIDTH + 1.0,
+            tab.width() <= 2.0 * provisio_app::gui::workspace::TAB_LABEL_WIDTH + 1.0,
             "{name}: {tab:?}"
         );
     }
@@ -526,4 +527,17 @@ fn the_deploy_panel_names_the_service_template_of_the_run_it_shows() {
     provisio_app::gui::workspace::open_tab(h.state_mut(), rows[1].tab);
     settle(&mut h);
     assert!(h.query_by_label(&note).is_some(), "{note}");
+}
+
+/// Export CSAR and Save as from a repository suggest a file beside the repository, never one
+/// inside it (which would add a stray file to the repository).
+#[test]
+fn a_repository_suggests_exports_beside_it() {
+    let doc = files::open_path(&opentosca()).unwrap();
+    let mut app = ProvisioApp::with_document(doc);
+    let rows = browser::service_templates_in_order(app.state.doc.library());
+    provisio_app::gui::workspace::open_tab(&mut app, rows[2].tab);
+    let repo = std::fs::canonicalize(opentosca()).unwrap();
+    let suggested = PathBuf::from(app.suggested_path("x.csar"));
+    assert_eq!(suggested, repo.parent().unwrap().join("x.csar"));
 }

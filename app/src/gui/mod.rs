@@ -209,13 +209,17 @@ impl ProvisioApp {
         }
     }
 
-    /// Where the path prompt suggests writing `file_name`: next to the open file or repository,
-    /// else in the working directory; always absolute.
+    /// Where the path prompt suggests writing `file_name`: next to the open file or beside the
+    /// open repository (never inside it), else in the working directory; always absolute.
     pub fn suggested_path(&self, file_name: &str) -> String {
-        let dir = self
-            .state
-            .doc
-            .save_path
+        let loaded = &self.state.doc.loaded;
+        let beside = if loaded.kind == provisio_model::InputKind::File {
+            self.state.doc.save_path.as_deref()
+        } else {
+            Some(loaded.path.as_path())
+        };
+        let dir = beside
+            .and_then(|p| std::path::absolute(p).ok())
             .as_deref()
             .and_then(|p| p.parent())
             .filter(|d| !d.as_os_str().is_empty())
