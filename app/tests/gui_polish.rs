@@ -550,6 +550,13 @@ fn the_path_prompt_has_the_keyboard_and_names_absolute_paths() {
     h.run_steps(2);
     h.key_press(egui::Key::Enter);
     h.run_steps(3);
+    // Escape cancels the prompt.
+    h.state_mut().path_dialog = Some((PathDialog::Open, String::new()));
+    h.run_steps(2);
+    assert_eq!(h.state().active_modal(), Some(Modal::Path));
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    assert_eq!(h.state().active_modal(), None, "Escape closes the prompt");
     let abs = dir.path().join("relative.csar");
     assert!(abs.exists());
     let status = h.state().state.status.clone();

@@ -731,7 +731,8 @@ impl ProvisioApp {
                         PathDialog::ExportCsar => self.export_csar(&p),
                     }
                 }
-                if ui.button("Cancel").clicked() {
+                // Escape cancels, as in any dialog.
+                if ui.button("Cancel").clicked() || ui.input(|i| i.key_pressed(egui::Key::Escape)) {
                     keep = false;
                 }
             });
