@@ -505,3 +505,90 @@ fn a_resized_window_fits_the_canvas_again_until_the_user_moves_the_view() {
     h.run_steps(6);
     assert_eq!((h.state().state.view.pan, h.state().state.view.zoom), view);
 }
+
+/// The path prompt takes typing at once (no click into the field first), and a relative path
+/// is reported as the absolute path it was written to.
+#[test]
+fn the_path_prompt_has_the_keyboard_and_names_absolute_paths() {
+    let mut app = thesis();
+    app.state.palette_filter = String::new();
+    let suggested = app.suggested_path("thesis.csar");
+    assert!(
+        std::path::Path::new(&suggested).is_absolute(),
+        "{suggested}"
+    );
+    app.path_dialog = Some((PathDialog::ExportCsar, String::new()));
+    let mut h = harness(app, 1024.0, 640.0);
+    let dir = tempfile::tempdir().unwrap();
+    let csar = dir.path().join("typed.csar");
+    h.event(egui::Event::Text(csar.display().to_string()));
+    h.run_steps(2);
+    assert_eq!(
+        h.state().path_dialog.as_ref().map(|d| d.1.clone()),
+        Some(csar.display().to_string()),
+        "typed into the field"
+    );
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    assert!(csar.exists());
+    assert_eq!(h.state().active_modal(), None);
+    // A relative path: the status line says where it went.
+    let cwd = std::env::current_dir().unwrap();
+    // The temporary directory as seen from the working directory ("../../tmp/…").
+    let up = "../".repeat(cwd.components().count() - 1);
+    let rel = format!(
+        "{up}{}",
+        dir.path()
+            .join("relative.csar")
+            .display()
+            .to_string()
+            .trim_start_matches('/')
+    );
+    h.state_mut().path_dialog = Some((PathDialog::ExportCsar, String::new()));
+    h.run_steps(2);
+    h.event(egui::Event::Text(rel.clone()));
+    h.run_steps(2);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    // Escape cancels the prompt.
+    h.state_mut().path_dialog = Some((PathDialog::Open, String::new()));
+    h.run_steps(2);
+    assert_eq!(h.state().active_modal(), Some(Modal::Path));
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    assert_eq!(h.state().active_modal(), None, "Escape closes the prompt");
+    let abs = dir.path().join("relative.csar");
+    assert!(abs.exists());
+    let status = h.state().state.status.clone();
+    assert!(
+        status.starts_with(&format!("exported CSAR {} (", abs.display())),
+        "{status}"
+    );
+}
+
+/// With telemetry at 1024x640 the legend is a row above the plot, not a box over its lines,
+/// and the tables show several rows.
+#[test]
+fn the_telemetry_legend_sits_above_the_plot_and_tables_have_rows() {
+    let h = harness(deployed_thesis(), 1024.0, 640.0);
+    let r = h.state().deploy.rects;
+    assert!(r.plot.is_positive(), "{r:?}");
+    assert!(r.plot.min.x >= r.telemetry.min.x && r.plot.max.y <= r.telemetry.max.y + 0.5);
+    for id in ["1345963", "2201345", "3306021"] {
+        let entry = h
+            .get_all_by_label(id)
+            .map(|n| n.rect())
+            .find(|e| r.telemetry.contains(e.center()))
+            .unwrap_or_else(|| panic!("legend entry {id}"));
+        assert!(r.telemetry.contains_rect(entry.shrink(1.0)), "{entry:?}");
+        assert!(
+            entry.max.y <= r.plot.min.y + 0.5,
+            "above the plot: {entry:?}"
+        );
+    }
+    assert!(
+        r.steps.height() >= 5.0 * 18.0 + 20.0,
+        "at least five step rows: {:?}",
+        r.steps
+    );
+}

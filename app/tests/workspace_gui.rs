@@ -426,3 +426,118 @@ fn a_relationship_type_is_created_from_the_repository_menu() {
         "{msg:?}"
     );
 }
+
+/// Two long-named service templates open as tabs in a 1024x640 window: their names elide so
+/// both tabs (with their close buttons) stay in view, and the full name is on hover.
+#[test]
+fn long_tab_names_elide_so_two_tabs_fit_a_small_window() {
+    let doc = files::open_path(&opentosca()).unwrap();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1024.0, 640.0))
+        .build_ui_state(
+            |ui, app: &mut ProvisioApp| app.ui(ui),
+            ProvisioApp::with_document(doc),
+        );
+    settle(&mut h);
+    let mut rows = browser::service_templates_in_order(h.state().state.doc.library());
+    rows.sort_by_key(|r| std::cmp::Reverse(r.qname.local.len()));
+    for r in &rows[..2] {
+        provisio_app::gui::workspace::open_tab(h.state_mut(), r.tab);
+        settle(&mut h);
+    }
+    let inspector = h.get_by_label("Inspector").rect();
+    for r in &rows[..2] {
+        let name = r.name.clone().unwrap_or(r.qname.local.clone());
+        assert!(name.len() > 28, "a long name: {name}");
+        let tab = h
+            .get_all_by_label(&name)
+            .map(|n| n.rect())
+            .find(|rect| rect.min.y < 60.0 && rect.min.x < inspector.min.x)
+            .unwrap_or_else(|| panic!("tab {name}"));
+        assert!(tab.max.x <= inspector.min.x, "{name} in view: {tab:?}");
+        assert!(
+            tab.width() <= 2.0 * provisio_app::gui::workspace::TAB_LABEL_WIDTH + 1.0,
+            "{name}: {tab:?}"
+        );
+    }
+    for close in h.get_all_by_label("x") {
+        let r = close.rect();
+        assert!(r.max.x <= inspector.min.x, "close button in view: {r:?}");
+    }
+    assert_eq!(h.get_all_by_label("x").count(), 2);
+}
+
+/// Searching the palette opens the namespace a match is in, even one the user never opened.
+#[test]
+fn a_palette_search_shows_matches_in_closed_namespaces() {
+    let doc = files::open_path(&opentosca()).unwrap();
+    let mut h = harness(ProvisioApp::with_document(doc));
+    let first = browser::service_templates_in_order(h.state().state.doc.library())[0].tab;
+    provisio_app::gui::workspace::open_tab(h.state_mut(), first);
+    settle(&mut h);
+    // A type of the repository's own namespace (closed by default) that the canvas doesn't show.
+    let lib = h.state().state.doc.library();
+    let topo = h.state().state.doc.topology();
+    let shown: Vec<String> = topo
+        .node_templates
+        .iter()
+        .flat_map(|n| [n.id.clone(), n.type_ref.local.clone()])
+        .collect();
+    let name = lib
+        .node_types()
+        .iter()
+        .map(|t| t.base.qname())
+        .find(|q| {
+            q.namespace == "http://opentosca.org/nodetypes"
+                && !shown.contains(&q.local)
+                && !lib.node_types().iter().any(|t| {
+                    let o = t.base.qname();
+                    o != *q && o.local.contains(&q.local)
+                })
+                && !lib
+                    .node_types()
+                    .iter()
+                    .any(|t| t.base.is_abstract && t.base.qname() == *q)
+        })
+        .expect("a type to search for")
+        .local;
+    assert_eq!(h.query_all_by_label(&name).count(), 0, "closed at first");
+    h.state_mut().state.palette_filter = name.to_lowercase();
+    settle(&mut h);
+    assert_eq!(h.query_all_by_label(&name).count(), 1, "{name} found");
+}
+
+/// After a deploy of one service template, switching to another tab keeps the run's steps and
+/// log in the deploy panel but says whose they are.
+#[test]
+fn the_deploy_panel_names_the_service_template_of_the_run_it_shows() {
+    let doc = files::open_path(&opentosca()).unwrap();
+    let mut app = ProvisioApp::with_document(doc);
+    let rows = browser::service_templates_in_order(app.state.doc.library());
+    provisio_app::gui::workspace::open_tab(&mut app, rows[0].tab);
+    app.deploy.run_of = Some(rows[0].qname.to_string());
+    app.deploy.log.push((
+        provisio_engines::events::Level::Info,
+        "a step of the first".into(),
+    ));
+    app.tab = provisio_app::gui::BottomTab::Deploy;
+    let mut h = harness(app);
+    let note = format!("steps and log of {}", rows[0].qname.local);
+    assert!(h.query_by_label(&note).is_none(), "its own run: no note");
+    provisio_app::gui::workspace::open_tab(h.state_mut(), rows[1].tab);
+    settle(&mut h);
+    assert!(h.query_by_label(&note).is_some(), "{note}");
+}
+
+/// Export CSAR and Save as from a repository suggest a file beside the repository, never one
+/// inside it (which would add a stray file to the repository).
+#[test]
+fn a_repository_suggests_exports_beside_it() {
+    let doc = files::open_path(&opentosca()).unwrap();
+    let mut app = ProvisioApp::with_document(doc);
+    let rows = browser::service_templates_in_order(app.state.doc.library());
+    provisio_app::gui::workspace::open_tab(&mut app, rows[2].tab);
+    let repo = std::fs::canonicalize(opentosca()).unwrap();
+    let suggested = PathBuf::from(app.suggested_path("x.csar"));
+    assert_eq!(suggested, repo.parent().unwrap().join("x.csar"));
+}

@@ -64,6 +64,9 @@ pub struct DeployUi {
     last_step_of: BTreeMap<String, String>,
     /// Where the panel drew its parts last frame (tests assert they never overlap).
     pub rects: PanelRects,
+    /// The service template (`{ns}id`) whose run the steps, log and telemetry show: after a
+    /// switch to another tab the panel says whose they are.
+    pub run_of: Option<String>,
 }
 
 impl Default for DeployUi {
@@ -92,6 +95,7 @@ impl Default for DeployUi {
             telemetry_stop: None,
             last_step_of: BTreeMap::new(),
             rects: PanelRects::default(),
+            run_of: None,
         }
     }
 }
@@ -201,6 +205,7 @@ impl DeployUi {
         self.steps.clear();
         self.log.clear();
         self.elapsed = None;
+        self.run_of = Some(state.doc.st().qname().to_string());
         // Every node starts pending; device groups show one grey marker per device.
         state.overlays.clear();
         for n in &state.doc.topology().node_templates {

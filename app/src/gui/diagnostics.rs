@@ -42,10 +42,6 @@ pub fn panel(ui: &mut egui::Ui, state: &mut EditorState) {
                 ui.visuals().weak_text_color()
             }),
         );
-        if !state.status.is_empty() {
-            ui.separator();
-            ui.label(&state.status);
-        }
     });
     ui.separator();
     let mut clicked: Option<String> = None;

@@ -49,7 +49,8 @@ pub struct ProvisioApp {
     /// Repository browser, open service template tabs, type editor.
     pub workspace: workspace::Workspace,
     /// Height of the bottom panel the user set by dragging its edge (remembered between
-    /// sessions by [`ProvisioApp::new`]); until then 30 % of the window.
+    /// sessions by [`ProvisioApp::new`]); until then 30 % of the window (220 to 360 points:
+    /// the deploy panel's tables show several rows even at 1024×640).
     pub bottom_height: Option<f32>,
     /// The bottom panel's height last frame, and whether a drag changed it since the last save.
     last_bottom: f32,
@@ -202,12 +203,31 @@ impl ProvisioApp {
         match picked {
             Some(p) => self.save_to(&p),
             None => {
-                self.path_dialog = Some((
-                    PathDialog::SaveAs,
-                    format!("{}.tosca", self.state.doc.st().id),
-                ))
+                let name = format!("{}.tosca", self.state.doc.st().id);
+                self.path_dialog = Some((PathDialog::SaveAs, self.suggested_path(&name)))
             }
         }
+    }
+
+    /// Where the path prompt suggests writing `file_name`: next to the open file or beside the
+    /// open repository (never inside it), else in the working directory; always absolute.
+    pub fn suggested_path(&self, file_name: &str) -> String {
+        let loaded = &self.state.doc.loaded;
+        let beside = if loaded.kind == provisio_model::InputKind::File {
+            self.state.doc.save_path.as_deref()
+        } else {
+            Some(loaded.path.as_path())
+        };
+        let dir = beside
+            .and_then(|p| std::path::absolute(p).ok())
+            .as_deref()
+            .and_then(|p| p.parent())
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+        absolute(&dir.join(file_name).display().to_string())
+            .display()
+            .to_string()
     }
 
     /// Saves to `path`; success or failure goes to the status line (failure also to a dialog).
@@ -294,7 +314,7 @@ impl ProvisioApp {
             .resizable(true)
             .default_size(
                 self.bottom_height
-                    .unwrap_or((ui.available_height() * 0.3).clamp(170.0, 360.0))
+                    .unwrap_or((ui.available_height() * 0.3).clamp(220.0, 360.0))
                     .min(max_bottom),
             )
             .size_range(80.0..=max_bottom)
@@ -469,7 +489,10 @@ impl ProvisioApp {
                         .save_file()
                     {
                         Some(p) => self.export_csar(&p),
-                        None => self.path_dialog = Some((PathDialog::ExportCsar, name)),
+                        None => {
+                            let path = self.suggested_path(&name);
+                            self.path_dialog = Some((PathDialog::ExportCsar, path))
+                        }
                     }
                 }
                 ui.separator();
@@ -685,27 +708,55 @@ impl ProvisioApp {
             PathDialog::SaveAs => "Save as",
             PathDialog::ExportCsar => "Export CSAR to",
         };
+        let shown_id = egui::Id::new("path-dialog-shown");
         modal(ctx, title, |ui| {
-            let r = ui.add(egui::TextEdit::singleline(&mut text).desired_width(420.0));
+            let r = ui.add(
+                egui::TextEdit::singleline(&mut text)
+                    .id_salt("path-dialog-field")
+                    .desired_width(420.0),
+            );
+            // Typing goes straight into the field: it takes the keyboard when the prompt opens.
+            if !ui.data(|d| d.get_temp::<bool>(shown_id).unwrap_or(false)) {
+                r.request_focus();
+                ui.data_mut(|d| d.insert_temp(shown_id, true));
+            }
             ui.horizontal(|ui| {
                 let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                 if ui.button("OK").clicked() || enter {
                     keep = false;
-                    let p = PathBuf::from(text.trim());
+                    let p = absolute(text.trim());
                     match kind {
                         PathDialog::Open => self.guarded(Pending::Open(p), ctx),
                         PathDialog::SaveAs => self.save_to(&p),
                         PathDialog::ExportCsar => self.export_csar(&p),
                     }
                 }
-                if ui.button("Cancel").clicked() {
+                // Escape cancels, as in any dialog.
+                if ui.button("Cancel").clicked() || ui.input(|i| i.key_pressed(egui::Key::Escape)) {
                     keep = false;
                 }
             });
         });
         if keep {
             self.path_dialog = Some((kind, text));
+        } else {
+            ctx.data_mut(|d| d.remove::<bool>(shown_id));
         }
+    }
+}
+
+/// `text` as an absolute path (relative to the working directory), so status lines say where a
+/// file went.
+fn absolute(text: &str) -> PathBuf {
+    let p = PathBuf::from(text);
+    let abs = std::path::absolute(&p).unwrap_or(p);
+    // "a/../b" resolved through the file system (symlinks included) where the folder exists.
+    match (abs.parent(), abs.file_name()) {
+        (Some(dir), Some(name)) => match std::fs::canonicalize(dir) {
+            Ok(dir) => dir.join(name),
+            Err(_) => abs,
+        },
+        _ => abs,
     }
 }
 

@@ -51,7 +51,10 @@ pub fn palette(ui: &mut egui::Ui, state: &mut EditorState) {
                 let label = elide_front(ui, &short_ns(ns), ui.available_width() - 24.0);
                 egui::CollapsingHeader::new(egui::RichText::new(label).strong())
                     .id_salt(ns)
-                    .default_open(ns.starts_with("http://provisio.dev") || !filter.is_empty())
+                    .default_open(ns.starts_with("http://provisio.dev"))
+                    // While searching every matching group is open: a match is never hidden
+                    // under a header the user closed earlier.
+                    .open((!filter.is_empty()).then_some(true))
                     .show(ui, |ui| {
                         ui.set_max_width(ui.available_width());
                         for (q, is_abstract, doc) in entries {

@@ -179,18 +179,28 @@ pub fn centre(app: &mut ProvisioApp, ui: &mut egui::Ui) -> bool {
     }
 }
 
+/// The narrowest a tab's name is cut to (longer names elide, with the full name on hover).
+pub const TAB_LABEL_WIDTH: f32 = 160.0;
+
 fn tab_bar(app: &mut ProvisioApp, ui: &mut egui::Ui) {
     let mut open: Option<Tab> = None;
     let mut close: Option<Tab> = None;
+    // Tab names get an equal share of the bar (never less than TAB_LABEL_WIDTH, never more
+    // than twice that); longer names elide.
+    let share = (ui.available_width() - 100.0) / app.workspace.tabs.len().max(1) as f32 - 50.0;
+    let label_width = share.clamp(TAB_LABEL_WIDTH, 2.0 * TAB_LABEL_WIDTH);
     egui::ScrollArea::horizontal().show(ui, |ui| {
         ui.horizontal(|ui| {
-            if ui
-                .selectable_label(app.workspace.centre == Centre::Browser, "Browser")
-                .on_hover_text("Service templates and types of what is open")
-                .clicked()
-            {
-                app.workspace.centre = Centre::Browser;
-            }
+            // In a group like the tabs, so all labels share one baseline.
+            ui.group(|ui| {
+                if ui
+                    .selectable_label(app.workspace.centre == Centre::Browser, "Browser")
+                    .on_hover_text("Service templates and types of what is open")
+                    .clicked()
+                {
+                    app.workspace.centre = Centre::Browser;
+                }
+            });
             let current = (app.state.doc.file, app.state.doc.st_index);
             for tab in app.workspace.tabs.clone() {
                 let lib = app.state.doc.library();
@@ -206,11 +216,14 @@ fn tab_bar(app: &mut ProvisioApp, ui: &mut egui::Ui) {
                 };
                 ui.group(|ui| {
                     let shown = app.workspace.centre == Centre::Editor && current == tab;
-                    if ui
-                        .selectable_label(shown, label)
-                        .on_hover_text(q.to_string())
-                        .clicked()
-                    {
+                    // Long names elide (full name on hover), so several tabs fit a small
+                    // window.
+                    let r = ui.scope(|ui| {
+                        ui.set_max_width(label_width);
+                        ui.add(egui::Button::selectable(shown, label).truncate())
+                            .on_hover_text(q.to_string())
+                    });
+                    if r.inner.clicked() {
                         open = Some(tab);
                     }
                     if ui.small_button("x").on_hover_text("Close tab").clicked() {

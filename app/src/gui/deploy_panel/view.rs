@@ -16,6 +16,8 @@ pub struct PanelRects {
     pub log: Rect,
     /// Only while simulated devices report readings.
     pub telemetry: Rect,
+    /// The plot itself inside `telemetry` (its legend sits above it, never over the lines).
+    pub plot: Rect,
 }
 
 impl Default for PanelRects {
@@ -25,6 +27,7 @@ impl Default for PanelRects {
             devices: Rect::NOTHING,
             log: Rect::NOTHING,
             telemetry: Rect::NOTHING,
+            plot: Rect::NOTHING,
         }
     }
 }
@@ -34,6 +37,14 @@ const RED: Color32 = Color32::from_rgb(220, 70, 60);
 const BLUE: Color32 = Color32::from_rgb(60, 140, 230);
 const AMBER: Color32 = Color32::from_rgb(210, 160, 40);
 const ROW: f32 = 18.0;
+/// Devices named in the telemetry legend; more are summed up as "+N more".
+const LEGEND_MAX: usize = 8;
+
+/// The colour of the `i`th of `n` telemetry series (hues spread evenly, readable on dark).
+fn series_color(i: usize, n: usize) -> Color32 {
+    let h = i as f32 / n.max(1) as f32;
+    egui::ecolor::Hsva::new(h, 0.6, 0.9, 1.0).into()
+}
 
 /// A label that keeps to one line, elides, and shows the full text on hover.
 fn cell(ui: &mut egui::Ui, text: impl Into<egui::WidgetText>) -> egui::Response {
@@ -71,7 +82,7 @@ impl DeployUi {
                 if plot {
                     strip.cell(|ui| {
                         rects.telemetry = ui.max_rect();
-                        self.telemetry_plot(ui);
+                        rects.plot = self.telemetry_plot(ui);
                     });
                 }
                 strip.cell(|ui| {
@@ -124,6 +135,20 @@ impl DeployUi {
                         .text(format!("{done}/{} steps", self.steps.len())),
                 );
             }
+            let current = state.doc.st().qname().to_string();
+            if let Some(of) = self.run_of.as_ref().filter(|of| **of != current) {
+                let name = of.rsplit('}').next().unwrap_or(of);
+                ui.add(
+                    egui::Label::new(
+                        RichText::new(format!("steps and log of {name}")).color(AMBER),
+                    )
+                    .truncate(),
+                )
+                .on_hover_text(format!(
+                    "The steps, log and telemetry below are of the last run, of {of}; \
+                     open its tab to see it on the canvas."
+                ));
+            }
             if let Some(i) = &self.instance {
                 let full = format!("instance {} ({})", i.id, i.phase);
                 ui.add(egui::Label::new(RichText::new(&full).weak()).truncate())
@@ -164,20 +189,43 @@ impl DeployUi {
         }
     }
 
-    fn telemetry_plot(&mut self, ui: &mut egui::Ui) {
+    /// The telemetry column: title, a legend row above the plot (inside a narrow plot a
+    /// legend would cover the lines), the plot. Returns the plot's rect.
+    fn telemetry_plot(&mut self, ui: &mut egui::Ui) -> Rect {
         ui.strong(format!("Telemetry (°C, {} devices)", self.telemetry.len()));
+        let n = self.telemetry.len();
+        ui.horizontal_wrapped(|ui| {
+            ui.spacing_mut().item_spacing.x = 8.0;
+            for (i, device) in self.telemetry.keys().take(LEGEND_MAX).enumerate() {
+                ui.horizontal(|ui| {
+                    ui.spacing_mut().item_spacing.x = 3.0;
+                    let (r, _) = ui.allocate_exact_size(egui::vec2(8.0, 8.0), egui::Sense::hover());
+                    ui.painter().rect_filled(r, 1.0, series_color(i, n));
+                    ui.label(RichText::new(device).small().color(series_color(i, n)));
+                });
+            }
+            if n > LEGEND_MAX {
+                ui.label(
+                    RichText::new(format!("+{} more", n - LEGEND_MAX))
+                        .small()
+                        .weak(),
+                )
+                .on_hover_text("hover a line in the plot for its device");
+            }
+        });
         egui_plot::Plot::new("telemetry")
             .height(ui.available_height().max(40.0))
-            .legend(egui_plot::Legend::default().position(egui_plot::Corner::LeftTop))
             .show(ui, |plot| {
-                for (device, series) in &self.telemetry {
+                for (i, (device, series)) in self.telemetry.iter().enumerate() {
                     let points: Vec<[f64; 2]> = series.iter().copied().collect();
-                    plot.line(egui_plot::Line::new(
-                        device.clone(),
-                        egui_plot::PlotPoints::from(points),
-                    ));
+                    plot.line(
+                        egui_plot::Line::new(device.clone(), egui_plot::PlotPoints::from(points))
+                            .color(series_color(i, n)),
+                    );
                 }
-            });
+            })
+            .response
+            .rect
     }
 
     fn steps_table(&mut self, ui: &mut egui::Ui) {

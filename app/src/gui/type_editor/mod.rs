@@ -184,14 +184,6 @@ pub fn editor(app: &mut ProvisioApp, ui: &mut egui::Ui) {
                 artifacts_section(ui, f, &choices.artifact_types);
             }
             ui.separator();
-            if let Some((ok, m)) = &f.message {
-                let c = if *ok {
-                    egui::Color32::from_rgb(60, 170, 90)
-                } else {
-                    egui::Color32::from_rgb(220, 70, 60)
-                };
-                ui.colored_label(c, m);
-            }
             ui.horizontal(|ui| {
                 if ui.button("Save type").clicked() {
                     save = true;
@@ -200,6 +192,15 @@ pub fn editor(app: &mut ProvisioApp, ui: &mut egui::Ui) {
                     close = true;
                 }
             });
+            // Below the buttons, so a message never pushes them away from the pointer.
+            if let Some((ok, m)) = &f.message {
+                let c = if *ok {
+                    egui::Color32::from_rgb(60, 170, 90)
+                } else {
+                    egui::Color32::from_rgb(220, 70, 60)
+                };
+                ui.colored_label(c, m);
+            }
         });
     if save {
         let result = save_form(app);
