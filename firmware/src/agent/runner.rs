@@ -324,14 +324,18 @@ impl<'a> Boot<'a> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        let seed = self
+        let h = self
             .spec
             .hardware_id
             .bytes()
-            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
-            % 100;
-        let temperature = 21.0 + f64::from(seed) / 25.0 + (t / 20.0).sin() * 1.5;
-        let humidity = 45.0 + f64::from(seed) / 10.0 + (t / 33.0).cos() * 4.0;
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+        // Mixed, so ids that agree modulo 100 (the thesis' 1361877 and 8797990) still differ;
+        // each device gets its own offset and phase.
+        let mixed = (h ^ (h >> 15)).wrapping_mul(0x2c1b_3c6d);
+        let seed = f64::from(mixed % 100);
+        let phase = f64::from(mixed % 628) / 100.0;
+        let temperature = 21.0 + seed / 25.0 + (t / 20.0 + phase).sin() * 1.5;
+        let humidity = 45.0 + seed / 10.0 + (t / 33.0 + phase).cos() * 4.0;
         let payload = format!(r#"{{"temperature":{temperature:.2},"humidity":{humidity:.1}}}"#);
         let _ = self.client.try_publish(
             format!("sensors/{}", self.spec.hardware_id),
