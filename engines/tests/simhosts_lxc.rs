@@ -170,9 +170,11 @@ async fn pi_container_in_a_namespace_gets_its_files_and_serves_at_the_namespace_
         default_config: standin_lxc_config(dir.path()).unwrap(),
         timeout: Duration::from_secs(60),
     };
+    // Larger than one command-line argument may be (128 KiB): the files travel over SFTP.
     let connections = format!(
-        r#"{{"node":"NodeRED","targets":[{{"node":"InfluxDB","types":["LXContainer"],"artifacts":["InfluxDBContainer"],"host":"{}","properties":{{"port":"8086"}}}}],"sources":[]}}"#,
-        net.gateway
+        r#"{{"node":"NodeRED","targets":[{{"node":"InfluxDB","types":["LXContainer"],"artifacts":["InfluxDBContainer"],"host":"{}","properties":{{"port":"8086"}}}}],"sources":[{{"node":"Fleet","host":null,"properties":{{"hardwareIds":"{}"}}}}]}}"#,
+        net.gateway,
+        "1345963,".repeat(25_000)
     );
     let inputs = [
         ("userName", "root".to_string()),

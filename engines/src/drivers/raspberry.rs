@@ -112,9 +112,9 @@ fn write_config_sh(dir: &str, name: &str, lxc_path: &str, extra: &str, sudo: &st
     )
 }
 
-/// Shell: writes `files` (path inside the container, content) into `dir`'s root file system,
-/// each atomically, refusing to write through a symbolic link of the image.
-fn write_files_sh(dir: &str, files: &[(&str, String)], sudo: &str) -> String {
+/// Shell: makes `dir`'s `/etc/provisio` ready for files, refusing to write through a symbolic
+/// link of the image.
+fn config_dir_sh(dir: &str, sudo: &str) -> String {
     let r = format!("{dir}/rootfs");
     let mut s = String::new();
     for d in ["/etc", super::container_files::CONFIG_DIR] {
@@ -127,20 +127,56 @@ fn write_files_sh(dir: &str, files: &[(&str, String)], sudo: &str) -> String {
         ));
     }
     s.push_str(&format!(
-        "{sudo}mkdir -p {} || exit 1; ",
+        "{sudo}mkdir -p {}",
         sh(&format!("{r}{}", super::container_files::CONFIG_DIR))
     ));
-    for (path, content) in files {
-        let target = format!("{r}{path}");
-        let tmp = format!("{target}.provisio-tmp");
-        s.push_str(&format!(
-            "{sudo}rm -f {t}; printf %s {c} | {sudo}tee {t} >/dev/null && {sudo}mv -fT {t} {f} || exit 1; ",
-            t = sh(&tmp),
-            c = sh(content),
-            f = sh(&target)
-        ));
-    }
     s
+}
+
+/// Writes `files` (path inside the container, content) into `dir`'s root file system, each
+/// uploaded over SFTP (no size limit of a command line) and moved into place atomically.
+async fn write_files(
+    s: &Session,
+    dir: &str,
+    name: &str,
+    files: &[(&str, String)],
+    sudo: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    // A user without root uploads into a private directory of its own (mktemp -d, mode 700),
+    // then moves the files with sudo; root writes beside the target.
+    let private = if sudo.is_empty() {
+        None
+    } else {
+        Some(
+            s.run(&format!("mktemp -d /tmp/.provisio-{name}-XXXXXX"), timeout)
+                .await?
+                .trim()
+                .to_string(),
+        )
+    };
+    for (path, content) in files {
+        let target = format!("{dir}/rootfs{path}");
+        let file = path.rsplit('/').next().unwrap_or("file");
+        let staging = match &private {
+            None => format!("{target}.provisio-tmp"),
+            Some(d) => format!("{d}/{file}"),
+        };
+        s.upload(&staging, content.as_bytes()).await?;
+        s.run(
+            &format!(
+                "{sudo}chmod 644 {t} && {sudo}mv -fT {t} {f} || {{ rm -f {t}; exit 1; }}",
+                t = sh(&staging),
+                f = sh(&target)
+            ),
+            timeout,
+        )
+        .await?;
+    }
+    if let Some(d) = private {
+        s.run(&format!("rm -rf {}", sh(&d)), timeout).await?;
+    }
+    Ok(())
 }
 
 async fn per_device<F, Fut>(
@@ -265,8 +301,9 @@ pub async fn run_operation(
                     "configure" => {
                         let extra = if lxcconf.trim().is_empty() { config.default_config.clone() } else { lxcconf.clone() };
                         let cfg = write_config_sh(&dir, &name, &p, &extra, sudo);
-                        let files = write_files_sh(&dir, &files, sudo);
-                        s.run(&format!("test -d {d} || {{ echo 'container {name} is not installed' >&2; exit 1; }}; {cfg} || exit 1; {files}", d = q(&dir)), to).await?;
+                        let prep = config_dir_sh(&dir, sudo);
+                        s.run(&format!("test -d {d} || {{ echo 'container {name} is not installed' >&2; exit 1; }}; {cfg} || exit 1; {prep}", d = q(&dir)), to).await?;
+                        write_files(&s, &dir, &name, &files, sudo, to).await?;
                         ctx.events.device(&node, &t.to_string(), DeviceState::Configured);
                         Ok(String::new())
                     }
