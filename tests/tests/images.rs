@@ -380,32 +380,27 @@ fn influxdb(database: &str) -> (Container, u16) {
     (c, port)
 }
 
-fn mosquitto() -> (Container, u16) {
+/// `image` started as `node` on a free `port`, once it accepts TCP connections there.
+fn listening(image: &str, node: &str) -> (Container, u16) {
     let port = free_port();
     let c = Container::start(
-        "mosquitto",
-        &format!("mosquitto{port}"),
+        image,
+        &format!("{}{port}", node.to_lowercase()),
         &[("port", port.to_string())],
-        json!({"node": "Mosquitto", "targets": [], "sources": []}),
+        json!({"node": node, "targets": [], "sources": []}),
     );
-    eventually(30, "Mosquitto accepts connections", &[&c], || {
+    eventually(30, &format!("{node} accepts connections"), &[&c], || {
         std::net::TcpStream::connect(("127.0.0.1", port)).ok()
     });
     (c, port)
 }
 
+fn mosquitto() -> (Container, u16) {
+    listening("mosquitto", "Mosquitto")
+}
+
 fn receiver() -> (Container, u16) {
-    let port = free_port();
-    let c = Container::start(
-        "logstashreceiver",
-        &format!("receiver{port}"),
-        &[("port", port.to_string())],
-        json!({"node": "LogReceiver", "targets": [], "sources": []}),
-    );
-    eventually(30, "the receiver listens", &[&c], || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    });
-    (c, port)
+    listening("logstashreceiver", "LogReceiver")
 }
 
 fn records(c: &Container) -> String {
