@@ -33,40 +33,17 @@ pub fn rewrite(
         }
         for input in &mut step.inputs {
             if input.name == CONNECTIONS_INPUT {
-                let neighbours = rewrite_connections(
+                input.value = rewrite_connections(
                     &input.value,
                     |h| hosts.get(h).cloned(),
                     |k, v| Some(property(k, v, hosts, broker)),
                 )?;
-                input.value = rewrite_own(&neighbours, hosts, broker);
             } else if !STAND_IN_INPUTS.contains(&input.name.as_str()) {
                 input.value = property(&input.name, &input.value, hosts, broker);
             }
         }
     }
     Ok(())
-}
-
-/// The node's own `host` and `properties` in a connections document, as for its neighbours.
-fn rewrite_own(doc: &str, hosts: &HostMap, broker: Option<&str>) -> String {
-    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(doc) else {
-        return doc.to_string();
-    };
-    if let Some(h) = v
-        .get("host")
-        .and_then(|h| h.as_str())
-        .and_then(|h| hosts.get(h))
-    {
-        v["host"] = h.clone().into();
-    }
-    if let Some(props) = v.get_mut("properties").and_then(|p| p.as_object_mut()) {
-        for (k, val) in props.iter_mut() {
-            if let Some(s) = val.as_str() {
-                *val = property(k, s, hosts, broker).into();
-            }
-        }
-    }
-    v.to_string()
 }
 
 /// One value as a container on a stand-in must see it.
@@ -139,7 +116,14 @@ mod tests {
     #[test]
     fn the_nodes_own_host_and_properties_point_at_stand_ins() {
         let doc = r#"{"node":"C","host":"192.168.0.2","properties":{"influxUrl":"http://192.168.0.20:8086","HICAP_HOST":"192.168.0.2"},"targets":[],"sources":[]}"#;
-        let v: serde_json::Value = serde_json::from_str(&rewrite_own(doc, &hosts(), None)).unwrap();
+        let h = hosts();
+        let out = rewrite_connections(
+            doc,
+            |x| h.get(x).cloned(),
+            |k, v| Some(property(k, v, &h, None)),
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["host"], "10.1.2.2");
         assert_eq!(v["properties"]["influxUrl"], "http://10.1.2.3:8086");
         assert_eq!(v["properties"]["HICAP_HOST"], "10.1.2.2");

@@ -73,8 +73,8 @@ pub fn connections_json(step: &Step) -> Result<String, String> {
     }
 }
 
-/// A `connections` document with each neighbour's `host` passed through `host` and each
-/// property value through `property(name, value)` (`None` keeps it): simulation points the
+/// A `connections` document with the node's and each neighbour's `host` passed through `host`
+/// and each property value through `property(name, value)` (`None` keeps it): simulation points the
 /// template's addresses (a real Pi's, a real broker's) at the simulated hosts.
 pub fn rewrite_connections(
     json: &str,
@@ -83,21 +83,23 @@ pub fn rewrite_connections(
 ) -> Result<String, String> {
     let mut v: serde_json::Value =
         serde_json::from_str(json).map_err(|e| format!("connections: {e}"))?;
-    for side in ["targets", "sources"] {
-        let Some(list) = v.get_mut(side).and_then(|l| l.as_array_mut()) else {
-            continue;
-        };
-        for n in list {
-            if let Some(new) = n.get("host").and_then(|h| h.as_str()).and_then(&host) {
-                n["host"] = new.into();
-            }
-            if let Some(props) = n.get_mut("properties").and_then(|p| p.as_object_mut()) {
-                for (k, val) in props.iter_mut() {
-                    if let Some(new) = val.as_str().and_then(|s| property(k, s)) {
-                        *val = new.into();
-                    }
+    let rewrite = |n: &mut serde_json::Value| {
+        if let Some(new) = n.get("host").and_then(|h| h.as_str()).and_then(&host) {
+            n["host"] = new.into();
+        }
+        if let Some(props) = n.get_mut("properties").and_then(|p| p.as_object_mut()) {
+            for (k, val) in props.iter_mut() {
+                if let Some(new) = val.as_str().and_then(|s| property(k, s)) {
+                    *val = new.into();
                 }
             }
+        }
+    };
+    // The node itself, then its neighbours.
+    rewrite(&mut v);
+    for side in ["targets", "sources"] {
+        if let Some(list) = v.get_mut(side).and_then(|l| l.as_array_mut()) {
+            list.iter_mut().for_each(rewrite);
         }
     }
     Ok(v.to_string())
