@@ -34,10 +34,7 @@ fn images_to_build(
     file: Option<PathBuf>,
 ) -> Vec<Diagnostic> {
     use provisio_engines::images;
-    let arch = std::env::var("PROVISIO_IMAGE_ARCH")
-        .ok()
-        .filter(|a| !a.trim().is_empty())
-        .unwrap_or_else(|| images::host_arch().to_string());
+    let arch = crate::deploy::artifacts::image_arch();
     let bin = crate::deploy::artifacts::provisio_binary();
     let mut out = Vec::new();
     for n in &st.topology.node_templates {

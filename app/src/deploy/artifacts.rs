@@ -121,10 +121,7 @@ pub async fn load_for_deploy(
     if !reference.ends_with(".recipe") || !images::is_recipe(&bytes) {
         return Ok(bytes);
     }
-    let arch = std::env::var("PROVISIO_IMAGE_ARCH")
-        .ok()
-        .filter(|a| !a.trim().is_empty())
-        .unwrap_or_else(|| images::host_arch().to_string());
+    let arch = image_arch();
     let bin = provisio_binary();
     let path = match images::cached_image(&bytes, &arch, bin.as_deref()) {
         Some(p) => p,
@@ -152,6 +149,14 @@ pub async fn load_for_deploy(
         }
     };
     read_capped(&path)
+}
+
+/// The architecture images are built for: `PROVISIO_IMAGE_ARCH`, else this machine's.
+pub fn image_arch() -> String {
+    std::env::var("PROVISIO_IMAGE_ARCH")
+        .ok()
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| provisio_engines::images::host_arch().to_string())
 }
 
 /// Building a recipe runs its packages' install scripts as root on this machine: only the
