@@ -37,6 +37,9 @@ fn images_to_build(
     let arch = crate::deploy::artifacts::image_arch();
     let bin = crate::deploy::artifacts::provisio_binary();
     let mut out = Vec::new();
+    // Per recipe file: the name of its image when it is still to be built (many templates share
+    // one recipe; each is read and hashed once per validation).
+    let mut unbuilt: std::collections::HashMap<&str, Option<String>> = Default::default();
     for n in &st.topology.node_templates {
         for da in loaded.library.deployment_artifacts_of(n) {
             let Some(t) = da
@@ -51,14 +54,15 @@ fn images_to_build(
                 .iter()
                 .filter(|r| r.reference.ends_with(".recipe"))
             {
-                let Ok(bytes) = crate::deploy::artifacts::load_artifact(loaded, &r.reference)
-                else {
-                    continue; // a missing file is the deploy checks' error
-                };
-                if images::is_recipe(&bytes)
-                    && images::cached_image(&bytes, &arch, bin.as_deref()).is_none()
-                {
-                    let name = images::recipe_field(&bytes, "name").unwrap_or_default();
+                let pending = unbuilt.entry(r.reference.as_str()).or_insert_with(|| {
+                    // A missing file is the deploy checks' error.
+                    let bytes =
+                        crate::deploy::artifacts::load_artifact(loaded, &r.reference).ok()?;
+                    (images::is_recipe(&bytes)
+                        && images::cached_image(&bytes, &arch, bin.as_deref()).is_none())
+                    .then(|| images::recipe_field(&bytes, "name").unwrap_or_default())
+                });
+                if let Some(name) = pending {
                     let mut d = Diagnostic::warning(
                         "image-build",
                         &n.id,
