@@ -2,15 +2,21 @@
 //! download events, boot, timer) go in, [`Action`]s (publish, download, write slot, persist,
 //! reboot) come out. The tokio runner only moves bytes; tests drive this directly.
 //!
+//! Image bytes reach the agent in one of two ways: as [`Input::DownloadChunk`]s (the agent
+//! checks them and asks for [`Action::WriteSlot`]), or, as the runner does, through the
+//! install's [`ImageCheck`], which the runner borrows for the length of one download
+//! ([`Agent::lend_image_check`]) and gives back with [`Input::ImageCheckBack`] before the
+//! download's last event. Both apply the same checks.
+//!
 //! Malformed control messages (bad JSON, unknown `messageType`) are ignored with a log line and
 //! no response: every device shares the control topic, and an answer could not name the command.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use md5::{Digest, Md5};
-use provisio_model::protocol::{Command, DeviceMessage, ESP8266_MAGIC_BYTE};
+use provisio_model::protocol::{Command, DeviceMessage};
 
+use super::image::ImageCheck;
 use super::state::{DeviceState, Slot, SlotImage};
 
 /// The exact failure reasons a device sends as `error: <reason>`.
@@ -64,6 +70,9 @@ pub struct AgentConfig {
     pub retry_delay: Duration,
     /// Progress messages per install (every 1/steps of the image; 0 = none).
     pub progress_steps: u64,
+    /// Least time between two progress messages of one download (the runner's download keeps
+    /// it): a fast download reports none, a slow one about once a second.
+    pub progress_interval: Duration,
 }
 
 impl Default for AgentConfig {
@@ -73,6 +82,7 @@ impl Default for AgentConfig {
             max_download_attempts: 5,
             retry_delay: Duration::from_millis(200),
             progress_steps: 10,
+            progress_interval: Duration::from_secs(1),
         }
     }
 }
@@ -89,6 +99,14 @@ pub enum Input {
     DownloadStarted { total: Option<u64> },
     /// The next bytes of the image, continuing where the previous chunk ended.
     DownloadChunk(Bytes),
+    /// The image check lent for a download comes back (before that download's last event).
+    ImageCheckBack(ImageCheck),
+    /// The download that holds the image check has written this many bytes of the image
+    /// (a progress step; the runner sends these at most about once a second).
+    DownloadProgress { written: u64 },
+    /// The download that holds the image check refused the bytes (`reason` from
+    /// [`reasons`]: bad magic byte, size mismatch); it has stopped.
+    ImageRejected(&'static str),
     /// The server ended the body.
     DownloadFinished,
     /// The download broke; `retry` says whether resuming can help (not after a 404).
@@ -116,6 +134,9 @@ pub enum Action {
     },
     /// Persist this state atomically before doing anything that follows.
     Persist(DeviceState),
+    /// Persist this state (written before what follows, but not fsynced: losing it in a power
+    /// cut must cost nothing but a diagnosis).
+    PersistMarker(DeviceState),
     /// Fire [`Input::Timer`] after this delay.
     SetTimer(Duration),
     /// Restart the device from its persisted state (then feed [`Input::Boot`]).
@@ -128,13 +149,10 @@ pub enum Action {
 #[derive(Debug, Clone)]
 struct Install {
     url: String,
-    size: u64,
-    hash: String,
     slot: Slot,
-    written: u64,
-    md5: Md5,
     attempts: u32,
-    next_progress: u64,
+    /// `None` while a download holds it.
+    check: Option<ImageCheck>,
 }
 
 /// One device's agent.
@@ -172,6 +190,15 @@ impl Agent {
         self.install.is_some()
     }
 
+    /// Lend the running install's image check and the slot its bytes go to, for the download
+    /// just started: that download checks and writes the bytes itself and sends
+    /// [`Input::ImageCheckBack`] before its last event. `None` when no install runs or the
+    /// check is already lent.
+    pub fn lend_image_check(&mut self) -> Option<(ImageCheck, Slot)> {
+        let job = self.install.as_mut()?;
+        Some((job.check.take()?, job.slot))
+    }
+
     /// Feed one input; returns the actions to perform in order.
     pub fn handle(&mut self, input: Input, app: &mut dyn App) -> Vec<Action> {
         let mut out = Vec::new();
@@ -180,6 +207,13 @@ impl Agent {
             Input::Message(payload) => self.message(&payload, app, &mut out),
             Input::DownloadStarted { total } => self.download_started(total, &mut out),
             Input::DownloadChunk(data) => self.chunk(data, &mut out),
+            Input::ImageCheckBack(check) => {
+                if let Some(job) = &mut self.install {
+                    job.check = Some(check);
+                }
+            }
+            Input::DownloadProgress { written } => self.progress(written, &mut out),
+            Input::ImageRejected(reason) => self.fail_install(reason, false, &mut out),
             Input::DownloadFinished => self.finished(&mut out),
             Input::DownloadFailed { reason, retry } => self.failed(reason, retry, &mut out),
             Input::WriteFailed(cause) => {
@@ -187,10 +221,12 @@ impl Agent {
                 self.fail_install(&reason, true, &mut out);
             }
             Input::Timer => {
-                if let Some(job) = &self.install {
+                if let Some(job) = &self.install
+                    && let Some(check) = &job.check
+                {
                     out.push(Action::StartDownload {
                         url: job.url.clone(),
-                        offset: job.written,
+                        offset: check.written(),
                     });
                 }
             }
@@ -332,26 +368,28 @@ impl Agent {
         }
         app.install();
         let slot = self.state.active_slot.other();
-        let step = self.progress_step(size);
         self.install = Some(Install {
             url: url.clone(),
-            size,
-            hash: hash.to_ascii_lowercase(),
             slot,
-            written: 0,
-            md5: Md5::new(),
             attempts: 1,
-            next_progress: step,
+            check: Some(ImageCheck::new(size, &hash, self.config.progress_steps)),
         });
         self.state.flashing = Some(slot);
-        self.persist(out);
+        // Not fsynced: this marker only lets the next boot say `flash interrupted`. Its loss in
+        // a power cut costs that message (the engine reports a timeout), never the old app,
+        // which stays active until the verified image's state is saved durably.
+        out.push(Action::PersistMarker(self.state.clone()));
         out.push(Action::StartDownload { url, offset: 0 });
     }
 
-    fn progress_step(&self, size: u64) -> u64 {
-        match self.config.progress_steps {
-            0 => u64::MAX,
-            n => size.div_ceil(n).max(1),
+    fn progress(&self, written: u64, out: &mut Vec<Action>) {
+        if let Some(job) = &self.install {
+            let total = job.check.as_ref().map_or(written, ImageCheck::size);
+            out.push(Action::Publish(DeviceMessage::Progress {
+                hardware_id: self.hardware_id.clone(),
+                written,
+                total,
+            }));
         }
     }
 
@@ -370,8 +408,9 @@ impl Agent {
 
     fn download_started(&mut self, total: Option<u64>, out: &mut Vec<Action>) {
         let Some(job) = &self.install else { return };
-        if let Some(total) = total
-            && total != job.size
+        let size = job.check.as_ref().map(ImageCheck::size);
+        if let (Some(total), Some(size)) = (total, size)
+            && total != size
         {
             self.fail_install(reasons::SIZE_MISMATCH, true, out);
         }
@@ -379,58 +418,42 @@ impl Agent {
 
     fn chunk(&mut self, data: Bytes, out: &mut Vec<Action>) {
         let Some(job) = &mut self.install else { return };
-        if data.is_empty() {
-            return;
-        }
-        if job.written == 0 && data[0] != ESP8266_MAGIC_BYTE {
-            return self.fail_install(reasons::BAD_MAGIC_BYTE, true, out);
-        }
-        if job.written + data.len() as u64 > job.size {
-            return self.fail_install(reasons::SIZE_MISMATCH, true, out);
-        }
-        job.md5.update(&data);
-        let offset = job.written;
-        job.written += data.len() as u64;
-        out.push(Action::WriteSlot {
-            slot: job.slot,
-            offset,
-            data,
-        });
-        if job.written >= job.next_progress || job.written == job.size {
-            let step = job.size.div_ceil(self.config.progress_steps.max(1)).max(1);
-            while job.next_progress <= job.written {
-                job.next_progress = job.next_progress.saturating_add(step);
-            }
-            if self.config.progress_steps > 0 {
-                out.push(Action::Publish(DeviceMessage::Progress {
-                    hardware_id: self.hardware_id.clone(),
-                    written: job.written,
-                    total: job.size,
-                }));
+        let Some(check) = &mut job.check else { return };
+        let offset = check.written();
+        match check.accept(&data) {
+            Err(reason) => self.fail_install(reason, true, out),
+            Ok(_) if data.is_empty() => {}
+            Ok(step) => {
+                let written = check.written();
+                out.push(Action::WriteSlot {
+                    slot: job.slot,
+                    offset,
+                    data,
+                });
+                if step {
+                    self.progress(written, out);
+                }
             }
         }
     }
 
     fn finished(&mut self, out: &mut Vec<Action>) {
         let Some(job) = &self.install else { return };
-        if job.written != job.size {
+        let Some(check) = &job.check else {
+            // The download ended without giving the check back: nothing can be verified.
             return self.fail_install(reasons::SIZE_MISMATCH, false, out);
-        }
-        let digest = hex::encode(job.md5.clone().finalize());
-        if digest != job.hash {
-            return self.fail_install(reasons::MD5_MISMATCH, false, out);
-        }
+        };
+        let digest = match check.verify() {
+            Ok(d) => d,
+            Err(reason) => return self.fail_install(reason, false, out),
+        };
         let Some(job) = self.install.take() else {
             return;
         };
         // Switch slots: the new app boots, stopped and unconfigured; the answer follows the reboot.
-        self.state.set_slot(
-            job.slot,
-            Some(SlotImage {
-                md5: digest,
-                size: job.size,
-            }),
-        );
+        let size = job.check.as_ref().map_or(0, ImageCheck::size);
+        self.state
+            .set_slot(job.slot, Some(SlotImage { md5: digest, size }));
         self.state.active_slot = job.slot;
         self.state.flashing = None;
         self.state.running = false;
@@ -446,7 +469,7 @@ impl Agent {
             job.attempts += 1;
             out.push(Action::Log(format!(
                 "download broke at {} bytes ({reason}), resuming",
-                job.written
+                job.check.as_ref().map_or(0, ImageCheck::written)
             )));
             out.push(Action::SetTimer(self.config.retry_delay));
         } else {
@@ -459,6 +482,8 @@ impl Agent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use md5::{Digest, Md5};
+    use provisio_model::protocol::ESP8266_MAGIC_BYTE;
 
     fn image() -> Vec<u8> {
         let mut v: Vec<u8> = (0..100u8).collect();

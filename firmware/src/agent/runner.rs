@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::core::{Action, Agent, AgentConfig, App, Input};
-use super::download::{LinkFaults, download};
+use super::download::{self as dl, DownloadJob, LinkFaults, download};
 use super::security::BrokerSecurity;
 use super::state::{self, DeviceState, Slot, StateError};
 use crate::faults::{DeviceFaults, FaultTable};
@@ -228,10 +228,12 @@ struct Boot<'a> {
     client: AsyncClient,
     eventloop: rumqttc::EventLoop,
     status: String,
-    tx: mpsc::Sender<(u32, Input)>,
-    rx: mpsc::Receiver<(u32, Input)>,
+    tx: mpsc::Sender<(u32, dl::Event)>,
+    rx: mpsc::Receiver<(u32, dl::Event)>,
     download: Option<JoinHandle<()>>,
     download_tag: u32,
+    /// The slot the running download writes.
+    download_slot: Option<Slot>,
     timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
     connected: bool,
     gate: Option<tokio::sync::OwnedSemaphorePermit>,
@@ -276,8 +278,8 @@ impl<'a> Boot<'a> {
             ));
         spec.security.apply(&mut opts);
         let (client, eventloop) = AsyncClient::new(opts, 32);
-        // Download events: two chunks in flight at most, so a device holds a bounded amount of
-        // the image (read buffer + queued chunks, each at most `download::CHUNK`).
+        // Download events: start, progress (about once a second), end. The image itself goes
+        // from the socket to the slot inside the download task.
         let (tx, rx) = mpsc::channel(2);
         Boot {
             saved: state.clone(),
@@ -292,6 +294,7 @@ impl<'a> Boot<'a> {
             rx,
             download: None,
             download_tag: 0,
+            download_slot: None,
             timer: None,
             connected: false,
             gate: None,
@@ -426,9 +429,23 @@ impl<'a> Boot<'a> {
                         continue;
                     }
                 },
-                Some((tag, input)) = self.rx.recv() => {
+                Some((tag, event)) = self.rx.recv() => {
                     if tag != self.download_tag { continue }
-                    input
+                    match event {
+                        dl::Event::Agent(input) => input,
+                        dl::Event::SlotWritten(file) => {
+                            if let Some(slot) = self.download_slot {
+                                // `next: 0`: a later chunk at offset 0 reopens (and empties) it.
+                                self.slot_file = Some(SlotFile { slot, next: 0, file });
+                                self.dirty_slot = Some(slot);
+                            }
+                            continue;
+                        }
+                        dl::Event::PowerLoss => {
+                            tracing::info!(device = %self.spec.hardware_id, "simulated crash during flash");
+                            return Ok(BootEnd::Crash);
+                        }
+                    }
                 }
                 _ = async { if let Some(t) = self.timer.as_mut() { t.await } }, if self.timer.is_some() => {
                     self.timer = None;
@@ -490,6 +507,67 @@ impl<'a> Boot<'a> {
         Ok(None)
     }
 
+    /// Save `st`, after syncing the slot written since the last save. A `marker` (and the
+    /// clearing of an answer already handed to MQTT) need not survive a power loss: it is
+    /// written in place on this thread, without fsync.
+    async fn persist(&mut self, st: DeviceState, marker: bool) -> Result<(), StateError> {
+        let dirty = self.dirty_slot.take();
+        // The open slot file is synced through its handle and then closed: a persist ends the
+        // writing of a slot (install finished or failed).
+        let open = self.slot_file.take().filter(|f| Some(f.slot) == dirty);
+        let mut open = open.map(|f| f.file);
+        // Clearing an answer already handed to MQTT need not survive a power loss: a lost save
+        // only repeats the answer after the next boot (QoS 1 may anyway).
+        let durable = !marker && {
+            let mut before = self.saved.clone();
+            before.pending_response = None;
+            !(before == st && self.saved.pending_response.is_some())
+        };
+        if !durable && dirty.is_none() {
+            let mut copies = self.copies.clone();
+            if state::save_to(&self.spec.dir, &st, &mut copies, false).is_ok() {
+                self.copies = copies;
+                self.saved = st;
+                return Ok(());
+            }
+            // A failed write is retried below like any other save.
+        }
+        // A transient failure (e.g. too many open files) gets two more chances.
+        let mut attempt = 0;
+        loop {
+            let dir = self.spec.dir.clone();
+            let snapshot = st.clone();
+            let file = open.take();
+            let mut copies = self.copies.clone();
+            let saved = tokio::task::spawn_blocking(move || {
+                if let Some(slot) = dirty {
+                    sync_slot(&dir, slot, file)?;
+                }
+                state::save_to(&dir, &snapshot, &mut copies, durable).map(|()| copies)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                Err(StateError::Io {
+                    path: self.spec.dir.clone(),
+                    source: std::io::Error::other(e),
+                })
+            });
+            match saved {
+                Ok(copies) => {
+                    self.copies = copies;
+                    self.saved = st;
+                    return Ok(());
+                }
+                Err(e) if attempt < 2 => {
+                    tracing::warn!(device = %self.spec.hardware_id, "{e}; retrying");
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     async fn perform(&mut self, action: Action) -> Result<Step, StateError> {
         match action {
             Action::Publish(msg) => {
@@ -518,16 +596,30 @@ impl<'a> Boot<'a> {
                     d.abort();
                 }
                 self.download_tag = self.download_tag.wrapping_add(1);
-                let f = self.faults();
-                let link = LinkFaults {
-                    rate: f.slow_link,
-                    drop_mid: f.drop_mid_download,
-                    corrupt: f.corrupt_download,
+                let Some((check, slot)) = self.agent.lend_image_check() else {
+                    tracing::warn!(device = %self.spec.hardware_id, "download asked for without an install");
+                    return Ok(Step::Continue);
                 };
-                self.download = Some(tokio::spawn(download(
+                let f = self.faults();
+                let job = DownloadJob {
                     url,
                     offset,
-                    link,
+                    check,
+                    dir: self.spec.dir.clone(),
+                    slot,
+                    faults: LinkFaults {
+                        rate: f.slow_link,
+                        drop_mid: f.drop_mid_download,
+                        corrupt: f.corrupt_download,
+                    },
+                    crash_during_flash: f.crash_during_flash,
+                    progress_interval: self.spec.agent.progress_interval,
+                };
+                // The slot file is reopened by the download.
+                self.slot_file = None;
+                self.download_slot = Some(slot);
+                self.download = Some(tokio::spawn(download(
+                    job,
                     self.download_tag,
                     self.tx.clone(),
                     Some(self.shared.download_gate.clone()),
@@ -556,54 +648,8 @@ impl<'a> Boot<'a> {
                 }
                 self.dirty_slot = Some(slot);
             }
-            Action::Persist(st) => {
-                let dirty = self.dirty_slot.take();
-                // The open slot file is synced through its handle and then closed: a persist
-                // ends the writing of a slot (install finished or failed).
-                let open = self.slot_file.take().filter(|f| Some(f.slot) == dirty);
-                let mut open = open.map(|f| f.file);
-                // Clearing an answer already handed to MQTT need not survive a power loss: a
-                // lost save only repeats the answer after the next boot (QoS 1 may anyway).
-                let durable = {
-                    let mut before = self.saved.clone();
-                    before.pending_response = None;
-                    !(before == st && self.saved.pending_response.is_some())
-                };
-                // A transient failure (e.g. too many open files) gets two more chances.
-                let mut attempt = 0;
-                loop {
-                    let dir = self.spec.dir.clone();
-                    let snapshot = st.clone();
-                    let file = open.take();
-                    let mut copies = self.copies.clone();
-                    let saved = tokio::task::spawn_blocking(move || {
-                        if let Some(slot) = dirty {
-                            sync_slot(&dir, slot, file)?;
-                        }
-                        state::save_to(&dir, &snapshot, &mut copies, durable).map(|()| copies)
-                    })
-                    .await
-                    .unwrap_or_else(|e| {
-                        Err(StateError::Io {
-                            path: self.spec.dir.clone(),
-                            source: std::io::Error::other(e),
-                        })
-                    });
-                    match saved {
-                        Ok(copies) => {
-                            self.copies = copies;
-                            self.saved = st.clone();
-                            break;
-                        }
-                        Err(e) if attempt < 2 => {
-                            tracing::warn!(device = %self.spec.hardware_id, "{e}; retrying");
-                            attempt += 1;
-                            tokio::time::sleep(Duration::from_millis(200)).await;
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
+            Action::Persist(st) => self.persist(st, false).await?,
+            Action::PersistMarker(st) => self.persist(st, true).await?,
             Action::SetTimer(d) => self.timer = Some(Box::pin(tokio::time::sleep(d))),
             Action::Reboot => return Ok(Step::End(BootEnd::Reboot)),
             Action::Log(line) => tracing::debug!(device = %self.spec.hardware_id, "{line}"),
