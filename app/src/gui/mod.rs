@@ -64,6 +64,8 @@ pub struct ProvisioApp {
 pub enum Modal {
     Recovery,
     Error,
+    /// The type editor's unsaved edits.
+    ConfirmType,
     Confirm,
     Path,
     DeployInputs,
@@ -180,7 +182,12 @@ impl ProvisioApp {
         }
     }
 
+    /// Does `p` (which replaces the document), asking first about unsaved edits: the type
+    /// editor's, then the topology's.
     fn guarded(&mut self, p: Pending, ctx: &egui::Context) {
+        if type_editor::ask_before(self, &p) {
+            return;
+        }
         if self.state.dirty {
             self.confirm = Some(p);
         } else {
@@ -607,6 +614,8 @@ impl ProvisioApp {
             Some(Modal::Recovery)
         } else if self.error.is_some() {
             Some(Modal::Error)
+        } else if self.workspace.type_confirm.is_some() {
+            Some(Modal::ConfirmType)
         } else if self.confirm.is_some() {
             Some(Modal::Confirm)
         } else if self.path_dialog.is_some() {
@@ -630,6 +639,7 @@ impl ProvisioApp {
                     }
                 });
             }
+            Some(Modal::ConfirmType) => type_editor::confirm_dialog(self, ctx),
             Some(Modal::Confirm) => self.confirm_dialog(ctx),
             Some(Modal::Path) => self.path_dialog(ctx),
             Some(Modal::DeployInputs) => self.deploy.inputs_dialog(ctx, &mut self.state),
