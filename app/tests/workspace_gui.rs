@@ -629,3 +629,63 @@ fn the_type_tab_closes_and_asks_before_dropping_unsaved_edits() {
     assert_eq!(h.state().active_modal(), None);
     assert!(h.state().state.doc.library().node_type(&q).is_some());
 }
+
+/// The toolbar's validation summary is about what is shown: the browser shows no service
+/// template, so no template's errors; the editor shows its tab's; the type editor names the
+/// template whose errors they are, and a click on them shows it with its diagnostics.
+#[test]
+fn the_toolbar_counts_errors_of_the_template_in_view_only() {
+    use provisio_app::gui::BottomTab;
+    use provisio_app::gui::workspace::{close_tab, open_tab};
+    let doc = files::open_path(&opentosca()).unwrap();
+    let mut app = ProvisioApp::with_document(doc);
+    let errors = |app: &ProvisioApp| {
+        app.state
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .count()
+    };
+    // A service template with errors, left as the current one behind the browser.
+    let rows = browser::service_templates_in_order(app.state.doc.library());
+    let bad = rows
+        .iter()
+        .find(|r| {
+            open_tab(&mut app, r.tab);
+            let bad = errors(&app) > 0;
+            if !bad {
+                close_tab(&mut app, r.tab);
+            }
+            bad
+        })
+        .expect("a service template with errors")
+        .clone();
+    let n = errors(&app);
+    app.workspace.centre = Centre::Browser;
+    let mut h = harness(app);
+    assert_eq!(h.state().state.doc.st().qname(), bad.qname);
+    assert!(
+        h.query_by_label_contains("error(s)").is_none(),
+        "the browser shows no template's errors"
+    );
+    assert!(h.query_by_label_contains("valid").is_none());
+
+    // Its tab: the toolbar counts its errors.
+    let name = bad.name.clone().unwrap_or(bad.qname.local.clone());
+    h.get_all_by_label(&name).next().unwrap().click();
+    settle(&mut h);
+    assert_eq!(h.state().workspace.centre, Centre::Editor);
+    h.get_by_label(&format!("⛔ {n} error(s)"));
+
+    // The type editor: the errors are named as the template's; a click shows it.
+    h.state_mut().tab = BottomTab::Deploy;
+    repository_menu(&mut h, "New node type…");
+    assert_eq!(h.state().workspace.centre, Centre::TypeEditor);
+    assert!(h.query_by_label(&format!("⛔ {n} error(s)")).is_none());
+    h.get_by_label(&format!("⛔ {n} error(s) in {name}"))
+        .click();
+    settle(&mut h);
+    assert_eq!(h.state().workspace.centre, Centre::Editor);
+    assert_eq!(h.state().tab, BottomTab::Diagnostics);
+    assert_eq!(h.state().state.doc.st().qname(), bad.qname);
+}

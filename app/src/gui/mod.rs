@@ -575,27 +575,7 @@ impl ProvisioApp {
             if ui.button("⛶ Fit").clicked() {
                 self.state.fit_requested = true;
             }
-            ui.separator();
-            let errors = self
-                .state
-                .diagnostics
-                .iter()
-                .filter(|d| d.is_error())
-                .count();
-            let (text, color) = if errors > 0 {
-                (
-                    format!("⛔ {errors} error(s)"),
-                    egui::Color32::from_rgb(220, 70, 60),
-                )
-            } else {
-                ("✔ valid".to_string(), egui::Color32::from_rgb(60, 170, 90))
-            };
-            if ui
-                .add(egui::Button::new(egui::RichText::new(text).color(color)).frame(false))
-                .clicked()
-            {
-                self.tab = BottomTab::Diagnostics;
-            }
+            diagnostics::toolbar(self, ui);
             ui.separator();
             let deploy = ui.add_enabled(
                 !self.deploy.is_running(),
