@@ -705,9 +705,12 @@ impl ProvisioApp {
                     .id_salt("path-dialog-field")
                     .desired_width(420.0),
             );
-            // Typing goes straight into the field: it takes the keyboard when the prompt opens.
+            // Typing goes straight into the field: it takes the keyboard when the prompt opens,
+            // with the cursor after the suggested path (not where an earlier prompt left it), so
+            // typing extends the path.
             if !ui.data(|d| d.get_temp::<bool>(shown_id).unwrap_or(false)) {
                 r.request_focus();
+                cursor_at_end(ui.ctx(), r.id, &text);
                 ui.data_mut(|d| d.insert_temp(shown_id, true));
             }
             ui.horizontal(|ui| {
@@ -733,6 +736,16 @@ impl ProvisioApp {
             ctx.data_mut(|d| d.remove::<bool>(shown_id));
         }
     }
+}
+
+/// Puts the text cursor of field `id` after the last character of `text`, with a fresh edit
+/// history (undo must not bring back an earlier prompt's text).
+fn cursor_at_end(ctx: &egui::Context, id: egui::Id, text: &str) {
+    use egui::text::{CCursor, CCursorRange};
+    let mut state = egui::text_edit::TextEditState::default();
+    let end = CCursor::new(text.chars().count());
+    state.cursor.set_char_range(Some(CCursorRange::one(end)));
+    state.store(ctx, id);
 }
 
 /// `text` as an absolute path (relative to the working directory), so status lines say where a
