@@ -607,6 +607,28 @@ fn the_type_tab_closes_and_asks_before_dropping_unsaved_edits() {
         Some("Thermostat")
     );
 
+    // So does replacing the document (File > New topology); Cancel keeps the form and the
+    // repository.
+    h.get_by_label("File").click();
+    settle(&mut h);
+    h.get_by_label("New topology").click();
+    settle(&mut h);
+    assert_eq!(h.state().active_modal(), Some(Modal::ConfirmType));
+    h.get_by_label("Cancel").click();
+    settle(&mut h);
+    assert_eq!(
+        h.state()
+            .workspace
+            .type_editor
+            .as_ref()
+            .map(|f| f.name.as_str()),
+        Some("Thermostat")
+    );
+    assert!(
+        h.state().workspace.browsable,
+        "the repository is still open"
+    );
+
     // The form's own close button asks; Discard closes without writing anything.
     h.get_by_label("Close type editor").click();
     settle(&mut h);
