@@ -592,3 +592,38 @@ fn the_telemetry_legend_sits_above_the_plot_and_tables_have_rows() {
         r.steps
     );
 }
+
+/// A prompt suggesting a long path has the text cursor at its end, wherever an earlier prompt
+/// left it, so typing extends the path (at both window sizes).
+#[test]
+fn the_path_prompt_puts_the_cursor_after_the_suggested_path() {
+    for (w, ht) in [(1024.0, 640.0), (1600.0, 1000.0)] {
+        let mut app = thesis();
+        // An earlier prompt, left with its cursor at the start of an empty field.
+        app.path_dialog = Some((PathDialog::Open, String::new()));
+        let mut h = harness(app, w, ht);
+        h.key_press(egui::Key::Escape);
+        h.run_steps(2);
+        assert_eq!(h.state().active_modal(), None);
+        let dir = tempfile::tempdir().unwrap();
+        let long = dir
+            .path()
+            .join("a-folder-with-a-rather-long-name-for-a-path-prompt".repeat(3))
+            .join("ThesisScenario.tosca")
+            .display()
+            .to_string();
+        for (kind, typed) in [(PathDialog::SaveAs, ".bak"), (PathDialog::ExportCsar, "2")] {
+            h.state_mut().path_dialog = Some((kind, long.clone()));
+            h.run_steps(2);
+            h.event(egui::Event::Text(typed.into()));
+            h.run_steps(2);
+            assert_eq!(
+                h.state().path_dialog.as_ref().map(|d| d.1.clone()),
+                Some(format!("{long}{typed}")),
+                "{w}x{ht}: typed at the end"
+            );
+            h.key_press(egui::Key::Escape);
+            h.run_steps(2);
+        }
+    }
+}

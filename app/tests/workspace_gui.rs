@@ -541,3 +541,173 @@ fn a_repository_suggests_exports_beside_it() {
     let suggested = PathBuf::from(app.suggested_path("x.csar"));
     assert_eq!(suggested, repo.parent().unwrap().join("x.csar"));
 }
+
+/// Opens the Repository menu's `item` (the browser's heading "Repository" comes later).
+fn repository_menu(h: &mut Harness<'static, ProvisioApp>, item: &str) {
+    h.get_all_by_label("Repository").next().unwrap().click();
+    settle(h);
+    h.get_by_label(item).click();
+    settle(h);
+}
+
+/// The type editor's tab has a close button like a service template's. A form left as opened
+/// closes at once; one with unsaved edits asks first: Cancel keeps the edits, Discard drops
+/// them (nothing written), Save writes the type and then closes. "Close type editor" and
+/// opening another type ask the same.
+#[test]
+fn the_type_tab_closes_and_asks_before_dropping_unsaved_edits() {
+    use provisio_app::gui::Modal;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    let repo = provisio_model::repository::Repository::new(&root);
+    repo.create_service_template(&QName::new("http://example.org/st", "Room"))
+        .unwrap();
+    let doc = files::open_path(&root).unwrap();
+    let mut h = harness(ProvisioApp::with_document(doc));
+    let q = QName::new("http://example.org/nodetypes", "Thermostat");
+    let file = repo.element_file(TypeKind::NodeType, &q);
+
+    // Untouched: the tab's close button closes it, no question.
+    repository_menu(&mut h, "New node type…");
+    assert_eq!(h.state().workspace.centre, Centre::TypeEditor);
+    h.get_by_label("Type: NewNodeType");
+    h.get_by_label("x").click();
+    settle(&mut h);
+    assert!(h.state().workspace.type_editor.is_none());
+    assert_eq!(h.state().workspace.centre, Centre::Browser);
+    assert_eq!(h.state().active_modal(), None);
+
+    // Edited: the tab says so, and closing asks. Cancel keeps the form as edited.
+    repository_menu(&mut h, "New node type…");
+    retype(&mut h, "Type name", "Thermostat");
+    retype(&mut h, "Type namespace", "http://example.org/nodetypes");
+    h.get_by_label("* Type: Thermostat");
+    h.get_by_label("x").click();
+    settle(&mut h);
+    assert_eq!(h.state().active_modal(), Some(Modal::ConfirmType));
+    assert!(h.query_by_label_contains("unsaved edits").is_some());
+    h.get_by_label("Cancel").click();
+    settle(&mut h);
+    assert_eq!(h.state().active_modal(), None);
+    let form = h.state().workspace.type_editor.clone().expect("still open");
+    assert_eq!(form.name, "Thermostat");
+    assert_eq!(h.state().workspace.centre, Centre::TypeEditor);
+
+    // Opening another type asks too; Cancel keeps this one.
+    repository_menu(&mut h, "New relationship type…");
+    assert_eq!(h.state().active_modal(), Some(Modal::ConfirmType));
+    h.get_by_label("Cancel").click();
+    settle(&mut h);
+    assert_eq!(
+        h.state()
+            .workspace
+            .type_editor
+            .as_ref()
+            .map(|f| f.name.as_str()),
+        Some("Thermostat")
+    );
+
+    // So does replacing the document (File > New topology); Cancel keeps the form and the
+    // repository.
+    h.get_by_label("File").click();
+    settle(&mut h);
+    h.get_by_label("New topology").click();
+    settle(&mut h);
+    assert_eq!(h.state().active_modal(), Some(Modal::ConfirmType));
+    h.get_by_label("Cancel").click();
+    settle(&mut h);
+    assert_eq!(
+        h.state()
+            .workspace
+            .type_editor
+            .as_ref()
+            .map(|f| f.name.as_str()),
+        Some("Thermostat")
+    );
+    assert!(
+        h.state().workspace.browsable,
+        "the repository is still open"
+    );
+
+    // The form's own close button asks; Discard closes without writing anything.
+    h.get_by_label("Close type editor").click();
+    settle(&mut h);
+    assert_eq!(h.state().active_modal(), Some(Modal::ConfirmType));
+    h.get_by_label("Discard").click();
+    settle(&mut h);
+    assert!(h.state().workspace.type_editor.is_none());
+    assert!(!file.exists());
+
+    // Save writes the type, then the tab closes.
+    repository_menu(&mut h, "New node type…");
+    retype(&mut h, "Type name", "Thermostat");
+    retype(&mut h, "Type namespace", "http://example.org/nodetypes");
+    h.get_by_label("x").click();
+    settle(&mut h);
+    h.get_by_label("Save").click();
+    settle(&mut h);
+    assert!(file.exists(), "saved to {}", file.display());
+    assert!(h.state().workspace.type_editor.is_none());
+    assert_eq!(h.state().active_modal(), None);
+    assert!(h.state().state.doc.library().node_type(&q).is_some());
+}
+
+/// The toolbar's validation summary is about what is shown: the browser shows no service
+/// template, so no template's errors; the editor shows its tab's; the type editor names the
+/// template whose errors they are, and a click on them shows it with its diagnostics.
+#[test]
+fn the_toolbar_counts_errors_of_the_template_in_view_only() {
+    use provisio_app::gui::BottomTab;
+    use provisio_app::gui::workspace::{close_tab, open_tab};
+    let doc = files::open_path(&opentosca()).unwrap();
+    let mut app = ProvisioApp::with_document(doc);
+    let errors = |app: &ProvisioApp| {
+        app.state
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .count()
+    };
+    // A service template with errors, left as the current one behind the browser.
+    let rows = browser::service_templates_in_order(app.state.doc.library());
+    let bad = rows
+        .iter()
+        .find(|r| {
+            open_tab(&mut app, r.tab);
+            let bad = errors(&app) > 0;
+            if !bad {
+                close_tab(&mut app, r.tab);
+            }
+            bad
+        })
+        .expect("a service template with errors")
+        .clone();
+    let n = errors(&app);
+    app.workspace.centre = Centre::Browser;
+    let mut h = harness(app);
+    assert_eq!(h.state().state.doc.st().qname(), bad.qname);
+    assert!(
+        h.query_by_label_contains("error(s)").is_none(),
+        "the browser shows no template's errors"
+    );
+    assert!(h.query_by_label_contains("valid").is_none());
+
+    // Its tab: the toolbar counts its errors.
+    let name = bad.name.clone().unwrap_or(bad.qname.local.clone());
+    h.get_all_by_label(&name).next().unwrap().click();
+    settle(&mut h);
+    assert_eq!(h.state().workspace.centre, Centre::Editor);
+    h.get_by_label(&format!("⛔ {n} error(s)"));
+
+    // The type editor: the errors are named as the template's; a click shows it.
+    h.state_mut().tab = BottomTab::Deploy;
+    repository_menu(&mut h, "New node type…");
+    assert_eq!(h.state().workspace.centre, Centre::TypeEditor);
+    assert!(h.query_by_label(&format!("⛔ {n} error(s)")).is_none());
+    h.get_by_label(&format!("⛔ {n} error(s) in {name}"))
+        .click();
+    settle(&mut h);
+    assert_eq!(h.state().workspace.centre, Centre::Editor);
+    assert_eq!(h.state().tab, BottomTab::Diagnostics);
+    assert_eq!(h.state().state.doc.st().qname(), bad.qname);
+}

@@ -1,7 +1,9 @@
-//! The diagnostics of the open service template (validation on every edit) and the bottom
-//! panel listing them; a click selects the element and centres it.
+//! The diagnostics of the open service template (validation on every edit), the bottom panel
+//! listing them (a click selects the element and centres it) and the toolbar's summary of them.
 
 use super::state::{Document, EditorState, Selected};
+use super::workspace::{self, Centre};
+use super::{BottomTab, ProvisioApp};
 use provisio_model::{Diagnostic, Severity};
 
 /// Validation of the open service template plus load problems of its file.
@@ -18,6 +20,50 @@ pub fn compute(doc: &Document) -> Vec<Diagnostic> {
     out.sort_by(|a, b| a.severity.cmp(&b.severity).then(a.element.cmp(&b.element)));
     out
 }
+
+/// The toolbar's validation summary, for the service template in view. The browser shows none,
+/// so it has none; the type editor names the open tab whose errors they are (a click shows it);
+/// a template no tab shows (a repository's first, before any is opened) has none either.
+pub fn toolbar(app: &mut ProvisioApp, ui: &mut egui::Ui) {
+    let current = (app.state.doc.file, app.state.doc.st_index);
+    let named = match app.workspace.centre {
+        Centre::Browser => return,
+        _ if !app.workspace.tabs.contains(&current) => return,
+        Centre::Editor => None,
+        Centre::TypeEditor => {
+            let st = app.state.doc.st();
+            Some(st.name.clone().unwrap_or_else(|| st.id.clone()))
+        }
+    };
+    let errors = app
+        .state
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .count();
+    let (text, color) = match (errors, &named) {
+        (0, None) => ("✔ valid".to_string(), GREEN),
+        (0, Some(n)) => (format!("✔ {n} valid"), GREEN),
+        (e, None) => (format!("⛔ {e} error(s)"), RED),
+        (e, Some(n)) => (format!("⛔ {e} error(s) in {n}"), RED),
+    };
+    ui.separator();
+    let r = ui
+        .add(egui::Button::new(egui::RichText::new(text).color(color)).frame(false))
+        .on_hover_text(format!(
+            "Validation of service template {}",
+            app.state.doc.st().qname()
+        ));
+    if r.clicked() {
+        app.tab = BottomTab::Diagnostics;
+        if named.is_some() {
+            workspace::open_tab(app, current);
+        }
+    }
+}
+
+const GREEN: egui::Color32 = egui::Color32::from_rgb(60, 170, 90);
+const RED: egui::Color32 = egui::Color32::from_rgb(220, 70, 60);
 
 /// The bottom panel.
 pub fn panel(ui: &mut egui::Ui, state: &mut EditorState) {

@@ -64,6 +64,8 @@ pub struct ProvisioApp {
 pub enum Modal {
     Recovery,
     Error,
+    /// The type editor's unsaved edits.
+    ConfirmType,
     Confirm,
     Path,
     DeployInputs,
@@ -180,7 +182,12 @@ impl ProvisioApp {
         }
     }
 
+    /// Does `p` (which replaces the document), asking first about unsaved edits: the type
+    /// editor's, then the topology's.
     fn guarded(&mut self, p: Pending, ctx: &egui::Context) {
+        if type_editor::ask_before(self, &p) {
+            return;
+        }
         if self.state.dirty {
             self.confirm = Some(p);
         } else {
@@ -568,27 +575,7 @@ impl ProvisioApp {
             if ui.button("⛶ Fit").clicked() {
                 self.state.fit_requested = true;
             }
-            ui.separator();
-            let errors = self
-                .state
-                .diagnostics
-                .iter()
-                .filter(|d| d.is_error())
-                .count();
-            let (text, color) = if errors > 0 {
-                (
-                    format!("⛔ {errors} error(s)"),
-                    egui::Color32::from_rgb(220, 70, 60),
-                )
-            } else {
-                ("✔ valid".to_string(), egui::Color32::from_rgb(60, 170, 90))
-            };
-            if ui
-                .add(egui::Button::new(egui::RichText::new(text).color(color)).frame(false))
-                .clicked()
-            {
-                self.tab = BottomTab::Diagnostics;
-            }
+            diagnostics::toolbar(self, ui);
             ui.separator();
             let deploy = ui.add_enabled(
                 !self.deploy.is_running(),
@@ -607,6 +594,8 @@ impl ProvisioApp {
             Some(Modal::Recovery)
         } else if self.error.is_some() {
             Some(Modal::Error)
+        } else if self.workspace.type_confirm.is_some() {
+            Some(Modal::ConfirmType)
         } else if self.confirm.is_some() {
             Some(Modal::Confirm)
         } else if self.path_dialog.is_some() {
@@ -630,6 +619,7 @@ impl ProvisioApp {
                     }
                 });
             }
+            Some(Modal::ConfirmType) => type_editor::confirm_dialog(self, ctx),
             Some(Modal::Confirm) => self.confirm_dialog(ctx),
             Some(Modal::Path) => self.path_dialog(ctx),
             Some(Modal::DeployInputs) => self.deploy.inputs_dialog(ctx, &mut self.state),
@@ -715,9 +705,12 @@ impl ProvisioApp {
                     .id_salt("path-dialog-field")
                     .desired_width(420.0),
             );
-            // Typing goes straight into the field: it takes the keyboard when the prompt opens.
+            // Typing goes straight into the field: it takes the keyboard when the prompt opens,
+            // with the cursor after the suggested path (not where an earlier prompt left it), so
+            // typing extends the path.
             if !ui.data(|d| d.get_temp::<bool>(shown_id).unwrap_or(false)) {
                 r.request_focus();
+                cursor_at_end(ui.ctx(), r.id, &text);
                 ui.data_mut(|d| d.insert_temp(shown_id, true));
             }
             ui.horizontal(|ui| {
@@ -743,6 +736,16 @@ impl ProvisioApp {
             ctx.data_mut(|d| d.remove::<bool>(shown_id));
         }
     }
+}
+
+/// Puts the text cursor of field `id` after the last character of `text`, with a fresh edit
+/// history (undo must not bring back an earlier prompt's text).
+fn cursor_at_end(ctx: &egui::Context, id: egui::Id, text: &str) {
+    use egui::text::{CCursor, CCursorRange};
+    let mut state = egui::text_edit::TextEditState::default();
+    let end = CCursor::new(text.chars().count());
+    state.cursor.set_char_range(Some(CCursorRange::one(end)));
+    state.store(ctx, id);
 }
 
 /// `text` as an absolute path (relative to the working directory), so status lines say where a

@@ -40,6 +40,8 @@ pub struct Workspace {
     pub browsable: bool,
     pub browser: super::browser::BrowserUi,
     pub type_editor: Option<super::type_editor::TypeForm>,
+    /// Closing the type editor waits for "save its unsaved edits?".
+    pub type_confirm: Option<super::type_editor::TypeConfirm>,
 }
 
 impl Workspace {
@@ -69,6 +71,7 @@ impl Workspace {
             browsable: browse,
             browser: Default::default(),
             type_editor: None,
+            type_confirm: None,
         }
     }
 
@@ -185,6 +188,7 @@ pub const TAB_LABEL_WIDTH: f32 = 160.0;
 fn tab_bar(app: &mut ProvisioApp, ui: &mut egui::Ui) {
     let mut open: Option<Tab> = None;
     let mut close: Option<Tab> = None;
+    let mut close_type = false;
     // Tab names get an equal share of the bar (never less than TAB_LABEL_WIDTH, never more
     // than twice that); longer names elide.
     let share = (ui.available_width() - 100.0) / app.workspace.tabs.len().max(1) as f32 - 50.0;
@@ -232,16 +236,27 @@ fn tab_bar(app: &mut ProvisioApp, ui: &mut egui::Ui) {
                 });
             }
             if let Some(f) = &app.workspace.type_editor {
-                let title = format!("Type: {}", f.title());
-                if ui
-                    .selectable_label(app.workspace.centre == Centre::TypeEditor, title)
-                    .clicked()
-                {
-                    app.workspace.centre = Centre::TypeEditor;
-                }
+                let dirty = if f.is_dirty() { "* " } else { "" };
+                let title = format!("{dirty}Type: {}", f.title());
+                ui.group(|ui| {
+                    let shown = app.workspace.centre == Centre::TypeEditor;
+                    let r = ui.scope(|ui| {
+                        ui.set_max_width(label_width);
+                        ui.add(egui::Button::selectable(shown, title).truncate())
+                    });
+                    if r.inner.clicked() {
+                        app.workspace.centre = Centre::TypeEditor;
+                    }
+                    if ui.small_button("x").on_hover_text("Close tab").clicked() {
+                        close_type = true;
+                    }
+                });
             }
         });
     });
+    if close_type {
+        super::type_editor::request_close(app);
+    }
     if let Some(t) = open {
         open_tab(app, t);
     }

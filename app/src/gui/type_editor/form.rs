@@ -2,7 +2,6 @@
 //! and relationship types, and how a form is opened for a new or an existing type.
 
 use super::super::ProvisioApp;
-use super::super::workspace::Centre;
 use provisio_model::QName;
 use provisio_model::repository;
 use provisio_model::tosca::*;
@@ -30,7 +29,7 @@ pub struct ArtifactRow {
 }
 
 /// The form.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TypeForm {
     pub kind: TypeKind,
     /// The type being edited (`None`: a new one).
@@ -50,6 +49,8 @@ pub struct TypeForm {
     pub valid_target: Option<QName>,
     pub artifacts: Vec<ArtifactRow>,
     pub message: Option<(bool, String)>,
+    /// The form as last opened or saved (without message): edits since make it dirty.
+    clean: Option<Box<TypeForm>>,
 }
 
 impl TypeForm {
@@ -58,6 +59,25 @@ impl TypeForm {
             "new".into()
         } else {
             self.name.clone()
+        }
+    }
+
+    /// Whether the form has edits that are not saved (a new form left as opened has none).
+    pub fn is_dirty(&self) -> bool {
+        self.clean.as_deref() != Some(&self.content())
+    }
+
+    /// Takes the form as it is now as saved.
+    pub fn mark_clean(&mut self) {
+        self.clean = Some(Box::new(self.content()));
+    }
+
+    /// What the form edits (no message, no saved copy).
+    fn content(&self) -> TypeForm {
+        TypeForm {
+            message: None,
+            clean: None,
+            ..self.clone()
         }
     }
 
@@ -79,6 +99,7 @@ impl TypeForm {
             valid_target: None,
             artifacts: Vec::new(),
             message: None,
+            clean: None,
         }
     }
 
@@ -204,8 +225,7 @@ pub fn start_new_node_type(app: &mut ProvisioApp) {
         name: LIFECYCLE_INTERFACE.into(),
         operations: Vec::new(),
     });
-    app.workspace.type_editor = Some(f);
-    app.workspace.centre = Centre::TypeEditor;
+    super::close::open_form(app, f);
 }
 
 /// Opens the form for a new relationship type.
@@ -213,8 +233,7 @@ pub fn start_new_relationship_type(app: &mut ProvisioApp) {
     let ns = default_namespace(app, TypeKind::RelationshipType);
     let mut f = TypeForm::blank(TypeKind::RelationshipType, &ns, "NewRelationshipType");
     f.derived_from = Some(QName::new(BASE_TYPES_NS, "ConnectsTo"));
-    app.workspace.type_editor = Some(f);
-    app.workspace.centre = Centre::TypeEditor;
+    super::close::open_form(app, f);
 }
 
 /// Opens the form on an existing type.
@@ -273,6 +292,5 @@ pub fn start_edit(app: &mut ProvisioApp, kind: TypeKind, q: &QName) {
         .map(|p| p.keys().to_vec())
         .unwrap_or_default();
     f.base = base;
-    app.workspace.type_editor = Some(f);
-    app.workspace.centre = Centre::TypeEditor;
+    super::close::open_form(app, f);
 }

@@ -8,8 +8,10 @@
 //!
 //! The form's state is in `form.rs`, its sections in `properties.rs` (the key/value property
 //! table), `reqcaps.rs` (requirement and capability definitions), `interfaces.rs` (operations
-//! and parameters) and `implementations.rs` (artifacts); `save.rs` writes the result.
+//! and parameters) and `implementations.rs` (artifacts); `save.rs` writes the result and
+//! `close.rs` asks before unsaved edits would go.
 
+mod close;
 mod form;
 mod implementations;
 mod interfaces;
@@ -17,13 +19,13 @@ mod properties;
 mod reqcaps;
 mod save;
 
+pub use close::{TypeConfirm, ask_before, confirm_dialog, request_close, unsaved};
 pub use form::{
     ArtifactRow, ReqCapRow, TypeForm, start_edit, start_new_node_type, start_new_relationship_type,
 };
 pub use save::save_form;
 
 use super::ProvisioApp;
-use super::workspace::Centre;
 use implementations::artifacts_section;
 use interfaces::interfaces_section;
 use properties::properties_section;
@@ -212,12 +214,7 @@ pub fn editor(app: &mut ProvisioApp, ui: &mut egui::Ui) {
         }
     }
     if close {
-        app.workspace.type_editor = None;
-        app.workspace.centre = if app.workspace.tabs.is_empty() {
-            Centre::Browser
-        } else {
-            Centre::Editor
-        };
+        request_close(app);
     }
 }
 

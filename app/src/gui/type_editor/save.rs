@@ -106,6 +106,7 @@ pub fn save_form(app: &mut ProvisioApp) -> Result<String, String> {
         for a in &mut form.artifacts {
             a.file.clear();
         }
+        form.mark_clean();
     }
     app.state.revalidate();
     let msg = format!("saved {q} to {}", written.join(", "));
