@@ -184,8 +184,9 @@ fn thesis_scenario_deploys_and_undeploys_with_every_stand_in() {
     let (code, out) = provisio(data.path(), &["undeploy", &id]);
     assert_eq!(code, 0, "{out}");
     assert!(!lxc.join("NodeRED").exists(), "container destroyed");
-    // The simulated hosts' network went with the last undeploy.
+    // The simulated hosts' network and state went with the last undeploy.
     assert!(provisio_engines::simnet::SimNet::find(&id).is_none());
+    assert!(!data.path().join("simulated").join(&id).exists());
 }
 
 /// `deploy --simulate --watch` keeps the simulated devices running and prints their readings

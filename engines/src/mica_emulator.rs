@@ -5,6 +5,8 @@
 //! `<storage>/lxc/<name>` and run with LXC (`-P <storage>/lxc`), inside a simulated host's
 //! network namespace when given, their state read back from `lxc-info`, so a later emulator
 //! over the same storage (the undeploy's process) sees what an earlier one started.
+//! Requests run side by side: LXC calls (seconds each) hold only their container's lock, and
+//! the sessions, uploads and free space sit behind a lock held for a few instructions.
 
 use crate::drivers::mica_api as api;
 use base64::Engine as _;
@@ -43,15 +45,42 @@ pub struct MicaOptions {
     pub listen: Option<SocketAddr>,
 }
 
-struct State {
+/// What every request shares: fixed settings and the real containers without a lock, the
+/// rest behind short ones.
+struct Shared {
     lxc: Option<lxc::Lxc>,
     user: String,
     password: String,
+    storage: PathBuf,
+    state: Mutex<State>,
+    /// One lock per container name: calls on the same container take turns (an install is
+    /// not started half unpacked), calls on different containers run at the same time.
+    busy: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+/// Changed by requests; never locked across a blocking call.
+struct State {
     tokens: HashSet<String>,
     uploads: HashMap<String, Upload>,
+    /// Container states without LXC.
     containers: BTreeMap<String, String>,
     free_space: u64,
-    storage: PathBuf,
+}
+
+impl Shared {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The lock of container `name` (made on first use).
+    fn container(&self, name: &str) -> Arc<Mutex<()>> {
+        self.busy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.to_string())
+            .or_default()
+            .clone()
+    }
 }
 
 /// A running emulator; stops on [`MicaEmulator::shutdown`] or drop.
@@ -59,7 +88,7 @@ pub struct MicaEmulator {
     pub addr: SocketAddr,
     /// The self-signed certificate (PEM) a template must pin.
     pub cert_pem: String,
-    state: Arc<Mutex<State>>,
+    shared: Arc<Shared>,
     stop: CancellationToken,
 }
 
@@ -122,18 +151,21 @@ impl MicaEmulator {
         }
         .map_err(|e| format!("MICA emulator on {listen}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let state = Arc::new(Mutex::new(State {
+        let shared = Arc::new(Shared {
             lxc,
             user: user.into(),
             password: password.into(),
-            tokens: HashSet::new(),
-            uploads: HashMap::new(),
-            containers: BTreeMap::new(),
-            free_space,
             storage,
-        }));
+            state: Mutex::new(State {
+                tokens: HashSet::new(),
+                uploads: HashMap::new(),
+                containers: BTreeMap::new(),
+                free_space,
+            }),
+            busy: Mutex::new(HashMap::new()),
+        });
         let stop = CancellationToken::new();
-        let (st, s) = (state.clone(), stop.clone());
+        let (st, s) = (shared.clone(), stop.clone());
         tokio::spawn(async move {
             loop {
                 let (tcp, _) = tokio::select! {
@@ -177,7 +209,7 @@ impl MicaEmulator {
         Ok(MicaEmulator {
             addr,
             cert_pem,
-            state,
+            shared,
             stop,
         })
     }
@@ -189,10 +221,9 @@ impl MicaEmulator {
 
     /// A container's state (`installed`, `running`, `stopped`), `None` when absent.
     pub fn container_state(&self, name: &str) -> Option<String> {
-        let st = self.state.lock().ok()?;
-        match &st.lxc {
+        match &self.shared.lxc {
             Some(l) => l.state(name),
-            None => st.containers.get(name).cloned(),
+            None => self.shared.state().containers.get(name).cloned(),
         }
     }
 
@@ -211,7 +242,7 @@ fn err(id: &Value, code: i64, message: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
 }
 
-fn handle(state: &Mutex<State>, body: &[u8]) -> Value {
+fn handle(sh: &Shared, body: &[u8]) -> Value {
     let Ok(req) = serde_json::from_slice::<Value>(body) else {
         return err(&Value::Null, -32700, "parse error");
     };
@@ -219,29 +250,27 @@ fn handle(state: &Mutex<State>, body: &[u8]) -> Value {
     let method = req.get("method").and_then(Value::as_str).unwrap_or("");
     let p = req.get("params").cloned().unwrap_or(json!({}));
     let s_ = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
-    let Ok(mut st) = state.lock() else {
-        return err(&id, -32603, "internal error");
-    };
     if method == api::LOGIN {
-        if s_("username").as_deref() == Some(st.user.as_str())
-            && s_("password").as_deref() == Some(st.password.as_str())
+        if s_("username").as_deref() == Some(sh.user.as_str())
+            && s_("password").as_deref() == Some(sh.password.as_str())
         {
             let token = hex::encode(rand::random::<[u8; 16]>());
-            st.tokens.insert(token.clone());
+            sh.state().tokens.insert(token.clone());
             return json!({"jsonrpc": "2.0", "id": id, "result": {"token": token}});
         }
         return err(&id, api::E_UNAUTHORIZED, "wrong user name or password");
     }
-    if !s_("token").is_some_and(|t| st.tokens.contains(&t)) {
+    if !s_("token").is_some_and(|t| sh.state().tokens.contains(&t)) {
         return err(&id, api::E_UNAUTHORIZED, "not logged in");
     }
     let ok = |v: Value| json!({"jsonrpc": "2.0", "id": id, "result": v});
     match method {
         api::DEVICE_INFO => ok(
-            json!({"firmware": "emulator", "interface": "provisio-1", "freeSpace": st.free_space}),
+            json!({"firmware": "emulator", "interface": "provisio-1", "freeSpace": sh.state().free_space}),
         ),
         api::UPLOAD_BEGIN => {
             let size = p.get("size").and_then(Value::as_u64).unwrap_or(0);
+            let mut st = sh.state();
             if size > st.free_space {
                 return err(&id, api::E_STORAGE, "not enough space");
             }
@@ -258,13 +287,14 @@ fn handle(state: &Mutex<State>, body: &[u8]) -> Value {
             ok(json!({"uploadId": upload}))
         }
         api::UPLOAD_CHUNK => {
-            let Some(u) = s_("uploadId").and_then(|u| st.uploads.get_mut(&u)) else {
-                return err(&id, api::E_NOT_FOUND, "no such upload");
-            };
             let Ok(data) =
                 base64::engine::general_purpose::STANDARD.decode(s_("data").unwrap_or_default())
             else {
                 return err(&id, -32602, "data is not base64");
+            };
+            let mut st = sh.state();
+            let Some(u) = s_("uploadId").and_then(|u| st.uploads.get_mut(&u)) else {
+                return err(&id, api::E_NOT_FOUND, "no such upload");
             };
             if p.get("offset").and_then(Value::as_u64) != Some(u.data.len() as u64) {
                 return err(&id, -32602, "offset does not continue the upload");
@@ -276,6 +306,7 @@ fn handle(state: &Mutex<State>, body: &[u8]) -> Value {
             ok(json!({"received": u.data.len()}))
         }
         api::UPLOAD_FINISH => {
+            let mut st = sh.state();
             let Some(u) = s_("uploadId").and_then(|u| st.uploads.get_mut(&u)) else {
                 return err(&id, api::E_NOT_FOUND, "no such upload");
             };
@@ -288,26 +319,27 @@ fn handle(state: &Mutex<State>, body: &[u8]) -> Value {
         }
         api::INSTALL => {
             let name = s_("name").unwrap_or_default();
-            let Some(u) = s_("uploadId")
-                .and_then(|u| st.uploads.remove(&u))
-                .filter(|u| u.finished && u.name == name)
-            else {
+            let upload = s_("uploadId").and_then(|u| sh.state().uploads.remove(&u));
+            let Some(u) = upload.filter(|u| u.finished && u.name == name) else {
                 return err(
                     &id,
                     api::E_NOT_FOUND,
                     "no finished upload for this container",
                 );
             };
-            if let Some(l) = &st.lxc {
+            let lock = sh.container(&name);
+            let _turn = lock.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(l) = &sh.lxc {
                 if let Err(e) = l.install(&name, &u.data) {
                     return err(&id, api::E_STORAGE, &e);
                 }
             } else {
-                let path = st.storage.join(format!("{name}.tar.gz"));
+                let path = sh.storage.join(format!("{name}.tar.gz"));
                 if std::fs::write(&path, &u.data).is_err() {
                     return err(&id, api::E_STORAGE, "cannot store the container");
                 }
             }
+            let mut st = sh.state();
             st.free_space = st.free_space.saturating_sub(u.size);
             st.containers.insert(name, "installed".into());
             ok(json!({"state": "installed"}))
@@ -317,10 +349,12 @@ fn handle(state: &Mutex<State>, body: &[u8]) -> Value {
             let Some(files) = p.get("files").and_then(Value::as_object) else {
                 return err(&id, -32602, "files must be an object of path: content");
             };
-            let root = match &st.lxc {
+            let lock = sh.container(&name);
+            let _turn = lock.lock().unwrap_or_else(|e| e.into_inner());
+            let root = match &sh.lxc {
                 Some(l) if l.exists(&name) => l.rootfs(&name),
-                None if st.containers.contains_key(&name) => {
-                    st.storage.join(format!("{name}.files"))
+                None if sh.state().containers.contains_key(&name) => {
+                    sh.storage.join(format!("{name}.files"))
                 }
                 _ => return err(&id, api::E_NOT_FOUND, "no such container"),
             };
@@ -339,53 +373,67 @@ fn handle(state: &Mutex<State>, body: &[u8]) -> Value {
             }
             ok(json!({"written": files.len()}))
         }
-        api::START | api::STOP | api::DELETE | api::STATE if st.lxc.is_some() => {
-            let name = s_("name").unwrap_or_default();
-            let Some(l) = &st.lxc else {
-                return err(&id, -32603, "internal error");
-            };
-            if !l.exists(&name) {
-                return if method == api::START {
-                    err(&id, api::E_NOT_FOUND, "no such container")
-                } else {
-                    ok(json!({"state": "absent"}))
-                };
-            }
-            let r = match method {
-                api::START => l.start(&name),
-                api::STOP => l.stop(&name),
-                api::DELETE => l.delete(&name),
-                _ => Ok(()),
-            };
-            match r {
-                Ok(()) => ok(json!({"state": l.state(&name).unwrap_or_else(|| "absent".into())})),
-                Err(e) => err(&id, api::E_STORAGE, &e),
-            }
-        }
         api::START | api::STOP | api::DELETE | api::STATE => {
             let name = s_("name").unwrap_or_default();
-            if !st.containers.contains_key(&name) {
-                // Deleting or stopping what is not there is not an error (idempotent undeploy).
-                return if method == api::START {
-                    err(&id, api::E_NOT_FOUND, "no such container")
-                } else {
-                    ok(json!({"state": "absent"}))
-                };
-            }
-            let new = match method {
-                api::START => "running",
-                api::STOP => "stopped",
-                api::DELETE => {
-                    st.containers.remove(&name);
-                    let _ = std::fs::remove_file(st.storage.join(format!("{name}.tar.gz")));
-                    let _ = std::fs::remove_dir_all(st.storage.join(format!("{name}.files")));
-                    return ok(json!({"state": "absent"}));
-                }
-                _ => return ok(json!({"state": st.containers[&name]})),
+            // `state` only reads: it answers even while the container's start runs.
+            let lock = sh.container(&name);
+            let _turn =
+                (method != api::STATE).then(|| lock.lock().unwrap_or_else(|e| e.into_inner()));
+            let r = match &sh.lxc {
+                Some(l) => lxc_call(l, method, &name),
+                None => memory_call(sh, method, &name),
             };
-            st.containers.insert(name, new.into());
-            ok(json!({"state": new}))
+            match r {
+                Ok(state) => ok(json!({"state": state})),
+                Err((code, message)) => err(&id, code, &message),
+            }
         }
         _ => err(&id, -32601, "method not found"),
     }
+}
+
+/// Start, stop, delete or read a real container (with its turn taken): the new state.
+fn lxc_call(l: &lxc::Lxc, method: &str, name: &str) -> Result<String, (i64, String)> {
+    if !l.exists(name) {
+        // Deleting or stopping what is not there is not an error (idempotent undeploy).
+        return if method == api::START {
+            Err((api::E_NOT_FOUND, "no such container".into()))
+        } else {
+            Ok("absent".into())
+        };
+    }
+    match method {
+        api::START => l.start(name),
+        api::STOP => l.stop(name),
+        api::DELETE => l.delete(name),
+        _ => Ok(()),
+    }
+    .map_err(|e| (api::E_STORAGE, e))?;
+    Ok(l.state(name).unwrap_or_else(|| "absent".into()))
+}
+
+/// The same for a container kept in memory (with its turn taken).
+fn memory_call(sh: &Shared, method: &str, name: &str) -> Result<String, (i64, String)> {
+    let mut st = sh.state();
+    let Some(current) = st.containers.get(name).cloned() else {
+        return if method == api::START {
+            Err((api::E_NOT_FOUND, "no such container".into()))
+        } else {
+            Ok("absent".into())
+        };
+    };
+    let new = match method {
+        api::START => "running",
+        api::STOP => "stopped",
+        api::DELETE => {
+            st.containers.remove(name);
+            drop(st);
+            let _ = std::fs::remove_file(sh.storage.join(format!("{name}.tar.gz")));
+            let _ = std::fs::remove_dir_all(sh.storage.join(format!("{name}.files")));
+            return Ok("absent".into());
+        }
+        _ => return Ok(current),
+    };
+    st.containers.insert(name.to_string(), new.into());
+    Ok(new.into())
 }

@@ -1,14 +1,18 @@
 //! Simulated hosts on their own network, for `--simulate` and tests: a Linux bridge in the root
 //! namespace with a private 10.x.y.0/24, and per simulated device a named network namespace
 //! joined to it by a veth pair (address .N, default route via the bridge's .1). Everything is
-//! named after a caller-given id (hashed to fit IFNAMSIZ), so a later process (an undeploy)
-//! finds and reuses what an earlier one (the deploy) created; [`SimNet::remove`] deletes it all.
-//! Needs root and iproute2. [`forward`] relays a root-namespace TCP service (the embedded
+//! named after a caller-given id (hashed to a 20-bit tag to fit IFNAMSIZ), so a later process
+//! (an undeploy) finds and reuses what an earlier one (the deploy) created; [`SimNet::remove`]
+//! deletes it all. Tags can collide: each network's owner is recorded in
+//! `/run/provisio/simnet/<bridge>` (claimed atomically), an id whose tag is taken gets another
+//! one, and nothing of another owner is ever reused or removed. Needs root and iproute2. [`forward`] relays a root-namespace TCP service (the embedded
 //! broker on 127.0.0.1) to the bridge address, where the namespaces reach it.
 
 use md5::{Digest, Md5};
 use std::ffi::OsStr;
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
@@ -23,6 +27,118 @@ pub struct SimNet {
     /// The bridge's own address (`10.x.y.1`); the hosts' gateway.
     pub gateway: Ipv4Addr,
     tag: String,
+    /// The id the network belongs to (recorded in its owner file).
+    owner: String,
+}
+
+/// Where each network's owner is recorded: `<OWNERS>/<bridge>` holds the id that claimed it.
+const OWNERS: &str = "/run/provisio/simnet";
+
+/// How many tags an id tries before giving up (the first is [`tag_of`]).
+const MAX_TAGS: u32 = 64;
+
+/// The tag (5 hex digits, 20 bits) `id`'s network gets unless another id holds it already; two
+/// ids can share it (exposed so tests can find such a pair).
+pub fn tag_of(id: &str) -> String {
+    candidate_tag(id, 0)
+}
+
+/// The `n`th tag `id` tries.
+fn candidate_tag(id: &str, n: u32) -> String {
+    let h = if n == 0 {
+        hash_hex(id)
+    } else {
+        hash_hex(&format!("{id}\n{n}"))
+    };
+    h[..5].to_string()
+}
+
+fn owner_path(tag: &str) -> PathBuf {
+    Path::new(OWNERS).join(format!("pvb{tag}"))
+}
+
+/// The id recorded as the owner of `tag`, if any.
+fn owner_of(tag: &str) -> Option<String> {
+    std::fs::read_to_string(owner_path(tag))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// The tag whose owner file names `id`.
+fn owned_tag(id: &str) -> Option<String> {
+    std::fs::read_dir(OWNERS)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let tag = name.strip_prefix("pvb")?.to_string();
+            (tag.len() == 5 && owner_of(&tag).as_deref() == Some(id)).then_some(tag)
+        })
+        .next()
+}
+
+/// Network namespaces whose names start with `prefix`.
+fn netns_with_prefix(prefix: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Interfaces (root namespace) whose names start with `prefix`.
+fn links_with_prefix(prefix: &str) -> Vec<String> {
+    ip(&["-o", "link", "show"])
+        .map(|links| {
+            links
+                .lines()
+                .filter_map(|l| {
+                    let name = l.split(':').nth(1)?.trim();
+                    let name = name.split('@').next()?;
+                    name.starts_with(prefix).then(|| name.to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Something named after `tag` exists (bridge, host-side veth, namespace).
+fn tag_in_use(tag: &str) -> bool {
+    link_exists(&format!("pvb{tag}"))
+        || !links_with_prefix(&format!("pvh{tag}")).is_empty()
+        || !netns_with_prefix(&format!("pvn{tag}-")).is_empty()
+}
+
+/// Records `id` as the owner of `tag`: false when another owner holds it, or when something of
+/// the tag exists without an owner (left over, or made by a version without owner files).
+fn claim(tag: &str, id: &str) -> Result<bool, String> {
+    std::fs::create_dir_all(OWNERS).map_err(|e| format!("{OWNERS}: {e}"))?;
+    let path = owner_path(tag);
+    let mut f = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    if tag_in_use(tag) {
+        let _ = std::fs::remove_file(&path);
+        return Ok(false);
+    }
+    f.write_all(id.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&path);
+            format!("{}: {e}", path.display())
+        })?;
+    Ok(true)
 }
 
 /// One simulated host: a network namespace with one address on the bridge.
@@ -135,13 +251,51 @@ pub(crate) fn is_root() -> bool {
 
 impl SimNet {
     /// The network of `id` (e.g. a deployment instance id): created when absent (a free
-    /// 10.x.y.0/24), else the existing bridge with its address.
+    /// 10.x.y.0/24, under [`tag_of`]`(id)` unless another id owns that tag or something
+    /// unowned uses it, then under the next free one), else the existing bridge with its
+    /// address.
     pub fn ensure(id: &str) -> Result<SimNet, String> {
         if !is_root() {
             return Err("simulated hosts need root (network namespaces and a bridge)".into());
         }
         let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let tag = hash_hex(id)[..5].to_string();
+        let (tag, fresh) = match owned_tag(id) {
+            Some(t) => (t, false),
+            None => {
+                let mut found = None;
+                for n in 0..MAX_TAGS {
+                    let t = candidate_tag(id, n);
+                    if claim(&t, id)? {
+                        found = Some(t);
+                        break;
+                    }
+                }
+                let t = found.ok_or_else(|| {
+                    format!("no free network name for {id}: {MAX_TAGS} tags are taken")
+                })?;
+                (t, true)
+            }
+        };
+        let made = Self::create_bridge(&tag);
+        match made {
+            Ok(gateway) => Ok(SimNet {
+                bridge: format!("pvb{tag}"),
+                gateway,
+                tag,
+                owner: id.to_string(),
+            }),
+            Err(e) => {
+                if fresh {
+                    // Nothing half made stays, nor the claim.
+                    let _ = remove_tag(&tag);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The bridge of `tag` with its address, created when absent.
+    fn create_bridge(tag: &str) -> Result<Ipv4Addr, String> {
         let bridge = format!("pvb{tag}");
         if !link_exists(&bridge) {
             ip(&["link", "add", &bridge, "type", "bridge"])?;
@@ -149,29 +303,36 @@ impl SimNet {
         let gateway = match address_of(None, &bridge) {
             Some(a) => a,
             None => {
-                let gw = free_subnet(&tag)?;
+                let gw = free_subnet(tag)?;
                 ip(&["addr", "add", &format!("{gw}/24"), "dev", &bridge])?;
                 gw
             }
         };
         ip(&["link", "set", &bridge, "up"])?;
-        Ok(SimNet {
-            bridge,
-            gateway,
-            tag,
-        })
+        Ok(gateway)
     }
 
-    /// The existing network of `id`, `None` when there is none (nothing is created).
+    /// The existing network of `id` (recorded as its owner), `None` when there is none
+    /// (nothing is created).
     pub fn find(id: &str) -> Option<SimNet> {
-        let tag = hash_hex(id)[..5].to_string();
+        let tag = owned_tag(id)?;
         let bridge = format!("pvb{tag}");
         let gateway = address_of(None, &bridge)?;
         Some(SimNet {
             bridge,
             gateway,
             tag,
+            owner: id.to_string(),
         })
+    }
+
+    /// Removes the network `id` owns, whether or not it is complete; nothing when it owns none.
+    pub fn remove_of(id: &str) -> Result<(), String> {
+        let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        match owned_tag(id) {
+            Some(tag) => remove_tag(&tag),
+            None => Ok(()),
+        }
     }
 
     fn netns_name(&self, label: &str) -> String {
@@ -238,17 +399,7 @@ impl SimNet {
 
     /// The hosts that exist now (namespaces of this network with an address).
     pub fn hosts(&self) -> Vec<SimHost> {
-        let prefix = format!("pvn{}-", self.tag);
-        let mut names: Vec<String> = std::fs::read_dir("/run/netns")
-            .map(|d| {
-                d.filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.starts_with(&prefix))
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        names
+        netns_with_prefix(&format!("pvn{}-", self.tag))
             .into_iter()
             .filter_map(|ns| {
                 let ip = address_of(Some(&ns), "eth0")?;
@@ -258,50 +409,52 @@ impl SimNet {
     }
 
     /// Deletes every namespace of this network (killing what still runs in it), their veths
-    /// and the bridge. Stop containers before, so they shut down cleanly.
+    /// and the bridge, when it still belongs to this network's owner: a network another id
+    /// holds now (its tag was freed and claimed again) is left alone, with an error. Stop
+    /// containers before, so they shut down cleanly.
     pub fn remove(&self) -> Result<(), String> {
         let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let prefix = format!("pvn{}-", self.tag);
-        let names: Vec<String> = std::fs::read_dir("/run/netns")
-            .map(|d| {
-                d.filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.starts_with(&prefix))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut errors = Vec::new();
-        for ns in names {
-            // A namespace lives on (with its veth) while a process is in it.
-            if let Ok(pids) = ip(&["netns", "pids", &ns]) {
-                for pid in pids.split_whitespace() {
-                    let _ = Command::new("kill").args(["-KILL", pid]).output();
-                }
-            }
-            if let Err(e) = ip(&["netns", "del", &ns]) {
-                errors.push(e);
+        match owner_of(&self.tag) {
+            Some(o) if o == self.owner => remove_tag(&self.tag),
+            Some(o) => Err(format!(
+                "{} belongs to {o}, not {}: left as it is",
+                self.bridge, self.owner
+            )),
+            // Removed already.
+            None => Ok(()),
+        }
+    }
+}
+
+/// Deletes everything named after `tag`, then its owner file (kept when something could not
+/// be deleted, so a retry finds it). Call with [`LOCK`] held, after checking the owner.
+fn remove_tag(tag: &str) -> Result<(), String> {
+    let mut errors = Vec::new();
+    for ns in netns_with_prefix(&format!("pvn{tag}-")) {
+        // A namespace lives on (with its veth) while a process is in it.
+        if let Ok(pids) = ip(&["netns", "pids", &ns]) {
+            for pid in pids.split_whitespace() {
+                let _ = Command::new("kill").args(["-KILL", pid]).output();
             }
         }
-        let hostside = format!("pvh{}", self.tag);
-        if let Ok(links) = ip(&["-o", "link", "show"]) {
-            for l in links.lines() {
-                let name = l.split(':').nth(1).unwrap_or("").trim();
-                let name = name.split('@').next().unwrap_or("");
-                if name.starts_with(&hostside) {
-                    let _ = ip(&["link", "del", name]);
-                }
-            }
-        }
-        if link_exists(&self.bridge)
-            && let Err(e) = ip(&["link", "del", &self.bridge])
-        {
+        if let Err(e) = ip(&["netns", "del", &ns]) {
             errors.push(e);
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors.join("; "))
-        }
+    }
+    for veth in links_with_prefix(&format!("pvh{tag}")) {
+        let _ = ip(&["link", "del", &veth]);
+    }
+    let bridge = format!("pvb{tag}");
+    if link_exists(&bridge)
+        && let Err(e) = ip(&["link", "del", &bridge])
+    {
+        errors.push(e);
+    }
+    if errors.is_empty() {
+        let _ = std::fs::remove_file(owner_path(tag));
+        Ok(())
+    } else {
+        Err(errors.join("; "))
     }
 }
 
@@ -349,7 +502,8 @@ mod tests {
         let net = SimNet {
             bridge: format!("pvb{}", &hash_hex("x")[..5]),
             gateway: Ipv4Addr::new(10, 100, 0, 1),
-            tag: hash_hex("x")[..5].to_string(),
+            tag: tag_of("x"),
+            owner: "x".into(),
         };
         assert!(net.bridge.len() <= 15);
         assert_eq!(net.netns_name("a b/c"), format!("pvn{}-a_b_c", net.tag));

@@ -2,7 +2,8 @@
 //! with a clear message otherwise): a container deployed by the Raspberry Pi driver to an sshd
 //! stand-in in its own network namespace gets its configuration files and serves at the
 //! namespace's address; the MICA emulator runs its containers with real LXC in its namespace,
-//! and a second emulator over the same storage (another process, in real use) takes over.
+//! and a second emulator over the same storage (another process, in real use) takes over; the
+//! emulator answers for other containers while one container's start is held in LXC.
 
 use provisio_engines::drivers::raspberry::{RaspberryConfig, container_name};
 use provisio_engines::drivers::ssh::HostKeys;
@@ -380,4 +381,116 @@ async fn mica_emulator_runs_real_containers_in_its_namespace_and_a_second_emulat
         http_get(&addr, "/inputs.env").is_err(),
         "the service is gone"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mica_emulator_answers_for_other_containers_while_one_is_starting() {
+    use provisio_engines::drivers::mica::{MicaClient, MicaDriver, run_operation};
+    use provisio_engines::drivers::mica_api as api;
+    use provisio_engines::mica_emulator::{MicaEmulator, MicaOptions};
+    use serde_json::json;
+    if !can_simulate_hosts() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let net = SimNet::ensure(&format!("test-mica-turns-{}", std::process::id())).unwrap();
+    let _net = NetGuard(net.clone());
+    let host = net.add_host("MICA").unwrap();
+    let storage = dir.path().join("mica");
+    let lxc = storage.join("lxc").display().to_string();
+    let _guards: Vec<LxcGuard> = ["Slow", "Quick"]
+        .iter()
+        .map(|n| LxcGuard {
+            netns: Some(host.netns.clone()),
+            lxc_path: lxc.clone(),
+            name: n.to_string(),
+        })
+        .collect();
+    let options = MicaOptions {
+        lxc: true,
+        host: Some(host.clone()),
+        listen: None,
+    };
+    let emu = MicaEmulator::start_with("admin", "secret", storage.clone(), 1 << 30, options)
+        .await
+        .unwrap();
+    let certs = serde_json::to_string(std::slice::from_ref(&emu.cert_pem)).unwrap();
+    let inputs = vec![
+        ("userName", "admin".to_string()),
+        ("userPassword", "secret".to_string()),
+        ("addresses", serde_json::to_string(&[emu.url()]).unwrap()),
+        ("certificates", certs.clone()),
+    ];
+    let d = MicaDriver::default();
+    for node in ["Slow", "Quick"] {
+        let s = step(node, "LXContainerMICA", "install", &inputs);
+        run_operation(&d, &s, &ctx(Some(placeholder_image(dir.path()))))
+            .await
+            .unwrap();
+    }
+    // Slow's start is held in an LXC pre-start hook until the test releases it (the hook
+    // gives up by itself after 20 s, before lxc-wait's 30 s).
+    let gate = dir.path().join("gate");
+    std::fs::create_dir_all(&gate).unwrap();
+    let hook = dir.path().join("hold.sh");
+    let g = gate.display();
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\ntouch {g}/entered\ni=0\nwhile [ ! -e {g}/release ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done\ntouch {g}/left\n"
+        ),
+    )
+    .unwrap();
+    assert!(
+        Command::new("chmod")
+            .arg("755")
+            .arg(&hook)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let config = storage.join("lxc/Slow/config");
+    let mut cfg = std::fs::read_to_string(&config).unwrap();
+    cfg.push_str(&format!("lxc.hook.pre-start = {}\n", hook.display()));
+    std::fs::write(&config, cfg).unwrap();
+
+    let client = || async {
+        let mut c = MicaClient::connect(&emu.url(), &certs).await.unwrap();
+        c.login("admin", "secret").await.unwrap();
+        c
+    };
+    let mut slow_client = client().await;
+    let mut c = client().await;
+    let slow =
+        tokio::spawn(async move { slow_client.call(api::START, json!({"name": "Slow"})).await });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !gate.join("entered").exists() {
+        assert!(Instant::now() < deadline, "the pre-start hook never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // While Slow's start is held: the device and the other container answer, and the other
+    // container starts. (Slow's own state would wait: lxc-info asks Slow's monitor, which is
+    // busy running the hook.)
+    let info = c.call(api::DEVICE_INFO, json!({})).await.unwrap();
+    assert_eq!(info["firmware"], "emulator");
+    let quick = c.call(api::STATE, json!({"name": "Quick"})).await.unwrap();
+    assert_eq!(quick["state"], "installed");
+    let quick = c.call(api::START, json!({"name": "Quick"})).await.unwrap();
+    assert_eq!(quick["state"], "running");
+    let hook_left_before = gate.join("left").exists();
+    let slow_done_before = slow.is_finished();
+    std::fs::write(gate.join("release"), "").unwrap();
+    let started = slow.await.unwrap().unwrap();
+    assert_eq!(started["state"], "running");
+    assert!(gate.join("left").exists());
+    assert!(
+        !hook_left_before && !slow_done_before,
+        "the other calls were answered only after Slow's start went on"
+    );
+    assert_eq!(lxc_state_in(&host, &lxc, "Slow"), "RUNNING");
+    assert_eq!(lxc_state_in(&host, &lxc, "Quick"), "RUNNING");
+    for name in ["Slow", "Quick"] {
+        let r = c.call(api::DELETE, json!({"name": name})).await.unwrap();
+        assert_eq!(r["state"], "absent");
+    }
 }

@@ -1,8 +1,10 @@
 //! Simulated hosts on a real bridge (root + iproute2 + busybox; skipped with a clear message
 //! otherwise): two namespaces reach each other and the root namespace over the bridge, a
-//! second `ensure`/`add_host` reuses what exists, and `remove` leaves nothing behind.
+//! second `ensure`/`add_host` reuses what exists, and `remove` leaves nothing behind. Two ids
+//! whose names would collide get separate networks, and neither removes the other's.
 
-use provisio_engines::simnet::{SimHost, SimNet, forward};
+use provisio_engines::simnet::{SimHost, SimNet, forward, tag_of};
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -129,4 +131,108 @@ async fn two_hosts_reach_each_other_and_the_root_namespace_and_remove_cleans_up(
         assert!(!text.contains(tag), "left behind: {text}");
     }
     assert!(SimNet::find(&id).is_none());
+}
+
+/// Two ids starting with `prefix` whose preferred tags are the same (20 bits: a birthday search
+/// takes about a thousand tries).
+fn colliding_ids(prefix: &str) -> (String, String) {
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for n in 0.. {
+        let id = format!("{prefix}-{n}");
+        if let Some(other) = seen.insert(tag_of(&id), id.clone()) {
+            return (other, id);
+        }
+    }
+    unreachable!()
+}
+
+fn ip_text(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn ids_with_the_same_tag_get_separate_networks_and_remove_only_their_own() {
+    if !can_simulate_hosts() {
+        return;
+    }
+    let (a, b) = colliding_ids(&format!("test-collide-{}", std::process::id()));
+    assert_eq!(tag_of(&a), tag_of(&b));
+    let net_a = SimNet::ensure(&a).unwrap();
+    let _ga = NetGuard(net_a.clone());
+    let net_b = SimNet::ensure(&b).unwrap();
+    let _gb = NetGuard(net_b.clone());
+    // The first comes first; the second gets a network of its own.
+    assert_eq!(net_a.bridge, format!("pvb{}", tag_of(&a)));
+    assert_ne!(net_a.bridge, net_b.bridge);
+    assert_ne!(net_a.gateway, net_b.gateway);
+    let ha = net_a.add_host("pi").unwrap();
+    let hb = net_b.add_host("pi").unwrap();
+    assert_ne!(ha.netns, hb.netns);
+    assert_eq!(SimNet::find(&a).as_ref(), Some(&net_a));
+    assert_eq!(SimNet::find(&b).as_ref(), Some(&net_b));
+    assert_eq!(
+        SimNet::ensure(&b).unwrap(),
+        net_b,
+        "found again, not a third"
+    );
+    assert_eq!(net_a.hosts(), vec![ha.clone()]);
+    assert_eq!(net_b.hosts(), vec![hb.clone()]);
+
+    // B goes; A stays whole.
+    net_b.remove().unwrap();
+    assert!(SimNet::find(&b).is_none());
+    assert_eq!(SimNet::find(&a).as_ref(), Some(&net_a));
+    assert_eq!(net_a.hosts(), vec![ha.clone()]);
+    assert!(ip_text(&["netns", "list"]).contains(&ha.netns));
+
+    // A goes; B comes back and now gets the tag A had. A's old handle and A's id remove nothing.
+    net_a.remove().unwrap();
+    let net_b2 = SimNet::ensure(&b).unwrap();
+    let _gb2 = NetGuard(net_b2.clone());
+    assert_eq!(net_b2.bridge, net_a.bridge);
+    let hb2 = net_b2.add_host("pi").unwrap();
+    let err = net_a.remove().unwrap_err();
+    assert!(err.contains(&b), "{err}");
+    SimNet::remove_of(&a).unwrap();
+    assert_eq!(SimNet::find(&b).as_ref(), Some(&net_b2));
+    assert_eq!(net_b2.hosts(), vec![hb2.clone()]);
+    assert!(ip_text(&["-o", "link"]).contains(&net_b2.bridge));
+    SimNet::remove_of(&b).unwrap();
+    assert!(SimNet::find(&b).is_none());
+    assert!(!ip_text(&["-o", "link"]).contains(&net_b2.bridge));
+    assert!(!ip_text(&["netns", "list"]).contains(&hb2.netns));
+}
+
+/// Removes a hand-made interface on drop.
+struct LinkGuard(String);
+impl Drop for LinkGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.0]).output();
+    }
+}
+
+#[test]
+fn a_name_in_use_without_an_owner_is_neither_taken_nor_removed() {
+    if !can_simulate_hosts() {
+        return;
+    }
+    let id = format!("test-unowned-{}", std::process::id());
+    // A bridge of that name that no owner file claims (left over, or an older version's).
+    let foreign = format!("pvb{}", tag_of(&id));
+    let ok = Command::new("ip")
+        .args(["link", "add", &foreign, "type", "bridge"])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "cannot create {foreign}");
+    let _foreign = LinkGuard(foreign.clone());
+    let net = SimNet::ensure(&id).unwrap();
+    let _g = NetGuard(net.clone());
+    assert_ne!(net.bridge, foreign);
+    net.remove().unwrap();
+    assert!(SimNet::find(&id).is_none());
+    let links = ip_text(&["-o", "link"]);
+    assert!(links.contains(&foreign), "{links}");
+    assert!(!links.contains(&net.bridge), "{links}");
 }

@@ -79,13 +79,16 @@ pub fn run_deploy(path: &Path, service_template: Option<&str>, args: Args<'_>) -
 /// `undeploy --force`: forgets an instance whose devices cannot be reached, touching nothing
 /// on them.
 pub fn forget(instance: &str) -> i32 {
-    let dir = DeployOptions::new(default_data_dir(), false).instances_dir();
+    let data_dir = default_data_dir();
+    let dir = DeployOptions::new(data_dir.clone(), false).instances_dir();
     let simulated = InstanceState::load(&dir, instance).is_ok_and(|i| i.simulated);
     match InstanceState::remove(&dir, instance) {
         Ok(()) => {
-            // Its simulated hosts are this machine's: they go with it.
-            if simulated && let Err(e) = crate::deploy::sim_hosts::remove_network(instance) {
-                eprintln!("warning: simulated network of {instance}: {e}");
+            // Its simulated hosts and devices are this machine's: they go with it.
+            if simulated
+                && let Err(e) = crate::deploy::sim_hosts::remove_simulated(&data_dir, instance)
+            {
+                eprintln!("warning: simulated hosts of {instance}: {e}");
             }
             println!(
                 "instance {instance} forgotten; nothing on its devices was touched (remove what is left there by hand)"

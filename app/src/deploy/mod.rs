@@ -215,7 +215,17 @@ pub async fn deploy(
     let snap = InstanceState::snapshot_in(&dir, &instance.id);
     provisio_model::save::write_atomic(&snap, &snapshot.bytes)
         .map_err(|e| DeployError::Setup(format!("{}: {e}", snap.display())))?;
-    run(loaded, st, plan, instance, opts, events, cancel).await
+    let id = instance.id.clone();
+    let out = run(loaded, st, plan, instance, opts, events, cancel).await;
+    if out.is_err() {
+        // Nothing ran and no instance was recorded: nothing of it stays (the network went
+        // already, the fleets are stopped).
+        let _ = std::fs::remove_file(&snap);
+        if opts.simulate {
+            let _ = std::fs::remove_dir_all(sim_hosts::state_dir(&opts.data_dir, &id));
+        }
+    }
+    out
 }
 
 /// Undeploys the instance `id` (its topology is read again from where it came from).
@@ -265,10 +275,14 @@ pub async fn undeploy(
     instance.phase = "undeploying".into();
     let mut out = run(&loaded, &st, plan, instance, &opts, events.clone(), cancel).await?;
     if out.instance.simulated && out.instance.phase == "undeployed" {
-        // The simulated hosts served their last undeploy: their network goes too.
+        // The simulated hosts and devices served their last undeploy: their network and
+        // their state go too (a failed undeploy keeps both for its retry).
         out.stand_ins.clear();
-        if let Err(e) = sim_hosts::remove_network(&out.instance.id) {
-            events.log(Level::Warn, None, format!("simulated network: {e}"));
+        for f in std::mem::take(&mut out.fleets) {
+            f.shutdown().await;
+        }
+        if let Err(e) = sim_hosts::remove_simulated(&opts.data_dir, &out.instance.id) {
+            events.log(Level::Warn, None, e);
         }
     }
     Ok(out)
@@ -287,6 +301,11 @@ async fn run(
     let services = services::get(opts.simulate)
         .await
         .map_err(DeployError::Setup)?;
+    // A deploy's network goes again when the deploy fails before its plan runs; an undeploy's
+    // stays (its containers run there and a retry needs it). Declared before the stand-ins, so
+    // they stop before it goes.
+    let mut network_guard: Option<sim_hosts::NetworkGuard> = None;
+    let deploying = instance.phase == "new";
     // Simulation: the embedded broker replaces pubSubServer, a fleet stands in for the devices.
     let mut fleets = Vec::new();
     let mut registry = DriverRegistry::new();
@@ -319,6 +338,9 @@ async fn run(
                 unavailable.insert("mica", why);
             }
             Some(Ok(net)) => {
+                if deploying {
+                    network_guard = Some(sim_hosts::NetworkGuard::new(&instance.id));
+                }
                 match sim_hosts::start_pi(&mut plan, &keys, &net, &root, &mut hosts, &mut aliases) {
                     Ok(Some((sshd, config))) => {
                         events.log(
@@ -382,8 +404,12 @@ async fn run(
         fleets = started.fleets;
         gates = started.gates;
         device_brokers = started.brokers;
-        sim_connections::rewrite(&mut plan, &keys, &hosts, broker_url.as_deref())
-            .map_err(DeployError::Setup)?;
+        if let Err(e) = sim_connections::rewrite(&mut plan, &keys, &hosts, broker_url.as_deref()) {
+            for f in fleets {
+                f.shutdown().await;
+            }
+            return Err(DeployError::Setup(e));
+        }
     }
     registry.insert(
         "mica",
@@ -467,6 +493,11 @@ async fn run(
             driver: key.map(str::to_string),
             artifacts: served,
         });
+    }
+    // The plan runs: whatever it does, the instance is recorded and its undeploy (or
+    // `undeploy --force`) removes the network.
+    if let Some(g) = &mut network_guard {
+        g.disarm();
     }
     let run_opts = RunOptions {
         max_parallel: opts.max_parallel,

@@ -13,12 +13,17 @@ use provisio_engines::simnet::SimNet;
 use provisio_engines::standin::SshdStandIn;
 use provisio_model::plan::{Plan, first_host};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-/// Where a simulated instance keeps its stand-ins' state.
+/// Where a simulated instance keeps its stand-ins' and devices' state.
 pub fn sim_root(opts: &DeployOptions, instance: &InstanceState) -> PathBuf {
-    opts.data_dir.join("simulated").join(&instance.id)
+    state_dir(&opts.data_dir, &instance.id)
+}
+
+/// `data_dir/simulated/<id>`.
+pub fn state_dir(data_dir: &Path, instance_id: &str) -> PathBuf {
+    data_dir.join("simulated").join(instance_id)
 }
 
 /// The instance's network, when its plan has Pi or MICA steps.
@@ -32,11 +37,65 @@ pub fn network(
 }
 
 /// Removes the network of a simulated instance (after its undeploy); what still runs in its
-/// namespaces ends.
+/// namespaces ends. Only the network recorded as the instance's own is touched.
 pub fn remove_network(instance_id: &str) -> Result<(), String> {
-    match SimNet::find(instance_id) {
-        Some(net) => net.remove(),
-        None => Ok(()),
+    SimNet::remove_of(instance_id)
+}
+
+/// Removes everything this machine holds for the simulated instance `instance_id`: its
+/// network (ending what runs there) and its state directory (devices, stand-ins,
+/// containers). For a converged undeploy or `undeploy --force` only: a retry needs both.
+/// Stop the instance's fleets first (they write into the directory).
+pub fn remove_simulated(data_dir: &Path, instance_id: &str) -> Result<(), String> {
+    let plain = Path::new(instance_id).components().count() == 1
+        && matches!(
+            Path::new(instance_id).components().next(),
+            Some(Component::Normal(_))
+        );
+    if !plain {
+        return Err(format!("'{instance_id}' is not an instance id"));
+    }
+    let mut errors = Vec::new();
+    if let Err(e) = remove_network(instance_id) {
+        errors.push(format!("simulated network: {e}"));
+    }
+    let dir = state_dir(data_dir, instance_id);
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => errors.push(format!("{}: {e}", dir.display())),
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
+/// Removes an instance's network when dropped, unless disarmed: a deploy that fails (or is
+/// dropped) after creating the network leaves none behind.
+pub struct NetworkGuard {
+    instance_id: Option<String>,
+}
+
+impl NetworkGuard {
+    pub fn new(instance_id: &str) -> Self {
+        NetworkGuard {
+            instance_id: Some(instance_id.to_string()),
+        }
+    }
+
+    /// The deploy got going: its network stays.
+    pub fn disarm(&mut self) {
+        self.instance_id = None;
+    }
+}
+
+impl Drop for NetworkGuard {
+    fn drop(&mut self) {
+        if let Some(id) = self.instance_id.take() {
+            let _ = remove_network(&id);
+        }
     }
 }
 

@@ -38,7 +38,8 @@ pub struct Fleets {
 
 /// Starts a fleet per device group. A group whose `pubSubServer` is on a simulated host
 /// (`hosts`: a broker container of this deployment) connects to that container once it runs;
-/// every other group uses the embedded broker.
+/// every other group uses the embedded broker. On an error the fleets started so far are
+/// stopped (and done writing their state) before it returns.
 pub async fn start_fleets(
     plan: &mut Plan,
     keys: &[Option<&'static str>],
@@ -53,6 +54,32 @@ pub async fn start_fleets(
         gates: HashMap::new(),
         brokers: Vec::new(),
     };
+    match spawn_groups(
+        plan, keys, services, opts, instance, hosts, events, &mut out,
+    )
+    .await
+    {
+        Ok(()) => Ok(out),
+        Err(e) => {
+            for f in out.fleets {
+                f.shutdown().await;
+            }
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn spawn_groups(
+    plan: &mut Plan,
+    keys: &[Option<&'static str>],
+    services: &Services,
+    opts: &DeployOptions,
+    instance: &InstanceState,
+    hosts: &HostMap,
+    events: &EventSink,
+    out: &mut Fleets,
+) -> Result<(), String> {
     // The broker of groups outside the topology: the embedded one, or one given (the bench's
     // Mosquitto in its own process).
     let embedded = match (&opts.simulated_broker, &services.broker) {
@@ -61,7 +88,7 @@ pub async fn start_fleets(
         }
         (Some(external), _) => format!("tcp://{}:{}", external.host, external.port),
         (None, Some(b)) => b.url(),
-        (None, None) => return Ok(out),
+        (None, None) => return Ok(()),
     };
     let mut groups: BTreeMap<String, (Vec<String>, String, String, String)> = BTreeMap::new();
     for (step, key) in plan.steps.iter_mut().zip(keys) {
@@ -91,10 +118,7 @@ pub async fn start_fleets(
             .or_insert((ids, control, response, url));
     }
     // Device state belongs to the deployment that created it (undeploy reuses it).
-    let sim_root = opts
-        .data_dir
-        .join("simulated")
-        .join(instance_root(instance));
+    let sim_root = super::sim_hosts::sim_root(opts, instance);
     for (node, (ids, control, response, url)) in groups {
         let (addr, _) = parse_broker_url(&url).map_err(|e| format!("{node}: {e}"))?;
         let in_topology = url != embedded;
@@ -129,12 +153,7 @@ pub async fn start_fleets(
         );
         out.fleets.push(fleet);
     }
-    Ok(out)
-}
-
-/// Deploy and undeploy of one instance share its device state directory.
-fn instance_root(instance: &InstanceState) -> String {
-    instance.id.clone()
+    Ok(())
 }
 
 /// With simulated devices, deploy inputs nobody gave (passwords of stand-in hosts) get a
