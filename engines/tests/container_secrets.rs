@@ -122,10 +122,15 @@ fn check_files(etc: &Path) -> Option<(String, u32, u32)> {
     ))
 }
 
-fn pi_inputs(address: &str, with_secret: bool) -> Vec<(&'static str, String, bool)> {
+fn pi_inputs(
+    address: &str,
+    user: &str,
+    login: &str,
+    with_secret: bool,
+) -> Vec<(&'static str, String, bool)> {
     let mut v = vec![
-        ("userName", "root".to_string(), false),
-        ("userPassword", LOGIN.to_string(), true),
+        ("userName", user.to_string(), false),
+        ("userPassword", login.to_string(), true),
         (
             "addresses",
             serde_json::to_string(&[address]).unwrap(),
@@ -140,24 +145,18 @@ fn pi_inputs(address: &str, with_secret: bool) -> Vec<(&'static str, String, boo
     v
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pi_driver_writes_the_containers_own_secrets_0600_and_removes_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let pi = SshdStandIn::start(&dir.path().join("pi"))
-        .expect("sshd stand-in (needs root and openssh-server)");
-    let lxc_path = dir.path().join("lxc");
-    std::fs::create_dir_all(&lxc_path).unwrap();
-    let config = RaspberryConfig {
-        host_keys: HostKeys::Pinned(vec![pi.host_fingerprint.clone()]),
-        key: Some(pi.client_key.clone()),
-        lxc_path: lxc_path.display().to_string(),
-        default_config: String::new(),
-        timeout: Duration::from_secs(60),
-    };
+/// install, configure with the secret, configure without it, configure a removed container,
+/// as `user` (root, or a user with sudo) on the stand-in at `address`.
+async fn pi_case(dir: &Path, config: RaspberryConfig, address: &str, user: &str, login: &str) {
+    let lxc_path = Path::new(&config.lxc_path).to_path_buf();
     let node = "Powerfox";
-    let ty = "PowerfoxPoller";
     let run = |op: &str, with_secret: bool, a: Option<ServedArtifact>| {
-        let s = step(node, ty, op, &pi_inputs(&pi.address(), with_secret));
+        let s = step(
+            node,
+            "PowerfoxPoller",
+            op,
+            &pi_inputs(address, user, login, with_secret),
+        );
         let config = config.clone();
         async move {
             let (c, mut rx) = ctx(a);
@@ -165,14 +164,14 @@ async fn pi_driver_writes_the_containers_own_secrets_0600_and_removes_them() {
             (r, events_text(&mut rx))
         }
     };
-    let (r, _) = run("install", false, Some(artifact(rootfs_tarball(dir.path())))).await;
+    let (r, _) = run("install", false, Some(artifact(rootfs_tarball(dir)))).await;
     r.unwrap();
     let (r, events) = run("configure", true, None).await;
     let out = r.unwrap();
     assert_eq!(out["configuredDeviceCount"], "1");
     assert!(events.contains("Configured"), "{events}");
     assert!(
-        !events.contains("S3cret") && !events.contains(LOGIN),
+        !events.contains("S3cret") && !events.contains(login),
         "{events}"
     );
     assert!(!format!("{out:?}").contains("S3cret"));
@@ -181,9 +180,13 @@ async fn pi_driver_writes_the_containers_own_secrets_0600_and_removes_them() {
         .join("rootfs/etc/provisio");
     let (content, mode, uid) = check_files(&etc).expect("secrets.env written");
     assert_eq!((mode, uid), (0o600, 0), "mode 0600, owner root");
+    for f in ["inputs.env", "connections.json"] {
+        let m = std::fs::metadata(etc.join(f)).unwrap();
+        assert_eq!((m.mode() & 0o777, m.uid()), (0o644, 0), "{f}");
+    }
     // Only the container's own secret, as sh reads it back (quotes and `$(…)` stay literal).
     assert!(
-        !content.contains(LOGIN),
+        !content.contains(login),
         "never the host's login: {content}"
     );
     let read = Command::new("sh")
@@ -208,6 +211,72 @@ async fn pi_driver_writes_the_containers_own_secrets_0600_and_removes_them() {
         !err.contains("S3cret") && !events.contains("S3cret"),
         "{err}\n{events}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pi_driver_writes_the_containers_own_secrets_0600_and_removes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let pi = SshdStandIn::start(&dir.path().join("pi"))
+        .expect("sshd stand-in (needs root and openssh-server)");
+    let lxc_path = dir.path().join("lxc");
+    std::fs::create_dir_all(&lxc_path).unwrap();
+    let config = RaspberryConfig {
+        host_keys: HostKeys::Pinned(vec![pi.host_fingerprint.clone()]),
+        key: Some(pi.client_key.clone()),
+        lxc_path: lxc_path.display().to_string(),
+        default_config: String::new(),
+        timeout: Duration::from_secs(60),
+    };
+    pi_case(dir.path(), config, &pi.address(), "root", LOGIN).await;
+}
+
+/// Removes a sudoers drop-in on drop.
+struct Sudoers(std::path::PathBuf);
+
+impl Drop for Sudoers {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A login without root: files staged in the user's private `/tmp` directory, installed by
+/// sudo with mode and owner root, renamed into place; the staging directory is gone after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pi_driver_as_a_sudo_user_writes_the_secrets_0600_owned_by_root() {
+    use std::os::unix::fs::PermissionsExt;
+    if Command::new("sudo").arg("-V").output().is_err() {
+        eprintln!("SKIPPED: needs sudo (apt-get install sudo)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The user must reach the containers' directory (tempdir is 0700).
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let user = format!("pvs{}", std::process::id() % 100_000);
+    let pi = SshdStandIn::start_with_password_user(&dir.path().join("pi"), &user, LOGIN)
+        .expect("sshd stand-in with a password user (root, useradd)");
+    let sudoers = Sudoers(format!("/etc/sudoers.d/provisio-test-{user}").into());
+    std::fs::write(&sudoers.0, format!("{user} ALL=(root) NOPASSWD: ALL\n")).unwrap();
+    std::fs::set_permissions(&sudoers.0, std::fs::Permissions::from_mode(0o440)).unwrap();
+    let lxc_path = dir.path().join("lxc");
+    std::fs::create_dir_all(&lxc_path).unwrap();
+    let config = RaspberryConfig {
+        host_keys: HostKeys::Pinned(vec![pi.host_fingerprint.clone()]),
+        key: None,
+        lxc_path: lxc_path.display().to_string(),
+        default_config: String::new(),
+        timeout: Duration::from_secs(60),
+    };
+    let staging = || -> Vec<String> {
+        std::fs::read_dir("/tmp")
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".provisio-Powerfox-"))
+            .collect()
+    };
+    let before = staging();
+    pi_case(dir.path(), config, &pi.address(), &user, LOGIN).await;
+    assert_eq!(staging(), before, "staging directories are removed");
 }
 
 #[tokio::test]
