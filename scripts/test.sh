@@ -20,6 +20,7 @@ PACKAGES=(
   busybox-static       # tiny container root filesystems
   debootstrap          # the real container images (scripts/build-images.sh)
   python3              # the HomeMatic CCU emulator (xmlrpc.server) of the gateway tests
+  sudo                 # a Pi login without root (engines/tests/container_secrets.rs)
 )
 
 missing=()

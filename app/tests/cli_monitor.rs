@@ -542,6 +542,22 @@ fn source_node_types_validate_and_plan() {
         "{pf}"
     );
     assert!(!out.contains("secret-pf"), "{out}");
+    // The password reaches the poller's configure step only (its secrets.env), masked.
+    let section = |step: &str| -> String {
+        out[pos(step)..]
+            .lines()
+            .enumerate()
+            .take_while(|(i, l)| *i == 0 || l.starts_with("      "))
+            .map(|(_, l)| format!("{l}\n"))
+            .collect()
+    };
+    let cfg = section("Powerfox.configure");
+    assert!(
+        cfg.contains("powerfoxPassword = ***  [input powerfoxPassword]"),
+        "{cfg}"
+    );
+    let install = section("Powerfox.install");
+    assert!(!install.contains("powerfoxPassword"), "{install}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

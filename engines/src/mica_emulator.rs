@@ -358,16 +358,18 @@ fn handle(sh: &Shared, body: &[u8]) -> Value {
                 }
                 _ => return err(&id, api::E_NOT_FOUND, "no such container"),
             };
+            use crate::drivers::container_files::{remove_from_rootfs, write_into_rootfs};
+            if let Err(e) = std::fs::create_dir_all(&root) {
+                return err(&id, api::E_STORAGE, &e.to_string());
+            }
             for (path, content) in files {
-                let Some(content) = content.as_str() else {
-                    return err(&id, -32602, &format!("{path}: content must be a string"));
+                let done = match content {
+                    Value::String(c) => write_into_rootfs(&root, path, c),
+                    Value::Null => remove_from_rootfs(&root, path),
+                    // The message names the path only: a content may be a secret.
+                    _ => Err(format!("{path}: content must be a string or null")),
                 };
-                if let Err(e) = std::fs::create_dir_all(&root)
-                    .map_err(|e| e.to_string())
-                    .and_then(|_| {
-                        crate::drivers::container_files::write_into_rootfs(&root, path, content)
-                    })
-                {
+                if let Err(e) = done {
                     return err(&id, -32602, &e);
                 }
             }

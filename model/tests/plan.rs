@@ -293,3 +293,56 @@ fn connections_leave_out_secret_deploy_inputs_under_any_property_name() {
         }
     }
 }
+
+/// A container's configure step carries its own secrets (for `/etc/provisio/secrets.env`),
+/// masked: a secret-named property, a property taking a secret deploy input; never a
+/// neighbour's secret, never in other operations, never a `get_input:` nobody gave.
+#[test]
+fn a_containers_own_secrets_come_with_its_configure_step_only() {
+    let lib = thesis();
+    let mut st = st(&lib);
+    for n in st.topology.node_templates.iter_mut() {
+        let props = n.properties.get_or_insert_with(|| {
+            provisio_model::tosca::Properties::new_kv("urn:x", "Properties", &[])
+        });
+        match n.id.as_str() {
+            "NodeRED" => {
+                props.set("credentials", "get_input: dbPassword");
+                props.set("apiToken", "tok-plain-1");
+                props.set("flowSecret", "get_input: notGiven");
+            }
+            "InfluxDB" => {
+                props.set("adminPassword", "neighbour-pw-2");
+            }
+            _ => {}
+        }
+    }
+    let mut inputs = inputs();
+    inputs.insert("dbPassword".into(), "s3cret-value".into());
+    let plan = build_deploy_plan(&lib, &st, &inputs).unwrap();
+    let step = |id: &str| plan.steps.iter().find(|s| s.id == id).unwrap();
+    let cfg = step("NodeRED.configure");
+    let got = |name: &str| cfg.inputs.iter().find(|i| i.name == name);
+    let cred = got("credentials").expect("credentials input");
+    assert_eq!(cred.value, "s3cret-value");
+    assert!(cred.secret);
+    assert_eq!(cred.shown(), "***");
+    assert_eq!(cred.source, InputSource::DeployInput("dbPassword".into()));
+    let tok = got("apiToken").expect("apiToken input");
+    assert_eq!((tok.value.as_str(), tok.secret), ("tok-plain-1", true));
+    assert!(got("flowSecret").is_none());
+    assert!(got("adminPassword").is_none(), "a neighbour's secret");
+    // The declared login input keeps its value from the host stack.
+    assert_eq!(got("userPassword").unwrap().value, "raspberry");
+    assert!(step("NodeRED.install").input("apiToken").is_none());
+    // InfluxDB (a MICA container) gets its own, and not Node-RED's.
+    let influx = step("InfluxDB.configure");
+    assert_eq!(influx.input("adminPassword"), Some("neighbour-pw-2"));
+    assert!(influx.input("apiToken").is_none() && influx.input("credentials").is_none());
+    for s in &plan.steps {
+        let conn = s.input("connections").unwrap_or("");
+        for v in ["s3cret-value", "tok-plain-1", "neighbour-pw-2"] {
+            assert!(!conn.contains(v), "{}: {conn}", s.id);
+        }
+    }
+}

@@ -4,7 +4,8 @@
 //! with `/etc/provisio/inputs.env` and `connections.json` written into its rootfs, and probed:
 //! Mosquitto relays a publish, InfluxDB answers and has its database, Node-RED carries a
 //! reading from Mosquitto to InfluxDB, the receiver keeps records, the MonitoringBroker's tap
-//! reports a CONNECT to the receiver, the connector writes a publish to InfluxDB.
+//! reports a CONNECT to the receiver, the connector writes a publish to InfluxDB, the pollers
+//! publish what they read (the powerfox one authenticating with its `secrets.env`).
 //!
 //! Needs root, lxc, debootstrap and network access to the Debian mirror (npm's registry for
 //! Node-RED) for a cold cache; skipped with a message otherwise, unless PROVISIO_REQUIRE_IMAGES=1
@@ -19,7 +20,8 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 fn library_recipe(name: &str) -> Vec<u8> {
@@ -135,6 +137,18 @@ impl Container {
         inputs: &[(&str, String)],
         connections: serde_json::Value,
     ) -> Container {
+        Container::start_with_secrets(image_name, name, inputs, &[], connections)
+    }
+
+    /// As [`Container::start`], with `secrets` in `/etc/provisio/secrets.env` (written as the
+    /// drivers write it: mode 0600).
+    fn start_with_secrets(
+        image_name: &str,
+        name: &str,
+        inputs: &[(&str, String)],
+        secrets: &[(&str, String)],
+        connections: serde_json::Value,
+    ) -> Container {
         let dir = tempfile::Builder::new()
             .prefix("provisio-images-")
             .tempdir()
@@ -161,6 +175,18 @@ impl Container {
             .collect();
         std::fs::write(etc.join("inputs.env"), env).unwrap();
         std::fs::write(etc.join("connections.json"), connections.to_string()).unwrap();
+        if !secrets.is_empty() {
+            let env: String = secrets
+                .iter()
+                .map(|(k, v)| format!("{k}={}\n", provisio_engines::drivers::raspberry::sh(v)))
+                .collect();
+            provisio_engines::drivers::container_files::write_into_rootfs(
+                &rootfs,
+                provisio_engines::drivers::container_files::SECRETS_ENV,
+                &env,
+            )
+            .unwrap();
+        }
         let config = format!(
             "lxc.uts.name = {name}\nlxc.rootfs.path = dir:{}\nlxc.net.0.type = none\nlxc.init.cmd = /sbin/provisio-init\nlxc.apparmor.profile = unconfined\nlxc.signal.halt = SIGTERM\nlxc.console.logfile = {}\n",
             rootfs.display(),
@@ -637,6 +663,109 @@ fn homematic_poller_image_publishes_the_ccus_devices() {
         got.unwrap_or_else(|| panic!("no reading from the poller:\n{}\n{}", c.log(), broker.log()));
     assert!(topic.starts_with("homematic/"), "{topic}");
     assert!(payload.starts_with('{'), "{payload}");
+}
+
+/// A powerfox-style API on 127.0.0.1 (the container shares the host's network) that answers
+/// `GET /api/2.0/my/main/current` only with HTTP basic authentication `authorization`;
+/// counts (authorized, refused) requests.
+fn powerfox_api(authorization: String) -> (u16, Arc<(AtomicUsize, AtomicUsize)>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let counts = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+    let c = counts.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).to_string();
+            let authorized = head.starts_with("GET /api/2.0/my/main/current ")
+                && head.lines().any(|l| {
+                    l.split_once(':').is_some_and(|(k, v)| {
+                        k.eq_ignore_ascii_case("authorization") && v.trim() == authorization
+                    })
+                });
+            let (status, body) = if authorized {
+                c.0.fetch_add(1, Ordering::SeqCst);
+                (
+                    "200 OK",
+                    r#"{"Outdated":false,"Watt":350,"Timestamp":1588346453,"A_Plus":1234.5,"A_Minus":0.0}"#,
+                )
+            } else {
+                c.1.fetch_add(1, Ordering::SeqCst);
+                ("401 Unauthorized", "{}")
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, counts)
+}
+
+/// The powerfox poller image reads its password from `/etc/provisio/secrets.env` (the
+/// container's own secrets), polls an API that requires it and publishes the readings; the
+/// password is on no process's command line and not in the container's log.
+#[test]
+fn powerfox_poller_image_authenticates_with_its_secret_and_publishes() {
+    if !can_run("powerfoxpoller image") {
+        return;
+    }
+    let password = "pf-Pass'w0rd $HOME";
+    // base64("meter@example.org:pf-Pass'w0rd $HOME")
+    let (api_port, counts) =
+        powerfox_api("Basic bWV0ZXJAZXhhbXBsZS5vcmc6cGYtUGFzcyd3MHJkICRIT01F".into());
+    let (broker, mqtt_port) = mosquitto();
+    let port = free_port();
+    let c = Container::start_with_secrets(
+        "powerfoxpoller",
+        &format!("powerfox{port}"),
+        &[
+            ("apiUrl", format!("http://127.0.0.1:{api_port}/api/2.0")),
+            ("interval", "1".into()),
+            ("powerfoxUser", "meter@example.org".into()),
+        ],
+        &[("powerfoxPassword", password.into())],
+        json!({"node": "Powerfox",
+               "targets": [target("Broker", &["Mosquitto", "LXContainerRaspberryPi"],
+                                  "MosquittoContainer", json!({"port": mqtt_port.to_string()}))],
+               "sources": []}),
+    );
+    let got = first_message(mqtt_port, "powerfox/+", 60);
+    let (topic, payload) = got.unwrap_or_else(|| {
+        panic!(
+            "no reading from the poller (authorized {}, refused {}):\n{}\n{}",
+            counts.0.load(Ordering::SeqCst),
+            counts.1.load(Ordering::SeqCst),
+            c.log(),
+            broker.log()
+        )
+    });
+    assert_eq!(topic, "powerfox/main");
+    let v: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(v["Watt"], 350, "{payload}");
+    assert!(counts.0.load(Ordering::SeqCst) >= 1);
+    assert_eq!(
+        counts.1.load(Ordering::SeqCst),
+        0,
+        "never without the password"
+    );
+    // Not on any command line on this host (the container's processes included), not logged.
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&cmdline).contains("pf-Pass"),
+            "password on the command line of {}",
+            e.path().display()
+        );
+    }
+    assert!(!c.log().contains("pf-Pass"), "{}", c.log());
 }
 
 #[test]

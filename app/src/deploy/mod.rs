@@ -157,10 +157,17 @@ pub struct DeployOutcome {
     pub device_brokers: Vec<String>,
 }
 
-fn non_secret(inputs: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+/// The deploy inputs an instance file may keep: not of a secret name, and not feeding a
+/// secret of the plan under another name (`powerfoxPassword: get_input: pf`).
+fn non_secret(inputs: &BTreeMap<String, String>, plan: &Plan) -> BTreeMap<String, String> {
+    let feeds_secret = |name: &str| {
+        plan.steps.iter().flat_map(|s| &s.inputs).any(|i| {
+            i.secret && matches!(&i.source, provisio_model::plan::InputSource::DeployInput(n) if n == name)
+        })
+    };
     inputs
         .iter()
-        .filter(|(k, _)| !is_secret_name(k))
+        .filter(|(k, _)| !is_secret_name(k) && !feeds_secret(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -204,7 +211,7 @@ pub async fn deploy(
         service_template: st.qname().to_string(),
         created: now_secs(),
         simulated: opts.simulate,
-        inputs: non_secret(inputs),
+        inputs: non_secret(inputs, &plan),
         steps: Vec::new(),
         devices: BTreeMap::new(),
         phase: "new".into(),
@@ -515,4 +522,41 @@ async fn run(
         stand_ins: standins,
         device_brokers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deploy input feeding a secret under a harmless name stays out of the instance file.
+    #[test]
+    fn instance_inputs_leave_out_whatever_feeds_a_secret() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/home_automation.tosca");
+        let loaded = crate::library::open_with_builtin(&path).unwrap();
+        let mut st = loaded
+            .library
+            .service_templates()
+            .into_iter()
+            .map(|(_, s)| s.clone())
+            .find(|s| s.topology.node_templates.iter().any(|n| n.id == "Powerfox"))
+            .unwrap();
+        for n in st.topology.node_templates.iter_mut() {
+            if n.id == "Powerfox" {
+                n.properties
+                    .as_mut()
+                    .unwrap()
+                    .set("powerfoxPassword", "get_input: pf");
+            }
+        }
+        let inputs = BTreeMap::from([
+            ("raspberryPassword".to_string(), "r".to_string()),
+            ("ttnApiKey".to_string(), "k".to_string()),
+            ("pf".to_string(), "pf-value".to_string()),
+            ("site".to_string(), "kitchen".to_string()),
+        ]);
+        let plan = build_deploy_plan(&loaded.library, &st, &inputs).unwrap();
+        let kept = non_secret(&inputs, &plan);
+        assert_eq!(kept.keys().collect::<Vec<_>>(), ["site"], "{kept:?}");
+    }
 }

@@ -1,8 +1,10 @@
 //! What a container driver's `configure` writes into a container's root file system (the
 //! runtime contract of the images): `/etc/provisio/inputs.env` (the step's non-secret inputs as
-//! POSIX-sh assignments) and `/etc/provisio/connections.json` (the node's ConnectsTo
-//! neighbours, the planner's `connections` input verbatim). Also the checked local write used
-//! by the MICA emulator: only below `/etc/provisio`, never through a symbolic link, atomic.
+//! POSIX-sh assignments), `/etc/provisio/connections.json` (the node's ConnectsTo
+//! neighbours, the planner's `connections` input verbatim) and, only when the node has secrets
+//! of its own, `/etc/provisio/secrets.env` (mode 0600, owner root; removed when there are
+//! none). Also the checked local write used by the MICA emulator: only below `/etc/provisio`,
+//! never through a symbolic link, atomic.
 
 use provisio_model::plan::{Step, is_secret_name};
 use std::path::{Component, Path, PathBuf};
@@ -11,6 +13,8 @@ use std::path::{Component, Path, PathBuf};
 pub const INPUTS_ENV: &str = "/etc/provisio/inputs.env";
 /// Where the connections go, inside the container.
 pub const CONNECTIONS_JSON: &str = "/etc/provisio/connections.json";
+/// Where the node's own secrets go, inside the container (mode 0600).
+pub const SECRETS_ENV: &str = "/etc/provisio/secrets.env";
 /// The only directory `configure` may write into.
 pub const CONFIG_DIR: &str = "/etc/provisio";
 
@@ -105,11 +109,76 @@ pub fn rewrite_connections(
     Ok(v.to_string())
 }
 
-/// Both files: (path inside the container, content).
-pub fn files(step: &Step) -> Result<Vec<(&'static str, String)>, String> {
+/// Secret inputs the drivers use themselves (the login to the host or MICA): never written.
+pub const DRIVER_SECRETS: &[&str] = &["userPassword"];
+
+/// `NAME='value'` lines for the node's own secrets: the step's secret inputs that are shell
+/// names, not the driver's login ([`DRIVER_SECRETS`]) and not taken from a host below it.
+/// `None` when there are none (the file is then removed).
+pub fn secrets_env(step: &Step) -> Option<String> {
+    let lines: String = step
+        .inputs
+        .iter()
+        .filter(|i| {
+            (i.secret || is_secret_name(&i.name))
+                && is_shell_name(&i.name)
+                && !i.is_missing()
+                && !DRIVER_SECRETS.contains(&i.name.as_str())
+                && !matches!(i.source, provisio_model::plan::InputSource::Host(_))
+        })
+        .map(|i| format!("{}={}\n", i.name, super::raspberry::sh(&i.value)))
+        .collect();
+    (!lines.is_empty()).then(|| {
+        format!("# Written by Provisio: this container's own secrets (mode 0600)\n{lines}")
+    })
+}
+
+/// One file `configure` writes (or removes) in a container.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ContainerFile {
+    /// Path inside the container (below [`CONFIG_DIR`]).
+    pub path: &'static str,
+    /// The content; `None` removes the file.
+    pub content: Option<String>,
+    /// Readable by root only (mode 0600), e.g. [`SECRETS_ENV`].
+    pub private: bool,
+}
+
+impl ContainerFile {
+    /// The file's mode.
+    pub fn mode(&self) -> u32 {
+        if self.private { 0o600 } else { 0o644 }
+    }
+}
+
+impl std::fmt::Debug for ContainerFile {
+    // A private file's content is never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let content = match (&self.content, self.private) {
+            (None, _) => "(remove)".to_string(),
+            (Some(_), true) => "(secret)".to_string(),
+            (Some(c), false) => format!("{c:?}"),
+        };
+        write!(f, "{} {:o} {content}", self.path, self.mode())
+    }
+}
+
+/// Whether a path inside the container is one only root may read.
+pub fn is_private(path: &str) -> bool {
+    path == SECRETS_ENV
+}
+
+/// Every file: inputs, connections, and the secrets (or their removal when there are none).
+pub fn files(step: &Step) -> Result<Vec<ContainerFile>, String> {
+    let file = |path, content: Option<String>| ContainerFile {
+        path,
+        content,
+        private: is_private(path),
+    };
     Ok(vec![
-        (INPUTS_ENV, inputs_env(step)),
-        (CONNECTIONS_JSON, connections_json(step)?),
+        file(INPUTS_ENV, Some(inputs_env(step))),
+        file(CONNECTIONS_JSON, Some(connections_json(step)?)),
+        file(SECRETS_ENV, secrets_env(step)),
     ])
 }
 
@@ -129,8 +198,49 @@ pub fn checked_path(path: &str) -> Result<PathBuf, String> {
 
 /// Writes `content` to `path` (checked by [`checked_path`]) inside `rootfs`: directories are
 /// created, none of them may be a symbolic link (an image could point one at the host), and
-/// the file is replaced atomically.
+/// the file is replaced atomically, mode 0600 for [`is_private`] paths (from its creation on),
+/// else 0644.
 pub fn write_into_rootfs(rootfs: &Path, path: &str, content: &str) -> Result<(), String> {
+    let target = checked_dir(rootfs, path)?;
+    let mode = if is_private(path) { 0o600 } else { 0o644 };
+    let tmp = target.with_file_name(format!(
+        ".{}.provisio-tmp",
+        target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("file")
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    {
+        use std::io::Write;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode))
+            .and_then(|_| f.write_all(content.as_bytes()))
+            .and_then(|_| f.sync_all())
+            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    }
+    std::fs::rename(&tmp, &target).map_err(|e| format!("{}: {e}", target.display()))
+}
+
+/// Removes `path` (checked by [`checked_path`]) inside `rootfs`; an absent file is no error.
+pub fn remove_from_rootfs(rootfs: &Path, path: &str) -> Result<(), String> {
+    let target = checked_dir(rootfs, path)?;
+    match std::fs::remove_file(&target) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(format!("{}: {e}", target.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `path`'s place in `rootfs`, its directories created and none of them a symbolic link.
+fn checked_dir(rootfs: &Path, path: &str) -> Result<PathBuf, String> {
     let rel = checked_path(path)?;
     let mut dir = rootfs.to_path_buf();
     let parents: Vec<Component> = rel
@@ -151,27 +261,7 @@ pub fn write_into_rootfs(rootfs: &Path, path: &str, content: &str) -> Result<(),
             Err(_) => std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?,
         }
     }
-    let target = rootfs.join(&rel);
-    let tmp = target.with_file_name(format!(
-        ".{}.provisio-tmp",
-        target
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("file")
-    ));
-    let _ = std::fs::remove_file(&tmp);
-    {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(|e| format!("{}: {e}", tmp.display()))?;
-        f.write_all(content.as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(|e| format!("{}: {e}", tmp.display()))?;
-    }
-    std::fs::rename(&tmp, &target).map_err(|e| format!("{}: {e}", target.display()))
+    Ok(rootfs.join(&rel))
 }
 
 #[cfg(test)]
@@ -233,6 +323,94 @@ mod tests {
             !env.contains("pw") && !env.contains("connections="),
             "{env}"
         );
+    }
+
+    #[test]
+    fn secrets_are_the_nodes_own_and_only_in_their_file() {
+        let mut s = step(&[
+            ("port", "1880"),
+            ("userPassword", "ssh-login-pw"),
+            ("powerfoxPassword", "it's-pf"),
+            ("credentials", "db-pw"),
+            ("hostToken", "from-the-host"),
+            ("bad-secret", "x"),
+        ]);
+        for i in &mut s.inputs {
+            // As the planner marks them: by name, or by the deploy input they take.
+            i.secret = is_secret_name(&i.name) || i.name == "credentials";
+            if i.name == "hostToken" {
+                i.source = InputSource::Host("Raspbian".into());
+            }
+        }
+        let env = secrets_env(&s).expect("secrets");
+        assert_eq!(
+            env.lines().skip(1).collect::<Vec<_>>(),
+            ["powerfoxPassword='it'\\''s-pf'", "credentials='db-pw'"],
+            "{env}"
+        );
+        let inputs = inputs_env(&s);
+        for v in ["ssh-login-pw", "it's-pf", "pf'", "db-pw", "from-the-host"] {
+            assert!(!inputs.contains(v), "{inputs}");
+        }
+        let files = files(&s).unwrap();
+        let secret = files.iter().find(|f| f.path == SECRETS_ENV).unwrap();
+        assert!(secret.private && secret.mode() == 0o600);
+        assert_eq!(secret.content.as_deref(), Some(env.as_str()));
+        assert!(
+            files
+                .iter()
+                .all(|f| f.path == SECRETS_ENV || f.mode() == 0o644)
+        );
+        let shown = format!("{files:?}");
+        assert!(
+            !shown.contains("db-pw") && shown.contains("(secret)") && shown.contains("port="),
+            "{shown}"
+        );
+        // No secrets of its own (the login only): no file, and a stale one is removed.
+        let none = step(&[("port", "1"), ("userPassword", "ssh-login-pw")]);
+        assert_eq!(secrets_env(&none), None);
+        let f = super::files(&none).unwrap();
+        let secret = f.iter().find(|f| f.path == SECRETS_ENV).unwrap();
+        assert_eq!(secret.content, None);
+        assert_eq!(
+            format!("{secret:?}"),
+            "/etc/provisio/secrets.env 600 (remove)"
+        );
+    }
+
+    #[test]
+    fn secrets_file_is_0600_from_the_start_and_removable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("rootfs");
+        std::fs::create_dir_all(&root).unwrap();
+        write_into_rootfs(&root, SECRETS_ENV, "a='1'\n").unwrap();
+        write_into_rootfs(&root, INPUTS_ENV, "b='2'\n").unwrap();
+        let mode = |p: &str| {
+            std::fs::metadata(root.join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("etc/provisio/secrets.env"), 0o600);
+        assert_eq!(mode("etc/provisio/inputs.env"), 0o644);
+        // Replaced atomically, still private.
+        write_into_rootfs(&root, SECRETS_ENV, "a='3'\n").unwrap();
+        assert_eq!(mode("etc/provisio/secrets.env"), 0o600);
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/provisio/secrets.env")).unwrap(),
+            "a='3'\n"
+        );
+        remove_from_rootfs(&root, SECRETS_ENV).unwrap();
+        assert!(!root.join("etc/provisio/secrets.env").exists());
+        remove_from_rootfs(&root, SECRETS_ENV).unwrap();
+        assert!(remove_from_rootfs(&root, "/etc/shadow").is_err());
+        let names: Vec<_> = std::fs::read_dir(root.join("etc/provisio"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["inputs.env"], "no staging file left");
     }
 
     #[test]

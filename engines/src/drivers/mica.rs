@@ -210,9 +210,10 @@ async fn one_device(step: &Step, address: &str, ctx: &DriverContext) -> Result<S
                 .unwrap_or_default())
         }
         "configure" => {
+            // A file without content (no secrets any more) is removed: `null`.
             let files: serde_json::Map<String, Value> = super::container_files::files(step)?
                 .into_iter()
-                .map(|(p, c)| (p.to_string(), json!(c)))
+                .map(|f| (f.path.to_string(), json!(f.content)))
                 .collect();
             c.call(api::CONFIGURE, json!({"name": name, "files": files}))
                 .await?;

@@ -16,7 +16,11 @@
 //! | `container.install` | `token`, `name`, `uploadId` | `state` |
 //! | `container.start` / `container.stop` / `container.delete` | `token`, `name` | `state` |
 //! | `container.state` | `token`, `name` | `state` (`installed`, `running`, `stopped`, `absent`) |
-//! | `container.configure` | `token`, `name`, `files` (object: path → UTF-8 content; paths below `/etc/provisio` only) | `written` (count) |
+//! | `container.configure` | `token`, `name`, `files` (object: path → UTF-8 content, or `null` to remove the file; paths below `/etc/provisio` only) | `written` (count) |
+//!
+//! `container.configure` writes each file atomically; `/etc/provisio/secrets.env` (the
+//! container's own secrets) gets mode 0600, owner root, from its creation on, the others 0644.
+//! Its params carry secrets: neither side logs them, and errors name paths, never contents.
 
 pub const LOGIN: &str = "session.login";
 pub const DEVICE_INFO: &str = "device.info";

@@ -5,6 +5,7 @@
 //! `addresses` list is handled in parallel; each gets its own outcome, and the outputs count the
 //! devices where it worked. Re-running an operation is not an error.
 
+use super::container_files::ContainerFile;
 use super::ssh::{HostKeys, Session, SshAuth, SshTarget, parse_addresses};
 use crate::engine::driver::{Driver, DriverContext};
 use crate::engine::executor::Outputs;
@@ -133,50 +134,74 @@ fn config_dir_sh(dir: &str, sudo: &str) -> String {
     s
 }
 
-/// Writes `files` (path inside the container, content) into `dir`'s root file system, each
-/// uploaded over SFTP (no size limit of a command line) and moved into place atomically.
+/// Writes `files` into `dir`'s root file system, each uploaded over SFTP (no size limit of a
+/// command line) into a private staging directory (`mktemp -d`, mode 700) and moved into place
+/// atomically with its mode (0600 for secrets) and owner root; a file without content is
+/// removed. Contents never appear on a command line.
 async fn write_files(
     s: &Session,
     dir: &str,
     name: &str,
-    files: &[(&str, String)],
+    files: &[ContainerFile],
     sudo: &str,
     timeout: Duration,
 ) -> Result<(), String> {
-    // A user without root uploads into a private directory of its own (mktemp -d, mode 700),
-    // then moves the files with sudo; root writes beside the target.
+    // Root stages beside the targets (same file system: `mv` renames); a user without root
+    // cannot write there, so it stages in /tmp and root copies each file next to its target
+    // (`install`: created 0600, then given its mode and owner) before renaming it.
+    let config_dir = format!("{dir}/rootfs{}", super::container_files::CONFIG_DIR);
     let private = if sudo.is_empty() {
-        None
-    } else {
-        Some(
-            s.run(&format!("mktemp -d /tmp/.provisio-{name}-XXXXXX"), timeout)
-                .await?
-                .trim()
-                .to_string(),
-        )
-    };
-    for (path, content) in files {
-        let target = format!("{dir}/rootfs{path}");
-        let file = path.rsplit('/').next().unwrap_or("file");
-        let staging = match &private {
-            None => format!("{target}.provisio-tmp"),
-            Some(d) => format!("{d}/{file}"),
-        };
-        s.upload(&staging, content.as_bytes()).await?;
         s.run(
             &format!(
-                "{sudo}chmod 644 {t} && {sudo}mv -fT {t} {f} || {{ rm -f {t}; exit 1; }}",
-                t = sh(&staging),
-                f = sh(&target)
+                "mktemp -d {}",
+                sh(&format!("{config_dir}/.provisio-XXXXXX"))
             ),
             timeout,
         )
-        .await?;
+        .await?
+    } else {
+        s.run(&format!("mktemp -d /tmp/.provisio-{name}-XXXXXX"), timeout)
+            .await?
     }
-    if let Some(d) = private {
-        s.run(&format!("rm -rf {}", sh(&d)), timeout).await?;
+    .trim()
+    .to_string();
+    let r = async {
+        for f in files {
+            let target = format!("{dir}/rootfs{}", f.path);
+            let Some(content) = &f.content else {
+                s.run(&format!("{sudo}rm -f {}", sh(&target)), timeout)
+                    .await?;
+                continue;
+            };
+            let file = f.path.rsplit('/').next().unwrap_or("file");
+            let staging = format!("{private}/{file}");
+            s.upload(&staging, content.as_bytes()).await?;
+            let mode = format!("{:o}", f.mode());
+            let cmd = if sudo.is_empty() {
+                format!(
+                    "chmod {mode} {t} && mv -fT {t} {f}",
+                    t = sh(&staging),
+                    f = sh(&target)
+                )
+            } else {
+                let next = format!("{target}.provisio-tmp");
+                format!(
+                    "{sudo}rm -f {n} && {sudo}install -m {mode} -o 0 -g 0 {t} {n} && {sudo}mv -fT {n} {f} || {{ {sudo}rm -f {n}; exit 1; }}",
+                    t = sh(&staging),
+                    n = sh(&next),
+                    f = sh(&target)
+                )
+            };
+            s.run(&cmd, timeout).await?;
+        }
+        Ok::<(), String>(())
     }
-    Ok(())
+    .await;
+    // The staging directory goes whatever happened (it may hold a secret).
+    let cleaned = s
+        .run(&format!("{sudo}rm -rf {}", sh(&private)), timeout)
+        .await;
+    r.and(cleaned.map(|_| ()))
 }
 
 async fn per_device<F, Fut>(

@@ -245,7 +245,7 @@ fn build(
                 else {
                     continue;
                 };
-                let inputs = op
+                let mut inputs: Vec<super::ResolvedInput> = op
                     .inputs
                     .iter()
                     .filter_map(|p| {
@@ -270,6 +270,14 @@ fn build(
                         )
                     })
                     .collect();
+                // A container's own secrets come with its connections (never in them).
+                if op.inputs.iter().any(|p| p.name == super::CONNECTIONS_INPUT) {
+                    for s in super::connections::own_secrets(&conn_ctx, node_id) {
+                        if !inputs.iter().any(|i| i.name == s.name) {
+                            inputs.push(s);
+                        }
+                    }
+                }
                 let artifacts = if !matches!(op.name.as_str(), "install" | "create") {
                     Vec::new()
                 } else if node.deployment_artifacts.is_empty() {

@@ -6,6 +6,7 @@
 
 use super::RelationKind;
 use super::inputs::{Defaults, is_secret_name};
+use super::{InputSource, ResolvedInput};
 use crate::Library;
 use crate::QName;
 use crate::tosca::properties::input_name;
@@ -162,6 +163,51 @@ fn stack_properties(ctx: &Ctx<'_, '_>, id: &str) -> Map<String, Value> {
         for k in keys {
             put(k, &defaults[k]);
         }
+    }
+    out
+}
+
+/// The node's own secrets for its container (`/etc/provisio/secrets.env`): its template's
+/// properties (type defaults filled in) of a secret name or taking a deploy input of a secret
+/// name, as secret inputs named after the property. Never its hosts' (their login) nor its
+/// neighbours'; a `get_input:` nobody gave is left out.
+pub(crate) fn own_secrets(ctx: &Ctx<'_, '_>, id: &str) -> Vec<ResolvedInput> {
+    let Some(n) = ctx.index.node(id) else {
+        return Vec::new();
+    };
+    let mut out: Vec<ResolvedInput> = Vec::new();
+    let mut put = |k: &str, v: &str| {
+        if v.trim().is_empty() || out.iter().any(|i| i.name == k) {
+            return;
+        }
+        let (value, source) = match input_name(v) {
+            Some(input) if is_secret_name(k) || is_secret_name(input) => {
+                match ctx.deploy_inputs.get(input) {
+                    Some(given) => (given.clone(), InputSource::DeployInput(input.to_string())),
+                    None => return,
+                }
+            }
+            Some(_) => return,
+            None if is_secret_name(k) => (v.to_string(), InputSource::Own),
+            None => return,
+        };
+        out.push(ResolvedInput {
+            name: k.to_string(),
+            value,
+            source,
+            secret: true,
+        });
+    };
+    if let Some(kv) = n.properties.as_ref().and_then(|p| p.kv()) {
+        for (k, v) in kv {
+            put(k, v);
+        }
+    }
+    let defaults = ctx.defaults.all(&n.type_ref);
+    let mut keys: Vec<&String> = defaults.keys().collect();
+    keys.sort();
+    for k in keys {
+        put(k, &defaults[k]);
     }
     out
 }
