@@ -1,7 +1,8 @@
 //! `provisio bench deploy [--devices N] [--size-kib K] [--broker embedded|mosquitto|auto]`:
 //! deploys a generated NodeMCU fleet topology with simulated devices and prints figures: time
 //! per step, total, memory per device (idle and installing), CPU, and the install time against
-//! the same device work as plain parallel HTTP downloads from the same server.
+//! the same device work as plain parallel HTTP downloads from the same server (run before and
+//! after the deploy; the faster run counts).
 
 use super::bench_baseline::{RssSampler, cpu_secs, plain_downloads, rss_kib};
 use crate::deploy::{DeployOptions, deploy, services};
@@ -119,8 +120,12 @@ async fn bench(devices: usize, size_kib: usize, broker: BrokerChoice) -> Result<
         }
         _ => None,
     };
-    let sampler = Arc::new(RssSampler::start());
+    // The baseline runs before the deploy and again after it; the ratio takes the faster run,
+    // so neither the order nor what the other run left in the page cache flatters Provisio.
+    // Memory figures count from before it (whatever it leaves in the heap counts against us).
     let rss0 = rss_kib().unwrap_or(0);
+    let first = baseline(&image, devices).await?;
+    let sampler = Arc::new(RssSampler::start());
     let (sink, mut rx) = EventSink::new();
     let watch = sampler.clone();
     let times = tokio::spawn(async move {
@@ -198,25 +203,17 @@ async fn bench(devices: usize, size_kib: usize, broker: BrokerChoice) -> Result<
         .find(|(s, _)| s.ends_with(".install"))
         .map(|(_, d)| *d)
         .ok_or("no install step")?;
-    // Baseline: the same bytes, same server, as plain parallel HTTP downloads.
-    let services = services::get(true).await?;
-    let token = provisio_engines::artifact_server::new_token();
-    let md5 = provisio_engines::artifact_server::md5_hex(&image);
-    let size = image.len();
-    let served =
-        services
-            .artifacts
-            .register(&token, "bench", "bench.bin", std::sync::Arc::new(image));
-    let slots = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let cpu0 = cpu_secs();
-    let baseline = plain_downloads(&served.url, devices, 256, slots.path(), size, &md5).await?;
-    let baseline_cpu = cpu_secs() - cpu0;
-    services.artifacts.remove(&token);
+    let second = baseline(&image, devices).await?;
+    let (best, cpu) = if first.0 <= second.0 { first } else { second };
     println!(
-        "  baseline                      {:>9.3} s   (the same device work without Provisio: parallel HTTP GET of the same artifact from the same server, streamed in {} KiB chunks into MD5 and an existing slot file, fsync; 256 at a time like the fleet)",
-        baseline.as_secs_f64(),
+        "  baseline                      {:>9.3} s   (the faster of {:.3} s before and {:.3} s after the deploy; the same device work without Provisio: parallel HTTP GET of the same artifact from the same server, streamed in {} KiB chunks into MD5 and an existing slot file, fsync; 256 at a time like the fleet)",
+        best.as_secs_f64(),
+        first.0.as_secs_f64(),
+        second.0.as_secs_f64(),
         CHUNK / 1024
     );
+    let baseline = best;
+    let baseline_cpu = cpu;
     println!(
         "  ratio (baseline / install)    {:>9.2}   (goal ≥ 0.8)",
         baseline.as_secs_f64() / install.as_secs_f64()
@@ -250,4 +247,23 @@ async fn bench(devices: usize, size_kib: usize, broker: BrokerChoice) -> Result<
     }
     drop(mosquitto);
     Ok(())
+}
+
+/// One baseline run over `image` for `devices` devices: its time and this process's CPU.
+async fn baseline(image: &[u8], devices: usize) -> Result<(Duration, f64), String> {
+    let services = services::get(true).await?;
+    let token = provisio_engines::artifact_server::new_token();
+    let md5 = provisio_engines::artifact_server::md5_hex(image);
+    let served = services.artifacts.register(
+        &token,
+        "bench",
+        "bench.bin",
+        std::sync::Arc::new(image.to_vec()),
+    );
+    let slots = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let cpu0 = cpu_secs();
+    let took = plain_downloads(&served.url, devices, 256, slots.path(), image.len(), &md5).await;
+    let cpu = cpu_secs() - cpu0;
+    services.artifacts.remove(&token);
+    Ok((took?, cpu))
 }
