@@ -177,21 +177,23 @@ pub async fn run_device(
             }
         }
         let dir = spec.dir.clone();
-        let provision = std::mem::take(&mut first_boot);
-        let loaded = tokio::task::spawn_blocking(move || {
-            if provision {
+        let loaded = if std::mem::take(&mut first_boot) {
+            tokio::task::spawn_blocking(move || {
                 // The device's flash: its directory, slot and state files exist from the start.
                 state::provision(&dir)?;
-            }
-            state::load_copies(&dir)
-        })
-        .await
-        .unwrap_or_else(|e| {
-            Err(StateError::Io {
-                path: spec.dir.clone(),
-                source: std::io::Error::other(e),
+                state::load_copies(&dir)
             })
-        })
+            .await
+            .unwrap_or_else(|e| {
+                Err(StateError::Io {
+                    path: spec.dir.clone(),
+                    source: std::io::Error::other(e),
+                })
+            })
+        } else {
+            // Two small files the last boot wrote: read here, not through the blocking pool.
+            state::load_copies(&dir)
+        }
         .map_err(state_err)?;
         let (loaded, copies) = loaded;
         let mut boot = Boot::new(&spec, shared.clone(), loaded, copies);
