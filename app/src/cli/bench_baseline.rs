@@ -19,7 +19,12 @@ pub fn rss_kib() -> Option<u64> {
 
 /// CPU time this process used so far (user + system, from /proc/self/stat in 1/100 s ticks).
 pub fn cpu_secs() -> f64 {
-    let Ok(s) = std::fs::read_to_string("/proc/self/stat") else {
+    cpu_secs_of("self")
+}
+
+/// CPU time process `pid` (or `self`) used so far, as [`cpu_secs`].
+pub fn cpu_secs_of(pid: &str) -> f64 {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return 0.0;
     };
     // Fields after the `(comm)`: state is the first, utime the 12th, stime the 13th.
