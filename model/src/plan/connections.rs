@@ -134,10 +134,7 @@ fn stack_properties(ctx: &Ctx<'_, '_>, id: &str) -> Map<String, Value> {
     let mut out = Map::new();
     let stack = ctx.stacks.get(id).cloned().unwrap_or_default();
     for owner in std::iter::once(id.to_string()).chain(stack) {
-        let Some(n) = ctx.index.node(&owner) else {
-            continue;
-        };
-        let mut put = |k: &str, v: &str| {
+        let put = |k: &str, v: &str| {
             if is_secret_name(k) || out.contains_key(k) || v.trim().is_empty() {
                 return;
             }
@@ -152,19 +149,28 @@ fn stack_properties(ctx: &Ctx<'_, '_>, id: &str) -> Map<String, Value> {
             };
             out.insert(k.to_string(), Value::String(value));
         };
-        if let Some(kv) = n.properties.as_ref().and_then(|p| p.kv()) {
-            for (k, v) in kv {
-                put(k, v);
-            }
-        }
-        let defaults = ctx.defaults.all(&n.type_ref);
-        let mut keys: Vec<&String> = defaults.keys().collect();
-        keys.sort();
-        for k in keys {
-            put(k, &defaults[k]);
-        }
+        each_property(ctx, owner.as_str(), put);
     }
     out
+}
+
+/// Calls `put` with each property of node `id`'s template, then with its type's defaults
+/// (sorted by name), so a template's own value comes first.
+fn each_property(ctx: &Ctx<'_, '_>, id: &str, mut put: impl FnMut(&str, &str)) {
+    let Some(n) = ctx.index.node(id) else {
+        return;
+    };
+    if let Some(kv) = n.properties.as_ref().and_then(|p| p.kv()) {
+        for (k, v) in kv {
+            put(k, v);
+        }
+    }
+    let defaults = ctx.defaults.all(&n.type_ref);
+    let mut keys: Vec<&String> = defaults.keys().collect();
+    keys.sort();
+    for k in keys {
+        put(k, &defaults[k]);
+    }
 }
 
 /// The node's own secrets for its container (`/etc/provisio/secrets.env`): its template's
@@ -172,11 +178,8 @@ fn stack_properties(ctx: &Ctx<'_, '_>, id: &str) -> Map<String, Value> {
 /// name, as secret inputs named after the property. Never its hosts' (their login) nor its
 /// neighbours'; a `get_input:` nobody gave is left out.
 pub(crate) fn own_secrets(ctx: &Ctx<'_, '_>, id: &str) -> Vec<ResolvedInput> {
-    let Some(n) = ctx.index.node(id) else {
-        return Vec::new();
-    };
     let mut out: Vec<ResolvedInput> = Vec::new();
-    let mut put = |k: &str, v: &str| {
+    let put = |k: &str, v: &str| {
         if v.trim().is_empty() || out.iter().any(|i| i.name == k) {
             return;
         }
@@ -198,17 +201,7 @@ pub(crate) fn own_secrets(ctx: &Ctx<'_, '_>, id: &str) -> Vec<ResolvedInput> {
             secret: true,
         });
     };
-    if let Some(kv) = n.properties.as_ref().and_then(|p| p.kv()) {
-        for (k, v) in kv {
-            put(k, v);
-        }
-    }
-    let defaults = ctx.defaults.all(&n.type_ref);
-    let mut keys: Vec<&String> = defaults.keys().collect();
-    keys.sort();
-    for k in keys {
-        put(k, &defaults[k]);
-    }
+    each_property(ctx, id, put);
     out
 }
 
