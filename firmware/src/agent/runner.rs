@@ -599,8 +599,13 @@ impl<'a> Boot<'a> {
                 }
                 self.download_tag = self.download_tag.wrapping_add(1);
                 let Some((check, slot)) = self.agent.lend_image_check() else {
-                    tracing::warn!(device = %self.spec.hardware_id, "download asked for without an install");
-                    return Ok(Step::Continue);
+                    // Never silence: an install whose check is out cannot be verified, so it
+                    // ends with an answer instead of leaving the engine waiting.
+                    tracing::warn!(device = %self.spec.hardware_id, "download asked for while its image check is out");
+                    return Ok(Step::Then(Input::DownloadFailed {
+                        reason: "image check unavailable".into(),
+                        retry: false,
+                    }));
                 };
                 let f = self.faults();
                 let job = DownloadJob {
