@@ -621,6 +621,42 @@ mod tests {
     }
 
     #[test]
+    fn a_lent_image_check_verifies_the_download_that_held_it() {
+        let body = image();
+        let mut agent = Agent::new("d", DeviceState::default(), AgentConfig::default());
+        let acts = agent.handle(Input::Message(install_cmd(&body)), &mut NullApp);
+        // The marker that lets the next boot say `flash interrupted` is not fsynced.
+        assert!(matches!(&acts[0], Action::PersistMarker(st) if st.flashing.is_some()));
+        let (mut check, slot) = agent.lend_image_check().expect("lent");
+        assert_eq!(slot, Slot::B);
+        assert!(agent.lend_image_check().is_none(), "lent once");
+        // What a download does with it: the bytes through the check, progress in between.
+        assert!(check.accept(&body).unwrap());
+        let acts = agent.handle(Input::DownloadProgress { written: 100 }, &mut NullApp);
+        assert!(matches!(
+            acts.as_slice(),
+            [Action::Publish(DeviceMessage::Progress {
+                written: 100,
+                total: 100,
+                ..
+            })]
+        ));
+        agent.handle(Input::ImageCheckBack(check), &mut NullApp);
+        let acts = agent.handle(Input::DownloadFinished, &mut NullApp);
+        assert_eq!(acts.last(), Some(&Action::Reboot));
+
+        // A refused image ends the install with its reason; the old app stays.
+        let mut agent = Agent::new("d", DeviceState::default(), AgentConfig::default());
+        agent.handle(Input::Message(install_cmd(&body)), &mut NullApp);
+        let (check, _) = agent.lend_image_check().unwrap();
+        agent.handle(Input::ImageCheckBack(check), &mut NullApp);
+        let acts = agent.handle(Input::ImageRejected(reasons::BAD_MAGIC_BYTE), &mut NullApp);
+        assert_eq!(responses(&acts), vec!["error: bad magic byte"]);
+        assert!(!agent.is_installing());
+        assert_eq!(agent.state().slot(Slot::B), None);
+    }
+
+    #[test]
     fn commands_during_an_install_are_answered_busy() {
         let body = image();
         let mut agent = Agent::new("d", DeviceState::default(), AgentConfig::default());
