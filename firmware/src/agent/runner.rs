@@ -104,7 +104,7 @@ pub struct Shared {
     pub connect_gate: Arc<Semaphore>,
     /// Limits how many devices download at the same moment (sockets, server capacity).
     pub download_gate: Arc<Semaphore>,
-    /// Devices connected right now.
+    /// Devices connected right now whose control-topic subscription the broker confirmed.
     pub online: AtomicUsize,
     /// Responses published so far.
     pub responses: AtomicUsize,
@@ -238,6 +238,8 @@ struct Boot<'a> {
     download_slot: Option<Slot>,
     timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
     connected: bool,
+    /// The control topic's subscription is confirmed (and counted in `Shared::online`).
+    subscribed: bool,
     gate: Option<tokio::sync::OwnedSemaphorePermit>,
     /// The slot written since the last persist (fsynced before the state that names it).
     dirty_slot: Option<Slot>,
@@ -299,6 +301,7 @@ impl<'a> Boot<'a> {
             download_slot: None,
             timer: None,
             connected: false,
+            subscribed: false,
             gate: None,
             dirty_slot: None,
             slot_file: None,
@@ -350,6 +353,14 @@ impl<'a> Boot<'a> {
         );
     }
 
+    /// The connection ended: no longer counted online.
+    fn went_offline(&mut self) {
+        self.connected = false;
+        if std::mem::take(&mut self.subscribed) {
+            self.shared.online.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
     async fn run(
         &mut self,
         shutdown: &CancellationToken,
@@ -359,10 +370,7 @@ impl<'a> Boot<'a> {
         if let Some(d) = self.download.take() {
             d.abort();
         }
-        if self.connected {
-            self.shared.online.fetch_sub(1, Ordering::Relaxed);
-            self.connected = false;
-        }
+        self.went_offline();
         if let Ok(BootEnd::Shutdown | BootEnd::Reboot) = end {
             self.goodbye().await;
         }
@@ -396,12 +404,19 @@ impl<'a> Boot<'a> {
                 ev = self.eventloop.poll() => match ev {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         self.gate = None;
-                        if !self.connected {
-                            self.connected = true;
-                            self.shared.online.fetch_add(1, Ordering::Relaxed);
-                        }
+                        self.connected = true;
                         let _ = self.client.try_subscribe(self.spec.control_topic.clone(), QoS::AtLeastOnce);
                         let _ = self.client.try_publish(self.status.clone(), QoS::AtLeastOnce, true, STATUS_ONLINE);
+                        continue;
+                    }
+                    // Online (for the fleet's count, which a deploy waits for before it sends the
+                    // first command) once the broker confirmed the subscription: counted at
+                    // ConnAck, a command sent before the broker took the SUBSCRIBE was lost.
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        if self.connected && !self.subscribed {
+                            self.subscribed = true;
+                            self.shared.online.fetch_add(1, Ordering::Relaxed);
+                        }
                         continue;
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) if p.topic == self.spec.control_topic => Input::Message(p.payload),
@@ -420,10 +435,7 @@ impl<'a> Boot<'a> {
                         // as unanswered (its gateway died) would then run late, and a redeploy
                         // would meet "busy installing". They are dropped: the engine sends anew.
                         self.eventloop.state.events.clear();
-                        if self.connected {
-                            self.connected = false;
-                            self.shared.online.fetch_sub(1, Ordering::Relaxed);
-                        }
+                        self.went_offline();
                         tokio::select! {
                             _ = shutdown.cancelled() => return Ok(BootEnd::Shutdown),
                             _ = tokio::time::sleep(Duration::from_millis(if refused { 5000 } else { 500 })) => {}
