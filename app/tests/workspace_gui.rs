@@ -725,8 +725,8 @@ fn disabled(n: &egui_kittest::Node<'_>) -> bool {
 /// type editor the button names it, and a click shows its tab before deploying it.
 #[test]
 fn deploy_acts_only_on_the_service_template_in_view() {
-    use provisio_app::gui::BottomTab;
     use provisio_app::gui::workspace::{close_tab, open_tab};
+    use provisio_app::gui::{BottomTab, in_view};
     // A service template with errors: deploying it is refused, so the click below runs no
     // engine, and the refusal says which template Deploy acted on.
     let bad = {
@@ -793,7 +793,8 @@ fn deploy_acts_only_on_the_service_template_in_view() {
     assert_eq!(h.state().workspace.centre, Centre::TypeEditor);
     assert!(h.query_by_label("▶ Deploy").is_none());
     let name = bad.name.clone().unwrap_or(bad.qname.local.clone());
-    h.get_by_label(&format!("▶ Deploy {name}")).click();
+    h.get_by_label(&format!("▶ Deploy {}", in_view::short(&name)))
+        .click();
     settle(&mut h);
     let app = h.state();
     assert_eq!(app.workspace.centre, Centre::Editor);

@@ -51,7 +51,7 @@ pub fn open_first(app: &ProvisioApp, action: &str) -> String {
 pub fn deploy_button(app: &mut ProvisioApp, ui: &mut egui::Ui) {
     let tab = template(app);
     let label = match named(app) {
-        Some(n) => format!("▶ Deploy {n}"),
+        Some(n) => format!("▶ Deploy {}", short(&n)),
         None => "▶ Deploy".to_string(),
     };
     let r = ui.add_enabled(
@@ -83,3 +83,18 @@ pub fn export_label(app: &ProvisioApp) -> Option<String> {
         None => "Export CSAR…".to_string(),
     })
 }
+
+/// At most [`SHORT`] characters of `name` (elided with "…"), so a named button keeps the
+/// toolbar within a 1024-point window; the full qualified name is on hover.
+pub fn short(name: &str) -> String {
+    if name.chars().count() <= SHORT {
+        name.to_string()
+    } else {
+        let mut s: String = name.chars().take(SHORT - 1).collect();
+        s.push('…');
+        s
+    }
+}
+
+/// The longest name a toolbar button shows in full.
+pub const SHORT: usize = 22;
