@@ -704,7 +704,8 @@ fn the_toolbar_counts_errors_of_the_template_in_view_only() {
     repository_menu(&mut h, "New node type…");
     assert_eq!(h.state().workspace.centre, Centre::TypeEditor);
     assert!(h.query_by_label(&format!("⛔ {n} error(s)")).is_none());
-    h.get_by_label(&format!("⛔ {n} error(s) in {name}"))
+    let short = provisio_app::gui::in_view::short(&name);
+    h.get_by_label(&format!("⛔ {n} error(s) in {short}"))
         .click();
     settle(&mut h);
     assert_eq!(h.state().workspace.centre, Centre::Editor);

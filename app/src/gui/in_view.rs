@@ -97,4 +97,4 @@ pub fn short(name: &str) -> String {
 }
 
 /// The longest name a toolbar button shows in full.
-pub const SHORT: usize = 22;
+pub const SHORT: usize = 18;
