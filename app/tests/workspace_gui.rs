@@ -704,10 +704,106 @@ fn the_toolbar_counts_errors_of_the_template_in_view_only() {
     repository_menu(&mut h, "New node type…");
     assert_eq!(h.state().workspace.centre, Centre::TypeEditor);
     assert!(h.query_by_label(&format!("⛔ {n} error(s)")).is_none());
-    h.get_by_label(&format!("⛔ {n} error(s) in {name}"))
+    let short = provisio_app::gui::in_view::short(&name);
+    h.get_by_label(&format!("⛔ {n} error(s) in {short}"))
         .click();
     settle(&mut h);
     assert_eq!(h.state().workspace.centre, Centre::Editor);
     assert_eq!(h.state().tab, BottomTab::Diagnostics);
     assert_eq!(h.state().state.doc.st().qname(), bad.qname);
+}
+
+/// Whether a widget is shown disabled (greyed out, clicks ignored).
+fn disabled(n: &egui_kittest::Node<'_>) -> bool {
+    use egui_kittest::kittest::NodeT;
+    n.accesskit_node().is_disabled()
+}
+
+/// The toolbar's ▶ Deploy acts on the service template in view only. A freshly opened
+/// repository shows the browser, and the "current" template behind it is one the user never
+/// opened: Deploy (and Export CSAR, Save as, Layout) are disabled there and say to open one
+/// first; selecting a row does not change that. Opened in the editor, Deploy acts on it; in the
+/// type editor the button names it, and a click shows its tab before deploying it.
+#[test]
+fn deploy_acts_only_on_the_service_template_in_view() {
+    use provisio_app::gui::workspace::{close_tab, open_tab};
+    use provisio_app::gui::{BottomTab, in_view};
+    // A service template with errors: deploying it is refused, so the click below runs no
+    // engine, and the refusal says which template Deploy acted on.
+    let bad = {
+        let mut app = ProvisioApp::with_document(files::open_path(&opentosca()).unwrap());
+        let first = app.state.doc.st().qname();
+        let rows = browser::service_templates_in_order(app.state.doc.library());
+        rows.into_iter()
+            .find(|r| {
+                open_tab(&mut app, r.tab);
+                let bad = app.state.diagnostics.iter().any(|d| d.is_error());
+                close_tab(&mut app, r.tab);
+                bad && r.qname != first
+            })
+            .expect("a service template with errors")
+    };
+    let mut app = ProvisioApp::with_document(files::open_path(&opentosca()).unwrap());
+    let data = tempfile::tempdir().unwrap();
+    app.deploy.data_dir = data.path().to_path_buf();
+    let hidden = app.state.doc.st().qname();
+    let mut h = harness(app);
+    assert_eq!(h.state().workspace.centre, Centre::Browser);
+    assert_ne!(hidden, bad.qname);
+
+    let deploy = h.get_by_label("▶ Deploy");
+    assert!(disabled(&deploy), "the browser shows no service template");
+    deploy.click();
+    settle(&mut h);
+    let app = h.state();
+    assert!(!app.deploy.is_running(), "{hidden} was deployed unseen");
+    assert!(app.deploy.log.is_empty(), "{:?}", app.deploy.log);
+    assert_eq!(app.tab, BottomTab::Diagnostics);
+    // Layout would rearrange (and dirty) the hidden template.
+    h.get_by_label("⊞ Layout").click();
+    settle(&mut h);
+    assert!(!h.state().state.dirty, "{hidden} laid out unseen");
+    h.get_by_label("File").click();
+    settle(&mut h);
+    assert!(disabled(&h.get_by_label("Export CSAR…")));
+    assert!(disabled(&h.get_by_label("Save as…")));
+    h.get_by_label("File").click();
+    settle(&mut h);
+
+    // A selected row is not opened: Deploy stays disabled and says to open it.
+    click_row(&mut h, &bad.qname.local);
+    assert!(disabled(&h.get_by_label("▶ Deploy")));
+    h.get_by_label("▶ Deploy").hover();
+    h.run_steps(60);
+    h.get_by_label_contains(&format!("open {} first", bad.qname.local));
+
+    // Opened: Deploy acts on it.
+    h.get_by_label("Open in editor").click();
+    settle(&mut h);
+    assert_eq!(h.state().workspace.centre, Centre::Editor);
+    assert!(!disabled(&h.get_by_label("▶ Deploy")));
+    h.get_by_label("File").click();
+    settle(&mut h);
+    assert!(!disabled(&h.get_by_label("Export CSAR…")));
+    h.get_by_label("File").click();
+    settle(&mut h);
+
+    // The type editor: the button names the template; a click shows it and deploys it (here:
+    // refused for its errors, in the status line of its tab).
+    repository_menu(&mut h, "New node type…");
+    assert_eq!(h.state().workspace.centre, Centre::TypeEditor);
+    assert!(h.query_by_label("▶ Deploy").is_none());
+    let name = bad.name.clone().unwrap_or(bad.qname.local.clone());
+    h.get_by_label(&format!("▶ Deploy {}", in_view::short(&name)))
+        .click();
+    settle(&mut h);
+    let app = h.state();
+    assert_eq!(app.workspace.centre, Centre::Editor);
+    assert_eq!(app.state.doc.st().qname(), bad.qname);
+    assert!(
+        app.state.status.starts_with("deploy refused"),
+        "{}",
+        app.state.status
+    );
+    assert_eq!(app.tab, BottomTab::Deploy);
 }

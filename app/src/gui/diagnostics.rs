@@ -32,7 +32,7 @@ pub fn toolbar(app: &mut ProvisioApp, ui: &mut egui::Ui) {
         Centre::Editor => None,
         Centre::TypeEditor => {
             let st = app.state.doc.st();
-            Some(st.name.clone().unwrap_or_else(|| st.id.clone()))
+            Some(super::in_view::short(st.name.as_ref().unwrap_or(&st.id)))
         }
     };
     let errors = app

@@ -9,6 +9,7 @@ pub mod deploy_panel;
 pub mod diagnostics;
 pub mod files;
 pub mod icons;
+pub mod in_view;
 pub mod inspector;
 pub mod layout;
 pub mod logs_panel;
@@ -383,7 +384,9 @@ impl ProvisioApp {
     }
 
     fn keyboard(&mut self, ctx: &egui::Context) {
-        if ctx.egui_wants_keyboard_input() {
+        // The shortcuts edit or save the topology: only while the editor shows it (not the
+        // hidden "current" template behind the browser or the type editor).
+        if ctx.egui_wants_keyboard_input() || !in_view::topology_shown(self) {
             return;
         }
         use egui::{Key, KeyboardShortcut, Modifiers};
@@ -482,13 +485,29 @@ impl ProvisioApp {
                     }
                 });
                 ui.separator();
-                if ui.button("Save          Ctrl+S").clicked() {
+                let shown = in_view::topology_shown(self);
+                let save = ui.add_enabled(shown, egui::Button::new("Save          Ctrl+S"));
+                if save
+                    .on_disabled_hover_text(in_view::open_first(self, "Save"))
+                    .clicked()
+                {
                     self.save();
                 }
-                if ui.button("Save as…").clicked() {
+                let save_as = ui.add_enabled(shown, egui::Button::new("Save as…"));
+                if save_as
+                    .on_disabled_hover_text(in_view::open_first(self, "Save as"))
+                    .clicked()
+                {
                     self.save_as();
                 }
-                if ui.button("Export CSAR…").clicked() {
+                let export = in_view::export_label(self);
+                let r = ui.add_enabled(
+                    export.is_some(),
+                    egui::Button::new(export.unwrap_or_else(|| "Export CSAR…".into())),
+                );
+                if r.on_disabled_hover_text(in_view::open_first(self, "Export CSAR"))
+                    .clicked()
+                {
                     let name = format!("{}.csar", self.state.doc.st().id);
                     match rfd::FileDialog::new()
                         .add_filter("CSAR", &["csar"])
@@ -508,16 +527,20 @@ impl ProvisioApp {
                 }
             });
             workspace::menu(self, ui);
+            let shown = in_view::topology_shown(self);
             ui.menu_button("Edit", |ui| {
                 if ui
-                    .add_enabled(self.state.can_undo(), egui::Button::new("Undo   Ctrl+Z"))
+                    .add_enabled(
+                        shown && self.state.can_undo(),
+                        egui::Button::new("Undo   Ctrl+Z"),
+                    )
                     .clicked()
                 {
                     self.state.undo();
                 }
                 if ui
                     .add_enabled(
-                        self.state.can_redo(),
+                        shown && self.state.can_redo(),
                         egui::Button::new("Redo   Ctrl+Shift+Z"),
                     )
                     .clicked()
@@ -526,64 +549,71 @@ impl ProvisioApp {
                 }
                 if ui
                     .add_enabled(
-                        !self.state.selection.is_empty(),
+                        shown && !self.state.selection.is_empty(),
                         egui::Button::new("Delete   Del"),
                     )
                     .clicked()
                 {
                     self.state.apply(Command::DeleteSelection);
                 }
-                if ui.button("Auto layout").clicked() {
+                if ui
+                    .add_enabled(shown, egui::Button::new("Auto layout"))
+                    .clicked()
+                {
                     self.state.apply(Command::AutoLayout);
                     self.state.fit_requested = true;
                 }
             });
             ui.menu_button("View", |ui| {
-                if ui.button("Fit to view   F").clicked() {
+                if ui
+                    .add_enabled(shown, egui::Button::new("Fit to view   F"))
+                    .clicked()
+                {
                     self.state.fit_requested = true;
                 }
-                if ui.button("Zoom in").clicked() {
+                if ui
+                    .add_enabled(shown, egui::Button::new("Zoom in"))
+                    .clicked()
+                {
                     self.state.view.zoom = (self.state.view.zoom * 1.2).min(4.0);
                 }
-                if ui.button("Zoom out").clicked() {
+                if ui
+                    .add_enabled(shown, egui::Button::new("Zoom out"))
+                    .clicked()
+                {
                     self.state.view.zoom = (self.state.view.zoom / 1.2).max(0.1);
                 }
             });
             ui.separator();
             if ui
-                .add_enabled(self.state.can_undo(), egui::Button::new("Undo"))
+                .add_enabled(shown && self.state.can_undo(), egui::Button::new("Undo"))
                 .on_hover_text("Ctrl+Z")
                 .clicked()
             {
                 self.state.undo();
             }
             if ui
-                .add_enabled(self.state.can_redo(), egui::Button::new("Redo"))
+                .add_enabled(shown && self.state.can_redo(), egui::Button::new("Redo"))
                 .on_hover_text("Ctrl+Shift+Z")
                 .clicked()
             {
                 self.state.redo();
             }
             if ui
-                .button("⊞ Layout")
+                .add_enabled(shown, egui::Button::new("⊞ Layout"))
                 .on_hover_text("Auto layout: hosts under what they host, connections left to right")
+                .on_disabled_hover_text(in_view::open_first(self, "Layout"))
                 .clicked()
             {
                 self.state.apply(Command::AutoLayout);
                 self.state.fit_requested = true;
             }
-            if ui.button("⛶ Fit").clicked() {
+            if ui.add_enabled(shown, egui::Button::new("⛶ Fit")).clicked() {
                 self.state.fit_requested = true;
             }
             diagnostics::toolbar(self, ui);
             ui.separator();
-            let deploy = ui.add_enabled(
-                !self.deploy.is_running(),
-                egui::Button::new(egui::RichText::new("▶ Deploy").strong()),
-            );
-            if deploy.clicked() {
-                self.deploy.request_deploy(&mut self.state);
-            }
+            in_view::deploy_button(self, ui);
             ui.checkbox(&mut self.deploy.simulate, "simulated devices");
         });
     }
