@@ -455,6 +455,61 @@ async fn homematic_poller_publishes_per_device_until_sigterm() {
     assert_eq!(number_after(&last, "failed polls"), 0, "{last}");
 }
 
+/// A CCU with XML-RPC authentication on: `--ccu-user` with HOMEMATIC_PASSWORD in the
+/// environment publishes; a wrong password shows a 401 naming the CCU URL in the status line,
+/// and the password is never printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn homematic_poller_logs_in_to_a_ccu_with_authentication() {
+    let m = Mosquitto::start();
+    let ccu = ccu::Ccu::start_with_auth("admin", "Ccu-Secret-1");
+    let (c, mut ev) = mqtt(m.port, "hm-auth-watcher").await;
+    c.subscribe("homematic/#", QoS::AtLeastOnce).await.unwrap();
+    let broker = format!("127.0.0.1:{}", m.port);
+    let url = ccu.url();
+    let args = [
+        "monitor",
+        "homematic",
+        "--ccu",
+        &url,
+        "--interval",
+        "0.2",
+        "--broker",
+        &broker,
+        "--ccu-user",
+        "admin",
+    ];
+    let p = Provisio::start(&args, &[("HOMEMATIC_PASSWORD", "Ccu-Secret-1".into())]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "{:?}", p.lines());
+        if let Ok(Ok(Event::Incoming(Packet::Publish(pb)))) =
+            tokio::time::timeout(Duration::from_millis(500), ev.poll()).await
+        {
+            if pb.topic == "homematic/NEQ0765432" {
+                break;
+            }
+        }
+    }
+    let (code, last) = p.signal("TERM");
+    assert_eq!(code, Some(0), "{last}");
+    assert_eq!(number_after(&last, "failed polls"), 0, "{last}");
+
+    let p = Provisio::start(&args, &[("HOMEMATIC_PASSWORD", "Wrong-Secret-2".into())]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !p.lines().iter().any(|l| l.contains("HTTP status 401")) {
+        assert!(Instant::now() < deadline, "{:?}", p.lines());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (code, last) = p.interrupt();
+    assert_eq!(code, Some(0), "{last}");
+    assert!(
+        last.contains(&format!("the CCU at {url} refused user \"admin\"")),
+        "{last}"
+    );
+    assert!(number_after(&last, "failed polls") >= 1, "{last}");
+    assert!(!last.contains("Secret"), "{last}");
+}
+
 #[test]
 fn bad_arguments_are_clear_errors() {
     let out = Command::new(env!("CARGO_BIN_EXE_provisio"))

@@ -74,17 +74,20 @@ impl HomeMatic {
 
     /// `e` as a message; a refusal names the CCU URL and the user (never the password).
     fn explain(&self, e: XmlRpcError) -> String {
-        match (&e, &self.login) {
-            (XmlRpcError::Unauthorized { .. }, None) => format!(
-                "{e}: the CCU at {} has XML-RPC authentication on; give its user \
-                 (ccuUser, --ccu-user) and password (ccuPassword, HOMEMATIC_PASSWORD)",
+        let XmlRpcError::Unauthorized { status } = e else {
+            return e.to_string();
+        };
+        match &self.login {
+            None => format!(
+                "HTTP status {status}: the CCU at {} has XML-RPC authentication on; give its \
+                 user (ccuUser, --ccu-user) and password (ccuPassword, HOMEMATIC_PASSWORD)",
                 self.url.display()
             ),
-            (XmlRpcError::Unauthorized { .. }, Some((user, _))) => format!(
-                "{e}: the CCU at {} refused user {user:?} (check ccuUser/ccuPassword)",
+            Some((user, _)) => format!(
+                "HTTP status {status}: the CCU at {} refused user {user:?} (check \
+                 ccuUser/ccuPassword)",
                 self.url.display()
             ),
-            _ => e.to_string(),
         }
     }
 
