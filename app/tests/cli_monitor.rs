@@ -615,6 +615,75 @@ fn source_node_types_validate_and_plan() {
     assert!(!install.contains("powerfoxPassword"), "{install}");
 }
 
+/// The HomeMaticPoller's CCU login: ccuUser is an ordinary property, ccuPassword a secret that
+/// reaches the poller's configure step only (its secrets.env), masked.
+#[test]
+fn homematic_ccu_password_is_a_secret_of_the_poller_only() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/home_automation.tosca");
+    let text = std::fs::read_to_string(fixture).unwrap();
+    let devices = "<devices>[]</devices>";
+    assert_eq!(text.matches(devices).count(), 1);
+    let text = text.replace(
+        devices,
+        "<devices>[]</devices><ccuUser>admin</ccuUser>\
+         <ccuPassword>get_input: ccuPassword</ccuPassword>",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("home_automation.tosca");
+    std::fs::write(&path, text).unwrap();
+    let path = path.display().to_string();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, out) = run(&["validate", &path]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("0 error(s)"), "{out}");
+    let (code, out) = run(&[
+        "plan",
+        &path,
+        "--input",
+        "raspberryPassword=r",
+        "--input",
+        "powerfoxPassword=p",
+        "--input",
+        "ttnApiKey=k",
+        "--input",
+        "ccuPassword=secret-ccu",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("secret-ccu"), "{out}");
+    let pos = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s}: {out}"));
+    let section = |step: &str| -> String {
+        out[pos(step)..]
+            .lines()
+            .enumerate()
+            .take_while(|(i, l)| *i == 0 || l.starts_with("      "))
+            .map(|(_, l)| format!("{l}\n"))
+            .collect()
+    };
+    let cfg = section("Poller.configure");
+    assert!(
+        cfg.contains("ccuPassword = ***  [input ccuPassword]"),
+        "{cfg}"
+    );
+    let install = section("Poller.install");
+    assert!(!install.contains("ccuPassword"), "{install}");
+    // The SSH login of the host is not shadowed by the CCU login.
+    assert!(
+        install.contains("userName = pi  [from RaspbianStretchLXC]"),
+        "{install}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn powerfox_poller_reads_a_rest_source_with_basic_auth() {
     use std::io::{Read, Write};
