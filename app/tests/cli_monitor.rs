@@ -484,10 +484,9 @@ async fn homematic_poller_logs_in_to_a_ccu_with_authentication() {
         assert!(Instant::now() < deadline, "{:?}", p.lines());
         if let Ok(Ok(Event::Incoming(Packet::Publish(pb)))) =
             tokio::time::timeout(Duration::from_millis(500), ev.poll()).await
+            && pb.topic == "homematic/NEQ0765432"
         {
-            if pb.topic == "homematic/NEQ0765432" {
-                break;
-            }
+            break;
         }
     }
     let (code, last) = p.signal("TERM");
