@@ -455,6 +455,60 @@ async fn homematic_poller_publishes_per_device_until_sigterm() {
     assert_eq!(number_after(&last, "failed polls"), 0, "{last}");
 }
 
+/// A CCU with XML-RPC authentication on: `--ccu-user` with HOMEMATIC_PASSWORD in the
+/// environment publishes; a wrong password shows a 401 naming the CCU URL in the status line,
+/// and the password is never printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn homematic_poller_logs_in_to_a_ccu_with_authentication() {
+    let m = Mosquitto::start();
+    let ccu = ccu::Ccu::start_with_auth("admin", "Ccu-Secret-1");
+    let (c, mut ev) = mqtt(m.port, "hm-auth-watcher").await;
+    c.subscribe("homematic/#", QoS::AtLeastOnce).await.unwrap();
+    let broker = format!("127.0.0.1:{}", m.port);
+    let url = ccu.url();
+    let args = [
+        "monitor",
+        "homematic",
+        "--ccu",
+        &url,
+        "--interval",
+        "0.2",
+        "--broker",
+        &broker,
+        "--ccu-user",
+        "admin",
+    ];
+    let p = Provisio::start(&args, &[("HOMEMATIC_PASSWORD", "Ccu-Secret-1".into())]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "{:?}", p.lines());
+        if let Ok(Ok(Event::Incoming(Packet::Publish(pb)))) =
+            tokio::time::timeout(Duration::from_millis(500), ev.poll()).await
+            && pb.topic == "homematic/NEQ0765432"
+        {
+            break;
+        }
+    }
+    let (code, last) = p.signal("TERM");
+    assert_eq!(code, Some(0), "{last}");
+    assert_eq!(number_after(&last, "failed polls"), 0, "{last}");
+
+    let p = Provisio::start(&args, &[("HOMEMATIC_PASSWORD", "Wrong-Secret-2".into())]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !p.lines().iter().any(|l| l.contains("HTTP status 401")) {
+        assert!(Instant::now() < deadline, "{:?}", p.lines());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (code, last) = p.interrupt();
+    assert_eq!(code, Some(0), "{last}");
+    assert!(
+        last.contains(&format!("the CCU at {url} refused user \"admin\"")),
+        "{last}"
+    );
+    assert!(number_after(&last, "failed polls") >= 1, "{last}");
+    assert!(!last.contains("Secret"), "{last}");
+}
+
 #[test]
 fn bad_arguments_are_clear_errors() {
     let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
@@ -558,6 +612,75 @@ fn source_node_types_validate_and_plan() {
     );
     let install = section("Powerfox.install");
     assert!(!install.contains("powerfoxPassword"), "{install}");
+}
+
+/// The HomeMaticPoller's CCU login: ccuUser is an ordinary property, ccuPassword a secret that
+/// reaches the poller's configure step only (its secrets.env), masked.
+#[test]
+fn homematic_ccu_password_is_a_secret_of_the_poller_only() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/home_automation.tosca");
+    let text = std::fs::read_to_string(fixture).unwrap();
+    let devices = "<devices>[]</devices>";
+    assert_eq!(text.matches(devices).count(), 1);
+    let text = text.replace(
+        devices,
+        "<devices>[]</devices><ccuUser>admin</ccuUser>\
+         <ccuPassword>get_input: ccuPassword</ccuPassword>",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("home_automation.tosca");
+    std::fs::write(&path, text).unwrap();
+    let path = path.display().to_string();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, out) = run(&["validate", &path]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("0 error(s)"), "{out}");
+    let (code, out) = run(&[
+        "plan",
+        &path,
+        "--input",
+        "raspberryPassword=r",
+        "--input",
+        "powerfoxPassword=p",
+        "--input",
+        "ttnApiKey=k",
+        "--input",
+        "ccuPassword=secret-ccu",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("secret-ccu"), "{out}");
+    let pos = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s}: {out}"));
+    let section = |step: &str| -> String {
+        out[pos(step)..]
+            .lines()
+            .enumerate()
+            .take_while(|(i, l)| *i == 0 || l.starts_with("      "))
+            .map(|(_, l)| format!("{l}\n"))
+            .collect()
+    };
+    let cfg = section("Poller.configure");
+    assert!(
+        cfg.contains("ccuPassword = ***  [input ccuPassword]"),
+        "{cfg}"
+    );
+    let install = section("Poller.install");
+    assert!(!install.contains("ccuPassword"), "{install}");
+    // The SSH login of the host is not shadowed by the CCU login.
+    assert!(
+        install.contains("userName = pi  [from RaspbianStretchLXC]"),
+        "{install}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

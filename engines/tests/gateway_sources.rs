@@ -131,6 +131,74 @@ async fn homematic_device_filter_and_a_vanished_ccu() {
     assert!(e.starts_with("listDevices: "), "{e}");
 }
 
+/// A CCU with XML-RPC authentication on: with the right login the poller publishes its meters;
+/// without one, or with a wrong password, each poll fails with a clear 401 error naming the
+/// CCU's URL, and no error or name holds a password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn homematic_with_authentication_publishes_and_refusals_are_clear() {
+    let m = Mosquitto::start();
+    let ccu = Ccu::start_with_auth("admin", "ccu-Pa55:w0rd ü");
+    let mut rx = subscriber(m.port, "homematic/#").await;
+    let source = HomeMatic::new(&ccu.url(), vec!["NEQ0765432".into()])
+        .unwrap()
+        .with_login(Some(("admin".into(), "ccu-Pa55:w0rd ü".into())));
+    assert!(!source.name().contains("Pa55"), "{}", source.name());
+    let poller = Poller::start(
+        source,
+        PollerConfig {
+            broker_host: "127.0.0.1".into(),
+            broker_port: m.port,
+            topic_prefix: "homematic".into(),
+            interval: Duration::from_millis(200),
+            login: None,
+        },
+    );
+    let (topic, v) = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no reading; last error {:?}", poller.last_error()))
+        .unwrap();
+    assert_eq!(topic, "homematic/NEQ0765432");
+    assert_eq!(v["VOLTAGE"], 230.1);
+    assert_eq!(
+        poller
+            .stats
+            .failed
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    poller.stop().await;
+
+    // No login: the CCU's answer is explained, naming the URL.
+    let mut none = HomeMatic::new(&ccu.url(), vec![]).unwrap();
+    let e = none.poll().await.unwrap_err();
+    assert!(
+        e.starts_with("listDevices: HTTP status 401")
+            && e.contains(&ccu.url())
+            && e.contains("authentication"),
+        "{e}"
+    );
+    // A wrong password: 401 naming the URL and the user, never the password.
+    let mut wrong = HomeMatic::new(&ccu.url(), vec![])
+        .unwrap()
+        .with_login(Some(("admin".into(), "Wr0ng-secret".into())));
+    for _ in 0..2 {
+        let e = wrong.poll().await.unwrap_err();
+        assert!(
+            e.contains("HTTP status 401") && e.contains(&ccu.url()) && e.contains("\"admin\""),
+            "{e}"
+        );
+        assert!(!e.contains("Wr0ng") && !e.contains("Pa55"), "{e}");
+        assert!(!wrong.name().contains("Wr0ng"), "{}", wrong.name());
+    }
+    // The right password on the same CCU still reads (the refusals changed nothing).
+    let mut right = HomeMatic::new(&ccu.url(), vec!["MEQ0123456".into()])
+        .unwrap()
+        .with_login(Some(("admin".into(), "ccu-Pa55:w0rd ü".into())));
+    let r = right.poll().await.unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].values["POWER"], 350.25);
+}
+
 /// Answers one powerfox-style request: `GET /api/2.0/my/<id>/current` with basic auth `u:secret`.
 async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut s: S) {
     let mut buf = vec![0u8; 4096];

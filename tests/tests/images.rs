@@ -665,6 +665,48 @@ fn homematic_poller_image_publishes_the_ccus_devices() {
     assert!(payload.starts_with('{'), "{payload}");
 }
 
+/// The HomeMatic poller image against a CCU with XML-RPC authentication on: the user comes from
+/// its inputs, the password from `/etc/provisio/secrets.env` (given to the poller as
+/// HOMEMATIC_PASSWORD only); the password is on no command line and not in the container's log.
+#[test]
+fn homematic_poller_image_authenticates_with_its_secret() {
+    if !can_run("homematicpoller image (auth)") {
+        return;
+    }
+    let password = "ccu-Pa55 'w0rd' $HOME";
+    let ccu = ccu::Ccu::start_with_auth("admin", password);
+    let (broker, mqtt_port) = mosquitto();
+    let port = free_port();
+    let c = Container::start_with_secrets(
+        "homematicpoller",
+        &format!("hmauth{port}"),
+        &[
+            ("ccuUrl", ccu.url()),
+            ("interval", "1".into()),
+            ("ccuUser", "admin".into()),
+        ],
+        &[("ccuPassword", password.into())],
+        json!({"node": "Poller",
+               "targets": [target("Broker", &["Mosquitto", "LXContainerRaspberryPi"],
+                                  "MosquittoContainer", json!({"port": mqtt_port.to_string()}))],
+               "sources": []}),
+    );
+    let got = first_message(mqtt_port, "homematic/+", 60);
+    let (topic, payload) =
+        got.unwrap_or_else(|| panic!("no reading from the poller:\n{}\n{}", c.log(), broker.log()));
+    assert!(topic.starts_with("homematic/"), "{topic}");
+    assert!(payload.starts_with('{'), "{payload}");
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&cmdline).contains("Pa55"),
+            "password on the command line of {}",
+            e.path().display()
+        );
+    }
+    assert!(!c.log().contains("Pa55"), "{}", c.log());
+}
+
 /// A powerfox-style API on 127.0.0.1 (the container shares the host's network) that answers
 /// `GET /api/2.0/my/main/current` only with HTTP basic authentication `authorization`;
 /// counts (authorized, refused) requests.

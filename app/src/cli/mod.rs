@@ -194,6 +194,13 @@ pub enum MonitorCommand {
         /// Broker user name (the password is read from MQTT_PASSWORD).
         #[arg(long)]
         username: Option<String>,
+        /// CCU user for XML-RPC authentication (HTTP basic); the password is read from
+        /// HOMEMATIC_PASSWORD or --ccu-password-file, never given on the command line.
+        #[arg(long)]
+        ccu_user: Option<String>,
+        /// File whose first line is the CCU password (instead of HOMEMATIC_PASSWORD).
+        #[arg(long)]
+        ccu_password_file: Option<PathBuf>,
     },
     /// Online REST source (powerfox): reads meters and publishes one topic per device.
     /// Credentials from POWERFOX_USER / POWERFOX_PASSWORD.
@@ -428,9 +435,13 @@ fn run_monitor(m: MonitorCommand) -> i32 {
             devices,
             username,
             ca_file,
+            ccu_user,
+            ccu_password_file,
         } => monitor::run_homematic(
             &ccu,
             &devices,
+            ccu_user.as_deref(),
+            ccu_password_file.as_deref(),
             monitor::PollerArgs {
                 broker: &broker,
                 interval,

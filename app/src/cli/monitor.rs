@@ -436,14 +436,64 @@ async fn influx(a: InfluxArgs<'_>) -> Result<(), String> {
     Ok(())
 }
 
-/// `provisio monitor homematic`.
-pub fn run_homematic(ccu: &str, devices: &[String], cfg: PollerArgs) -> i32 {
+/// `provisio monitor homematic` (CCU password from HOMEMATIC_PASSWORD or `password_file`).
+pub fn run_homematic(
+    ccu: &str,
+    devices: &[String],
+    user: Option<&str>,
+    password_file: Option<&std::path::Path>,
+    cfg: PollerArgs,
+) -> i32 {
     exit(runtime().and_then(|rt| {
         rt.block_on(async {
-            let source = HomeMatic::new(ccu, devices.to_vec())?.with_ca_file(cfg.ca_file.clone());
+            let env = std::env::var("HOMEMATIC_PASSWORD").ok();
+            let login = ccu_login(user, password_file, env)?;
+            let source = HomeMatic::new(ccu, devices.to_vec())?
+                .with_ca_file(cfg.ca_file.clone())
+                .with_login(login);
             poll(source, cfg).await
         })
     }))
+}
+
+/// The CCU login: (user, password) when `user` is given, the password from `password_file`
+/// (its first line) or else `env` (HOMEMATIC_PASSWORD). Errors never hold the password.
+fn ccu_login(
+    user: Option<&str>,
+    password_file: Option<&std::path::Path>,
+    env: Option<String>,
+) -> Result<Option<(String, String)>, String> {
+    let Some(user) = user else {
+        if let Some(f) = password_file {
+            return Err(format!(
+                "--ccu-password-file {}: give the CCU user with --ccu-user",
+                f.display()
+            ));
+        }
+        if env.is_some() {
+            return Err("HOMEMATIC_PASSWORD is set: give the CCU user with --ccu-user".into());
+        }
+        return Ok(None);
+    };
+    if user.is_empty() || user.contains(':') || user.chars().any(char::is_control) {
+        return Err(format!(
+            "--ccu-user {user:?}: not empty, no ':' or control characters"
+        ));
+    }
+    let password = match password_file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| format!("--ccu-password-file {}: {e}", f.display()))?;
+            text.lines().next().unwrap_or_default().to_string()
+        }
+        None => env.ok_or_else(|| {
+            format!(
+                "--ccu-user {user}: set the CCU password in HOMEMATIC_PASSWORD or give \
+                 --ccu-password-file"
+            )
+        })?,
+    };
+    Ok(Some((user.to_string(), password)))
 }
 
 /// `provisio monitor powerfox` (credentials from POWERFOX_USER / POWERFOX_PASSWORD).
@@ -539,5 +589,32 @@ mod tests {
         assert_eq!(parse_influx("db"), Ok("db:8086".into()));
         assert!(parse_influx("https://x").is_err());
         assert!(parse_influx("http://x/write").is_err());
+    }
+
+    #[test]
+    fn ccu_login_from_file_or_environment_never_in_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pw");
+        std::fs::write(&f, "s3cr3t-file\nignored\n").unwrap();
+        assert_eq!(ccu_login(None, None, None), Ok(None));
+        assert_eq!(
+            ccu_login(Some("admin"), Some(&f), Some("env-pw".into())),
+            Ok(Some(("admin".into(), "s3cr3t-file".into())))
+        );
+        assert_eq!(
+            ccu_login(Some("admin"), None, Some("env-pw".into())),
+            Ok(Some(("admin".into(), "env-pw".into())))
+        );
+        let e = ccu_login(Some("admin"), None, None).unwrap_err();
+        assert!(e.contains("HOMEMATIC_PASSWORD"), "{e}");
+        let e = ccu_login(None, None, Some("env-pw".into())).unwrap_err();
+        assert!(e.contains("--ccu-user") && !e.contains("env-pw"), "{e}");
+        let e = ccu_login(None, Some(&f), None).unwrap_err();
+        assert!(e.contains("--ccu-user") && !e.contains("s3cr3t"), "{e}");
+        let e = ccu_login(Some("a:b"), None, Some("env-pw".into())).unwrap_err();
+        assert!(!e.contains("env-pw"), "{e}");
+        let missing = dir.path().join("none");
+        let e = ccu_login(Some("admin"), Some(&missing), None).unwrap_err();
+        assert!(e.contains("--ccu-password-file"), "{e}");
     }
 }

@@ -1,5 +1,6 @@
 //! The Python CCU emulator (tests/fixtures/ccu/ccu_emulator.py) as a subprocess on loopback,
-//! killed on drop.
+//! killed on drop; optionally with XML-RPC authentication on (user and password given to it in
+//! its environment, never on its command line).
 #![allow(dead_code)]
 
 use std::io::BufRead;
@@ -12,6 +13,15 @@ pub struct Ccu {
 
 impl Ccu {
     pub fn start() -> Ccu {
+        Ccu::spawn(None)
+    }
+
+    /// A CCU that answers only requests with HTTP basic authentication `user:password`.
+    pub fn start_with_auth(user: &str, password: &str) -> Ccu {
+        Ccu::spawn(Some(format!("{user}:{password}")))
+    }
+
+    fn spawn(auth: Option<String>) -> Ccu {
         // From the engines crate or from another crate's tests (which include this file).
         let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let script = ["tests/fixtures/ccu", "../engines/tests/fixtures/ccu"]
@@ -19,8 +29,12 @@ impl Ccu {
             .map(|d| here.join(d).join("ccu_emulator.py"))
             .find(|p| p.exists())
             .expect("ccu_emulator.py not found");
-        let mut child = Command::new("python3")
-            .arg(script)
+        let mut cmd = Command::new("python3");
+        cmd.arg(script).env_remove("CCU_AUTH");
+        if let Some(a) = auth {
+            cmd.env("CCU_AUTH", a);
+        }
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -7,10 +7,15 @@
 //! Field names: the parameter name (`ENERGY_COUNTER`, `POWER`, `LOWBAT`, …); when two channels of
 //! a device have a parameter of the same name, later channels get `_<channel>` appended
 //! (`STATE`, `STATE_2`). The device list is re-read every 60 polls and after a failed poll.
+//!
+//! A CCU with XML-RPC authentication on wants HTTP basic authentication
+//! ([`HomeMatic::with_login`]); a 401 is an error naming the CCU URL and the user, never the
+//! password.
 
 use super::http::HttpUrl;
 use super::xmlrpc::{XmlRpcError, call};
 use super::{Reading, Source};
+use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -32,6 +37,8 @@ pub struct HomeMatic {
     only: Vec<String>,
     channels: Vec<Channel>,
     polls_since_list: u32,
+    /// The user name and the `Authorization` header value, when a user is given.
+    login: Option<(String, String)>,
 }
 
 impl HomeMatic {
@@ -43,7 +50,45 @@ impl HomeMatic {
             only,
             channels: Vec::new(),
             polls_since_list: 0,
+            login: None,
         })
+    }
+
+    /// Sends HTTP basic authentication as `user` with `password` (for a CCU with XML-RPC
+    /// authentication on); `None` sends none.
+    pub fn with_login(mut self, login: Option<(String, String)>) -> HomeMatic {
+        self.login = login.map(|(user, password)| {
+            let raw = format!("{user}:{password}");
+            let header = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(raw)
+            );
+            (user, header)
+        });
+        self
+    }
+
+    fn authorization(&self) -> Option<&str> {
+        self.login.as_ref().map(|(_, h)| h.as_str())
+    }
+
+    /// `e` as a message; a refusal names the CCU URL and the user (never the password).
+    fn explain(&self, e: XmlRpcError) -> String {
+        let XmlRpcError::Unauthorized { status } = e else {
+            return e.to_string();
+        };
+        match &self.login {
+            None => format!(
+                "HTTP status {status}: the CCU at {} has XML-RPC authentication on; give its \
+                 user (ccuUser, --ccu-user) and password (ccuPassword, HOMEMATIC_PASSWORD)",
+                self.url.display()
+            ),
+            Some((user, _)) => format!(
+                "HTTP status {status}: the CCU at {} refused user {user:?} (check \
+                 ccuUser/ccuPassword)",
+                self.url.display()
+            ),
+        }
     }
 
     /// For `https://` CCUs: trust the CA certificates in this PEM file instead of the system's.
@@ -54,7 +99,7 @@ impl HomeMatic {
 
     /// Reads the channel list with `listDevices`.
     pub async fn list(&self) -> Result<Vec<Channel>, XmlRpcError> {
-        let v = call(&self.url, "listDevices", &[], TIMEOUT).await?;
+        let v = call(&self.url, "listDevices", &[], TIMEOUT, self.authorization()).await?;
         let Value::Array(devices) = v else {
             return Err(XmlRpcError::Malformed(
                 "listDevices: expected an array".into(),
@@ -105,15 +150,18 @@ pub fn merge_values(fields: &mut Map<String, Value>, index: u32, values: &Map<St
 
 impl Source for HomeMatic {
     fn name(&self) -> String {
-        format!(
-            "HomeMatic CCU http://{}{}",
-            self.url.authority, self.url.path
-        )
+        match &self.login {
+            Some((user, _)) => format!("HomeMatic CCU {} (user {user:?})", self.url.display()),
+            None => format!("HomeMatic CCU {}", self.url.display()),
+        }
     }
 
     async fn poll(&mut self) -> Result<Vec<Reading>, String> {
         if self.channels.is_empty() || self.polls_since_list >= RELIST_EVERY {
-            self.channels = self.list().await.map_err(|e| format!("listDevices: {e}"))?;
+            self.channels = self
+                .list()
+                .await
+                .map_err(|e| format!("listDevices: {}", self.explain(e)))?;
             self.polls_since_list = 0;
         }
         self.polls_since_list += 1;
@@ -125,6 +173,7 @@ impl Source for HomeMatic {
                 "getParamset",
                 &[json!(ch.address), json!("VALUES")],
                 TIMEOUT,
+                self.authorization(),
             )
             .await
             {
@@ -140,7 +189,7 @@ impl Source for HomeMatic {
                 Err(e) => {
                     // Transport or protocol trouble: re-list next time.
                     self.channels.clear();
-                    return Err(format!("getParamset {}: {e}", ch.address));
+                    return Err(format!("getParamset {}: {}", ch.address, self.explain(e)));
                 }
             }
         }

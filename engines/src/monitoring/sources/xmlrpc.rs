@@ -17,6 +17,9 @@ pub enum XmlRpcError {
     Malformed(String),
     #[error("fault {code}: {message}")]
     Fault { code: i64, message: String },
+    /// HTTP 401/403: the server wants (other) credentials.
+    #[error("HTTP status {status} (authentication required or credentials refused)")]
+    Unauthorized { status: u16 },
 }
 
 fn escape(s: &str) -> String {
@@ -208,23 +211,26 @@ pub fn decode_response(bytes: &[u8]) -> Result<Value, XmlRpcError> {
     }
 }
 
-/// Calls `method(params…)` at `url` (POST, `text/xml`).
+/// Calls `method(params…)` at `url` (POST, `text/xml`), with this `Authorization` header value
+/// when given (never part of an error).
 pub async fn call(
     url: &HttpUrl,
     method: &str,
     params: &[Value],
     timeout: Duration,
+    authorization: Option<&str>,
 ) -> Result<Value, XmlRpcError> {
     let body = encode_call(method, params).into_bytes();
-    let (status, answer) = request(
-        url,
-        "POST",
-        &[("content-type", "text/xml".to_string())],
-        body,
-        timeout,
-    )
-    .await
-    .map_err(XmlRpcError::Transport)?;
+    let mut headers = vec![("content-type", "text/xml".to_string())];
+    if let Some(a) = authorization {
+        headers.push(("authorization", a.to_string()));
+    }
+    let (status, answer) = request(url, "POST", &headers, body, timeout)
+        .await
+        .map_err(XmlRpcError::Transport)?;
+    if status == 401 || status == 403 {
+        return Err(XmlRpcError::Unauthorized { status });
+    }
     if status != 200 {
         return Err(XmlRpcError::Transport(format!(
             "{method}: HTTP status {status}"
