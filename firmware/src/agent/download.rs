@@ -190,17 +190,19 @@ async fn read_some(stream: &mut TcpStream, buf: &mut [u8]) -> Result<usize, Fail
     }
 }
 
-/// Open the slot file where the download starts (from the top: emptied).
-fn open_slot(job: &DownloadJob) -> Result<std::fs::File, Failure> {
-    let path = job.dir.join(job.slot.file_name());
-    let fail = |e: std::io::Error| Failure::Write(format!("{}: {e}", path.display()));
+/// Open `slot`'s file in `dir` at `offset` (at 0: emptied first), as the download and the
+/// runner's chunk writes both start a slot.
+pub(crate) fn open_slot(
+    dir: &std::path::Path,
+    slot: Slot,
+    offset: u64,
+) -> std::io::Result<std::fs::File> {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .write(true)
-        .truncate(job.offset == 0)
-        .open(&path)
-        .map_err(fail)?;
-    f.seek(SeekFrom::Start(job.offset)).map_err(fail)?;
+        .truncate(offset == 0)
+        .open(dir.join(slot.file_name()))?;
+    f.seek(SeekFrom::Start(offset))?;
     Ok(f)
 }
 
@@ -274,7 +276,12 @@ where
     let drop_at =
         (job.faults.drop_mid && job.offset == 0 && image_len >= 2).then_some(image_len / 2);
     let corrupt_at = (job.faults.corrupt && image_len > 0).then_some(image_len / 2);
-    let mut file = open_slot(job)?;
+    let mut file = open_slot(&job.dir, job.slot, job.offset).map_err(|e| {
+        Failure::Write(format!(
+            "{}: {e}",
+            job.dir.join(job.slot.file_name()).display()
+        ))
+    })?;
     let mut pos = job.offset;
     let mut body_left = body_len;
     let mut last_report = Instant::now();

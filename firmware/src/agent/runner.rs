@@ -3,7 +3,7 @@
 //! control messages and download events into the sans-IO [`Agent`], and performs its actions
 //! (publish, HTTP download, slot writes, atomic persistence, reboot).
 
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -250,10 +250,9 @@ struct Boot<'a> {
     saved: DeviceState,
 }
 
-/// An open slot file: chunks arriving in order are appended without reopening or seeking.
+/// The slot file last written, still open, so a persist syncs it through its handle.
 struct SlotFile {
     slot: Slot,
-    next: u64,
     file: std::fs::File,
 }
 
@@ -449,8 +448,7 @@ impl<'a> Boot<'a> {
                         dl::Event::Agent(input) => input,
                         dl::Event::SlotWritten(file) => {
                             if let Some(slot) = self.download_slot {
-                                // `next: 0`: a later chunk at offset 0 reopens (and empties) it.
-                                self.slot_file = Some(SlotFile { slot, next: 0, file });
+                                self.slot_file = Some(SlotFile { slot, file });
                                 self.dirty_slot = Some(slot);
                             }
                             continue;
@@ -677,9 +675,10 @@ impl<'a> Boot<'a> {
     }
 }
 
-/// Write `data` at `offset` of `slot`: appends through the open file when the chunk continues
-/// it, else (first chunk, resumed download, other slot) opens the slot file anew (offset 0
-/// truncates it) and seeks.
+/// Write `data` at `offset` of `slot` (the agent's chunk path; the runner's own downloads
+/// write the slot themselves): appends through the open file of that slot where the chunk
+/// continues it, else opens it at
+/// `offset` ([`super::download::open_slot`]).
 fn write_slot(
     dir: &Path,
     open: &mut Option<SlotFile>,
@@ -687,32 +686,22 @@ fn write_slot(
     offset: u64,
     data: &Bytes,
 ) -> Result<(), StateError> {
-    let path = || dir.join(slot.file_name());
     let io = |source| StateError::Io {
-        path: path(),
+        path: dir.join(slot.file_name()),
         source,
     };
     let f = match open {
-        Some(f) if f.slot == slot && f.next == offset && offset > 0 => f,
-        _ => {
-            *open = None;
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .write(true)
-                .truncate(offset == 0)
-                .open(path())
-                .map_err(io)?;
-            file.seek(SeekFrom::Start(offset)).map_err(io)?;
-            open.insert(SlotFile {
-                slot,
-                next: offset,
-                file,
-            })
+        Some(f)
+            if f.slot == slot && offset > 0 && (&f.file).stream_position().ok() == Some(offset) =>
+        {
+            f
         }
+        _ => open.insert(SlotFile {
+            slot,
+            file: super::download::open_slot(dir, slot, offset).map_err(io)?,
+        }),
     };
-    f.file.write_all(data).map_err(io)?;
-    f.next += data.len() as u64;
-    Ok(())
+    f.file.write_all(data).map_err(io)
 }
 
 /// Flush `slot` to disk, through its still open handle when there is one.
