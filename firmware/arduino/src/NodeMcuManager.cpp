@@ -33,7 +33,8 @@ class NodeMcuManager::Glue : public tosca::Storage,
                              public tosca::Flash,
                              public tosca::Downloader,
                              public tosca::Outbox,
-                             public tosca::Callbacks {
+                             public tosca::Callbacks,
+                             public tosca::Clock {
  public:
   explicit Glue(NodeMcuManager& m) : m_(m) {}
 
@@ -180,6 +181,8 @@ class NodeMcuManager::Glue : public tosca::Storage,
 
   void log(const tosca::Str& line) override { Serial.println(line.c_str()); }
 
+  uint32_t nowMs() override { return static_cast<uint32_t>(::millis()); }
+
  private:
   NodeMcuManager& m_;
 };
@@ -202,6 +205,7 @@ NodeMcuManager::NodeMcuManager(const char* mqttServer, uint16_t port, const char
   glue_ = new Glue(*this);
   core_ = new tosca::ManagerCore(id_.c_str(), *glue_, *glue_, *glue_, *glue_);
   core_->setCallbacks(glue_);
+  core_->setClock(glue_);
   instance_ = this;
 }
 
@@ -244,6 +248,8 @@ void NodeMcuManager::loopManager() {
     core_->handleMessage(cmd.data(), cmd.size());
   }
 }
+
+void NodeMcuManager::setProgressIntervalMs(uint32_t ms) { core_->progressIntervalMs = ms; }
 
 void NodeMcuManager::setCallbackInstall(std::function<void()> cb) { glue_->onInstall = cb; }
 void NodeMcuManager::setCallbackConfigure(std::function<void(String)> cb) {

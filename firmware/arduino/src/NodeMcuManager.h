@@ -42,6 +42,10 @@ class NodeMcuManager {
   void setCallbackStop(std::function<void()> cb);
   void setCallbackUninstall(std::function<void()> cb);
 
+  // Least time between two download progress messages (default 1000 ms, as the Rust agent):
+  // a fast download reports none, a slow one about once per interval; 0: every 10 % step.
+  void setProgressIntervalMs(uint32_t ms);
+
   // The hardware id (ESP.getChipId() in decimal, as the thesis' hardwareIds).
   const String& hardwareId() const { return id_; }
   // The last appConfig given by a configure command (empty when none).

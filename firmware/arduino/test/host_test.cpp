@@ -1,6 +1,6 @@
 // Host tests of the Arduino library's message handling (g++, no Arduino headers): every shared
 // protocol fixture (firmware/fixtures/protocol/*.json, the same files the Rust agent tests
-// read), plus MD5 vectors, JSON edge cases and a resumed download.
+// read), plus MD5 vectors, JSON edge cases, a resumed download and progress timing.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -62,16 +62,26 @@ struct FakeFlash : Flash {
   void abort() override { data.clear(); }
 };
 
-// Serves `body` in 16-byte chunks; optionally breaks once at `breakAt`.
+// A clock the test moves.
+struct FakeClock : Clock {
+  uint32_t now = 0;
+  uint32_t nowMs() override { return now; }
+};
+
+// Serves `body` in 16-byte chunks, moving `clock` (when set) `msPerChunk` on before each;
+// optionally breaks once at `breakAt`.
 struct FakeDownloader : Downloader {
   std::vector<uint8_t> body;
   size_t breakAt = SIZE_MAX;
   std::vector<uint64_t> offsets;
+  FakeClock* clock = nullptr;
+  uint32_t msPerChunk = 0;
   FetchResult fetch(const Str&, uint64_t offset, DownloadSink& sink) override {
     offsets.push_back(offset);
     if (!sink.started(true, body.size())) return {};
     for (size_t pos = offset; pos < body.size(); pos += 16) {
       size_t n = std::min<size_t>(16, body.size() - pos);
+      if (clock) clock->now += msPerChunk;
       if (pos < breakAt && pos + n > breakAt) {
         breakAt = SIZE_MAX;
         return {FetchResult::Retry, "connection reset"};
@@ -82,10 +92,16 @@ struct FakeDownloader : Downloader {
   }
 };
 
+// Records what is published, with the clock's time when `clock` is set.
 struct RecOutbox : Outbox {
   std::vector<std::string> published;
+  std::vector<uint32_t> at;
+  FakeClock* clock = nullptr;
   bool rebooted = false;
-  void publish(const Str& json) override { published.push_back(S(json)); }
+  void publish(const Str& json) override {
+    published.push_back(S(json));
+    at.push_back(clock ? clock->now : 0);
+  }
   void reboot() override { rebooted = true; }
 };
 
@@ -281,6 +297,108 @@ void resumedDownload() {
   check(responsesOf(out.published, "d") == std::vector<std::string>{"success"}, "success after reboot");
 }
 
+// One install of a `size`-byte image served in 16-byte chunks, the clock starting at `start` and
+// moving `msPerChunk` per chunk, optionally breaking once at `breakAt`; returns the progress
+// messages (exact JSON) and when each went out. The install must succeed.
+struct ProgressRun {
+  std::vector<std::string> messages;
+  std::vector<uint32_t> at;
+  std::vector<uint64_t> written;
+};
+
+ProgressRun installTimed(size_t size, uint32_t msPerChunk, int steps, uint32_t intervalMs, bool withClock,
+                         uint32_t start = 0, size_t breakAt = SIZE_MAX) {
+  MemStorage storage;
+  storage.save(State());
+  FakeFlash flash;
+  FakeClock clock;
+  clock.now = start;
+  FakeDownloader dl;
+  dl.body.resize(size);
+  for (size_t i = 0; i < size; i++) dl.body[i] = static_cast<uint8_t>(i * 13 + 1);
+  dl.body[0] = kEsp8266MagicByte;
+  dl.clock = &clock;
+  dl.msPerChunk = msPerChunk;
+  dl.breakAt = breakAt;
+  Md5 m;
+  m.update(dl.body.data(), dl.body.size());
+  RecOutbox out;
+  out.clock = &clock;
+  ManagerCore core("1345963", storage, flash, dl, out);
+  if (withClock) core.setClock(&clock);
+  core.progressSteps = steps;
+  core.progressIntervalMs = intervalMs;
+  core.boot();
+  std::string cmd = "{\"messageType\":\"install\",\"installUrl\":\"http://h/a.bin\",\"binarySize\":" +
+                    std::to_string(size) + ",\"hash\":\"" + S(m.hexDigest()) + "\"}";
+  core.handleMessage(cmd.data(), cmd.size());
+  check(out.rebooted && flash.data == dl.body, "timed install of " + std::to_string(size) + " bytes succeeds");
+  ProgressRun run;
+  for (size_t i = 0; i < out.published.size(); i++) {
+    Json j;
+    if (!parse(out.published[i], j) || str(j.get("messageType")) != "progress") continue;
+    run.messages.push_back(out.published[i]);
+    run.at.push_back(out.at[i]);
+    run.written.push_back(j.get("written").asUnsigned());
+  }
+  return run;
+}
+
+std::string list(const std::vector<uint64_t>& v) {
+  std::vector<std::string> s;
+  for (uint64_t x : v) s.push_back(std::to_string(x));
+  return join(s);
+}
+
+// Progress at most once per progressIntervalMs (the Rust agent's progress_interval): a fast
+// download reports none, a slow one about once a second, in the Rust agent's exact format.
+void progressTiming() {
+  check(progressJson("1", 10, 20) == "{\"messageType\":\"progress\",\"hardwareId\":\"1\",\"written\":10,\"total\":20}",
+        "progress JSON is exact (as model/src/protocol.rs progress_extension)");
+
+  // 10 chunks, each a 10 % step, 300 ms apart: reports at 1.2 s and 2.4 s; the end (at 3 s) is
+  // only 0.6 s after the last report.
+  ProgressRun slow = installTimed(160, 300, 10, 1000, true);
+  check(slow.written == std::vector<uint64_t>{64, 128},
+        "slow download: progress at 64 and 128, got " + list(slow.written));
+  check(slow.at == std::vector<uint32_t>{1200, 2400}, "slow download: progress 1.2 s apart");
+  check(!slow.messages.empty() &&
+            slow.messages[0] == "{\"messageType\":\"progress\",\"hardwareId\":\"1345963\",\"written\":64,\"total\":160}",
+        "slow download: progress message format");
+
+  // 100 steps of one chunk each, 300 ms per chunk (30 s): one report every 1.2 s, never closer
+  // than the interval.
+  ProgressRun fine = installTimed(1600, 300, 100, 1000, true);
+  bool spaced = !fine.at.empty() && fine.at[0] >= 1000;
+  for (size_t i = 1; i < fine.at.size(); i++) {
+    uint32_t gap = fine.at[i] - fine.at[i - 1];
+    spaced = spaced && gap >= 1000 && gap <= 1300;
+  }
+  check(fine.at.size() == 25 && spaced, "slow download: about one report per second, got " + std::to_string(fine.at.size()));
+
+  // Fast: the whole image within the interval (1 ms per chunk), or a clock standing still.
+  check(installTimed(160, 1, 10, 1000, true).messages.empty(), "fast download: no progress");
+  check(installTimed(1600, 0, 100, 1000, true).messages.empty(), "instant download: no progress");
+  check(installTimed(160, 300, 10, 1000, false).messages.empty(), "no clock: no progress");
+
+  // The interval is configurable: 0 reports every 10 % step as before, 500 ms every other one.
+  ProgressRun every = installTimed(160, 300, 10, 0, false);
+  check(every.written == std::vector<uint64_t>{16, 32, 48, 64, 80, 96, 112, 128, 144, 160},
+        "interval 0: every step, got " + list(every.written));
+  check(installTimed(160, 300, 10, 500, true).written == std::vector<uint64_t>{32, 64, 96, 128, 160},
+        "interval 500 ms: every other step");
+  check(installTimed(160, 300, 0, 0, true).messages.empty(), "0 steps: no progress");
+
+  // millis() wrapping around during the download changes nothing.
+  ProgressRun wrap = installTimed(160, 300, 10, 1000, true, 0xFFFFFC00u);
+  check(wrap.written == std::vector<uint64_t>{64, 128}, "clock wrap-around: got " + list(wrap.written));
+
+  // A resumed download restarts the interval when its response starts, as the Rust download:
+  // the break at byte 100 (chunk 7, 2.1 s) resumes at 96; reports at 64 (1.2 s) and at the end.
+  ProgressRun resumed = installTimed(160, 300, 10, 1000, true, 0, 100);
+  check(resumed.written == std::vector<uint64_t>{64, 160}, "resumed download: got " + list(resumed.written));
+}
+
 // Mutated fixture commands and random download bodies: no crash (ASan/UBSan watch), at most
 // one response per command, and every response is `success` or `error: ...`.
 void fuzz(const std::vector<std::string>& seeds) {
@@ -352,6 +470,7 @@ int main(int argc, char** argv) {
   md5Vectors();
   jsonEdges();
   resumedDownload();
+  progressTiming();
   std::printf("%zu fixture files checked\n", files.size());
   std::printf("arduino: %d passed, %d failed\n", passed, failures);
   return failures == 0 ? 0 : 1;

@@ -185,6 +185,7 @@ bool ManagerCore::started(bool known, uint64_t total) {
     failure_ = kSizeMismatch;
     return false;
   }
+  lastProgressMs_ = clock_ ? clock_->nowMs() : 0;
   return true;
 }
 
@@ -208,7 +209,11 @@ bool ManagerCore::chunk(const uint8_t* data, size_t len) {
     uint64_t step = (size_ + progressSteps - 1) / static_cast<uint64_t>(progressSteps > 0 ? progressSteps : 1);
     if (step == 0) step = 1;
     while (nextProgress_ <= written_) nextProgress_ += step;
-    if (progressSteps > 0) outbox_.publish(progressJson(id_, written_, size_));
+    uint32_t now = clock_ ? clock_->nowMs() : lastProgressMs_;
+    if (progressSteps > 0 && static_cast<uint32_t>(now - lastProgressMs_) >= progressIntervalMs) {
+      lastProgressMs_ = now;
+      outbox_.publish(progressJson(id_, written_, size_));
+    }
   }
   return true;
 }

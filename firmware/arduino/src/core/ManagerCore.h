@@ -92,6 +92,14 @@ class Outbox {
   virtual void log(const Str&) {}
 };
 
+// Milliseconds since some fixed moment (Arduino millis() on the board; the host tests drive it).
+// It wraps around after 2^32 ms: the core only looks at differences of two readings.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual uint32_t nowMs() = 0;
+};
+
 // The app's callbacks (thesis listing 4.1); the defaults do nothing. start returns false when
 // the app refuses.
 class Callbacks {
@@ -114,8 +122,16 @@ class ManagerCore : private DownloadSink {
 
   // The app's callbacks (not owned; null: the defaults).
   void setCallbacks(Callbacks* callbacks) { app_ = callbacks ? callbacks : &defaults_; }
+  // The clock that times progress messages (not owned; null: time stands still, so no progress
+  // message unless progressIntervalMs is 0).
+  void setClock(Clock* clock) { clock_ = clock; }
   int maxDownloadAttempts = 5;
+  // Progress messages fall on every 1/progressSteps of the image (and its end; 0: none), but
+  // only when progressIntervalMs passed since the last one or since the download (attempt)
+  // started, as the Rust agent's AgentConfig::progress_interval: a fast download reports none,
+  // a slow one about once per interval.
   int progressSteps = 10;
+  uint32_t progressIntervalMs = 1000;
 
   // Load the state and publish what the last boot left to say; resume a running app.
   void boot();
@@ -142,11 +158,13 @@ class ManagerCore : private DownloadSink {
   State state_;
   Callbacks defaults_;
   Callbacks* app_ = &defaults_;
+  Clock* clock_ = nullptr;
 
   // The install in progress.
   uint64_t size_ = 0;
   uint64_t written_ = 0;
   uint64_t nextProgress_ = 0;
+  uint32_t lastProgressMs_ = 0;  // the last progress message or the download's start
   Md5 md5_;
   Str failure_;  // set by the sink when a check fails
 };

@@ -76,6 +76,12 @@ struct FixedDownloader : tosca::Downloader {
   }
 };
 
+// Stands in for millis(): a quarter second per reading.
+struct StepClock : tosca::Clock {
+  uint32_t now = 0;
+  uint32_t nowMs() override { return now += 250; }
+};
+
 struct CountingOutbox : tosca::Outbox {
   size_t published = 0;
   void publish(const tosca::Str& json) override { published += json.size(); }
@@ -89,7 +95,9 @@ int main() {
   CountingFlash flash;
   FixedDownloader downloader;
   CountingOutbox outbox;
+  StepClock clock;
   tosca::ManagerCore core("1345963", storage, flash, downloader, outbox);
+  core.setClock(&clock);
   core.boot();
   static const char install[] =
       "{\"messageType\":\"install\",\"installUrl\":\"http://h/a.bin\",\"binarySize\":4,"
