@@ -339,3 +339,50 @@ async fn state_survives_a_fleet_restart() {
     assert!(!fleet.device_state("b").unwrap().running);
     fleet.shutdown().await;
 }
+
+/// How often Mosquitto logged a SUBSCRIBE from `id`.
+fn subscribes(mq: &Mosquitto, id: &str) -> usize {
+    mq.log()
+        .lines()
+        .filter(|l| l.ends_with(&format!(": {id} 1 controlTopic")))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reboot_keeps_the_session_and_a_lost_session_subscribes_again() {
+    let mut mq = Mosquitto::start_with("allow_anonymous true\nlog_type subscribe\n").unwrap();
+    let app = image(20_000, 3);
+    let server = ArtifactServer::start(vec![("app.bin", app.clone())]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let id = "1345963";
+    let mut obs = Observer::connect(&mq.addr(), "controlTopic", "responseTopic").await;
+    let fleet = start(config(&mq, &[id], dir.path()), &mut obs).await;
+    assert_eq!(subscribes(&mq, id), 1, "{}", mq.log());
+
+    // The install reboots the device: it reconnects to the session the broker kept, which
+    // still holds its subscription, and the next command reaches it without a new SUBSCRIBE.
+    let configure = Command::Configure {
+        app_config: r#"{"interval":1000}"#.into(),
+    };
+    for cmd in [install(&server, "app.bin", &app), configure.clone()] {
+        obs.send(&cmd).await;
+        let got = obs.responses(&[id], WAIT).await;
+        assert_eq!(got.get(id).map(String::as_str), Some("success"), "{got:?}");
+    }
+    assert_eq!(subscribes(&mq, id), 1, "{}", mq.log());
+
+    // The broker loses every session (no persistence): the device subscribes anew and stays
+    // reachable.
+    mq.restart().unwrap();
+    drop(obs);
+    let mut obs = Observer::connect(&mq.addr(), "controlTopic", "responseTopic").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while subscribes(&mq, id) < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(subscribes(&mq, id), 2, "{}", mq.log());
+    obs.send(&Command::Start).await;
+    let got = obs.responses(&[id], WAIT).await;
+    assert_eq!(got.get(id).map(String::as_str), Some("success"), "{got:?}");
+    assert!(fleet.shutdown().await.is_empty());
+}

@@ -169,6 +169,9 @@ pub async fn run_device(
     };
     let mut fault_rx = shared.faults.subscribe();
     let mut first_boot = true;
+    // Whether the broker's session for this device holds the control topic's subscription:
+    // set by a SubAck, cleared by a ConnAck that starts a new session. Kept across reboots.
+    let mut session_subscribed = false;
     loop {
         while shared.faults.get(&spec.hardware_id).offline {
             tokio::select! {
@@ -197,11 +200,10 @@ pub async fn run_device(
         .map_err(state_err)?;
         let (loaded, copies) = loaded;
         let mut boot = Boot::new(&spec, shared.clone(), loaded, copies);
-        match boot
-            .run(&shutdown, &mut fault_rx)
-            .await
-            .map_err(state_err)?
-        {
+        boot.session_subscribed = session_subscribed;
+        let end = boot.run(&shutdown, &mut fault_rx).await;
+        session_subscribed = boot.session_subscribed;
+        match end.map_err(state_err)? {
             BootEnd::Shutdown => return Ok(()),
             BootEnd::Offline => {}
             BootEnd::Reboot | BootEnd::Crash => {
@@ -240,6 +242,8 @@ struct Boot<'a> {
     connected: bool,
     /// The control topic's subscription is confirmed (and counted in `Shared::online`).
     subscribed: bool,
+    /// The broker's session holds that subscription (a SubAck came since the session began).
+    session_subscribed: bool,
     gate: Option<tokio::sync::OwnedSemaphorePermit>,
     /// The slot written since the last persist (fsynced before the state that names it).
     dirty_slot: Option<Slot>,
@@ -301,6 +305,7 @@ impl<'a> Boot<'a> {
             timer: None,
             connected: false,
             subscribed: false,
+            session_subscribed: false,
             gate: None,
             dirty_slot: None,
             slot_file: None,
@@ -352,6 +357,15 @@ impl<'a> Boot<'a> {
         );
     }
 
+    /// The control topic's subscription stands (confirmed, or kept with the session): the
+    /// device counts as online.
+    fn now_subscribed(&mut self) {
+        if self.connected && !self.subscribed {
+            self.subscribed = true;
+            self.shared.online.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// The connection ended: no longer counted online.
     fn went_offline(&mut self) {
         self.connected = false;
@@ -401,21 +415,32 @@ impl<'a> Boot<'a> {
                     continue;
                 }
                 ev = self.eventloop.poll() => match ev {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                         self.gate = None;
                         self.connected = true;
-                        let _ = self.client.try_subscribe(self.spec.control_topic.clone(), QoS::AtLeastOnce);
+                        // A session the broker kept (after a reboot: the session is not clean)
+                        // that got its SubAck still holds the control topic's subscription, so
+                        // the device is reachable at once and sends no SUBSCRIBE.
+                        if ack.session_present && self.session_subscribed {
+                            self.now_subscribed();
+                        } else {
+                            self.session_subscribed = false;
+                            let _ = self.client.try_subscribe(self.spec.control_topic.clone(), QoS::AtLeastOnce);
+                        }
                         let _ = self.client.try_publish(self.status.clone(), QoS::AtLeastOnce, true, STATUS_ONLINE);
                         continue;
                     }
                     // Online (for the fleet's count, which a deploy waits for before it sends the
                     // first command) once the broker confirmed the subscription: counted at
                     // ConnAck, a command sent before the broker took the SUBSCRIBE was lost.
-                    Ok(Event::Incoming(Packet::SubAck(_))) => {
-                        if self.connected && !self.subscribed {
-                            self.subscribed = true;
-                            self.shared.online.fetch_add(1, Ordering::Relaxed);
-                        }
+                    Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                        // A refused subscription (e.g. by an ACL) is asked for again at the
+                        // next connection.
+                        self.session_subscribed = ack
+                            .return_codes
+                            .iter()
+                            .all(|c| matches!(c, rumqttc::SubscribeReasonCode::Success(_)));
+                        self.now_subscribed();
                         continue;
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) if p.topic == self.spec.control_topic => Input::Message(p.payload),
