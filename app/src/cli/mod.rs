@@ -286,6 +286,10 @@ pub enum BenchCommand {
         /// (embedded unless two sockets per device exceed the open-files limit).
         #[arg(long, default_value = "auto")]
         broker: bench::BrokerChoice,
+        /// Repeat the whole run (baseline, deploy, baseline) this many times and print the
+        /// ratio's median and range at the end.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
     },
 }
 
@@ -391,7 +395,8 @@ pub fn run(cli: Cli) -> i32 {
             devices,
             size_kib,
             broker,
-        })) => bench::run(devices, size_kib, broker),
+            runs,
+        })) => bench::run(devices, size_kib, broker, runs),
         None => match crate::gui::run(cli.path, cli.service_template) {
             Ok(()) => 0,
             Err(e) => {
