@@ -124,6 +124,24 @@ struct InstallFigures {
     broker_cpu: f64,
     /// When it started and ended, CLOCK_REALTIME seconds.
     window: (f64, f64),
+    /// When each device reported its app installed, from the step's start, sorted.
+    installed: Vec<Duration>,
+}
+
+/// When the first, 10 %, half, 90 % and all of `done` (sorted) had finished, in seconds.
+fn timeline(done: &[Duration]) -> String {
+    let at = |q: f64| {
+        let i = ((done.len() as f64 * q).ceil() as usize).clamp(1, done.len().max(1)) - 1;
+        done.get(i).map_or(0.0, Duration::as_secs_f64)
+    };
+    format!(
+        "first {:.2}, 10% {:.2}, 50% {:.2}, 90% {:.2}, all {:.2} s",
+        at(0.0),
+        at(0.1),
+        at(0.5),
+        at(0.9),
+        at(1.0)
+    )
 }
 
 /// One run; returns its ratio (baseline / install).
@@ -192,6 +210,14 @@ async fn bench(devices: usize, size_kib: usize, broker: BrokerChoice) -> Result<
                     }
                     started.insert(step, Instant::now());
                 }
+                DeployEvent::DeviceState {
+                    state: provisio_engines::events::DeviceState::Installed,
+                    ..
+                } => {
+                    if let Some(t) = started.iter().find(|(s, _)| s.ends_with(".install")) {
+                        fig.installed.push(t.1.elapsed());
+                    }
+                }
                 DeployEvent::StepFinished { step, .. } | DeployEvent::StepFailed { step, .. } => {
                     if step.ends_with(".install") {
                         fig.window.1 = realtime();
@@ -257,7 +283,7 @@ async fn bench(devices: usize, size_kib: usize, broker: BrokerChoice) -> Result<
     let second = baseline(&image, devices).await?;
     let baseline_windows = (first.2, second.2);
     let (before, after) = (first.0, second.0);
-    let (best, cpu, _) = if first.0 <= second.0 { first } else { second };
+    let (best, cpu, _, done) = if first.0 <= second.0 { first } else { second };
     println!(
         "  baseline                      {:>9.3} s   (the faster of {:.3} s before and {:.3} s after the deploy; the same device work without Provisio: parallel HTTP GET of the same artifact from the same server, streamed in {} KiB chunks into MD5 and an existing slot file, fsync; 256 at a time like the fleet)",
         best.as_secs_f64(),
@@ -269,6 +295,10 @@ async fn bench(devices: usize, size_kib: usize, broker: BrokerChoice) -> Result<
     let baseline_cpu = cpu;
     let ratio = baseline.as_secs_f64() / install.as_secs_f64();
     println!("  ratio (baseline / install)    {ratio:>9.2}   (goal ≥ {GOAL})");
+    let mut installed = fig.installed.clone();
+    installed.sort();
+    println!("  devices done, install:  {}", timeline(&installed));
+    println!("  devices done, baseline: {}", timeline(&done));
     println!(
         "  CPU of this process: install {:.2} s, baseline {:.2} s{}",
         fig.cpu,
@@ -313,8 +343,11 @@ async fn bench(devices: usize, size_kib: usize, broker: BrokerChoice) -> Result<
 }
 
 /// One baseline run over `image` for `devices` devices: its time, this process's CPU and when
-/// it ran (CLOCK_REALTIME seconds).
-async fn baseline(image: &[u8], devices: usize) -> Result<(Duration, f64, (f64, f64)), String> {
+/// it ran (CLOCK_REALTIME seconds) and when each device finished.
+async fn baseline(
+    image: &[u8],
+    devices: usize,
+) -> Result<(Duration, f64, (f64, f64), Vec<Duration>), String> {
     let services = services::get(true).await?;
     let token = provisio_engines::artifact_server::new_token();
     let md5 = provisio_engines::artifact_server::md5_hex(image);
@@ -331,7 +364,8 @@ async fn baseline(image: &[u8], devices: usize) -> Result<(Duration, f64, (f64, 
     let window = (start, realtime());
     let cpu = cpu_secs() - cpu0;
     services.artifacts.remove(&token);
-    Ok((took?, cpu, window))
+    let (took, done) = took?;
+    Ok((took, cpu, window, done))
 }
 
 #[cfg(test)]

@@ -150,6 +150,7 @@ async fn plain_download(
 /// The baseline: what each device does without Provisio, in the same process layout: an HTTP
 /// GET of the same artifact from the same server, streamed in the same bounded chunks into
 /// MD5 and a slot file, then an fsync (as the simulated devices flash), `parallel` at a time.
+/// Returns the whole time and when each device finished, sorted.
 pub async fn plain_downloads(
     url: &str,
     n: usize,
@@ -157,7 +158,7 @@ pub async fn plain_downloads(
     slots: &std::path::Path,
     size: usize,
     md5_hex: &str,
-) -> Result<Duration, String> {
+) -> Result<(Duration, Vec<Duration>), String> {
     let rest = url.strip_prefix("http://").ok_or("bad url")?;
     let (host, path) = rest.split_once('/').ok_or("bad url")?;
     // The slots exist before the download, as a device's flash partitions (and the simulated
@@ -174,11 +175,14 @@ pub async fn plain_downloads(
         let sem = sem.clone();
         tasks.push(tokio::spawn(async move {
             let _p = sem.acquire_owned().await.map_err(|e| e.to_string())?;
-            plain_download(&host, &path, &slot, size, &md5_hex).await
+            plain_download(&host, &path, &slot, size, &md5_hex).await?;
+            Ok::<_, String>(t.elapsed())
         }));
     }
+    let mut done = Vec::with_capacity(n);
     for t in tasks {
-        t.await.map_err(|e| e.to_string())??;
+        done.push(t.await.map_err(|e| e.to_string())??);
     }
-    Ok(t.elapsed())
+    done.sort();
+    Ok((t.elapsed(), done))
 }
