@@ -285,7 +285,7 @@ async fn bench(devices: usize, size_kib: usize, broker: BrokerChoice) -> Result<
     let (before, after) = (first.0, second.0);
     let (best, cpu, _, done) = if first.0 <= second.0 { first } else { second };
     println!(
-        "  baseline                      {:>9.3} s   (the faster of {:.3} s before and {:.3} s after the deploy; the same device work without Provisio: parallel HTTP GET of the same artifact from the same server, streamed in {} KiB chunks into MD5 and an existing slot file, fsync; 256 at a time like the fleet)",
+        "  baseline                      {:>9.3} s   (the faster of {:.3} s before and {:.3} s after the deploy; the same device work without Provisio: parallel HTTP GET of the same artifact from the same server, streamed in {} KiB chunks into MD5 and an existing slot file, fsync; 256 downloads at a time like the fleet, each giving its place back before the fsync as a device does)",
         best.as_secs_f64(),
         before.as_secs_f64(),
         after.as_secs_f64(),

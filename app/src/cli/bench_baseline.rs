@@ -75,8 +75,10 @@ impl Drop for RssSampler {
 
 /// One baseline device: an HTTP GET of `path` from `host`, streamed through one buffer of
 /// [`CHUNK`] bytes (as the simulated devices do) into MD5 and the slot file, then an fsync.
-/// Checks the size and the MD5 like a device.
+/// Checks the size and the MD5 like a device. `permit` (a download slot) is given back before
+/// the fsync, where a simulated device gives its slot back too.
 async fn plain_download(
+    permit: tokio::sync::OwnedSemaphorePermit,
     host: &str,
     path: &str,
     slot: &std::path::Path,
@@ -134,6 +136,7 @@ async fn plain_download(
             f.write_all(&buf[..n]).map_err(err)?;
             written += n;
         }
+        drop(permit);
         tokio::task::spawn_blocking(move || f.sync_all())
             .await
             .map_err(|e| e.to_string())?
@@ -174,8 +177,8 @@ pub async fn plain_downloads(
         let (host, path, md5_hex) = (host.to_string(), path.to_string(), md5_hex.to_string());
         let sem = sem.clone();
         tasks.push(tokio::spawn(async move {
-            let _p = sem.acquire_owned().await.map_err(|e| e.to_string())?;
-            plain_download(&host, &path, &slot, size, &md5_hex).await?;
+            let permit = sem.acquire_owned().await.map_err(|e| e.to_string())?;
+            plain_download(permit, &host, &path, &slot, size, &md5_hex).await?;
             Ok::<_, String>(t.elapsed())
         }));
     }
