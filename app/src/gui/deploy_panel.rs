@@ -128,7 +128,12 @@ impl DeployUi {
         }
         let errors = state.diagnostics.iter().filter(|d| d.is_error()).count();
         if errors > 0 {
-            state.status = format!("deploy refused: fix {errors} error(s) first (see Diagnostics)");
+            // Named: several service templates may be open, and the log outlives the tab.
+            state.status = format!(
+                "deploy refused: fix {errors} error(s) in service template {} first (see \
+                 Diagnostics)",
+                state.doc.st().id
+            );
             self.log.push((Level::Error, state.status.clone()));
             return;
         }

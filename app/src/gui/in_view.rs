@@ -1,6 +1,6 @@
 //! What the toolbar and the menus act on. Deploy, Export CSAR, Save, Undo/Redo and Layout act on
 //! the service template in view: the tab shown in the editor, or, in the type editor, the tab it
-//! was opened over (then named in the button). The repository browser shows no service template
+//! was opened over (then named in the button); Save in the type editor saves the type. The repository browser shows no service template
 //! (the "current" one behind it may be one the user never opened), so there they are disabled and
 //! say to open one first.
 
@@ -28,6 +28,11 @@ pub fn named(app: &ProvisioApp) -> Option<String> {
 /// only then.
 pub fn topology_shown(app: &ProvisioApp) -> bool {
     app.workspace.centre == Centre::Editor && template(app).is_some()
+}
+
+/// Whether the type editor's form is shown: Save (Ctrl+S, File ▸ Save) saves the type then.
+pub fn type_form_shown(app: &ProvisioApp) -> bool {
+    app.workspace.centre == Centre::TypeEditor && app.workspace.type_editor.is_some()
 }
 
 /// Why an action on a service template is disabled: nothing is open, or which one to open.

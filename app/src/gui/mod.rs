@@ -14,6 +14,7 @@ pub mod inspector;
 pub mod layout;
 pub mod logs_panel;
 pub mod palette;
+pub mod quit;
 pub mod state;
 pub mod type_editor;
 pub mod workspace;
@@ -286,6 +287,7 @@ impl ProvisioApp {
     /// The whole UI (used by eframe and by tests).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
+        quit::on_close_request(self, &ctx);
         self.deploy.poll(&mut self.state, &ctx);
         self.keyboard(&ctx);
         egui::Panel::top("menu").show(ui, |ui| self.menu_bar(ui, &ctx));
@@ -384,12 +386,20 @@ impl ProvisioApp {
     }
 
     fn keyboard(&mut self, ctx: &egui::Context) {
+        use egui::{Key, KeyboardShortcut, Modifiers};
+        let save = KeyboardShortcut::new(Modifiers::COMMAND, Key::S);
+        // In the type editor Ctrl+S saves the type, also while its name field has the keyboard.
+        if in_view::type_form_shown(self) {
+            if self.active_modal().is_none() && ctx.input_mut(|i| i.consume_shortcut(&save)) {
+                type_editor::save_shown(self);
+            }
+            return;
+        }
         // The shortcuts edit or save the topology: only while the editor shows it (not the
         // hidden "current" template behind the browser or the type editor).
         if ctx.egui_wants_keyboard_input() || !in_view::topology_shown(self) {
             return;
         }
-        use egui::{Key, KeyboardShortcut, Modifiers};
         let redo = ctx.input_mut(|i| {
             i.consume_shortcut(&KeyboardShortcut::new(
                 Modifiers::COMMAND | Modifiers::SHIFT,
@@ -403,8 +413,7 @@ impl ProvisioApp {
         {
             self.state.undo();
         }
-        if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::S)))
-        {
+        if ctx.input_mut(|i| i.consume_shortcut(&save)) {
             self.save();
         }
         if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::A)))
@@ -486,12 +495,23 @@ impl ProvisioApp {
                 });
                 ui.separator();
                 let shown = in_view::topology_shown(self);
-                let save = ui.add_enabled(shown, egui::Button::new("Save          Ctrl+S"));
+                // In the type editor, Save saves the type (as its form's Save type button).
+                let type_shown = in_view::type_form_shown(self);
+                let label = if type_shown {
+                    "Save type     Ctrl+S"
+                } else {
+                    "Save          Ctrl+S"
+                };
+                let save = ui.add_enabled(shown || type_shown, egui::Button::new(label));
                 if save
                     .on_disabled_hover_text(in_view::open_first(self, "Save"))
                     .clicked()
                 {
-                    self.save();
+                    if type_shown {
+                        type_editor::save_shown(self);
+                    } else {
+                        self.save();
+                    }
                 }
                 let save_as = ui.add_enabled(shown, egui::Button::new("Save as…"));
                 if save_as
@@ -523,7 +543,7 @@ impl ProvisioApp {
                 }
                 ui.separator();
                 if ui.button("Quit").clicked() {
-                    self.guarded(Pending::Quit, ctx);
+                    quit::quit(self, ctx);
                 }
             });
             workspace::menu(self, ui);

@@ -4,7 +4,7 @@
 
 use super::super::workspace::Centre;
 use super::super::{Pending, ProvisioApp, modal};
-use super::{TypeForm, save_form};
+use super::{TypeForm, save_shown};
 
 /// What waits for the answer to "the type has unsaved edits".
 #[derive(Debug, Clone)]
@@ -132,16 +132,8 @@ pub fn confirm_dialog(app: &mut ProvisioApp, ctx: &egui::Context) {
         Answer::Cancel => {}
         Answer::Discard => finish(app, what, Some(ctx)),
         Answer::Save => {
-            let result = save_form(app);
-            let ok = result.is_ok();
-            if let Some(f) = app.workspace.type_editor.as_mut() {
-                f.message = Some(match result {
-                    Ok(m) => (true, m),
-                    Err(e) => (false, e),
-                });
-            }
             // A refused save keeps the form open with its message.
-            if ok {
+            if save_shown(app) {
                 finish(app, what, Some(ctx));
             }
         }

@@ -23,7 +23,7 @@ pub use close::{TypeConfirm, ask_before, confirm_dialog, request_close, unsaved}
 pub use form::{
     ArtifactRow, ReqCapRow, TypeForm, start_edit, start_new_node_type, start_new_relationship_type,
 };
-pub use save::save_form;
+pub use save::{save_form, save_shown};
 
 use super::ProvisioApp;
 use implementations::artifacts_section;
@@ -205,13 +205,7 @@ pub fn editor(app: &mut ProvisioApp, ui: &mut egui::Ui) {
             }
         });
     if save {
-        let result = save_form(app);
-        if let Some(f) = app.workspace.type_editor.as_mut() {
-            f.message = Some(match result {
-                Ok(m) => (true, m),
-                Err(e) => (false, e),
-            });
-        }
+        save_shown(app);
     }
     if close {
         request_close(app);

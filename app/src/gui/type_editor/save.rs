@@ -114,6 +114,24 @@ pub fn save_form(app: &mut ProvisioApp) -> Result<String, String> {
     Ok(msg)
 }
 
+/// Saves the form as its "Save type" button does (also Ctrl+S and File ▸ Save while the type
+/// editor is in view): the outcome shows under the form (a refusal with its reason) and in the
+/// status line (the path written, or why not). True when saved.
+pub fn save_shown(app: &mut ProvisioApp) -> bool {
+    let result = save_form(app);
+    let ok = result.is_ok();
+    if let Err(e) = &result {
+        app.state.status = format!("type save failed: {e}");
+    }
+    if let Some(f) = app.workspace.type_editor.as_mut() {
+        f.message = Some(match result {
+            Ok(m) => (true, m),
+            Err(e) => (false, e),
+        });
+    }
+    ok
+}
+
 fn save_implementation(app: &mut ProvisioApp, f: &TypeForm, q: &QName) -> Result<String, String> {
     let repo = super::super::workspace::Workspace::repository(&app.state)
         .ok_or("artifact files can only be copied into a Winery repository folder")?;
