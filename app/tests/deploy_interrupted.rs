@@ -218,6 +218,7 @@ fn a_dropped_deploy_removes_its_setup_and_a_live_one_is_left_alone() {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     });
+    let _net = NetworkOf(id.clone());
     // Another command meanwhile: a live process holds it, nothing of it is touched.
     let (code, text) = common::provisio(data.path(), &["instances"]);
     assert_eq!(code, 0, "{text}");
