@@ -1,7 +1,8 @@
 //! `provisio instances`: every recorded instance with its phase, marking one whose deploy or
 //! undeploy was interrupted (its process ended) and one another process works on now. On the
-//! way it removes what deploys interrupted during setup left (see `deploy::recover`) and points
-//! at simulated networks without an owner (`provisio simnet prune`).
+//! way it removes what deploys interrupted during setup left (see `deploy::recover`) and, with
+//! simulated instances listed, points at simulated networks without an owner (`provisio simnet
+//! prune`).
 
 use crate::deploy::recover::{self, Progress};
 use crate::deploy::{DeployOptions, default_data_dir};
@@ -22,7 +23,9 @@ pub fn run() -> i32 {
             ),
         }
     }
+    let mut any_simulated = false;
     for i in InstanceState::list(&dir) {
+        any_simulated |= i.simulated;
         let snapshot = InstanceState::snapshot_in(&dir, &i.id).is_file();
         let phase = match recover::progress(&dir, &i) {
             Progress::Settled => i.phase.clone(),
@@ -46,7 +49,12 @@ pub fn run() -> i32 {
             );
         }
     }
-    let unowned = provisio_engines::simnet::leftovers();
+    // Shown to users of `--simulate` only (listing links takes a moment).
+    let unowned = if any_simulated {
+        provisio_engines::simnet::leftovers()
+    } else {
+        Vec::new()
+    };
     if !unowned.is_empty() {
         let names: Vec<String> = unowned.iter().map(|l| l.bridge()).collect();
         println!(
