@@ -5,8 +5,12 @@
 //! (an undeploy) finds and reuses what an earlier one (the deploy) created; [`SimNet::remove`]
 //! deletes it all. Tags can collide: each network's owner is recorded in
 //! `/run/provisio/simnet/<bridge>` (claimed atomically), an id whose tag is taken gets another
-//! one, and nothing of another owner is ever reused or removed. Needs root and iproute2. [`forward`] relays a root-namespace TCP service (the embedded
+//! one, and nothing of another owner is ever reused or removed ([`prune`] removes networks
+//! without an owner record, e.g. an older version's). Needs root and iproute2. [`forward`] relays a root-namespace TCP service (the embedded
 //! broker on 127.0.0.1) to the bridge address, where the namespaces reach it.
+
+mod prune;
+pub use prune::{Leftover, Pruned, leftovers, prune};
 
 use md5::{Digest, Md5};
 use std::ffi::OsStr;

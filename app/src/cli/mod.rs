@@ -12,10 +12,12 @@ pub mod bench_repository;
 pub mod bench_ssh;
 pub mod deploy;
 pub mod export_csar;
+pub mod instances;
 pub mod logs;
 pub mod monitor;
 pub mod plan;
 pub mod select;
+pub mod simnet;
 pub mod validate;
 pub mod watch;
 
@@ -114,8 +116,11 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// List deployed instances.
+    /// List deployed instances (and remove what deploys interrupted during setup left).
     Instances,
+    /// Simulated networks of `--simulate` (`pvb…` bridges and `pvn…` namespaces).
+    #[command(subcommand)]
+    Simnet(SimnetCommand),
     /// Log analysis (anomaly scores per line and per file).
     #[command(subcommand)]
     Logs(LogsCommand),
@@ -223,6 +228,23 @@ pub enum MonitorCommand {
         /// Broker user name (the password is read from MQTT_PASSWORD).
         #[arg(long)]
         username: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimnetCommand {
+    /// Remove simulated networks no owner record claims (e.g. made by an earlier version)
+    /// and what interrupted deploys left; prints what it removed. Needs root.
+    Prune {
+        /// Only these networks (bridge name `pvbXXXXX` or its 5-hex tag).
+        names: Vec<String>,
+        /// List what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also remove networks with processes still running in them, ending those processes
+        /// (e.g. containers of an earlier version's deployment).
+        #[arg(long)]
+        end_processes: bool,
     },
 }
 
@@ -359,25 +381,12 @@ pub fn run(cli: Cli) -> i32 {
                 artifact_base_url: None,
             },
         ),
-        Some(Command::Instances) => {
-            let dir = crate::deploy::DeployOptions::new(crate::deploy::default_data_dir(), false)
-                .instances_dir();
-            for i in provisio_engines::engine::instance::InstanceState::list(&dir) {
-                let snapshot =
-                    provisio_engines::engine::instance::InstanceState::snapshot_in(&dir, &i.id)
-                        .is_file();
-                println!(
-                    "{}  {}  {}  from {}{}{}",
-                    i.id,
-                    i.phase,
-                    i.service_template,
-                    i.source.display(),
-                    if snapshot { " (definitions kept)" } else { "" },
-                    if i.simulated { "  (simulated)" } else { "" }
-                );
-            }
-            0
-        }
+        Some(Command::Instances) => instances::run(),
+        Some(Command::Simnet(SimnetCommand::Prune {
+            names,
+            dry_run,
+            end_processes,
+        })) => simnet::run_prune(&names, dry_run, end_processes),
         Some(Command::Logs(LogsCommand::Analyze { files, top, json })) => {
             logs::run(&files, top, json)
         }

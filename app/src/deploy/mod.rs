@@ -4,7 +4,9 @@
 
 pub mod artifacts;
 pub mod await_devices;
+pub mod lease;
 pub mod readings;
+pub mod recover;
 pub mod services;
 pub mod sim_connections;
 pub mod sim_hosts;
@@ -219,20 +221,37 @@ pub async fn deploy(
     let dir = opts.instances_dir();
     std::fs::create_dir_all(&dir)
         .map_err(|e| DeployError::Setup(format!("{}: {e}", dir.display())))?;
+    log_swept(&opts.data_dir, &events);
+    // Until the plan runs, a failed or dropped deploy leaves nothing (no network, snapshot or
+    // simulated state), and a killed one is recognised by the next start (`recover`).
+    let mut lease = lease::Lease::acquire(&dir, &instance.id)
+        .map_err(DeployError::Setup)?
+        .for_setup(&opts.data_dir);
     let snap = InstanceState::snapshot_in(&dir, &instance.id);
     provisio_model::save::write_atomic(&snap, &snapshot.bytes)
         .map_err(|e| DeployError::Setup(format!("{}: {e}", snap.display())))?;
-    let id = instance.id.clone();
-    let out = run(loaded, st, plan, instance, opts, events, cancel).await;
-    if out.is_err() {
-        // Nothing ran and no instance was recorded: nothing of it stays (the network went
-        // already, the fleets are stopped).
-        let _ = std::fs::remove_file(&snap);
-        if opts.simulate {
-            let _ = std::fs::remove_dir_all(sim_hosts::state_dir(&opts.data_dir, &id));
-        }
-    }
+    let out = run(
+        loaded,
+        st,
+        plan,
+        instance,
+        opts,
+        events,
+        cancel,
+        Some(&mut lease),
+    )
+    .await;
+    // The fleets and stand-ins of a failed setup are stopped; the lease removes the rest.
+    drop(lease);
     out
+}
+
+/// Removes what deploys interrupted during setup left under `data_dir` (see `recover`), saying
+/// so in the log.
+fn log_swept(data_dir: &std::path::Path, events: &EventSink) {
+    for s in recover::sweep(data_dir) {
+        events.log(Level::Warn, None, s.to_string());
+    }
 }
 
 /// Undeploys the instance `id` (its topology is read again from where it came from).
@@ -244,11 +263,13 @@ pub async fn undeploy(
     cancel: CancellationToken,
 ) -> Result<DeployOutcome, DeployError> {
     let dir = opts.instances_dir();
+    log_swept(&opts.data_dir, &events);
     let mut instance =
         InstanceState::load(&dir, id).map_err(|e| DeployError::Setup(e.to_string()))?;
     if instance.phase == "undeployed" {
         return Err(DeployError::AlreadyUndeployed(Box::new(instance)));
     }
+    let _lease = lease::Lease::acquire(&dir, id).map_err(DeployError::Setup)?;
     let snapshot = InstanceState::snapshot_in(&dir, id);
     let loaded = if snapshot.is_file() {
         crate::library::open_with_builtin(&snapshot)
@@ -280,7 +301,17 @@ pub async fn undeploy(
     let mut opts = opts.clone();
     opts.simulate = instance.simulated;
     instance.phase = "undeploying".into();
-    let mut out = run(&loaded, &st, plan, instance, &opts, events.clone(), cancel).await?;
+    let mut out = run(
+        &loaded,
+        &st,
+        plan,
+        instance,
+        &opts,
+        events.clone(),
+        cancel,
+        None,
+    )
+    .await?;
     if out.instance.simulated && out.instance.phase == "undeployed" {
         // The simulated hosts and devices served their last undeploy: their network and
         // their state go too (a failed undeploy keeps both for its retry).
@@ -295,6 +326,9 @@ pub async fn undeploy(
     Ok(out)
 }
 
+/// Sets up (simulated hosts, fleets, artifacts) and runs `plan`; `setup` is a deploy's lease,
+/// told when the plan starts.
+#[allow(clippy::too_many_arguments)]
 async fn run(
     loaded: &Loaded,
     st: &ServiceTemplate,
@@ -303,16 +337,12 @@ async fn run(
     opts: &DeployOptions,
     events: EventSink,
     cancel: CancellationToken,
+    setup: Option<&mut lease::Lease>,
 ) -> Result<DeployOutcome, DeployError> {
     let lib = &loaded.library;
     let services = services::get(opts.simulate)
         .await
         .map_err(DeployError::Setup)?;
-    // A deploy's network goes again when the deploy fails before its plan runs; an undeploy's
-    // stays (its containers run there and a retry needs it). Declared before the stand-ins, so
-    // they stop before it goes.
-    let mut network_guard: Option<sim_hosts::NetworkGuard> = None;
-    let deploying = instance.phase == "new";
     // Simulation: the embedded broker replaces pubSubServer, a fleet stands in for the devices.
     let mut fleets = Vec::new();
     let mut registry = DriverRegistry::new();
@@ -345,9 +375,6 @@ async fn run(
                 unavailable.insert("mica", why);
             }
             Some(Ok(net)) => {
-                if deploying {
-                    network_guard = Some(sim_hosts::NetworkGuard::new(&instance.id));
-                }
                 match sim_hosts::start_pi(&mut plan, &keys, &net, &root, &mut hosts, &mut aliases) {
                     Ok(Some((sshd, config))) => {
                         events.log(
@@ -501,10 +528,20 @@ async fn run(
             artifacts: served,
         });
     }
-    // The plan runs: whatever it does, the instance is recorded and its undeploy (or
-    // `undeploy --force`) removes the network.
-    if let Some(g) = &mut network_guard {
-        g.disarm();
+    if let Some(lease) = setup {
+        // Cancelled (Ctrl-C) before anything ran: the deploy leaves nothing, as if it failed.
+        if cancel.is_cancelled() {
+            services.artifacts.remove(&token);
+            for f in fleets {
+                f.shutdown().await;
+            }
+            return Err(DeployError::Setup(
+                "cancelled before the plan ran; nothing was deployed".into(),
+            ));
+        }
+        // The plan runs: whatever it does, the instance is recorded and its undeploy (or
+        // `undeploy --force`) removes the network.
+        lease.plan_runs();
     }
     let run_opts = RunOptions {
         max_parallel: opts.max_parallel,

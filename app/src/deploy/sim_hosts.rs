@@ -72,33 +72,6 @@ pub fn remove_simulated(data_dir: &Path, instance_id: &str) -> Result<(), String
     }
 }
 
-/// Removes an instance's network when dropped, unless disarmed: a deploy that fails (or is
-/// dropped) after creating the network leaves none behind.
-pub struct NetworkGuard {
-    instance_id: Option<String>,
-}
-
-impl NetworkGuard {
-    pub fn new(instance_id: &str) -> Self {
-        NetworkGuard {
-            instance_id: Some(instance_id.to_string()),
-        }
-    }
-
-    /// The deploy got going: its network stays.
-    pub fn disarm(&mut self) {
-        self.instance_id = None;
-    }
-}
-
-impl Drop for NetworkGuard {
-    fn drop(&mut self) {
-        if let Some(id) = self.instance_id.take() {
-            let _ = remove_network(&id);
-        }
-    }
-}
-
 /// Records `original` (a template's address list) → `standin` in `hosts` and the device alias
 /// (stand-in address → the template's first address) in `aliases`.
 fn map_host(

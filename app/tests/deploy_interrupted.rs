@@ -1,0 +1,372 @@
+//! A deploy interrupted during setup converges: dropped (the GUI closing, a dropped future),
+//! it removes its simulated network, state and snapshot at once; killed (a real `provisio
+//! deploy --simulate` process, SIGKILL), the next command recognises it by its lease (a pid
+//! that is gone) and removes them, while a deploy a live process runs is left alone and shown
+//! as such. An instance whose process ended while its plan ran is shown as interrupted.
+//! `provisio simnet prune` removes a network without owner record and prints it. Real network
+//! namespaces, sshd and LXC (root; skipped with a message otherwise).
+
+mod common;
+
+use provisio_app::deploy::DeployOptions;
+use provisio_app::deploy::lease::{self, Holder};
+use provisio_engines::engine::instance::InstanceState;
+use provisio_engines::simnet::SimNet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+fn can_simulate() -> bool {
+    let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+    });
+    let ok =
+        root && Path::new("/usr/bin/lxc-start").exists() && Path::new("/usr/sbin/sshd").exists();
+    if !ok {
+        eprintln!("SKIPPED: simulated hosts need root, lxc and sshd");
+    }
+    ok
+}
+
+fn thesis_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../assets/library/servicetemplates/http%3A%2F%2Fprovisio.dev%2Ftosca%2Fservicetemplates/ThesisScenario/ServiceTemplate.tosca",
+    )
+}
+
+/// The id of the one deploy under `data` (its snapshot), once it wrote it.
+fn deploy_id(data: &Path) -> Option<String> {
+    std::fs::read_dir(data.join("instances"))
+        .ok()?
+        .flatten()
+        .find_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.strip_suffix(".csar").map(str::to_string)
+        })
+}
+
+/// The deploy `id` is in setup: its network and simulated state exist, its record does not.
+fn mid_setup(data: &Path, id: &str) -> bool {
+    SimNet::find(id).is_some()
+        && data.join("simulated").join(id).is_dir()
+        && !InstanceState::path_in(&data.join("instances"), id).exists()
+}
+
+/// Everything of `id` on this machine is gone: network (bridge, namespaces), simulated state,
+/// snapshot, record, lease.
+fn assert_nothing_left(data: &Path, id: &str, bridge: &str) {
+    let instances = data.join("instances");
+    assert!(SimNet::find(id).is_none(), "network of {id} left");
+    let links = String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["-o", "link"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(!links.contains(bridge), "{links}");
+    let tag = bridge.trim_start_matches("pvb");
+    let netns = String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(!netns.contains(&format!("pvn{tag}-")), "{netns}");
+    for p in [
+        data.join("simulated").join(id),
+        InstanceState::snapshot_in(&instances, id),
+        InstanceState::path_in(&instances, id),
+        lease::lease_path(&instances, id),
+    ] {
+        assert!(!p.exists(), "left: {}", p.display());
+    }
+}
+
+/// Kills a real `provisio deploy --simulate` while it sets up (stopped first, so its state is
+/// checked exactly); `None` when it got past setup before it was caught.
+fn kill_during_setup(data: &Path) -> Option<(String, String)> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .arg("deploy")
+        .arg(thesis_file())
+        .arg("--simulate")
+        .env("PROVISIO_DATA_DIR", data)
+        .env("PROVISIO_NO_PROGRESS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let caught = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            panic!("deploy ended before it was caught: {s}");
+        }
+        assert!(Instant::now() < deadline, "deploy never set up");
+        if let Some(id) = deploy_id(data)
+            && SimNet::find(&id).is_some()
+        {
+            let _ = Command::new("kill").args(["-STOP", &pid]).status();
+            let caught =
+                mid_setup(data, &id).then(|| (id.clone(), SimNet::find(&id).unwrap().bridge));
+            if caught.is_some() || InstanceState::path_in(&data.join("instances"), &id).exists() {
+                break caught;
+            }
+            let _ = Command::new("kill").args(["-CONT", &pid]).status();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    caught
+}
+
+/// Removes the network of an instance on drop (when the test fails before it is cleaned).
+struct NetworkOf(String);
+impl Drop for NetworkOf {
+    fn drop(&mut self) {
+        let _ = SimNet::remove_of(&self.0);
+    }
+}
+
+#[test]
+fn a_killed_deploy_is_cleaned_by_the_next_command() {
+    if !can_simulate() {
+        return;
+    }
+    let mut tries = 0;
+    let (data, id, bridge) = loop {
+        tries += 1;
+        let data = tempfile::tempdir().unwrap();
+        match kill_during_setup(data.path()) {
+            Some((id, bridge)) => break (data, id, bridge),
+            None => {
+                // Too late (the plan ran): forget it and try again.
+                let late = deploy_id(data.path()).unwrap();
+                let (code, text) = common::provisio(data.path(), &["undeploy", &late, "--force"]);
+                assert_eq!(code, 0, "{text}");
+                assert!(tries < 5, "never caught a deploy during setup");
+            }
+        }
+    };
+    let _net = NetworkOf(id.clone());
+    let instances = data.path().join("instances");
+    // What the old code left for good.
+    assert!(SimNet::find(&id).is_some());
+    assert!(data.path().join("simulated").join(&id).is_dir());
+    assert!(InstanceState::snapshot_in(&instances, &id).is_file());
+    let h = lease::holder(&instances, &id).expect("its lease");
+    assert!(!h.is_live(), "{h:?}");
+    // The next command (here `instances`) recognises and removes it, and says so.
+    let (code, text) = common::provisio(data.path(), &["instances"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!(
+            "removed the leftovers of deploy {id} (interrupted during setup"
+        )),
+        "{text}"
+    );
+    assert_nothing_left(data.path(), &id, &bridge);
+    let (_, text) = common::provisio(data.path(), &["instances"]);
+    assert!(!text.contains(&id), "{text}");
+}
+
+#[test]
+fn a_dropped_deploy_removes_its_setup_and_a_live_one_is_left_alone() {
+    if !can_simulate() {
+        return;
+    }
+    let loaded = provisio_app::library::open_with_builtin(&thesis_file()).unwrap();
+    let st = loaded.library.service_templates()[0].1.clone();
+    let rt = common::runtime();
+    let none = Default::default();
+    let mut tries = 0;
+    let (data, fut, id, bridge) = loop {
+        tries += 1;
+        let data = tempfile::tempdir().unwrap();
+        let opts: &'static DeployOptions = Box::leak(Box::new(DeployOptions::new(
+            data.path().to_path_buf(),
+            true,
+        )));
+        let (sink, _) = provisio_engines::events::EventSink::new();
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let mut fut = Box::pin(provisio_app::deploy::deploy(
+            &loaded, &st, &none, opts, sink, cancel,
+        ));
+        // Polled step by step: between polls the deploy stands still, so "in setup" is exact.
+        let caught = rt.block_on(async {
+            let deadline = Instant::now() + Duration::from_secs(180);
+            loop {
+                let step = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
+                if let Poll::Ready(r) = step {
+                    panic!(
+                        "deploy ended before it was caught: {:?}",
+                        r.map(|o| o.instance.phase).err()
+                    );
+                }
+                if let Some(id) = deploy_id(data.path()) {
+                    if mid_setup(data.path(), &id) {
+                        let bridge = SimNet::find(&id).unwrap().bridge;
+                        return Some((id, bridge));
+                    }
+                    if InstanceState::path_in(&data.path().join("instances"), &id).exists() {
+                        return None;
+                    }
+                }
+                assert!(Instant::now() < deadline, "deploy never set up");
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        });
+        match caught {
+            Some((id, bridge)) => break (data, fut, id, bridge),
+            None => {
+                // One poll went from before the network into the plan: forget it, try again.
+                let _rt = rt.enter();
+                drop(fut);
+                let late = deploy_id(data.path()).unwrap();
+                let (code, text) = common::provisio(data.path(), &["undeploy", &late, "--force"]);
+                assert_eq!(code, 0, "{text}");
+                assert!(tries < 5, "never caught a deploy during setup");
+            }
+        }
+    };
+    let _net = NetworkOf(id.clone());
+    // Another command meanwhile: a live process holds it, nothing of it is touched.
+    let (code, text) = common::provisio(data.path(), &["instances"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!(
+            "{id}  setting up (process {})",
+            std::process::id()
+        )),
+        "{text}"
+    );
+    assert!(mid_setup(data.path(), &id), "a live deploy was touched");
+    let (code, text) = common::provisio(data.path(), &["undeploy", &id, "--force"]);
+    assert_ne!(code, 0, "{text}");
+    assert!(
+        text.contains("being deployed or undeployed by process"),
+        "{text}"
+    );
+    assert!(mid_setup(data.path(), &id), "a live deploy was touched");
+    // Dropped: nothing of it stays.
+    let _rt = rt.enter();
+    drop(fut);
+    assert_nothing_left(data.path(), &id, &bridge);
+}
+
+#[test]
+fn an_instance_whose_process_ended_while_its_plan_ran_is_shown_interrupted() {
+    let data = tempfile::tempdir().unwrap();
+    let instances = data.path().join("instances");
+    let mut i = InstanceState {
+        id: "Gone-1-000".into(),
+        source: "x.tosca".into(),
+        service_template: "{ns}X".into(),
+        created: 1,
+        simulated: false,
+        inputs: Default::default(),
+        steps: Vec::new(),
+        devices: Default::default(),
+        phase: "running".into(),
+    };
+    i.save(&instances).unwrap();
+    let dead = Holder {
+        pid: u32::MAX,
+        ..Holder::current()
+    };
+    std::fs::write(
+        lease::lease_path(&instances, &i.id),
+        serde_json::to_vec(&dead).unwrap(),
+    )
+    .unwrap();
+    // One that runs now (this process holds its lease).
+    i.id = "Live-2-000".into();
+    i.created = 2;
+    i.save(&instances).unwrap();
+    let _live = lease::Lease::acquire(&instances, &i.id).unwrap();
+    let (code, text) = common::provisio(data.path(), &["instances"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("Gone-1-000  interrupted  {ns}X"), "{text}");
+    assert!(
+        text.contains("`provisio undeploy Gone-1-000` removes what it deployed"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "Live-2-000  running (process {})",
+            std::process::id()
+        )),
+        "{text}"
+    );
+    // Recorded: kept for its undeploy, not swept.
+    assert!(InstanceState::path_in(&instances, "Gone-1-000").exists());
+    let (code, text) = common::provisio(data.path(), &["undeploy", "Gone-1-000", "--force"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(!lease::lease_path(&instances, "Gone-1-000").exists());
+}
+
+#[test]
+fn simnet_prune_removes_a_network_without_owner_and_says_so() {
+    if !can_simulate() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let id = format!("test-cli-prune-{}", std::process::id());
+    let bridge = format!("pvb{}", provisio_engines::simnet::tag_of(&id));
+    let ok = Command::new("ip")
+        .args(["link", "add", &bridge, "type", "bridge"])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    struct Del(String);
+    impl Drop for Del {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["link", "del", &self.0]).output();
+        }
+    }
+    let _del = Del(bridge.clone());
+    // With a simulated instance listed, `instances` points at it.
+    let i = InstanceState {
+        id: "Sim-1-000".into(),
+        source: "x.tosca".into(),
+        service_template: "{ns}X".into(),
+        created: 1,
+        simulated: true,
+        inputs: Default::default(),
+        steps: Vec::new(),
+        devices: Default::default(),
+        phase: "deployed".into(),
+    };
+    i.save(&data.path().join("instances")).unwrap();
+    let (code, text) = common::provisio(data.path(), &["instances"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("without an owner") && text.contains(&bridge),
+        "{text}"
+    );
+    let (code, text) = common::provisio(data.path(), &["simnet", "prune", "--dry-run", &bridge]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains(&format!("would remove {bridge}")), "{text}");
+    let (code, text) = common::provisio(data.path(), &["simnet", "prune", &bridge]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!("removed {bridge}: {bridge}")),
+        "{text}"
+    );
+    let links = String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["-o", "link"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(!links.contains(&bridge), "{links}");
+}
