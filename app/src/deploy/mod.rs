@@ -528,7 +528,8 @@ async fn run(
 mod tests {
     use super::*;
 
-    /// A deploy input feeding a secret under a harmless name stays out of the instance file.
+    /// A deploy input feeding a secret under a harmless name stays out of the instance file,
+    /// also when it is the password of the CCU a poller takes the login of.
     #[test]
     fn instance_inputs_leave_out_whatever_feeds_a_secret() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -548,14 +549,25 @@ mod tests {
                     .unwrap()
                     .set("powerfoxPassword", "get_input: pf");
             }
+            if n.id == "CCU" {
+                let p = n.properties.as_mut().unwrap();
+                p.set("ccuUser", "admin");
+                p.set("ccuPassword", "get_input: ccu");
+            }
         }
         let inputs = BTreeMap::from([
             ("raspberryPassword".to_string(), "r".to_string()),
             ("ttnApiKey".to_string(), "k".to_string()),
             ("pf".to_string(), "pf-value".to_string()),
+            ("ccu".to_string(), "ccu-value".to_string()),
             ("site".to_string(), "kitchen".to_string()),
         ]);
         let plan = build_deploy_plan(&loaded.library, &st, &inputs).unwrap();
+        let poller = plan.steps.iter().find(|s| s.id == "Poller.configure");
+        assert_eq!(
+            poller.and_then(|s| s.input("ccuPassword")),
+            Some("ccu-value")
+        );
         let kept = non_secret(&inputs, &plan);
         assert_eq!(kept.keys().collect::<Vec<_>>(), ["site"], "{kept:?}");
     }
