@@ -55,7 +55,7 @@ fn value(lib: &Library, n: &NodeTemplate, key: &str) -> Option<String> {
             .filter_map(|t| t.base.properties_definition.as_ref())
             .find_map(|d| {
                 d.keys()
-                    .into_iter()
+                    .iter()
                     .find(|k| k.key == key)
                     .and_then(|k| k.default.clone())
             })?,
