@@ -157,9 +157,10 @@ pub struct DeployOutcome {
     pub device_brokers: Vec<String>,
 }
 
-/// The deploy inputs an instance file may keep: not of a secret name, and not feeding a
-/// secret of the plan under another name (`powerfoxPassword: get_input: pf`).
-fn non_secret(inputs: &BTreeMap<String, String>, plan: &Plan) -> BTreeMap<String, String> {
+/// The deploy inputs an instance file (or the GUI's remembered inputs) may keep: not of a
+/// secret name, and not feeding a secret of the plan under another name
+/// (`powerfoxPassword: get_input: pf`).
+pub fn non_secret(inputs: &BTreeMap<String, String>, plan: &Plan) -> BTreeMap<String, String> {
     let feeds_secret = |name: &str| {
         plan.steps.iter().flat_map(|s| &s.inputs).any(|i| {
             i.secret && matches!(&i.source, provisio_model::plan::InputSource::DeployInput(n) if n == name)
@@ -570,5 +571,10 @@ mod tests {
         );
         let kept = non_secret(&inputs, &plan);
         assert_eq!(kept.keys().collect::<Vec<_>>(), ["site"], "{kept:?}");
+        // The GUI remembers the same (raspberryPassword goes by its name when written).
+        let remembered =
+            crate::gui::deploy_panel::inputs_to_remember(&loaded.library, &st, &inputs);
+        assert!(!remembered.contains_key("ccu") && !remembered.contains_key("pf"));
+        assert!(remembered.contains_key("site"), "{remembered:?}");
     }
 }
