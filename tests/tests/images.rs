@@ -765,7 +765,8 @@ fn homematic_poller_image_logs_in_with_the_login_of_its_ccu() {
     let mut st = provisio_model::tosca::ServiceTemplate::new("urn:test", "HomeMaticLogin");
     let port = mqtt_port.to_string();
     let url = ccu.url();
-    let nodes: [(&str, &str, Vec<(&str, &str)>); 4] = [
+    type Props<'a> = Vec<(&'a str, &'a str)>;
+    let nodes: [(&str, &str, Props); 4] = [
         (
             "Pi",
             "RaspbianStretchLXC",
