@@ -3,7 +3,8 @@
 //!
 //! Codes: `unknown-type`, `abstract-type`, `duplicate-id`, `dangling-relationship`,
 //! `invalid-relationship`, `hosting-cycle`, `missing-host`, `requirement-unmatched`,
-//! `missing-property`, `property-type`, `json-list`, `instances`, `deploy-input` (warning).
+//! `missing-property`, `property-type`, `json-list`, `instances`, `login`, `deploy-input`
+//! (warning).
 
 use crate::diagnostic::Diagnostic;
 use crate::library::Library;
@@ -299,6 +300,8 @@ pub fn validate_service_template(
             }
         }
     }
+    // Logins taken from ConnectsTo targets that contradict each other.
+    out.extend(crate::plan::check_logins(lib, st, file.clone()));
     // Constraints, scalar-units and data types of node types read from TOSCA YAML.
     out.extend(crate::yaml::validate::check_service_template(lib, st, file));
     out

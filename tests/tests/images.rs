@@ -149,24 +149,7 @@ impl Container {
         secrets: &[(&str, String)],
         connections: serde_json::Value,
     ) -> Container {
-        let dir = tempfile::Builder::new()
-            .prefix("provisio-images-")
-            .tempdir()
-            .unwrap();
-        let c = Container {
-            dir,
-            name: name.to_string(),
-        };
-        let rootfs = c.dir.path().join(name).join("rootfs");
-        std::fs::create_dir_all(&rootfs).unwrap();
-        let tar = Command::new("tar")
-            .arg("-xzf")
-            .arg(image(image_name))
-            .arg("-C")
-            .arg(&rootfs)
-            .status()
-            .unwrap();
-        assert!(tar.success(), "unpacking {image_name}");
+        let (c, rootfs) = Container::unpack(image_name, name);
         let etc = rootfs.join("etc/provisio");
         std::fs::create_dir_all(&etc).unwrap();
         let env: String = inputs
@@ -187,6 +170,56 @@ impl Container {
             )
             .unwrap();
         }
+        c.launch()
+    }
+
+    /// A container of `image_name` with the files the drivers' `configure` writes for a plan's
+    /// step (`container_files::files`: inputs.env, connections.json, secrets.env 0600).
+    fn start_with_step(
+        image_name: &str,
+        name: &str,
+        step: &provisio_model::plan::Step,
+    ) -> Container {
+        use provisio_engines::drivers::container_files;
+        let (c, rootfs) = Container::unpack(image_name, name);
+        for f in container_files::files(step).unwrap() {
+            match &f.content {
+                Some(content) => container_files::write_into_rootfs(&rootfs, f.path, content),
+                None => container_files::remove_from_rootfs(&rootfs, f.path),
+            }
+            .unwrap();
+        }
+        c.launch()
+    }
+
+    /// The image unpacked into a fresh LXC path: the container (not started) and its rootfs.
+    fn unpack(image_name: &str, name: &str) -> (Container, PathBuf) {
+        let dir = tempfile::Builder::new()
+            .prefix("provisio-images-")
+            .tempdir()
+            .unwrap();
+        let c = Container {
+            dir,
+            name: name.to_string(),
+        };
+        let rootfs = c.dir.path().join(name).join("rootfs");
+        std::fs::create_dir_all(&rootfs).unwrap();
+        let tar = Command::new("tar")
+            .arg("-xzf")
+            .arg(image(image_name))
+            .arg("-C")
+            .arg(&rootfs)
+            .status()
+            .unwrap();
+        assert!(tar.success(), "unpacking {image_name}");
+        (c, rootfs)
+    }
+
+    /// Writes the LXC config and starts the container, waiting until it runs.
+    fn launch(self) -> Container {
+        let c = self;
+        let name = c.name.as_str();
+        let rootfs = c.dir.path().join(name).join("rootfs");
         let config = format!(
             "lxc.uts.name = {name}\nlxc.rootfs.path = dir:{}\nlxc.net.0.type = none\nlxc.init.cmd = /sbin/provisio-init\nlxc.apparmor.profile = unconfined\nlxc.signal.halt = SIGTERM\nlxc.console.logfile = {}\n",
             rootfs.display(),
@@ -696,6 +729,123 @@ fn homematic_poller_image_authenticates_with_its_secret() {
         got.unwrap_or_else(|| panic!("no reading from the poller:\n{}\n{}", c.log(), broker.log()));
     assert!(topic.starts_with("homematic/"), "{topic}");
     assert!(payload.starts_with('{'), "{payload}");
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&cmdline).contains("Pa55"),
+            "password on the command line of {}",
+            e.path().display()
+        );
+    }
+    assert!(!c.log().contains("Pa55"), "{}", c.log());
+}
+
+/// The HomeMatic poller image deployed from a plan, with the login on the HomeMaticCCU (its
+/// password a deploy input) and none on the poller: the planner gives the poller's configure
+/// step the CCU's user and (masked) password, and the files the drivers write from that step
+/// let the poller log in to a CCU with authentication on. The password is only in the
+/// container's secrets.env (0600): not in the shown plan, inputs.env, connections.json, any
+/// command line or the log.
+#[test]
+fn homematic_poller_image_logs_in_with_the_login_of_its_ccu() {
+    if !can_run("homematicpoller image (login of its CCU)") {
+        return;
+    }
+    use provisio_model::QName;
+    use provisio_model::tosca::{NodeTemplate, Properties, RelationshipTemplate};
+    let password = "ccu-Pa55 'w0rd' $HOME";
+    let ccu = ccu::Ccu::start_with_auth("admin", password);
+    let (broker, mqtt_port) = mosquitto();
+    let lib = provisio_model::load_path(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/library"),
+    )
+    .unwrap()
+    .library;
+    let nt = "http://provisio.dev/tosca/nodetypes";
+    let mut st = provisio_model::tosca::ServiceTemplate::new("urn:test", "HomeMaticLogin");
+    let port = mqtt_port.to_string();
+    let url = ccu.url();
+    type Props<'a> = Vec<(&'a str, &'a str)>;
+    let nodes: [(&str, &str, Props); 4] = [
+        (
+            "Pi",
+            "RaspbianStretchLXC",
+            vec![
+                ("userName", "pi"),
+                ("userPassword", "get_input: raspberryPassword"),
+                ("addresses", r#"["127.0.0.1"]"#),
+            ],
+        ),
+        ("Broker", "Mosquitto", vec![("port", &port)]),
+        (
+            "CCU",
+            "HomeMaticCCU",
+            vec![
+                ("xmlRpcUrl", &url),
+                ("ccuUser", "admin"),
+                ("ccuPassword", "get_input: ccuPw"),
+            ],
+        ),
+        (
+            "Poller",
+            "HomeMaticPoller",
+            vec![("ccuUrl", &url), ("interval", "1")],
+        ),
+    ];
+    for (id, ty, props) in nodes {
+        let mut n = NodeTemplate::new(id, QName::new(nt, ty), 0.0, 0.0);
+        let kv: Vec<(String, String)> = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        n.properties = Some(Properties::new_kv("urn:test:props", "Properties", &kv));
+        st.topology.node_templates.push(n);
+    }
+    let base = "http://docs.oasis-open.org/tosca/ns/2011/12/ToscaBaseTypes";
+    for (kind, s, t) in [
+        ("HostedOn", "Broker", "Pi"),
+        ("HostedOn", "Poller", "Pi"),
+        ("ConnectsTo", "Poller", "Broker"),
+        ("ConnectsTo", "Poller", "CCU"),
+    ] {
+        st.topology
+            .relationship_templates
+            .push(RelationshipTemplate::new(
+                &format!("{s}_{t}"),
+                QName::new(base, kind),
+                s,
+                t,
+            ));
+    }
+    let inputs = std::collections::BTreeMap::from([
+        ("raspberryPassword".to_string(), "r".to_string()),
+        ("ccuPw".to_string(), password.to_string()),
+    ]);
+    let plan = provisio_model::plan::build_deploy_plan(&lib, &st, &inputs).unwrap();
+    assert!(!plan.to_string().contains("Pa55"), "{plan}");
+    let step = plan
+        .steps
+        .iter()
+        .find(|s| s.id == "Poller.configure")
+        .unwrap();
+    let c = Container::start_with_step("homematicpoller", &format!("hmccu{}", free_port()), step);
+    let got = first_message(mqtt_port, "homematic/+", 60);
+    let (topic, payload) =
+        got.unwrap_or_else(|| panic!("no reading from the poller:\n{}\n{}", c.log(), broker.log()));
+    assert!(topic.starts_with("homematic/"), "{topic}");
+    assert!(payload.starts_with('{'), "{payload}");
+    let read = |p: &str| std::fs::read_to_string(c.file(p)).unwrap_or_default();
+    assert!(read("/etc/provisio/inputs.env").contains("ccuUser='admin'"));
+    for p in ["/etc/provisio/inputs.env", "/etc/provisio/connections.json"] {
+        assert!(!read(p).contains("Pa55"), "{p}: {}", read(p));
+    }
+    assert!(read("/etc/provisio/secrets.env").contains("ccuPassword="));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(c.file("/etc/provisio/secrets.env"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
         assert!(

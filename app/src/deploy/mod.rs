@@ -159,9 +159,10 @@ pub struct DeployOutcome {
     pub device_brokers: Vec<String>,
 }
 
-/// The deploy inputs an instance file may keep: not of a secret name, and not feeding a
-/// secret of the plan under another name (`powerfoxPassword: get_input: pf`).
-fn non_secret(inputs: &BTreeMap<String, String>, plan: &Plan) -> BTreeMap<String, String> {
+/// The deploy inputs an instance file (or the GUI's remembered inputs) may keep: not of a
+/// secret name, and not feeding a secret of the plan under another name
+/// (`powerfoxPassword: get_input: pf`).
+pub fn non_secret(inputs: &BTreeMap<String, String>, plan: &Plan) -> BTreeMap<String, String> {
     let feeds_secret = |name: &str| {
         plan.steps.iter().flat_map(|s| &s.inputs).any(|i| {
             i.secret && matches!(&i.source, provisio_model::plan::InputSource::DeployInput(n) if n == name)
@@ -565,7 +566,8 @@ async fn run(
 mod tests {
     use super::*;
 
-    /// A deploy input feeding a secret under a harmless name stays out of the instance file.
+    /// A deploy input feeding a secret under a harmless name stays out of the instance file,
+    /// also when it is the password of the CCU a poller takes the login of.
     #[test]
     fn instance_inputs_leave_out_whatever_feeds_a_secret() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -585,15 +587,31 @@ mod tests {
                     .unwrap()
                     .set("powerfoxPassword", "get_input: pf");
             }
+            if n.id == "CCU" {
+                let p = n.properties.as_mut().unwrap();
+                p.set("ccuUser", "admin");
+                p.set("ccuPassword", "get_input: ccu");
+            }
         }
         let inputs = BTreeMap::from([
             ("raspberryPassword".to_string(), "r".to_string()),
             ("ttnApiKey".to_string(), "k".to_string()),
             ("pf".to_string(), "pf-value".to_string()),
+            ("ccu".to_string(), "ccu-value".to_string()),
             ("site".to_string(), "kitchen".to_string()),
         ]);
         let plan = build_deploy_plan(&loaded.library, &st, &inputs).unwrap();
+        let poller = plan.steps.iter().find(|s| s.id == "Poller.configure");
+        assert_eq!(
+            poller.and_then(|s| s.input("ccuPassword")),
+            Some("ccu-value")
+        );
         let kept = non_secret(&inputs, &plan);
         assert_eq!(kept.keys().collect::<Vec<_>>(), ["site"], "{kept:?}");
+        // The GUI remembers the same (raspberryPassword goes by its name when written).
+        let remembered =
+            crate::gui::deploy_panel::inputs_to_remember(&loaded.library, &st, &inputs);
+        assert!(!remembered.contains_key("ccu") && !remembered.contains_key("pf"));
+        assert!(remembered.contains_key("site"), "{remembered:?}");
     }
 }

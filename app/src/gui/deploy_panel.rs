@@ -8,7 +8,7 @@ use crate::deploy::{DeployOptions, DeployOutcome, default_data_dir};
 use provisio_engines::engine::instance::InstanceState;
 use provisio_engines::events::{DeployEvent, DeviceState, EventSink, Level};
 use provisio_firmware::{FaultSpec, FleetHandle};
-use provisio_model::plan::{PlanError, build_deploy_plan, is_secret_name};
+use provisio_model::plan::{PlanError, build_deploy_plan, build_open_deploy_plan, is_secret_name};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -41,6 +41,8 @@ pub struct DeployUi {
     pub inputs: BTreeMap<String, String>,
     /// Inputs the user must still give before the deploy starts.
     pub asking: Option<Vec<String>>,
+    /// Those of them that feed a secret (masked in the dialog), whatever their name.
+    pub asking_secret: std::collections::BTreeSet<String>,
     running: Option<Running>,
     pub steps: Vec<StepRow>,
     pub log: Vec<(Level, String)>,
@@ -77,6 +79,7 @@ impl Default for DeployUi {
             faults: Vec::new(),
             inputs: BTreeMap::new(),
             asking: None,
+            asking_secret: Default::default(),
             running: None,
             steps: Vec::new(),
             log: Vec::new(),
@@ -142,6 +145,14 @@ impl DeployUi {
             if let Err(PlanError::MissingInputs(m)) =
                 build_deploy_plan(state.doc.library(), state.doc.st(), &self.inputs)
             {
+                self.asking_secret = m
+                    .iter()
+                    .filter(|m| {
+                        is_secret_name(&m.input)
+                            || m.deploy_input.as_deref().is_some_and(is_secret_name)
+                    })
+                    .filter_map(|m| m.deploy_input.clone())
+                    .collect();
                 let mut names: Vec<String> = m
                     .into_iter()
                     .map(|m| m.deploy_input.unwrap_or(m.input))
@@ -163,11 +174,8 @@ impl DeployUi {
         let mut opts = DeployOptions::new(self.data_dir.clone(), self.simulate);
         opts.faults = self.faults.clone();
         opts.accept_new_host_keys = self.accept_new_host_keys;
-        remember_inputs(
-            &self.data_dir,
-            &state.doc.st().qname().to_string(),
-            &self.inputs,
-        );
+        let keep = inputs_to_remember(state.doc.library(), state.doc.st(), &self.inputs);
+        remember_inputs(&self.data_dir, &state.doc.st().qname().to_string(), &keep);
         let instance_id = self.instance.as_ref().map(|i| i.id.clone());
         let (sink, events) = EventSink::new();
         let (tx, result) = tokio::sync::oneshot::channel();
@@ -352,7 +360,8 @@ impl DeployUi {
                 for n in &names {
                     ui.label(n);
                     let v = self.inputs.entry(n.clone()).or_default();
-                    ui.add(egui::TextEdit::singleline(v).password(is_secret_name(n)));
+                    let secret = is_secret_name(n) || self.asking_secret.contains(n);
+                    ui.add(egui::TextEdit::singleline(v).password(secret));
                     ui.end_row();
                 }
             });
@@ -495,6 +504,20 @@ fn apply_event(
 
 fn inputs_file(data_dir: &std::path::Path) -> std::path::PathBuf {
     data_dir.join("inputs.json")
+}
+
+/// The deploy inputs of `st` that may be remembered: not what feeds a secret of its plan
+/// under a harmless name (`ccuPassword: get_input: ccu`); secret names go in
+/// [`remember_inputs`].
+pub fn inputs_to_remember(
+    lib: &provisio_model::Library,
+    st: &provisio_model::tosca::ServiceTemplate,
+    inputs: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    match build_open_deploy_plan(lib, st, inputs) {
+        Ok((plan, _)) => crate::deploy::non_secret(inputs, &plan),
+        Err(_) => inputs.clone(),
+    }
 }
 
 /// Remembers the non-secret deploy inputs of a topology (passwords are never written).

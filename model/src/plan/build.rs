@@ -270,9 +270,15 @@ fn build(
                         )
                     })
                     .collect();
-                // A container's own secrets come with its connections (never in them).
+                // A container's own secrets come with its connections (never in them), and
+                // the login of the target it logs in to when it has none of its own.
                 if op.inputs.iter().any(|p| p.name == super::CONNECTIONS_INPUT) {
-                    for s in super::connections::own_secrets(&conn_ctx, node_id) {
+                    let login =
+                        super::login::target_login(&conn_ctx, node_id, &op.name, &mut missing);
+                    for s in super::connections::own_secrets(&conn_ctx, node_id)
+                        .into_iter()
+                        .chain(login)
+                    {
                         if !inputs.iter().any(|i| i.name == s.name) {
                             inputs.push(s);
                         }

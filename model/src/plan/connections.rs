@@ -56,6 +56,11 @@ impl Edges {
         }
         edges
     }
+
+    /// The ConnectsTo targets of node `id`, in document order.
+    pub(crate) fn targets_of(&self, id: &str) -> &[String] {
+        self.targets.get(id).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// Everything the JSON needs, borrowed from the planner.
@@ -177,6 +182,13 @@ fn each_property(ctx: &Ctx<'_, '_>, id: &str, mut put: impl FnMut(&str, &str)) {
 /// properties (type defaults filled in) of a secret name or taking a deploy input of a secret
 /// name, as secret inputs named after the property. Never its hosts' (their login) nor its
 /// neighbours'; a `get_input:` nobody gave is left out.
+///
+/// The one exception, added by the planner next to these ([`super::login::target_login`]): an
+/// operation that declares `connections` also gets the login of a ConnectsTo *target* (the
+/// properties the `provisio:login` tags of both types name, e.g. a HomeMaticCCU's `ccuUser`
+/// and `ccuPassword` for the HomeMaticPoller connecting to it) when the node sets no login
+/// property of its own; the target's secret then reaches this node's secrets file only, never
+/// that of a source of the target, of another neighbour or of a host.
 pub(crate) fn own_secrets(ctx: &Ctx<'_, '_>, id: &str) -> Vec<ResolvedInput> {
     let mut out: Vec<ResolvedInput> = Vec::new();
     let put = |k: &str, v: &str| {

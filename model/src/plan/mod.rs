@@ -5,6 +5,7 @@
 mod build;
 mod connections;
 mod inputs;
+mod login;
 
 pub use build::{
     RelationKind, build_deploy_plan, build_open_deploy_plan, build_open_undeploy_plan,
@@ -12,6 +13,7 @@ pub use build::{
 };
 pub use connections::{CONNECTIONS_INPUT, first_host};
 pub use inputs::{is_secret_name, missing_marker};
+pub use login::{LOGIN_TAG, check_logins, login_keys};
 
 use crate::QName;
 use std::collections::BTreeMap;
@@ -35,6 +37,9 @@ pub enum InputSource {
     Host(String),
     /// A deploy-time input (`get_input:` or asked for).
     DeployInput(String),
+    /// A property of a ConnectsTo target: the login its type declares for the nodes that
+    /// connect to it (see the `login` module).
+    Target(String),
 }
 
 /// A resolved operation input.
@@ -182,6 +187,7 @@ impl fmt::Display for Plan {
                         InputSource::Own => String::new(),
                         InputSource::Host(h) => format!("  [from {h}]"),
                         InputSource::DeployInput(d) => format!("  [input {d}]"),
+                        InputSource::Target(t) => format!("  [login of {t}]"),
                     };
                     writeln!(f, "      {} = {}{from}", inp.name, inp.shown())?;
                 }
