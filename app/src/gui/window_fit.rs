@@ -18,16 +18,16 @@ pub fn fit_to_monitor(ctx: &egui::Context) -> bool {
     let Some(monitor) = monitor.filter(|m| m.x > 0.0 && m.y > 0.0) else {
         return false;
     };
-    let size = outer
-        .map(|r| r.size())
-        .or_else(|| inner.map(|r| r.size() + DECORATIONS))
-        .unwrap_or(egui::Vec2::from(WANTED) + DECORATIONS);
+    // Before the window manager framed the window (the first frames under X11) the outer
+    // size is the inner one: the title bar is still to come.
+    let inner_size = inner.map_or(egui::Vec2::from(WANTED), |r| r.size());
+    let size = match outer.map(|r| r.size()) {
+        Some(o) if o != inner_size => o,
+        _ => inner_size + DECORATIONS,
+    };
     if size.x > monitor.x || size.y > monitor.y {
         let fit = (monitor - DECORATIONS).max(egui::vec2(320.0, 240.0));
-        let inner = inner
-            .map_or(egui::Vec2::from(WANTED), |r| r.size())
-            .min(fit);
-        ctx.send_viewport_cmd(egui::ViewportCommand::InnerSize(inner));
+        ctx.send_viewport_cmd(egui::ViewportCommand::InnerSize(inner_size.min(fit)));
         ctx.send_viewport_cmd(egui::ViewportCommand::OuterPosition(egui::pos2(0.0, 0.0)));
         ctx.send_viewport_cmd(egui::ViewportCommand::Maximized(true));
     }
