@@ -274,14 +274,19 @@ fn one_modal_at_a_time_and_the_recovery_prompt_first() {
     std::fs::write(&xml, b"<x/>").unwrap();
     std::fs::write(&meta, b"{}").unwrap();
     let mut app = thesis();
-    app.recovery = Some((
-        xml.clone(),
-        files::Recovery {
+    app.recovery = Some(files::Recovery {
+        dir: dir.path().to_path_buf(),
+        workspace: None,
+        files: vec![files::RecoveredFile {
+            library_path: "/home/ann/plant/thesis.tosca".into(),
             origin: Some("/home/ann/plant/thesis.tosca".into()),
-            service_template: "{http://provisio.dev/tosca/servicetemplates}ThesisScenario".into(),
-            saved_at: 0,
-        },
-    ));
+            service_templates: vec![
+                "{http://provisio.dev/tosca/servicetemplates}ThesisScenario".into(),
+            ],
+            xml: "recovery.tosca".into(),
+        }],
+        saved_at: 0,
+    });
     app.path_dialog = Some((PathDialog::Open, String::new()));
     app.error = Some("an earlier error".into());
     let mut h = harness(app, 1024.0, 640.0);

@@ -296,7 +296,7 @@ fn closing_the_window_and_quit_ask_the_same_about_the_topology() {
         quit(&mut h);
         assert!(!h.state().closed, "{how}: closed with an unsaved topology");
         assert_eq!(h.state().app.active_modal(), Some(Modal::Confirm), "{how}");
-        h.get_by_label_contains("The topology has unsaved changes");
+        h.get_by_label_contains("The topology NewTopology has unsaved changes");
         h.get_by_label("Cancel").click();
         settle(&mut h);
         assert!(!h.state().closed, "{how}: closed after Cancel");

@@ -1,6 +1,6 @@
 //! Opening and saving: the built-in examples, TOSCA files, Winery repositories and CSARs
-//! (native dialogs through rfd, with a typed-path fallback), atomic saves, recent files, and an
-//! autosave recovery file offered back after a crash.
+//! (native dialogs through rfd, with a typed-path fallback), atomic saves, recent files, and the
+//! crash-recovery copy (see [`super::recovery`]).
 
 use super::state::{Document, EditorState};
 use provisio_model::tosca::{Definitions, ServiceTemplate};
@@ -8,7 +8,7 @@ use provisio_model::{InputKind, Loaded, QName};
 use std::path::{Path, PathBuf};
 
 pub use crate::data_dir::{
-    Recovery, clear_recovery, pending_recovery, recent_files, remember_recent,
+    RecoveredFile, Recovery, clear_recovery, pending_recovery, recent_files, remember_recent,
 };
 pub use crate::library::{BUILTIN, builtin_loaded};
 
@@ -118,43 +118,40 @@ impl EditorState {
     /// Saves to `path` atomically; the document then belongs to that file. The format is the
     /// path's: `.yaml`/`.yml` writes TOSCA YAML (Simple Profile), `.tosca`/`.xml` TOSCA 1.0 XML,
     /// anything else the document's own format.
+    /// The recovery copy is left to the caller (other tabs may still have unsaved edits).
     pub fn save_to(&mut self, path: &Path) -> Result<(), String> {
-        let defs = &self.doc.loaded.library.file(self.doc.file).definitions;
-        let text = match path.extension().and_then(|e| e.to_str()) {
-            Some("yaml" | "yml") => defs.to_yaml(),
-            Some("tosca" | "xml") => defs.to_xml(),
-            _ => defs.to_text(),
-        };
-        provisio_model::save::write_atomic(path, text.as_bytes())
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        write_file(&self.doc, self.doc.file, path)?;
         self.doc.save_path = Some(path.to_path_buf());
         self.dirty = false;
         self.status = format!("saved {}", path.display());
         remember_recent(path);
-        clear_recovery();
         Ok(())
     }
 }
 
-/// Writes the recovery file (called periodically while there are unsaved changes).
-pub fn autosave(state: &EditorState) {
-    crate::data_dir::write_recovery(
-        state.doc.save_path.clone(),
-        state.doc.st().qname().to_string(),
-        // Always XML: the recovery file is read back as `.tosca`, whatever the document's format.
-        state.doc.to_xml().as_bytes(),
-    );
+/// Writes library file `file` of `doc` to `path` atomically, in the path's format (as
+/// [`EditorState::save_to`]).
+pub fn write_file(doc: &Document, file: usize, path: &Path) -> Result<(), String> {
+    let defs = &doc.loaded.library.file(file).definitions;
+    let text = match path.extension().and_then(|e| e.to_str()) {
+        Some("yaml" | "yml") => defs.to_yaml(),
+        Some("tosca" | "xml") => defs.to_xml(),
+        _ => defs.to_text(),
+    };
+    provisio_model::save::write_atomic(path, text.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Opens the recovery file as a document that saves back to its origin.
-pub fn open_recovery(xml: &Path, meta: &Recovery) -> Result<Document, String> {
+/// Opens a recovery copy `xml` as a document showing service template `st` (`{ns}id`) that
+/// saves back to `origin`.
+pub fn open_recovery(xml: &Path, st: &str, origin: Option<PathBuf>) -> Result<Document, String> {
     let mut doc = open_path(xml)?;
-    if let Ok(q) = QName::parse(&meta.service_template) {
+    if let Ok(q) = QName::parse(st) {
         let defs = &doc.loaded.library.file(doc.file).definitions;
         if let Some(i) = defs.service_templates.iter().position(|s| s.qname() == q) {
             doc.st_index = i;
         }
     }
-    doc.save_path = meta.origin.clone();
+    doc.save_path = origin;
     Ok(doc)
 }

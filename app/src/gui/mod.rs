@@ -15,8 +15,11 @@ pub mod layout;
 pub mod logs_panel;
 pub mod palette;
 pub mod quit;
+pub mod recovery;
 pub mod state;
 pub mod type_editor;
+pub mod unsaved;
+pub mod window_fit;
 pub mod workspace;
 
 use commands::Command;
@@ -41,7 +44,8 @@ pub struct ProvisioApp {
     pub tab: BottomTab,
     /// The "open path" fallback dialog (no native dialog available, or typed by the user).
     pub path_dialog: Option<(PathDialog, String)>,
-    pub recovery: Option<(PathBuf, files::Recovery)>,
+    /// The recovery copy an earlier session left (offered back first).
+    pub recovery: Option<files::Recovery>,
     /// Confirm before discarding unsaved changes: what to do after.
     pub confirm: Option<Pending>,
     last_autosave: Instant,
@@ -59,6 +63,8 @@ pub struct ProvisioApp {
     bottom_unsaved: bool,
     /// Whether window settings are written to the data directory (not in tests).
     persist_ui: bool,
+    /// Whether the window's size was checked against the monitor's ([`window_fit`]).
+    window_checked: bool,
 }
 
 /// The modal dialogs, shown one at a time in this order of precedence.
@@ -149,6 +155,7 @@ impl ProvisioApp {
             last_bottom: 0.0,
             bottom_unsaved: false,
             persist_ui: false,
+            window_checked: false,
         }
     }
 
@@ -185,12 +192,12 @@ impl ProvisioApp {
     }
 
     /// Does `p` (which replaces the document), asking first about unsaved edits: the type
-    /// editor's, then the topology's.
+    /// editor's, then those of every open service template.
     fn guarded(&mut self, p: Pending, ctx: &egui::Context) {
         if type_editor::ask_before(self, &p) {
             return;
         }
-        if self.state.dirty {
+        if unsaved::any(self) {
             self.confirm = Some(p);
         } else {
             self.do_pending(p, ctx);
@@ -241,9 +248,12 @@ impl ProvisioApp {
 
     /// Saves to `path`; success or failure goes to the status line (failure also to a dialog).
     pub fn save_to(&mut self, path: &std::path::Path) {
-        if let Err(e) = self.state.save_to(path) {
-            self.state.status = format!("save failed: {e}");
-            self.error = Some(format!("Save failed: {e}"));
+        match self.state.save_to(path) {
+            Ok(()) => recovery::after_save(self),
+            Err(e) => {
+                self.state.status = format!("save failed: {e}");
+                self.error = Some(format!("Save failed: {e}"));
+            }
         }
     }
 
@@ -287,6 +297,9 @@ impl ProvisioApp {
     /// The whole UI (used by eframe and by tests).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
+        if !self.window_checked {
+            self.window_checked = window_fit::fit_to_monitor(&ctx);
+        }
         quit::on_close_request(self, &ctx);
         self.deploy.poll(&mut self.state, &ctx);
         self.keyboard(&ctx);
@@ -360,8 +373,8 @@ impl ProvisioApp {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
             self.title = title;
         }
-        if self.state.dirty && self.last_autosave.elapsed() > Duration::from_secs(20) {
-            files::autosave(&self.state);
+        if self.last_autosave.elapsed() > Duration::from_secs(20) && unsaved::any(self) {
+            recovery::autosave(self);
             self.last_autosave = Instant::now();
         }
     }
@@ -659,7 +672,7 @@ impl ProvisioApp {
 
     fn dialogs(&mut self, ctx: &egui::Context) {
         match self.active_modal() {
-            Some(Modal::Recovery) => self.recovery_dialog(ctx),
+            Some(Modal::Recovery) => recovery::dialog(self, ctx),
             Some(Modal::Error) => {
                 let e = self.error.clone().unwrap_or_default();
                 modal(ctx, "Error", |ui| {
@@ -670,72 +683,11 @@ impl ProvisioApp {
                 });
             }
             Some(Modal::ConfirmType) => type_editor::confirm_dialog(self, ctx),
-            Some(Modal::Confirm) => self.confirm_dialog(ctx),
+            Some(Modal::Confirm) => unsaved::confirm_dialog(self, ctx),
             Some(Modal::Path) => self.path_dialog(ctx),
             Some(Modal::DeployInputs) => self.deploy.inputs_dialog(ctx, &mut self.state),
             None => {}
         }
-    }
-
-    fn recovery_dialog(&mut self, ctx: &egui::Context) {
-        let Some((xml, meta)) = self.recovery.clone() else {
-            return;
-        };
-        modal(ctx, "Recover unsaved work?", |ui| {
-            ui.label(format!(
-                "Provisio found unsaved changes of {} from an earlier session.",
-                meta.service_template
-            ));
-            let origin = match &meta.origin {
-                Some(p) => format!("File: {}", p.display()),
-                None => "File: not saved yet (untitled)".to_string(),
-            };
-            ui.label(origin);
-            ui.weak(format!("Recovery copy: {}", xml.display()));
-            ui.horizontal(|ui| {
-                if ui.button("Open").clicked() {
-                    match files::open_recovery(&xml, &meta) {
-                        Ok(doc) => {
-                            self.replace_document(doc);
-                            self.state.dirty = true;
-                            self.state.status = format!("recovered {}", meta.service_template);
-                        }
-                        Err(e) => self.error = Some(e),
-                    }
-                    self.recovery = None;
-                }
-                if ui.button("Discard").clicked() {
-                    crate::data_dir::discard_recovery(&xml);
-                    self.recovery = None;
-                }
-            });
-        });
-    }
-
-    fn confirm_dialog(&mut self, ctx: &egui::Context) {
-        let Some(p) = self.confirm.clone() else {
-            return;
-        };
-        modal(ctx, "Unsaved changes", |ui| {
-            ui.label("The topology has unsaved changes. Discard them?");
-            ui.horizontal(|ui| {
-                if ui.button("Save").clicked() {
-                    self.save();
-                    self.confirm = None;
-                    if !self.state.dirty {
-                        self.do_pending(p.clone(), ctx);
-                    }
-                }
-                if ui.button("Discard").clicked() {
-                    self.confirm = None;
-                    self.state.dirty = false;
-                    self.do_pending(p.clone(), ctx);
-                }
-                if ui.button("Cancel").clicked() {
-                    self.confirm = None;
-                }
-            });
-        });
     }
 
     fn path_dialog(&mut self, ctx: &egui::Context) {
@@ -848,11 +800,8 @@ impl eframe::App for ProvisioApp {
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
-        if !self.state.dirty {
-            files::clear_recovery();
-        } else {
-            files::autosave(&self.state);
-        }
+        // Clears the copy when nothing is unsaved.
+        recovery::autosave(self);
     }
 }
 
@@ -860,7 +809,7 @@ impl eframe::App for ProvisioApp {
 pub fn run(path: Option<PathBuf>, service_template: Option<String>) -> Result<(), String> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
-            .with_inner_size([1400.0, 860.0])
+            .with_inner_size(window_fit::WANTED)
             .with_title("Provisio"),
         ..Default::default()
     };

@@ -1,12 +1,13 @@
 //! Quitting: the File menu's Quit and the window manager's close request (the title bar's ×,
-//! Alt+F4) ask the same questions about unsaved edits (the type editor's form, then the
-//! topology's) and close the window only after Save (successful) or Discard.
+//! Alt+F4) ask the same questions about unsaved edits (the type editor's form, then every open
+//! service template's, in view or not) and close the window only after Save (successful) or
+//! Discard.
 
-use super::{Pending, ProvisioApp, type_editor};
+use super::{Pending, ProvisioApp, type_editor, unsaved};
 
-/// Whether quitting asks first: the type form or the topology in view has unsaved edits.
+/// Whether quitting asks first: the type form or any open service template has unsaved edits.
 pub fn asks(app: &ProvisioApp) -> bool {
-    type_editor::unsaved(app) || app.state.dirty
+    type_editor::unsaved(app) || unsaved::any(app)
 }
 
 /// The File menu's Quit: asks about unsaved edits, then closes the window.

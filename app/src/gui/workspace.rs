@@ -283,3 +283,62 @@ pub fn menu(app: &mut ProvisioApp, ui: &mut egui::Ui) {
         }
     });
 }
+
+/// Open service templates with unsaved edits: the one in view first, then the others in tab
+/// order, then closed tabs whose edits are still in memory.
+pub fn dirty_tabs(app: &ProvisioApp) -> Vec<Tab> {
+    let current = (app.state.doc.file, app.state.doc.st_index);
+    let mut out: Vec<Tab> = Vec::new();
+    if app.state.dirty {
+        out.push(current);
+    }
+    out.extend(
+        app.workspace
+            .tabs
+            .iter()
+            .filter(|t| **t != current && tab_dirty(app, **t)),
+    );
+    let mut closed: Vec<Tab> = app
+        .workspace
+        .saved
+        .iter()
+        .filter(|(t, s)| s.dirty && **t != current && !app.workspace.tabs.contains(t))
+        .map(|(t, _)| *t)
+        .collect();
+    closed.sort();
+    out.extend(closed);
+    out
+}
+
+/// Marks `tab` saved (or its edits discarded).
+pub fn set_clean(app: &mut ProvisioApp, tab: Tab) {
+    if (app.state.doc.file, app.state.doc.st_index) == tab {
+        app.state.dirty = false;
+    } else if let Some(t) = app.workspace.saved.get_mut(&tab) {
+        t.dirty = false;
+    }
+}
+
+/// The name a tab shows (the service template's name, else its id).
+pub fn tab_name(app: &ProvisioApp, tab: Tab) -> String {
+    app.state
+        .doc
+        .library()
+        .file(tab.0)
+        .definitions
+        .service_templates
+        .get(tab.1)
+        .map(|st| st.name.clone().unwrap_or_else(|| st.id.clone()))
+        .unwrap_or_default()
+}
+
+/// Where Save writes `tab`: the document's file for the file in view, a repository's file for
+/// its service templates; `None` when it has none yet (Save as).
+pub fn save_path(app: &ProvisioApp, tab: Tab) -> Option<std::path::PathBuf> {
+    let doc = &app.state.doc;
+    if tab.0 == doc.file {
+        return doc.save_path.clone();
+    }
+    let file = doc.library().file(tab.0);
+    (doc.loaded.kind == InputKind::WineryRepository && !file.builtin).then(|| file.path.clone())
+}

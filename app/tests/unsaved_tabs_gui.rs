@@ -1,0 +1,407 @@
+//! Unsaved edits in every open service template, driven like a user with egui_kittest in a
+//! window that closes as eframe's does: closing the window, Quit and New ask about all tabs
+//! with unsaved edits (not only the one in view) and Save all writes each file; a refused save
+//! keeps the window open and names it; the crash-recovery copy covers every unsaved tab and
+//! its prompt names them; the first frame fits the window to a small monitor.
+
+use egui::{ViewportCommand, ViewportEvent, ViewportId};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use provisio_app::gui::commands::Command;
+use provisio_app::gui::workspace::{Tab, open_tab};
+use provisio_app::gui::{Modal, ProvisioApp, browser, files};
+use std::path::{Path, PathBuf};
+
+/// The app in a window: the window manager's close request goes into a frame's input as eframe
+/// puts it there (also the frame after the app sent `Close`); the window closes when that frame
+/// does not answer `CancelClose`. `monitor` and `inner` are what the window system reports.
+struct Window {
+    app: ProvisioApp,
+    wm_close: bool,
+    close_next: bool,
+    closed: bool,
+    monitor: Option<egui::Vec2>,
+    inner: Option<egui::Vec2>,
+    outer: Option<egui::Vec2>,
+    /// Every viewport command the app sent.
+    sent: Vec<ViewportCommand>,
+}
+
+fn frame(ui: &mut egui::Ui, w: &mut Window) {
+    let ctx = ui.ctx().clone();
+    let request = std::mem::take(&mut w.wm_close) | std::mem::take(&mut w.close_next);
+    ctx.input_mut(|i| {
+        let v = i.raw.viewports.entry(ViewportId::ROOT).or_default();
+        if request {
+            v.events.push(ViewportEvent::Close);
+        }
+        v.monitor_size = w.monitor;
+        v.inner_rect = w
+            .inner
+            .map(|s| egui::Rect::from_min_size(egui::pos2(0.0, 0.0), s));
+        v.outer_rect = w
+            .outer
+            .map(|s| egui::Rect::from_min_size(egui::pos2(0.0, 0.0), s));
+    });
+    w.app.ui(ui);
+    let commands = ctx.viewport(|v| v.commands.clone());
+    if request && !commands.contains(&ViewportCommand::CancelClose) {
+        w.closed = true;
+    }
+    if commands.contains(&ViewportCommand::Close) {
+        w.close_next = true;
+    }
+    w.sent.extend(commands);
+}
+
+/// A window on a monitor of size `monitor`, whose inner and outer sizes the window system
+/// reports as `inner` and `outer`.
+fn window_sized(
+    app: ProvisioApp,
+    monitor: Option<egui::Vec2>,
+    inner: Option<egui::Vec2>,
+    outer: Option<egui::Vec2>,
+) -> Harness<'static, Window> {
+    let w = Window {
+        app,
+        wm_close: false,
+        close_next: false,
+        closed: false,
+        monitor,
+        inner,
+        outer,
+        sent: Vec::new(),
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 860.0))
+        .build_ui_state(frame, w);
+    settle(&mut h);
+    h
+}
+
+fn window(app: ProvisioApp) -> Harness<'static, Window> {
+    window_sized(app, None, None, None)
+}
+
+fn settle(h: &mut Harness<'static, Window>) {
+    h.run_steps(6);
+}
+
+fn close_window(h: &mut Harness<'static, Window>) {
+    h.state_mut().wm_close = true;
+    settle(h);
+}
+
+fn shows(h: &Harness<'static, Window>, text: &str) -> bool {
+    h.query_all_by_label_contains(text).next().is_some()
+}
+
+/// Quitting clears the recovery copy in the data directory: such a test runs in a child
+/// process with a data directory of its own (true: it ran there and passed), unless
+/// `$PROVISIO_DATA_DIR` is set already (false: run the test here).
+fn in_own_data_dir(test: &str) -> bool {
+    if std::env::var_os("PROVISIO_DATA_DIR").is_some() {
+        return false;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--test-threads=1"])
+        .env("PROVISIO_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "{text}");
+    true
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), t).unwrap();
+        }
+    }
+}
+
+/// A copy of the OpenTOSCA repository under `root`, opened.
+fn opentosca(root: &Path) -> ProvisioApp {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus/opentosca-public");
+    copy_tree(&corpus, root);
+    ProvisioApp::with_document(files::open_path(root).unwrap())
+}
+
+/// One edited service template: its tab, name and file.
+struct Edited {
+    tab: Tab,
+    name: String,
+    file: PathBuf,
+    before: Vec<u8>,
+}
+
+/// Opens the first `n` service templates with nodes, each in its tab, and moves all nodes of
+/// each by 37 points (as a drag does); the last one stays in view.
+fn edit_tabs(app: &mut ProvisioApp, n: usize) -> Vec<Edited> {
+    let rows = browser::service_templates_in_order(app.state.doc.library());
+    let mut out = Vec::new();
+    for r in rows {
+        if out.len() == n {
+            break;
+        }
+        open_tab(app, r.tab);
+        let ids: Vec<String> = app
+            .state
+            .doc
+            .topology()
+            .node_templates
+            .iter()
+            .map(|n| n.id.clone())
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        app.state.apply(Command::MoveNodes {
+            ids,
+            dx: 37.0,
+            dy: 0.0,
+            coalesce: false,
+        });
+        let file = app.state.doc.library().file(r.tab.0).path.clone();
+        out.push(Edited {
+            tab: r.tab,
+            name: r.name.clone().unwrap_or_else(|| r.qname.local.clone()),
+            before: std::fs::read(&file).unwrap(),
+            file,
+        });
+    }
+    assert_eq!(out.len(), n);
+    out
+}
+
+/// Closing the window with two edited service templates (one in view, one in another tab)
+/// asks once, naming both; Cancel keeps the window and the edits; Save all writes both files
+/// (each changed on disk) and closes. File ▸ Quit asks the same.
+#[test]
+fn closing_the_window_asks_about_every_tab_and_save_all_writes_each() {
+    if in_own_data_dir("closing_the_window_asks_about_every_tab_and_save_all_writes_each") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut app = opentosca(&tmp.path().join("repo"));
+    let edited = edit_tabs(&mut app, 2);
+    let mut h = window(app);
+
+    close_window(&mut h);
+    assert!(
+        !h.state().closed,
+        "closed with two unsaved service templates"
+    );
+    assert_eq!(h.state().app.active_modal(), Some(Modal::Confirm));
+    h.get_by_label_contains("2 service templates have unsaved changes");
+    for e in &edited {
+        assert!(shows(&h, &e.name), "the prompt does not name {}", e.name);
+    }
+    h.get_by_label("Cancel").click();
+    settle(&mut h);
+    assert!(!h.state().closed, "closed after Cancel");
+    for e in &edited {
+        assert!(provisio_app::gui::workspace::tab_dirty(
+            &h.state().app,
+            e.tab
+        ));
+    }
+
+    // File ▸ Quit asks the same; Save all writes both files and closes.
+    h.get_all_by_label("File").next().unwrap().click();
+    settle(&mut h);
+    h.get_by_label("Quit").click();
+    settle(&mut h);
+    h.get_by_label_contains("2 service templates have unsaved changes");
+    h.get_by_label("Save all").click();
+    settle(&mut h);
+    for e in &edited {
+        let now = std::fs::read(&e.file).unwrap();
+        assert_ne!(now, e.before, "Save all did not write {}", e.file.display());
+        assert!(!provisio_app::gui::workspace::tab_dirty(
+            &h.state().app,
+            e.tab
+        ));
+    }
+    assert!(h.state().closed, "the window stayed open after Save all");
+}
+
+/// Unsaved edits in a tab not in view are asked about too (the one in view has none); a save
+/// that fails keeps the window open and says which service template and why; Discard all
+/// closes.
+#[test]
+fn an_unsaved_tab_out_of_view_is_asked_about_and_a_refused_save_keeps_the_window() {
+    if in_own_data_dir(
+        "an_unsaved_tab_out_of_view_is_asked_about_and_a_refused_save_keeps_the_window",
+    ) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut app = opentosca(&tmp.path().join("repo"));
+    let edited = edit_tabs(&mut app, 1);
+    // Another tab in view, without edits.
+    let rows = browser::service_templates_in_order(app.state.doc.library());
+    let other = rows.iter().find(|r| r.tab != edited[0].tab).unwrap().tab;
+    open_tab(&mut app, other);
+    assert!(!app.state.dirty);
+    let mut h = window(app);
+
+    close_window(&mut h);
+    assert!(!h.state().closed, "closed with an unsaved tab out of view");
+    h.get_by_label_contains(&format!(
+        "The topology {} has unsaved changes",
+        edited[0].name
+    ));
+
+    // The file's folder is replaced by a plain file: the save fails.
+    let dir = edited[0].file.parent().unwrap().to_path_buf();
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::write(&dir, b"not a folder").unwrap();
+    h.get_by_label("Save").click();
+    settle(&mut h);
+    assert!(!h.state().closed, "closed although the save failed");
+    assert_eq!(h.state().app.active_modal(), Some(Modal::Error));
+    let error = h.state().app.error.clone().unwrap();
+    assert!(
+        error.contains("the window stays open") && error.contains(&edited[0].name),
+        "{error}"
+    );
+    assert!(error.contains(&dir.display().to_string()), "{error}");
+    h.get_by_label("OK").click();
+    settle(&mut h);
+    assert!(provisio_app::gui::workspace::tab_dirty(
+        &h.state().app,
+        edited[0].tab
+    ));
+
+    close_window(&mut h);
+    h.get_by_label("Discard").click();
+    settle(&mut h);
+    assert!(h.state().closed, "the window stayed open after Discard");
+}
+
+/// File ▸ New topology replaces the workspace: it asks about both unsaved tabs first; Cancel
+/// keeps them.
+#[test]
+fn new_topology_asks_about_every_unsaved_tab() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut app = opentosca(&tmp.path().join("repo"));
+    let edited = edit_tabs(&mut app, 2);
+    let mut h = window(app);
+    h.get_all_by_label("File").next().unwrap().click();
+    settle(&mut h);
+    h.get_by_label("New topology").click();
+    settle(&mut h);
+    h.get_by_label_contains("2 service templates have unsaved changes");
+    h.get_by_label("Cancel").click();
+    settle(&mut h);
+    for e in &edited {
+        assert!(provisio_app::gui::workspace::tab_dirty(
+            &h.state().app,
+            e.tab
+        ));
+    }
+    assert!(h.state().app.workspace.tabs.len() >= 2);
+}
+
+/// The recovery copy covers every tab with unsaved edits: after the window went away with two
+/// of them (`on_exit` with edits left), the next start names both; Open brings both back in
+/// their tabs, unsaved, with the edits.
+#[test]
+fn recovery_restores_every_unsaved_tab_and_names_them() {
+    if in_own_data_dir("recovery_restores_every_unsaved_tab_and_names_them") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    let mut app = opentosca(&root);
+    let edited = edit_tabs(&mut app, 2);
+    let positions: Vec<String> = edited
+        .iter()
+        .map(|e| {
+            open_tab(&mut app, e.tab);
+            app.state.doc.to_xml()
+        })
+        .collect();
+    eframe::App::on_exit(&mut app, None);
+
+    let mut h = window(ProvisioApp::open_at(&root, None));
+    assert_eq!(h.state().app.active_modal(), Some(Modal::Recovery));
+    h.get_by_label_contains("2 service templates");
+    for e in &edited {
+        assert!(
+            shows(&h, &e.name),
+            "the recovery prompt does not name {}",
+            e.name
+        );
+    }
+    h.get_by_label("Open").click();
+    settle(&mut h);
+    assert_eq!(h.state().app.active_modal(), None);
+    for (e, xml) in edited.iter().zip(&positions) {
+        let app = &mut h.state_mut().app;
+        assert!(
+            app.workspace.tabs.contains(&e.tab),
+            "{} not in a tab",
+            e.name
+        );
+        assert!(provisio_app::gui::workspace::tab_dirty(app, e.tab));
+        open_tab(app, e.tab);
+        assert_eq!(
+            app.state.doc.to_xml(),
+            *xml,
+            "{}: edits not restored",
+            e.name
+        );
+    }
+}
+
+/// What the window sent about its size: the `InnerSize` commands and whether it maximized.
+fn size_commands(h: &Harness<'static, Window>) -> (Vec<egui::Vec2>, bool) {
+    let sent = &h.state().sent;
+    let sizes = sent
+        .iter()
+        .filter_map(|c| match c {
+            ViewportCommand::InnerSize(s) => Some(*s),
+            _ => None,
+        })
+        .collect();
+    (sizes, sent.contains(&ViewportCommand::Maximized(true)))
+}
+
+/// On a 1024×640 monitor the 1400×860 window does not fit: the first frame shrinks it to the
+/// monitor and maximizes it, once (so the status line is on screen). Also when the window
+/// system already cut it to the monitor's size before the window manager added its title bar
+/// (X11 under openbox: inner and outer 1024×640). On a big monitor it is left as it is.
+#[test]
+fn the_first_frame_fits_the_window_to_a_small_monitor() {
+    let app = || ProvisioApp::with_document(files::new_document());
+    let small = Some(egui::vec2(1024.0, 640.0));
+    for (inner, outer) in [
+        (egui::vec2(1400.0, 860.0), None),
+        (egui::vec2(1024.0, 640.0), Some(egui::vec2(1024.0, 640.0))),
+    ] {
+        let h = window_sized(app(), small, Some(inner), outer);
+        let (sizes, maximized) = size_commands(&h);
+        assert_eq!(sizes.len(), 1, "{inner:?}: {sizes:?}");
+        assert!(sizes[0].x <= 1024.0 && sizes[0].y < 640.0, "{sizes:?}");
+        assert!(maximized, "{inner:?}: not maximized");
+    }
+
+    let big = Some(egui::vec2(1600.0, 1000.0));
+    let wanted = egui::vec2(1400.0, 860.0);
+    for outer in [None, Some(wanted), Some(wanted + egui::vec2(2.0, 25.0))] {
+        let h = window_sized(app(), big, Some(wanted), outer);
+        let (sizes, maximized) = size_commands(&h);
+        assert!(sizes.is_empty() && !maximized, "{outer:?}: {sizes:?}");
+    }
+}
