@@ -69,7 +69,7 @@ pub fn run(devices: usize, size_kib: usize, broker: BrokerChoice, runs: usize) -
             if runs > 1 {
                 println!("run {run} of {runs}");
             }
-            match bench(devices, size_kib, broker).await {
+            match bench(devices, size_kib, broker, run == 1).await {
                 Ok(ratio) => ratios.push(ratio),
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -145,7 +145,14 @@ fn timeline(done: &[Duration]) -> String {
 }
 
 /// One run; returns its ratio (baseline / install).
-async fn bench(devices: usize, size_kib: usize, broker: BrokerChoice) -> Result<f64, String> {
+/// Memory per device is printed for the first run only: later runs start with a heap that
+/// keeps what the earlier ones freed, so their growth says nothing.
+async fn bench(
+    devices: usize,
+    size_kib: usize,
+    broker: BrokerChoice,
+    first_run: bool,
+) -> Result<f64, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let topo = dir.path().join("bench.tosca");
     std::fs::write(&topo, topology(devices)).map_err(|e| e.to_string())?;
@@ -264,17 +271,24 @@ async fn bench(devices: usize, size_kib: usize, broker: BrokerChoice) -> Result<
         "  total (incl. fleet start)    {:>9.3} s",
         total.as_secs_f64()
     );
-    println!(
-        "  RSS growth: {} KiB ({:.1} KiB per device; after the deploy, against before it)",
-        rss1.saturating_sub(rss0),
-        per_device(rss1.saturating_sub(rss0))
-    );
-    println!(
-        "  RSS per device: idle {:.1} KiB (fleet online, before install), installing {:.1} KiB (peak during install); peak {} MiB",
-        per_device(fig.rss_idle.saturating_sub(rss0)),
-        per_device(fig.rss_peak.saturating_sub(rss0)),
-        fig.rss_peak / 1024
-    );
+    if first_run {
+        println!(
+            "  RSS growth: {} KiB ({:.1} KiB per device; after the deploy, against before it)",
+            rss1.saturating_sub(rss0),
+            per_device(rss1.saturating_sub(rss0))
+        );
+        println!(
+            "  RSS per device: idle {:.1} KiB (fleet online, before install), installing {:.1} KiB (peak during install); peak {} MiB",
+            per_device(fig.rss_idle.saturating_sub(rss0)),
+            per_device(fig.rss_peak.saturating_sub(rss0)),
+            fig.rss_peak / 1024
+        );
+    } else {
+        println!(
+            "  RSS per device: see the first run (the heap keeps what earlier runs freed); peak {} MiB",
+            fig.rss_peak / 1024
+        );
+    }
     let install = took
         .iter()
         .find(|(s, _)| s.ends_with(".install"))
