@@ -386,3 +386,74 @@ async fn a_reboot_keeps_the_session_and_a_lost_session_subscribes_again() {
     assert_eq!(got.get(id).map(String::as_str), Some("success"), "{got:?}");
     assert!(fleet.shutdown().await.is_empty());
 }
+
+/// Mosquitto 2.0 grants every MQTT 3.1.1 SUBSCRIBE (its ACL applies at delivery), so no real
+/// broker here refuses one: a loopback peer speaks just enough MQTT to answer CONNECT with a
+/// CONNACK and the SUBSCRIBE with a SUBACK whose return code is 0x80 (failure).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_subscription_does_not_count_the_device_online() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (suback_tx, suback_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let mut got = Vec::new();
+        let mut suback_tx = Some(suback_tx);
+        loop {
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            got.extend_from_slice(&buf[..n]);
+            // Whole packets only: type byte, one-byte remaining length (these are short).
+            while got.len() >= 2 && got.len() >= 2 + got[1] as usize {
+                let packet: Vec<u8> = got.drain(..2 + got[1] as usize).collect();
+                match packet[0] >> 4 {
+                    1 => s.write_all(&[0x20, 2, 0, 0]).await.unwrap(),
+                    8 => {
+                        s.write_all(&[0x90, 3, packet[2], packet[3], 0x80])
+                            .await
+                            .unwrap();
+                        if let Some(tx) = suback_tx.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                    3 if packet[0] & 0x06 != 0 => {
+                        // A QoS 1 PUBLISH (the status): PUBACK its packet id.
+                        let topic_len = u16::from_be_bytes([packet[2], packet[3]]) as usize;
+                        let id = &packet[4 + topic_len..6 + topic_len];
+                        s.write_all(&[0x40, 2, id[0], id[1]]).await.unwrap();
+                    }
+                    _ => {}
+                }
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let id = "1345963";
+    let mut cfg = FleetConfig::new(
+        vec![id.to_string()],
+        provisio_firmware::BrokerAddr {
+            host: "127.0.0.1".into(),
+            port,
+        },
+        "controlTopic",
+        "responseTopic",
+        dir.path(),
+    );
+    cfg.reboot_delay = Duration::from_millis(50);
+    let fleet = Fleet::spawn(cfg).unwrap();
+    tokio::time::timeout(WAIT, suback_rx)
+        .await
+        .expect("no SUBSCRIBE reached the peer")
+        .unwrap();
+    // The device has read the refusal by now; it will never get a command, so a deploy must
+    // not count it online.
+    assert!(
+        !fleet.wait_online(1, Duration::from_secs(1)).await,
+        "counted online although its subscription was refused"
+    );
+    assert!(fleet.shutdown().await.is_empty());
+}

@@ -434,13 +434,18 @@ impl<'a> Boot<'a> {
                     // first command) once the broker confirmed the subscription: counted at
                     // ConnAck, a command sent before the broker took the SUBSCRIBE was lost.
                     Ok(Event::Incoming(Packet::SubAck(ack))) => {
-                        // A refused subscription (e.g. by an ACL) is asked for again at the
-                        // next connection.
+                        // A refused subscription (e.g. by an ACL) leaves the device
+                        // unreachable: not counted online, asked for again at the next
+                        // connection.
                         self.session_subscribed = ack
                             .return_codes
                             .iter()
                             .all(|c| matches!(c, rumqttc::SubscribeReasonCode::Success(_)));
-                        self.now_subscribed();
+                        if self.session_subscribed {
+                            self.now_subscribed();
+                        } else {
+                            tracing::warn!(device = %self.spec.hardware_id, "the broker refused the subscription to {}", self.spec.control_topic);
+                        }
                         continue;
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) if p.topic == self.spec.control_topic => Input::Message(p.payload),
