@@ -160,18 +160,45 @@ pub struct DeployOutcome {
 }
 
 /// The deploy inputs an instance file (or the GUI's remembered inputs) may keep: not of a
-/// secret name, and not feeding a secret of the plan under another name
-/// (`powerfoxPassword: get_input: pf`).
-pub fn non_secret(inputs: &BTreeMap<String, String>, plan: &Plan) -> BTreeMap<String, String> {
+/// secret name, not read by a property of a secret name anywhere in the topology
+/// (`ccuPassword: get_input: ccu`, whether or not a step uses it), and not feeding a secret of
+/// the plan under another name (`powerfoxPassword: get_input: pf`). Without a plan (it could
+/// not be built) the first two rules still apply.
+pub fn non_secret(
+    inputs: &BTreeMap<String, String>,
+    st: &ServiceTemplate,
+    plan: Option<&Plan>,
+) -> BTreeMap<String, String> {
+    let read_by_secret = secret_properties_inputs(st);
     let feeds_secret = |name: &str| {
-        plan.steps.iter().flat_map(|s| &s.inputs).any(|i| {
+        plan.into_iter().flat_map(|p| &p.steps).flat_map(|s| &s.inputs).any(|i| {
             i.secret && matches!(&i.source, provisio_model::plan::InputSource::DeployInput(n) if n == name)
         })
     };
     inputs
         .iter()
-        .filter(|(k, _)| !is_secret_name(k) && !feeds_secret(k))
+        .filter(|(k, _)| {
+            !is_secret_name(k) && !read_by_secret.contains(k.as_str()) && !feeds_secret(k)
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The deploy inputs that a property of a secret name reads (`get_input: NAME`), on any node
+/// or relationship template of `st`.
+fn secret_properties_inputs(st: &ServiceTemplate) -> std::collections::BTreeSet<&str> {
+    let nodes = st.topology.node_templates.iter().map(|n| &n.properties);
+    let relationships = st
+        .topology
+        .relationship_templates
+        .iter()
+        .map(|r| &r.properties);
+    nodes
+        .chain(relationships)
+        .filter_map(|p| p.as_ref().and_then(|p| p.kv()))
+        .flatten()
+        .filter(|(k, _)| is_secret_name(k))
+        .filter_map(|(_, v)| provisio_model::tosca::properties::input_name(v))
         .collect()
 }
 
@@ -214,7 +241,7 @@ pub async fn deploy(
         service_template: st.qname().to_string(),
         created: now_secs(),
         simulated: opts.simulate,
-        inputs: non_secret(inputs, &plan),
+        inputs: non_secret(inputs, st, Some(&plan)),
         steps: Vec::new(),
         devices: BTreeMap::new(),
         phase: "new".into(),
@@ -606,12 +633,43 @@ mod tests {
             poller.and_then(|s| s.input("ccuPassword")),
             Some("ccu-value")
         );
-        let kept = non_secret(&inputs, &plan);
+        let kept = non_secret(&inputs, &st, Some(&plan));
         assert_eq!(kept.keys().collect::<Vec<_>>(), ["site"], "{kept:?}");
         // The GUI remembers the same (raspberryPassword goes by its name when written).
         let remembered =
             crate::gui::deploy_panel::inputs_to_remember(&loaded.library, &st, &inputs);
         assert!(!remembered.contains_key("ccu") && !remembered.contains_key("pf"));
         assert!(remembered.contains_key("site"), "{remembered:?}");
+
+        // The poller brings its own login: no step reads `ccu` any more, but the CCU's
+        // password property still does, so it is kept nowhere; nor without a plan.
+        for n in st.topology.node_templates.iter_mut() {
+            if n.id == "Poller" {
+                let p = n.properties.as_mut().unwrap();
+                p.set("ccuUser", "poller");
+                p.set("ccuPassword", "get_input: pollerPassword");
+            }
+        }
+        let inputs = BTreeMap::from([
+            ("pollerPassword".to_string(), "p".to_string()),
+            ("raspberryPassword".to_string(), "r".to_string()),
+            ("pf".to_string(), "pf-value".to_string()),
+            ("ccu".to_string(), "ccu-value".to_string()),
+            ("site".to_string(), "kitchen".to_string()),
+        ]);
+        let plan = build_deploy_plan(&loaded.library, &st, &inputs).unwrap();
+        assert!(
+            plan.steps
+                .iter()
+                .flat_map(|s| &s.inputs)
+                .all(|i| i.value != "ccu-value"),
+            "a step still reads the CCU's password"
+        );
+        for kept in [
+            non_secret(&inputs, &st, Some(&plan)),
+            non_secret(&inputs, &st, None),
+        ] {
+            assert_eq!(kept.keys().collect::<Vec<_>>(), ["site"], "{kept:?}");
+        }
     }
 }

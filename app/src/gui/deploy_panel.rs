@@ -514,10 +514,8 @@ pub fn inputs_to_remember(
     st: &provisio_model::tosca::ServiceTemplate,
     inputs: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
-    match build_open_deploy_plan(lib, st, inputs) {
-        Ok((plan, _)) => crate::deploy::non_secret(inputs, &plan),
-        Err(_) => inputs.clone(),
-    }
+    let plan = build_open_deploy_plan(lib, st, inputs).ok();
+    crate::deploy::non_secret(inputs, st, plan.as_ref().map(|(p, _)| p))
 }
 
 /// Remembers the non-secret deploy inputs of a topology (passwords are never written).
