@@ -370,3 +370,28 @@ fn simnet_prune_removes_a_network_without_owner_and_says_so() {
     .into_owned();
     assert!(!links.contains(&bridge), "{links}");
 }
+
+#[test]
+fn undeploy_force_forgets_a_corrupt_record_as_a_recorded_instance() {
+    let data = tempfile::tempdir().unwrap();
+    let instances = data.path().join("instances");
+    std::fs::create_dir_all(&instances).unwrap();
+    let id = "Broken-1-000";
+    let record = instances.join(format!("{id}.json"));
+    std::fs::write(&record, b"{not json").unwrap();
+    std::fs::write(instances.join(format!("{id}.csar")), b"csar").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .args(["undeploy", id, "--force"])
+        .env("PROVISIO_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Its record is unreadable, not missing: it is forgotten as a recorded instance, not
+    // taken for a deploy interrupted during setup (whose record never existed).
+    assert!(!text.contains("interrupted deploy"), "{text}");
+    assert!(!record.exists(), "{text}");
+}

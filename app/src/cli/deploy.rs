@@ -96,9 +96,15 @@ pub fn forget(instance: &str) -> i32 {
     }
     let recorded = InstanceState::load(&dir, instance);
     let simulated = recorded.as_ref().is_ok_and(|i| i.simulated);
-    let unrecorded = recorded.is_err()
-        && (InstanceState::snapshot_in(&dir, instance).is_file()
-            || lease::lease_path(&dir, instance).is_file());
+    // Only a missing record: a corrupt or unreadable one is a recorded instance, forgotten
+    // below (its devices may hold parts of it).
+    let unrecorded = matches!(
+        recorded,
+        Err(provisio_engines::engine::instance::InstanceError::NotFound(
+            _
+        ))
+    ) && (InstanceState::snapshot_in(&dir, instance).is_file()
+        || lease::lease_path(&dir, instance).is_file());
     if unrecorded {
         // Its plan never ran: only this machine holds anything of it.
         return match lease::undo_setup(&data_dir, &dir, instance) {

@@ -29,7 +29,10 @@ fn boot_id() -> String {
 /// A process's start time (field 22 of `/proc/<pid>/stat`; the name in parentheses may hold
 /// spaces, so fields are counted after its closing one).
 fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_start(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+fn parse_start(stat: &str) -> Option<u64> {
     stat.rsplit_once(')')?
         .1
         .split_whitespace()
@@ -50,10 +53,37 @@ impl Holder {
         }
     }
 
-    /// The process still runs (same boot, same pid with the same start time).
+    /// The process still runs (same boot, same pid with the same start time). A process whose
+    /// `/proc` entry exists but cannot be read counts as running: only a missing one is gone.
     pub fn is_live(&self) -> bool {
-        !self.abandoned && self.boot == boot_id() && start_time(self.pid) == Some(self.start)
+        if self.abandoned || self.boot != boot_id() {
+            return false;
+        }
+        match std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) {
+            Ok(stat) => parse_start(&stat) == Some(self.start),
+            Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+        }
     }
+
+    /// The same process as `other` (whatever either says of being abandoned).
+    fn same_process(&self, other: &Holder) -> bool {
+        self.pid == other.pid && self.start == other.start && self.boot == other.boot
+    }
+}
+
+/// Serialises the leases' check-then-write among the processes sharing `instances` (an
+/// advisory lock on `instances/.leases.lock`, released when the file is dropped).
+fn lock_leases(instances: &Path) -> Result<std::fs::File, String> {
+    let path = instances.join(".leases.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    file.lock()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(file)
 }
 
 /// `id` is one plain path component (an instance id, not a path).
@@ -87,14 +117,23 @@ impl Lease {
         if !plain_id(id) {
             return Err(format!("'{id}' is not an instance id"));
         }
+        let me = Holder::current();
+        if me.start == 0 {
+            return Err(
+                "cannot read this process's start time from /proc/self/stat: leases need /proc"
+                    .into(),
+            );
+        }
+        std::fs::create_dir_all(instances).map_err(|e| format!("{}: {e}", instances.display()))?;
+        // Check and write under one lock: two processes cannot both find the lease free.
+        let _lock = lock_leases(instances)?;
         if let Some(h) = holder(instances, id).filter(Holder::is_live) {
             return Err(format!(
                 "instance {id} is being deployed or undeployed by process {}: wait for it or stop it first",
                 h.pid
             ));
         }
-        std::fs::create_dir_all(instances).map_err(|e| format!("{}: {e}", instances.display()))?;
-        write(instances, id, &Holder::current())?;
+        write(instances, id, &me)?;
         Ok(Lease {
             instances: instances.to_path_buf(),
             id: id.to_string(),
@@ -112,6 +151,17 @@ impl Lease {
     /// The plan runs: the instance is recorded and its undeploy removes what it set up.
     pub fn plan_runs(&mut self) {
         self.setup_of = None;
+    }
+}
+
+/// Removes the lease of `id` if it still names `was` (a process found gone): a process that
+/// took the lease meanwhile keeps it.
+pub fn remove_if_held_by(instances: &Path, id: &str, was: &Holder) {
+    let Ok(_lock) = lock_leases(instances) else {
+        return;
+    };
+    if holder(instances, id).is_some_and(|h| h.same_process(was)) {
+        let _ = std::fs::remove_file(lease_path(instances, id));
     }
 }
 
@@ -144,16 +194,26 @@ pub fn undo_setup(data_dir: &Path, instances: &Path, id: &str) -> Result<(), Str
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        if let Some(data_dir) = self.setup_of.take()
-            && undo_setup(&data_dir, &self.instances, &self.id).is_err()
-        {
-            // The next start finishes it (see `recover`).
-            let mut h = Holder::current();
-            h.abandoned = true;
-            let _ = write(&self.instances, &self.id, &h);
+        let undone = match self.setup_of.take() {
+            Some(data_dir) => undo_setup(&data_dir, &self.instances, &self.id).is_ok(),
+            None => true,
+        };
+        // Only a lease that still names this process is changed: another may hold it now.
+        let Ok(_lock) = lock_leases(&self.instances) else {
+            return;
+        };
+        let me = Holder::current();
+        if !holder(&self.instances, &self.id).is_some_and(|h| h.same_process(&me)) {
             return;
         }
-        let _ = std::fs::remove_file(lease_path(&self.instances, &self.id));
+        if undone {
+            let _ = std::fs::remove_file(lease_path(&self.instances, &self.id));
+        } else {
+            // The next start finishes it (see `recover`).
+            let mut h = me;
+            h.abandoned = true;
+            let _ = write(&self.instances, &self.id, &h);
+        }
     }
 }
 
@@ -230,5 +290,29 @@ mod tests {
         drop(lease);
         assert!(snap.exists());
         assert!(!lease_path(&instances, id).exists());
+    }
+
+    #[test]
+    fn a_dropped_lease_leaves_the_lease_another_process_took() {
+        let dir = tempfile::tempdir().unwrap();
+        let lease = Lease::acquire(dir.path(), "x").unwrap();
+        // Another live process (init) holds it now, e.g. after a sweep found ours gone.
+        let other = Holder {
+            pid: 1,
+            start: start_time(1).unwrap(),
+            boot: boot_id(),
+            abandoned: false,
+        };
+        write(dir.path(), "x", &other).unwrap();
+        drop(lease);
+        assert_eq!(holder(dir.path(), "x"), Some(other.clone()));
+        // A sweep that found a gone process does not remove a lease taken since.
+        let gone = Holder {
+            pid: other.pid,
+            start: other.start + 1,
+            ..other.clone()
+        };
+        remove_if_held_by(dir.path(), "x", &gone);
+        assert_eq!(holder(dir.path(), "x"), Some(other));
     }
 }

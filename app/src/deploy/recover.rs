@@ -66,7 +66,7 @@ pub fn sweep(data_dir: &Path) -> Vec<Swept> {
         }
         let error = lease::undo_setup(data_dir, &instances, &id).err();
         if error.is_none() {
-            let _ = std::fs::remove_file(lease::lease_path(&instances, &id));
+            lease::remove_if_held_by(&instances, &id, &h);
         }
         out.push(Swept {
             id,
