@@ -58,7 +58,11 @@ pub fn run_prune(only: &[String], dry_run: bool, end_processes: bool) -> i32 {
                     }
                 );
             }
-            if p.kept.iter().any(|(l, _)| l.busy.is_empty()) {
+            // Kept for a reason other than processes the user did not ask to end: a failure.
+            if p.kept
+                .iter()
+                .any(|(l, _)| l.busy.is_empty() || end_processes)
+            {
                 1
             } else {
                 0

@@ -121,18 +121,20 @@ pub fn prune(only: &[String], end_processes: bool) -> Result<Pruned, String> {
             .write(true)
             .create_new(true)
             .open(&path);
-        if claim.is_err() {
+        let Ok(mut claim) = claim else {
             let why = match owner_of(&l.tag) {
                 Some(o) => format!("claimed by {o} meanwhile"),
                 None => format!("{}: cannot claim it", path.display()),
             };
             out.kept.push((l, why));
             continue;
-        }
-        let _ = std::fs::write(
-            &path,
-            format!("provisio simnet prune {}", std::process::id()),
+        };
+        // Through the handle that created it (never reopened by name).
+        let _ = std::io::Write::write_all(
+            &mut claim,
+            format!("provisio simnet prune {}", std::process::id()).as_bytes(),
         );
+        drop(claim);
         // As it is now that nobody else can claim it.
         let Some(now) = leftover_of(&l.tag) else {
             let _ = std::fs::remove_file(&path);
