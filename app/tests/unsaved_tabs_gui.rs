@@ -517,6 +517,37 @@ fn a_crash_after_saving_one_tab_restores_each_file_from_its_own_copy() {
     let mut h = restart_and_open(&root);
     assert_eq!(h.state().app.active_modal(), None);
     assert_restored(&mut h, &edited, &xml);
+    drop(h);
+
+    // A list whose entry for A names B's copy (what naming copies by position left): A is
+    // not restored from it but named in the status line, B is restored, the copy is kept.
+    let mut r = files::pending_recovery().unwrap();
+    let b_copy = r
+        .files
+        .iter()
+        .find(|f| f.library_path == edited[1].file)
+        .unwrap()
+        .xml
+        .clone();
+    let a_entry = r
+        .files
+        .iter_mut()
+        .find(|f| f.library_path == edited[0].file)
+        .unwrap();
+    a_entry.xml = b_copy;
+    let listed = serde_json::to_vec(&r).unwrap();
+    std::fs::write(recovery_dir().join("recovery.json"), listed).unwrap();
+    let mut h = restart_and_open(&root);
+    assert_restored(&mut h, &edited[1..], &xml[1..]);
+    let app = &mut h.state_mut().app;
+    assert!(!provisio_app::gui::workspace::tab_dirty(app, edited[0].tab));
+    let status = app.state.status.clone();
+    assert!(
+        status.contains("does not hold") && status.contains("kept in"),
+        "{status}"
+    );
+    open_tab(app, edited[0].tab);
+    assert_eq!(app.state.doc.to_xml(), xml[0], "A is not its saved self");
 }
 
 /// The window closes at start-up before the recovery prompt is answered: the earlier
