@@ -272,3 +272,28 @@ pub fn clear_recovery() {
     let _ = std::fs::remove_file(manifest_path());
     remove_copies_except(&[]);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_stamps_are_utc_dates() {
+        assert_eq!(utc_stamp(0), "1970-01-01_000000");
+        assert_eq!(utc_stamp(1_796_135_405), "2026-12-01_143005");
+        assert_eq!(utc_stamp(951_782_400 + 86_399), "2000-02-29_235959");
+    }
+
+    #[test]
+    fn a_copy_name_depends_on_the_file_only() {
+        let ws = Path::new("/home/ann/repo");
+        let a = Path::new("/home/ann/repo/servicetemplates/a/ServiceTemplate.tosca");
+        let b = Path::new("/home/ann/repo/servicetemplates/b/ServiceTemplate.tosca");
+        assert_eq!(copy_name(Some(ws), a), copy_name(Some(ws), a));
+        assert_ne!(copy_name(Some(ws), a), copy_name(Some(ws), b));
+        assert_ne!(copy_name(Some(ws), a), copy_name(None, a));
+        assert!(
+            copy_name(None, a).starts_with("recovery-") && copy_name(None, a).ends_with(".tosca")
+        );
+    }
+}
