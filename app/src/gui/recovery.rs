@@ -1,6 +1,8 @@
 //! Crash recovery across tabs: every open service template with unsaved edits is copied to the
 //! data directory (every 20 s while there are any, and at exit); the next start offers them
-//! back by name, and Open restores each into its tab, still unsaved.
+//! back by name, and Open restores each into its tab, still unsaved. An earlier session's copy
+//! is never cleared or overwritten while its prompt is unanswered, and a restore that leaves
+//! anything out keeps the copy aside (`recovery-kept/<UTC date>` in the data directory).
 
 use super::workspace::{self, Tab};
 use super::{ProvisioApp, files, modal};
@@ -81,8 +83,9 @@ pub fn names(r: &files::Recovery) -> Vec<String> {
 /// A recovery copy read back: its entry and definitions.
 type Copy<'a> = (&'a files::RecoveredFile, provisio_model::tosca::Definitions);
 
-/// Reads every copy of `r` before anything changes; a copy that is missing, does not parse or
-/// does not hold every service template listed for it is left out and reported.
+/// Reads every copy of `r` before anything changes; a copy that is missing, does not parse,
+/// lists no service template or does not hold every one listed for it is left out and
+/// reported (nothing else would mark its tab unsaved).
 fn read_copies<'a>(r: &'a files::Recovery, skipped: &mut Vec<String>) -> Vec<Copy<'a>> {
     let mut out = Vec::new();
     for f in &r.files {
@@ -104,6 +107,10 @@ fn read_copies<'a>(r: &'a files::Recovery, skipped: &mut Vec<String>) -> Vec<Cop
             .iter()
             .filter(|st| !held.contains(st))
             .collect();
+        if f.service_templates.is_empty() {
+            skipped.push(format!("{}: lists no service template", path.display()));
+            continue;
+        }
         if !missing.is_empty() {
             let missing: Vec<String> = missing.iter().map(|s| s.to_string()).collect();
             skipped.push(format!(
