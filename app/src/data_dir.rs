@@ -90,21 +90,39 @@ fn manifest_path() -> PathBuf {
     recovery_dir().join("recovery.json")
 }
 
-/// Writes the recovery copy atomically: each file's XML (`recovery.tosca`, `recovery-1.tosca`,
-/// …) then the list of them (`recovery.json`); copies of files no longer listed are removed.
-pub fn write_recovery(workspace: Option<PathBuf>, files: Vec<(RecoveredFile, Vec<u8>)>) {
+/// The name of the XML copy of library file `library_path` of `workspace`: a stable key (FNV-1a
+/// of both paths), so a name never holds another file's copy, whatever else is unsaved.
+pub fn copy_name(workspace: Option<&Path>, library_path: &Path) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let ws = workspace.map(|w| w.to_string_lossy().to_string());
+    let key = format!(
+        "{}\0{}",
+        ws.unwrap_or_default(),
+        library_path.to_string_lossy()
+    );
+    for b in key.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("recovery-{h:016x}.tosca")
+}
+
+/// Writes the recovery copy: every file's XML first (each under its [`copy_name`]), then, only
+/// when all were written, the list of them (`recovery.json`, replaced atomically); copies no
+/// longer listed are removed last. A crash at any point leaves a list whose every name holds
+/// a copy of the file it names. Returns what could not be written (the old list then stays).
+pub fn write_recovery(
+    workspace: Option<PathBuf>,
+    files: Vec<(RecoveredFile, Vec<u8>)>,
+) -> Result<(), String> {
     let dir = recovery_dir();
-    let _ = std::fs::create_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut listed = Vec::new();
-    for (i, (mut f, xml)) in files.into_iter().enumerate() {
-        f.xml = if i == 0 {
-            "recovery.tosca".to_string()
-        } else {
-            format!("recovery-{i}.tosca")
-        };
-        if provisio_model::save::write_atomic(&dir.join(&f.xml), &xml).is_err() {
-            return;
-        }
+    for (mut f, xml) in files {
+        f.xml = copy_name(workspace.as_deref(), &f.library_path);
+        let path = dir.join(&f.xml);
+        provisio_model::save::write_atomic(&path, &xml)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         listed.push(f);
     }
     let keep: Vec<String> = listed.iter().map(|f| f.xml.clone()).collect();
@@ -112,16 +130,64 @@ pub fn write_recovery(workspace: Option<PathBuf>, files: Vec<(RecoveredFile, Vec
         dir: dir.clone(),
         workspace,
         files: listed,
-        saved_at: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
+        saved_at: now_secs(),
     };
-    if let Ok(b) = serde_json::to_vec(&meta)
-        && provisio_model::save::write_atomic(&manifest_path(), &b).is_ok()
-    {
-        remove_copies_except(&keep);
+    let b = serde_json::to_vec(&meta).map_err(|e| e.to_string())?;
+    provisio_model::save::write_atomic(&manifest_path(), &b)
+        .map_err(|e| format!("{}: {e}", manifest_path().display()))?;
+    remove_copies_except(&keep);
+    Ok(())
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `secs` since the epoch as a UTC date and time for a folder name: `2026-12-01_143005`.
+fn utc_stamp(secs: u64) -> String {
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (h, min, s) = (rem / 3600, rem / 60 % 60, rem % 60);
+    format!("{y:04}-{m:02}-{d:02}_{h:02}{min:02}{s:02}")
+}
+
+/// Keeps the recovery copy `r` (its list and every copy still there) in a dated folder of the
+/// data directory (`recovery-kept/2026-12-01_143005`), out of the way of later autosaves.
+/// Returns that folder.
+pub fn keep_recovery(r: &Recovery) -> Result<PathBuf, String> {
+    let base = data_dir().join("recovery-kept");
+    let stamp = utc_stamp(now_secs());
+    let mut to = base.join(&stamp);
+    let mut n = 1;
+    while to.exists() {
+        to = base.join(format!("{stamp}-{n}"));
+        n += 1;
     }
+    std::fs::create_dir_all(&to).map_err(|e| format!("{}: {e}", to.display()))?;
+    let names = r
+        .files
+        .iter()
+        .map(|f| f.xml.clone())
+        .chain(["recovery.json".to_string()]);
+    for name in names {
+        let from = r.dir.join(&name);
+        if from.exists() {
+            std::fs::copy(&from, to.join(&name)).map_err(|e| format!("{}: {e}", from.display()))?;
+        }
+    }
+    Ok(to)
 }
 
 /// Removes the XML copies in the recovery folder not named in `keep`.
@@ -131,7 +197,11 @@ fn remove_copies_except(keep: &[String]) {
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
-        if name.starts_with("recovery") && name.ends_with(".tosca") && !keep.contains(&name) {
+        if name.starts_with("recovery")
+            && name.ends_with(".tosca")
+            && !keep.contains(&name)
+            && e.path().is_file()
+        {
             let _ = std::fs::remove_file(e.path());
         }
     }
@@ -161,7 +231,11 @@ pub fn pending_recovery() -> Option<Recovery> {
         dir: recovery_dir(),
         ..meta
     };
-    (!meta.files.is_empty() && meta.files.iter().all(|f| meta.xml_path(f).exists())).then_some(meta)
+    // Offered while any copy is there (a missing one is reported when restoring).
+    meta.files
+        .iter()
+        .any(|f| meta.xml_path(f).exists())
+        .then_some(meta)
 }
 
 /// Removes the recovery copy `r` (the Discard button): its list and XML copies.
@@ -197,4 +271,29 @@ pub fn save_ui_settings(s: &UiSettings) {
 pub fn clear_recovery() {
     let _ = std::fs::remove_file(manifest_path());
     remove_copies_except(&[]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_stamps_are_utc_dates() {
+        assert_eq!(utc_stamp(0), "1970-01-01_000000");
+        assert_eq!(utc_stamp(1_796_135_405), "2026-12-01_143005");
+        assert_eq!(utc_stamp(951_782_400 + 86_399), "2000-02-29_235959");
+    }
+
+    #[test]
+    fn a_copy_name_depends_on_the_file_only() {
+        let ws = Path::new("/home/ann/repo");
+        let a = Path::new("/home/ann/repo/servicetemplates/a/ServiceTemplate.tosca");
+        let b = Path::new("/home/ann/repo/servicetemplates/b/ServiceTemplate.tosca");
+        assert_eq!(copy_name(Some(ws), a), copy_name(Some(ws), a));
+        assert_ne!(copy_name(Some(ws), a), copy_name(Some(ws), b));
+        assert_ne!(copy_name(Some(ws), a), copy_name(None, a));
+        assert!(
+            copy_name(None, a).starts_with("recovery-") && copy_name(None, a).ends_with(".tosca")
+        );
+    }
 }

@@ -405,3 +405,251 @@ fn the_first_frame_fits_the_window_to_a_small_monitor() {
         assert!(sizes.is_empty() && !maximized, "{outer:?}: {sizes:?}");
     }
 }
+
+/// The recovery folder of this test's data directory (`in_own_data_dir` set it).
+fn recovery_dir() -> PathBuf {
+    PathBuf::from(std::env::var_os("PROVISIO_DATA_DIR").unwrap()).join("recovery")
+}
+
+/// The files of `dir` (not its folders) by name.
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().to_string(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Every file's bytes under `dir`, in any folder.
+fn all_bytes(dir: &Path) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(all_bytes(&e.path()));
+        } else {
+            out.push(std::fs::read(e.path()).unwrap());
+        }
+    }
+    out
+}
+
+/// The XML of each of `edited` as edited (each put in view in turn).
+fn edited_xml(app: &mut ProvisioApp, edited: &[Edited]) -> Vec<String> {
+    edited
+        .iter()
+        .map(|e| {
+            open_tab(app, e.tab);
+            app.state.doc.to_xml()
+        })
+        .collect()
+}
+
+/// A restart on `root`: the recovery prompt is up; Open.
+fn restart_and_open(root: &Path) -> Harness<'static, Window> {
+    let mut h = window(ProvisioApp::open_at(root, None));
+    assert_eq!(h.state().app.active_modal(), Some(Modal::Recovery));
+    h.get_by_label("Open").click();
+    settle(&mut h);
+    h
+}
+
+/// Each of `edited` is in a tab, unsaved, with the XML in `xml`.
+fn assert_restored(h: &mut Harness<'static, Window>, edited: &[Edited], xml: &[String]) {
+    for (e, xml) in edited.iter().zip(xml) {
+        let app = &mut h.state_mut().app;
+        assert!(
+            provisio_app::gui::workspace::tab_dirty(app, e.tab),
+            "{} not unsaved",
+            e.name
+        );
+        open_tab(app, e.tab);
+        assert_eq!(
+            app.state.doc.to_xml(),
+            *xml,
+            "{}: not its own edits",
+            e.name
+        );
+    }
+}
+
+/// A and B unsaved and copied; the user saves A; the autosave after it writes B's copy and
+/// the machine goes down before the list of copies is replaced (simulated: the copies this
+/// autosave wrote stay, the old list and the copies it would then remove are back). The next
+/// start restores A as A and B as B, both unsaved: no copy holds another file's edits.
+#[test]
+fn a_crash_after_saving_one_tab_restores_each_file_from_its_own_copy() {
+    if in_own_data_dir("a_crash_after_saving_one_tab_restores_each_file_from_its_own_copy") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    let mut app = opentosca(&root);
+    let mut edited = edit_tabs(&mut app, 2);
+    // A is the file listed first (it had the first copy).
+    edited.sort_by_key(|e| e.tab.0);
+    assert_ne!(edited[0].file, edited[1].file);
+    let xml = edited_xml(&mut app, &edited);
+    provisio_app::gui::recovery::autosave(&mut app);
+    let before = snapshot(&recovery_dir());
+
+    open_tab(&mut app, edited[0].tab);
+    let a = provisio_app::gui::workspace::save_path(&app, edited[0].tab).unwrap();
+    app.save_to(&a);
+    assert!(!provisio_app::gui::workspace::tab_dirty(
+        &app,
+        edited[0].tab
+    ));
+    let after = snapshot(&recovery_dir());
+    // The crash: what the autosave wrote, the old list, nothing removed.
+    for (name, bytes) in &before {
+        if name == "recovery.json" || !after.contains_key(name) {
+            std::fs::write(recovery_dir().join(name), bytes).unwrap();
+        }
+    }
+    drop(app);
+
+    let mut h = restart_and_open(&root);
+    assert_eq!(h.state().app.active_modal(), None);
+    assert_restored(&mut h, &edited, &xml);
+    drop(h);
+
+    // A list whose entry for A names B's copy (what naming copies by position left): A is
+    // not restored from it but named in the status line, B is restored, the copy is kept.
+    let mut r = files::pending_recovery().unwrap();
+    let b_copy = r
+        .files
+        .iter()
+        .find(|f| f.library_path == edited[1].file)
+        .unwrap()
+        .xml
+        .clone();
+    let a_entry = r
+        .files
+        .iter_mut()
+        .find(|f| f.library_path == edited[0].file)
+        .unwrap();
+    a_entry.xml = b_copy;
+    let listed = serde_json::to_vec(&r).unwrap();
+    std::fs::write(recovery_dir().join("recovery.json"), listed).unwrap();
+    let mut h = restart_and_open(&root);
+    assert_restored(&mut h, &edited[1..], &xml[1..]);
+    let app = &mut h.state_mut().app;
+    assert!(!provisio_app::gui::workspace::tab_dirty(app, edited[0].tab));
+    let status = app.state.status.clone();
+    assert!(
+        status.contains("does not hold") && status.contains("kept in"),
+        "{status}"
+    );
+    open_tab(app, edited[0].tab);
+    assert_eq!(app.state.doc.to_xml(), xml[0], "A is not its saved self");
+}
+
+/// The window closes at start-up before the recovery prompt is answered: the earlier
+/// session's copy stays as it was, and the next start offers it again and restores it.
+#[test]
+fn closing_the_window_before_answering_the_recovery_prompt_keeps_the_copy() {
+    if in_own_data_dir("closing_the_window_before_answering_the_recovery_prompt_keeps_the_copy") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    let mut app = opentosca(&root);
+    let edited = edit_tabs(&mut app, 2);
+    let xml = edited_xml(&mut app, &edited);
+    eframe::App::on_exit(&mut app, None);
+    let before = snapshot(&recovery_dir());
+    assert!(before.len() >= 3, "{:?}", before.keys());
+
+    let mut h = window(ProvisioApp::open_at(&root, None));
+    assert_eq!(h.state().app.active_modal(), Some(Modal::Recovery));
+    close_window(&mut h);
+    assert!(h.state().closed);
+    eframe::App::on_exit(&mut h.state_mut().app, None);
+    let after = snapshot(&recovery_dir());
+    assert!(
+        after == before,
+        "the copy changed: {:?} became {:?}",
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
+    drop(h);
+
+    let mut h = restart_and_open(&root);
+    assert_restored(&mut h, &edited, &xml);
+}
+
+/// A restore that cannot put everything back keeps the copy: with B's copy cut short (it no
+/// longer parses), Open restores A, names B's copy and where the copy is kept in the status
+/// line; after the window closes B's copy is still in the data directory. When no copy can be
+/// restored nothing changes, the error says where the copy is kept and it stays there.
+#[test]
+fn a_failing_restore_keeps_the_copy() {
+    if in_own_data_dir("a_failing_restore_keeps_the_copy") {
+        return;
+    }
+    let data = PathBuf::from(std::env::var_os("PROVISIO_DATA_DIR").unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    let mut app = opentosca(&root);
+    let mut edited = edit_tabs(&mut app, 2);
+    // B is the file listed last (the copy read after A's).
+    edited.sort_by_key(|e| e.tab.0);
+    let xml = edited_xml(&mut app, &edited);
+    eframe::App::on_exit(&mut app, None);
+    let r = files::pending_recovery().unwrap();
+    let b = r
+        .files
+        .iter()
+        .find(|f| f.library_path == edited[1].file)
+        .unwrap();
+    let full = std::fs::read(r.xml_path(b)).unwrap();
+    let cut = full[..full.len() / 2].to_vec();
+    std::fs::write(r.xml_path(b), &cut).unwrap();
+
+    let mut h = restart_and_open(&root);
+    assert_eq!(h.state().app.active_modal(), None);
+    assert_restored(&mut h, &edited[..1], &xml[..1]);
+    let status = h.state().app.state.status.clone();
+    assert!(
+        status.contains(&r.xml_path(b).display().to_string()),
+        "{status}"
+    );
+    assert!(status.contains("kept in"), "{status}");
+    eframe::App::on_exit(&mut h.state_mut().app, None);
+    assert!(
+        all_bytes(&data).contains(&cut),
+        "B's copy is gone from {}",
+        data.display()
+    );
+    drop(h);
+
+    // Nothing restorable: every copy cut short.
+    let mut app = opentosca(&tmp.path().join("repo2"));
+    let edited = edit_tabs(&mut app, 1);
+    eframe::App::on_exit(&mut app, None);
+    let r = files::pending_recovery().unwrap();
+    let copy = r.xml_path(&r.files[0]);
+    std::fs::write(&copy, b"<Definitions").unwrap();
+    let mut h = restart_and_open(&tmp.path().join("repo2"));
+    assert_eq!(h.state().app.active_modal(), Some(Modal::Error));
+    let error = h.state().app.error.clone().unwrap();
+    assert!(
+        error.contains("Cannot recover") && error.contains("kept in"),
+        "{error}"
+    );
+    assert!(!provisio_app::gui::workspace::tab_dirty(
+        &h.state().app,
+        edited[0].tab
+    ));
+    let kept = data.join("recovery-kept");
+    let copies = std::fs::read_dir(&kept).unwrap().count();
+    assert_eq!(copies, 2, "two kept copies in {}", kept.display());
+    eframe::App::on_exit(&mut h.state_mut().app, None);
+    assert!(all_bytes(&kept).contains(&b"<Definitions".to_vec()));
+}

@@ -46,6 +46,9 @@ pub struct ProvisioApp {
     pub path_dialog: Option<(PathDialog, String)>,
     /// The recovery copy an earlier session left (offered back first).
     pub recovery: Option<files::Recovery>,
+    /// A failed restore could not keep its copy aside: autosave leaves the recovery folder
+    /// alone for the rest of the session.
+    pub recovery_held: bool,
     /// Confirm before discarding unsaved changes: what to do after.
     pub confirm: Option<Pending>,
     last_autosave: Instant,
@@ -147,6 +150,7 @@ impl ProvisioApp {
             tab: BottomTab::Diagnostics,
             path_dialog: None,
             recovery: None,
+            recovery_held: false,
             confirm: None,
             last_autosave: Instant::now(),
             error: None,
@@ -185,7 +189,7 @@ impl ProvisioApp {
             },
             Pending::New => self.replace_document(files::new_document()),
             Pending::Quit => {
-                files::clear_recovery();
+                recovery::clear(self);
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             }
         }
@@ -800,7 +804,8 @@ impl eframe::App for ProvisioApp {
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
-        // Clears the copy when nothing is unsaved.
+        // Clears the copy when nothing is unsaved, but never an earlier session's copy that is
+        // still offered (the window closed before the prompt was answered).
         recovery::autosave(self);
     }
 }
