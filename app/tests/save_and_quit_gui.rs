@@ -3,6 +3,8 @@
 //! the window through the window manager asks the same Save/Discard/Cancel as File ▸ Quit and
 //! closes only after Save or Discard; a refused deploy names its service template.
 
+mod common;
+use common::in_own_data_dir;
 use egui::{ViewportCommand, ViewportEvent, ViewportId};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -23,26 +25,6 @@ struct Window {
     /// The app sent `Close` last frame: eframe turns it into a close request.
     close_next: bool,
     closed: bool,
-}
-
-/// Quit clears the recovery copy in the data directory: a test that quits runs in a child
-/// process of this test binary with a data directory of its own (true: it ran there, and
-/// passed), unless `$PROVISIO_DATA_DIR` is set already (false: run the test here).
-fn in_own_data_dir(test: &str) -> bool {
-    if std::env::var_os("PROVISIO_DATA_DIR").is_some() {
-        return false;
-    }
-    let data = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--test-threads=1"])
-        .env("PROVISIO_DATA_DIR", data.path())
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
-    assert!(text.contains("1 passed"), "{text}");
-    true
 }
 
 fn frame(ui: &mut egui::Ui, w: &mut Window) {

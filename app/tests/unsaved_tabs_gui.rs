@@ -4,6 +4,8 @@
 //! keeps the window open and names it; the crash-recovery copy covers every unsaved tab and
 //! its prompt names them; the first frame fits the window to a small monitor.
 
+mod common;
+use common::{copy_tree, in_own_data_dir};
 use egui::{ViewportCommand, ViewportEvent, ViewportId};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -94,39 +96,6 @@ fn close_window(h: &mut Harness<'static, Window>) {
 
 fn shows(h: &Harness<'static, Window>, text: &str) -> bool {
     h.query_all_by_label_contains(text).next().is_some()
-}
-
-/// Quitting clears the recovery copy in the data directory: such a test runs in a child
-/// process with a data directory of its own (true: it ran there and passed), unless
-/// `$PROVISIO_DATA_DIR` is set already (false: run the test here).
-fn in_own_data_dir(test: &str) -> bool {
-    if std::env::var_os("PROVISIO_DATA_DIR").is_some() {
-        return false;
-    }
-    let data = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--test-threads=1"])
-        .env("PROVISIO_DATA_DIR", data.path())
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
-    assert!(text.contains("1 passed"), "{text}");
-    true
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_tree(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), t).unwrap();
-        }
-    }
 }
 
 /// A copy of the OpenTOSCA repository under `root`, opened.

@@ -3,6 +3,8 @@
 //! a repository (the file appears where Winery puts it); define a node type with a property and
 //! an operation, use it in a topology, reopen the repository and find both.
 
+mod common;
+use common::copy_tree;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use provisio_app::gui::ProvisioApp;
@@ -27,19 +29,6 @@ fn harness(app: ProvisioApp) -> Harness<'static, ProvisioApp> {
 
 fn settle(h: &mut Harness<'static, ProvisioApp>) {
     h.run_steps(6);
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_tree(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), t).unwrap();
-        }
-    }
 }
 
 /// Replaces the text of the field labelled `label` by `text`, as a user would.

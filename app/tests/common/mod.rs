@@ -1,5 +1,6 @@
-//! Helpers shared by the app's integration tests: running the real `provisio` binary, and
-//! deploying/undeploying through the library with simulated devices on one shared runtime.
+//! Helpers shared by the app's integration tests: running the real `provisio` binary,
+//! deploying/undeploying through the library with simulated devices on one shared runtime, and
+//! for GUI tests a test run in a data directory of its own and a copy of a repository folder.
 #![allow(dead_code)] // each test binary uses a different part
 
 use provisio_app::deploy::{DeployOptions, DeployOutcome, deploy, undeploy};
@@ -119,6 +120,40 @@ impl Drop for SimCleanup {
             if let Some(id) = name.strip_suffix(".json") {
                 let _ = provisio_app::deploy::sim_hosts::remove_network(id);
             }
+        }
+    }
+}
+
+/// Quitting clears the recovery copy in the data directory: such a test runs in a child
+/// process of this test binary with a data directory of its own (true: it ran there and
+/// passed), unless `$PROVISIO_DATA_DIR` is set already (false: run the test here).
+pub fn in_own_data_dir(test: &str) -> bool {
+    if std::env::var_os("PROVISIO_DATA_DIR").is_some() {
+        return false;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--test-threads=1"])
+        .env("PROVISIO_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "{text}");
+    true
+}
+
+/// Copies the folder `from` (recursively) to `to`.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), t).unwrap();
         }
     }
 }
