@@ -71,19 +71,15 @@ impl Holder {
     }
 }
 
-/// Serialises the leases' check-then-write among the processes sharing `instances` (an
-/// advisory lock on `instances/.leases.lock`, released when the file is dropped).
+/// Serialises the leases' check-then-write among the processes sharing `instances`: an
+/// advisory lock on the `instances` directory itself (no lock file is left behind), released
+/// when the handle is dropped.
 fn lock_leases(instances: &Path) -> Result<std::fs::File, String> {
-    let path = instances.join(".leases.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    file.lock()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(file)
+    let dir =
+        std::fs::File::open(instances).map_err(|e| format!("{}: {e}", instances.display()))?;
+    dir.lock()
+        .map_err(|e| format!("{}: {e}", instances.display()))?;
+    Ok(dir)
 }
 
 /// `id` is one plain path component (an instance id, not a path).
