@@ -126,14 +126,17 @@ impl Drop for SimCleanup {
 
 /// Quitting clears the recovery copy in the data directory: such a test runs in a child
 /// process of this test binary with a data directory of its own (true: it ran there and
-/// passed), unless `$PROVISIO_DATA_DIR` is set already (false: run the test here).
+/// passed), unless it is that child (false: run the test here). A `$PROVISIO_DATA_DIR` set
+/// for the whole test run (scripts/test.sh does) is shared by tests running in parallel, so
+/// it does not count as one of its own.
 pub fn in_own_data_dir(test: &str) -> bool {
-    if std::env::var_os("PROVISIO_DATA_DIR").is_some() {
+    if std::env::var_os("PROVISIO_TEST_OWN_DATA_DIR").is_some() {
         return false;
     }
     let data = tempfile::tempdir().unwrap();
     let out = Command::new(std::env::current_exe().unwrap())
         .args([test, "--exact", "--test-threads=1"])
+        .env("PROVISIO_TEST_OWN_DATA_DIR", "1")
         .env("PROVISIO_DATA_DIR", data.path())
         .output()
         .unwrap();
