@@ -177,16 +177,14 @@ pub fn non_secret(
     };
     inputs
         .iter()
-        .filter(|(k, _)| {
-            !is_secret_name(k) && !read_by_secret.contains(k.as_str()) && !feeds_secret(k)
-        })
+        .filter(|(k, _)| !is_secret_name(k) && !read_by_secret.contains(*k) && !feeds_secret(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
 
 /// The deploy inputs that a property of a secret name reads (`get_input: NAME`), on any node
 /// or relationship template of `st`.
-fn secret_properties_inputs(st: &ServiceTemplate) -> std::collections::BTreeSet<&str> {
+fn secret_properties_inputs(st: &ServiceTemplate) -> std::collections::BTreeSet<String> {
     let nodes = st.topology.node_templates.iter().map(|n| &n.properties);
     let relationships = st
         .topology
@@ -195,10 +193,10 @@ fn secret_properties_inputs(st: &ServiceTemplate) -> std::collections::BTreeSet<
         .map(|r| &r.properties);
     nodes
         .chain(relationships)
-        .filter_map(|p| p.as_ref().and_then(|p| p.kv()))
         .flatten()
+        .flat_map(|p| p.inputs())
         .filter(|(k, _)| is_secret_name(k))
-        .filter_map(|(_, v)| provisio_model::tosca::properties::input_name(v))
+        .map(|(_, input)| input)
         .collect()
 }
 
