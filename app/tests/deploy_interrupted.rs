@@ -54,29 +54,21 @@ fn mid_setup(data: &Path, id: &str) -> bool {
         && !InstanceState::path_in(&data.join("instances"), id).exists()
 }
 
+/// What `ip ARGS` prints.
+fn ip(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Everything of `id` on this machine is gone: network (bridge, namespaces), simulated state,
 /// snapshot, record, lease.
 fn assert_nothing_left(data: &Path, id: &str, bridge: &str) {
     let instances = data.join("instances");
     assert!(SimNet::find(id).is_none(), "network of {id} left");
-    let links = String::from_utf8_lossy(
-        &Command::new("ip")
-            .args(["-o", "link"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .into_owned();
+    let links = ip(&["-o", "link"]);
     assert!(!links.contains(bridge), "{links}");
     let tag = bridge.trim_start_matches("pvb");
-    let netns = String::from_utf8_lossy(
-        &Command::new("ip")
-            .args(["netns", "list"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .into_owned();
+    let netns = ip(&["netns", "list"]);
     assert!(!netns.contains(&format!("pvn{tag}-")), "{netns}");
     for p in [
         data.join("simulated").join(id),
@@ -360,14 +352,7 @@ fn simnet_prune_removes_a_network_without_owner_and_says_so() {
         text.contains(&format!("removed {bridge}: {bridge}")),
         "{text}"
     );
-    let links = String::from_utf8_lossy(
-        &Command::new("ip")
-            .args(["-o", "link"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .into_owned();
+    let links = ip(&["-o", "link"]);
     assert!(!links.contains(&bridge), "{links}");
 }
 
