@@ -1,8 +1,10 @@
-//! A real Mosquitto broker for tests and benchmarks: started on a free loopback port with a
-//! temporary config, killed when dropped. Needs the `mosquitto` program (Debian package).
+//! A real Mosquitto broker on a free loopback port with a temporary config, killed when dropped:
+//! for tests and benchmarks, and as the local broker of simulated deploys
+//! ([`Mosquitto::start_for_process`], which also dies with the process). Needs the `mosquitto`
+//! program (Debian package).
 
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -28,16 +30,40 @@ pub struct Mosquitto {
     port: u16,
     dir: tempfile::TempDir,
     program: PathBuf,
+    tether: Tether,
 }
 
-fn spawn(program: &std::path::Path, conf: &std::path::Path) -> std::io::Result<Child> {
-    Command::new(program)
-        .arg("-c")
+/// How the broker process is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tether {
+    /// Killed when dropped.
+    Drop,
+    /// Also killed by the kernel when the thread that started it ends (`setpriv --pdeathsig`):
+    /// started from a thread that lives as long as the process, so a killed process leaves no
+    /// broker behind.
+    Process,
+}
+
+fn spawn(program: &Path, conf: &Path, tether: Tether) -> std::io::Result<Child> {
+    let setpriv = Path::new("/usr/bin/setpriv");
+    let mut cmd = if tether == Tether::Process && setpriv.exists() {
+        let mut c = Command::new(setpriv);
+        c.args(["--pdeathsig", "KILL", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    cmd.arg("-c")
         .arg(conf)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
+}
+
+/// Whether the `mosquitto` program can be found.
+pub fn installed() -> bool {
+    program().is_some()
 }
 
 fn program() -> Option<PathBuf> {
@@ -64,6 +90,30 @@ impl Mosquitto {
     /// Start a broker whose listener takes `settings` (Mosquitto config lines: TLS files,
     /// `allow_anonymous`, `password_file`, `acl_file`, ...) instead of anonymous plain TCP.
     pub fn start_with(settings: &str) -> Result<Self, MosquittoError> {
+        Self::start_tethered(settings, Tether::Drop)
+    }
+
+    /// Start a broker with `settings` that lives until dropped or until this process ends,
+    /// however it ends (a `kill -9` included): the broker is started from a thread of its own
+    /// that stays parked for the life of the process, through `setpriv --pdeathsig KILL` (from
+    /// util-linux; without it the broker is only killed when dropped).
+    pub fn start_for_process(settings: &str) -> Result<Self, MosquittoError> {
+        let settings = settings.to_owned();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("provisio-mosquitto".into())
+            .spawn(move || {
+                let _ = tx.send(Self::start_tethered(&settings, Tether::Process));
+                // The kernel's parent-death signal follows this thread: it must not end.
+                loop {
+                    std::thread::park();
+                }
+            })?;
+        rx.recv()
+            .map_err(|_| MosquittoError::Io(std::io::Error::other("broker thread ended")))?
+    }
+
+    fn start_tethered(settings: &str, tether: Tether) -> Result<Self, MosquittoError> {
         let program = program().ok_or(MosquittoError::NotInstalled)?;
         let dir = tempfile::tempdir()?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -83,22 +133,28 @@ impl Mosquitto {
                 log.display()
             ),
         )?;
-        let child = spawn(&program, &conf)?;
+        let child = spawn(&program, &conf, tether)?;
         let mut broker = Mosquitto {
             child,
             port,
             dir,
             program,
+            tether,
         };
         broker.wait_ready()?;
         Ok(broker)
     }
 
     /// Kill the broker and start it again on the same port (sessions are lost: no persistence).
+    /// The new process is tied to the calling thread, not to a broker thread of the process.
     pub fn restart(&mut self) -> Result<(), MosquittoError> {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = spawn(&self.program, &self.dir.path().join("mosquitto.conf"))?;
+        self.child = spawn(
+            &self.program,
+            &self.dir.path().join("mosquitto.conf"),
+            self.tether,
+        )?;
         self.wait_ready()
     }
 

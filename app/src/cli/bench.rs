@@ -29,12 +29,13 @@ fn topology(n: usize) -> String {
 /// Which MQTT broker the simulated devices and the engine use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BrokerChoice {
-    /// The embedded rumqttd, in this process (what `deploy --simulate` uses).
+    /// The embedded rumqttd, in this process (what `deploy --simulate` uses without Mosquitto).
     Embedded,
     /// A Mosquitto started for the run, in its own process.
     Mosquitto,
-    /// Embedded unless the fleet's sockets and the broker's would not fit in this process's
-    /// open-files limit (two per device), then Mosquitto.
+    /// What `deploy --simulate` uses: Mosquitto when it is installed, else embedded (and
+    /// Mosquitto anyway when the fleet's sockets and the embedded broker's would not fit in
+    /// this process's open-files limit: two per device).
     Auto,
 }
 
@@ -171,17 +172,19 @@ async fn bench(
     // Each device holds one socket to the broker and an embedded broker one more per device.
     let fds = provisio_firmware::fleet::raise_fd_limit().unwrap_or(1024);
     let broker = match broker {
-        BrokerChoice::Auto if 2 * devices as u64 + 2048 > fds => BrokerChoice::Mosquitto,
+        BrokerChoice::Auto
+            if provisio_firmware::mosquitto::installed() || 2 * devices as u64 + 2048 > fds =>
+        {
+            BrokerChoice::Mosquitto
+        }
         BrokerChoice::Auto => BrokerChoice::Embedded,
         b => b,
     };
     let mosquitto = match broker {
         BrokerChoice::Mosquitto => {
-            // The engine's one client receives every device's answers, statuses and progress
-            // at once: Mosquitto's default queue (1,000 QoS 1 messages per client) drops some
-            // of them with 10,000 devices, and the operation then times out.
+            // Set up as `deploy --simulate`'s local broker is.
             let m = provisio_firmware::mosquitto::Mosquitto::start_with(
-                "allow_anonymous true\nmax_queued_messages 1000000\nmax_inflight_messages 1000\n",
+                crate::deploy::services::MOSQUITTO_SETTINGS,
             )
             .map_err(|e| e.to_string())?;
             opts.simulated_broker = Some(m.addr());

@@ -305,7 +305,8 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1024)]
         size_kib: usize,
         /// MQTT broker: embedded (rumqttd in this process), mosquitto (own process), or auto
-        /// (embedded unless two sockets per device exceed the open-files limit).
+        /// (as deploy --simulate: Mosquitto when installed, else embedded unless two sockets
+        /// per device exceed the open-files limit).
         #[arg(long, default_value = "auto")]
         broker: bench::BrokerChoice,
         /// Repeat the whole run (baseline, deploy, baseline) this many times and print the

@@ -369,7 +369,17 @@ async fn run(
     let services = services::get(opts.simulate)
         .await
         .map_err(DeployError::Setup)?;
-    // Simulation: the embedded broker replaces pubSubServer, a fleet stands in for the devices.
+    if let Some(note) = &services.broker_note {
+        events.log(Level::Warn, None, note.clone());
+    }
+    if let (Some(b), None) = (&services.broker, &opts.simulated_broker) {
+        events.log(
+            Level::Info,
+            None,
+            format!("local broker: {} at {}", b.describe(), b.url()),
+        );
+    }
+    // Simulation: the local broker replaces pubSubServer, a fleet stands in for the devices.
     let mut fleets = Vec::new();
     let mut registry = DriverRegistry::new();
     let mut raspberry = RaspberryConfig::default();

@@ -1,14 +1,105 @@
-//! Process-wide services a deployment needs: the artifact server, and the embedded MQTT broker
-//! when devices are simulated. Started on first use and kept for the life of the process.
+//! Process-wide services a deployment needs: the artifact server, and the local MQTT broker
+//! when devices are simulated (Mosquitto in a process of its own when it is installed, else
+//! rumqttd in this process). Started on first use and kept for the life of the process.
+
+use std::net::SocketAddr;
 
 use provisio_engines::artifact_server::ArtifactServer;
 use provisio_engines::broker::EmbeddedBroker;
+use provisio_firmware::mosquitto::Mosquitto;
 use tokio::sync::OnceCell;
 
 /// The shared services.
 pub struct Services {
     pub artifacts: ArtifactServer,
-    pub broker: Option<EmbeddedBroker>,
+    pub broker: Option<LocalBroker>,
+    /// Why the local broker is not the one asked for (Mosquitto would not start), for the
+    /// deploy's log.
+    pub broker_note: Option<String>,
+}
+
+/// The broker simulated devices and the engine meet at, on 127.0.0.1.
+#[derive(Debug)]
+pub enum LocalBroker {
+    /// rumqttd on threads of this process: needs nothing installed.
+    Embedded(EmbeddedBroker),
+    /// Mosquitto in its own process, ended with this one: the broker of the thesis, and about
+    /// half the CPU per message of rumqttd's router and link threads.
+    Mosquitto(Mosquitto),
+}
+
+/// Which local broker to start: `PROVISIO_LOCAL_BROKER` = `embedded`, `mosquitto` or `auto`
+/// (the default: Mosquitto when the program is installed, else embedded).
+pub const CHOICE_VAR: &str = "PROVISIO_LOCAL_BROKER";
+
+/// Mosquitto's settings as the local broker. The engine's one client receives every device's
+/// answers, statuses and progress at once: Mosquitto's default queue (1,000 QoS 1 messages
+/// per client) would drop some of them with thousands of devices.
+pub const MOSQUITTO_SETTINGS: &str =
+    "allow_anonymous true\nmax_queued_messages 1000000\nmax_inflight_messages 1000\n";
+
+impl LocalBroker {
+    /// Starts the broker `PROVISIO_LOCAL_BROKER` asks for; with `auto`, a Mosquitto that does
+    /// not start gives way to the embedded broker, and the note says why.
+    pub fn start() -> Result<(Self, Option<String>), String> {
+        let choice = std::env::var(CHOICE_VAR).unwrap_or_default();
+        let mosquitto = match choice.as_str() {
+            "embedded" => false,
+            "mosquitto" => true,
+            "" | "auto" => provisio_firmware::mosquitto::installed(),
+            other => {
+                return Err(format!(
+                    "{CHOICE_VAR}={other}: expected embedded, mosquitto or auto"
+                ));
+            }
+        };
+        let mut note = None;
+        if mosquitto {
+            // Each device holds a socket to the broker, which inherits this process's limit.
+            let _ = provisio_firmware::fleet::raise_fd_limit();
+            match Mosquitto::start_for_process(MOSQUITTO_SETTINGS) {
+                Ok(m) => return Ok((LocalBroker::Mosquitto(m), None)),
+                Err(e) if choice == "mosquitto" => return Err(format!("local broker: {e}")),
+                Err(e) => {
+                    note = Some(format!(
+                        "Mosquitto did not start ({e}); the embedded broker stands in"
+                    ))
+                }
+            }
+        }
+        let broker = EmbeddedBroker::start([127, 0, 0, 1].into(), 20_000)
+            .map(LocalBroker::Embedded)
+            .map_err(|e| e.to_string())?;
+        Ok((broker, note))
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            LocalBroker::Embedded(b) => b.addr(),
+            LocalBroker::Mosquitto(m) => ([127, 0, 0, 1], m.port()).into(),
+        }
+    }
+
+    /// The broker as a `pubSubServer` value (`tcp://host:port`).
+    pub fn url(&self) -> String {
+        format!("tcp://{}", self.addr())
+    }
+
+    /// What it is, for messages: `Mosquitto (own process)` or `embedded rumqttd`.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            LocalBroker::Embedded(_) => "embedded rumqttd (this process)",
+            LocalBroker::Mosquitto(_) => "Mosquitto (own process)",
+        }
+    }
+
+    /// Mosquitto's process id (for CPU and memory figures).
+    pub fn pid(&self) -> Option<u32> {
+        match self {
+            LocalBroker::Embedded(_) => None,
+            LocalBroker::Mosquitto(m) => Some(m.pid()),
+        }
+    }
 }
 
 static SIMULATED: OnceCell<Services> = OnceCell::const_new();
@@ -20,9 +111,7 @@ pub async fn get(simulate: bool) -> Result<&'static Services, String> {
     let cell = if simulate { &SIMULATED } else { &REAL };
     cell.get_or_try_init(|| async move {
         if simulate {
-            let broker =
-                EmbeddedBroker::start("127.0.0.1".parse().map_err(|e| format!("{e}"))?, 20_000)
-                    .map_err(|e| e.to_string())?;
+            let (broker, broker_note) = LocalBroker::start()?;
             let artifacts = ArtifactServer::start(
                 "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
                 None,
@@ -33,6 +122,7 @@ pub async fn get(simulate: bool) -> Result<&'static Services, String> {
             Ok(Services {
                 artifacts,
                 broker: Some(broker),
+                broker_note,
             })
         } else {
             let bind =
@@ -51,6 +141,7 @@ pub async fn get(simulate: bool) -> Result<&'static Services, String> {
             Ok(Services {
                 artifacts,
                 broker: None,
+                broker_note: None,
             })
         }
     })

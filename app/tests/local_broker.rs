@@ -1,0 +1,147 @@
+//! The local broker of `deploy --simulate`: Mosquitto in a process of its own when it is
+//! installed (and gone with the provisio process, even after `kill -9`), the embedded rumqttd
+//! when asked for with `PROVISIO_LOCAL_BROKER=embedded`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn fixture() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/constrained.tosca")
+        .display()
+        .to_string()
+}
+
+fn provisio(data: &Path, broker: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_provisio"));
+    c.env("PROVISIO_DATA_DIR", data)
+        .env("PROVISIO_NO_PROGRESS", "1")
+        .env("PROVISIO_VERBOSE", "1")
+        .env("PROVISIO_LOCAL_BROKER", broker);
+    c
+}
+
+/// The broker address from the deploy's `local broker: WHAT at tcp://ADDR` line.
+fn broker_addr(out: &str) -> Option<SocketAddr> {
+    out.lines()
+        .find_map(|l| l.split_once("local broker: "))
+        .and_then(|(_, rest)| rest.rsplit_once(" at tcp://"))
+        .and_then(|(_, addr)| addr.trim().parse().ok())
+}
+
+/// Whether something accepts connections at `addr` within `wait` (or, with `gone`, stops
+/// accepting them within it).
+fn listening_changes(addr: SocketAddr, gone: bool, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        let up = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok();
+        if up != gone {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn mosquitto_serves_a_simulated_deploy_and_ends_with_the_process() {
+    let data = tempfile::tempdir().unwrap();
+    let out = provisio(data.path(), "mosquitto")
+        .args(["deploy", &fixture(), "--simulate"])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("local broker: mosquitto (own process)"),
+        "{text}"
+    );
+    assert_eq!(text.matches(" running ").count(), 3, "{text}");
+    let addr = broker_addr(&text).unwrap_or_else(|| panic!("no broker address in:\n{text}"));
+    // The broker is never dropped (it serves the whole process): the kernel ends it.
+    assert!(
+        listening_changes(addr, true, Duration::from_secs(5)),
+        "Mosquitto at {addr} outlived the deploy"
+    );
+}
+
+#[test]
+fn a_killed_deploy_takes_its_mosquitto_with_it() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = provisio(data.path(), "mosquitto")
+        .args(["deploy", &fixture(), "--simulate", "--watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut all = String::new();
+    let mut addr = None;
+    // Killed once the devices are deployed and publishing, with the broker in full use.
+    while Instant::now() < deadline && !(addr.is_some() && all.contains("reading ")) {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+            all.push_str(&line);
+            all.push('\n');
+            addr = addr.or_else(|| broker_addr(&all));
+        }
+    }
+    let addr = addr.unwrap_or_else(|| panic!("no broker address in:\n{all}"));
+    assert!(all.contains("reading "), "{all}");
+    assert!(
+        listening_changes(addr, false, Duration::from_secs(1)),
+        "the broker at {addr} does not listen while the deploy runs"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        listening_changes(addr, true, Duration::from_secs(5)),
+        "Mosquitto at {addr} outlived the killed deploy"
+    );
+}
+
+#[test]
+fn the_embedded_broker_serves_when_asked_for() {
+    let data = tempfile::tempdir().unwrap();
+    let out = provisio(data.path(), "embedded")
+        .args(["deploy", &fixture(), "--simulate"])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("local broker: embedded rumqttd"), "{text}");
+    assert_eq!(text.matches(" running ").count(), 3, "{text}");
+}
+
+#[test]
+fn an_unknown_local_broker_is_named() {
+    let data = tempfile::tempdir().unwrap();
+    let out = provisio(data.path(), "nats")
+        .args(["deploy", &fixture(), "--simulate"])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("PROVISIO_LOCAL_BROKER=nats: expected embedded, mosquitto or auto"),
+        "{text}"
+    );
+}
