@@ -172,6 +172,9 @@ pub async fn run_device(
     // Whether the broker's session for this device holds the control topic's subscription:
     // set by a SubAck, cleared by a ConnAck that starts a new session. Kept across reboots.
     let mut session_subscribed = false;
+    // What a planned reboot leaves in the simulated flash: exactly what the last boot saved
+    // (a failed save ends the device), so it is not read back from disk.
+    let mut flash: Option<(DeviceState, state::Copies)> = None;
     loop {
         while shared.faults.get(&spec.hardware_id).offline {
             tokio::select! {
@@ -193,6 +196,8 @@ pub async fn run_device(
                     source: std::io::Error::other(e),
                 })
             })
+        } else if let Some(saved) = flash.take() {
+            Ok(saved)
         } else {
             // Two small files the last boot wrote: read here, not through the blocking pool.
             state::load_copies(&dir)
@@ -203,7 +208,11 @@ pub async fn run_device(
         boot.session_subscribed = session_subscribed;
         let end = boot.run(&shutdown, &mut fault_rx).await;
         session_subscribed = boot.session_subscribed;
-        match end.map_err(state_err)? {
+        let end = end.map_err(state_err)?;
+        if let BootEnd::Reboot = end {
+            flash = Some((boot.saved.clone(), boot.copies.clone()));
+        }
+        match end {
             BootEnd::Shutdown => return Ok(()),
             BootEnd::Offline => {}
             BootEnd::Reboot | BootEnd::Crash => {
