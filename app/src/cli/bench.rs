@@ -127,6 +127,11 @@ struct InstallFigures {
     window: (f64, f64),
     /// When each device reported its app installed, from the step's start, sorted.
     installed: Vec<Duration>,
+    /// When each device went offline for its reboot (its slot verified and saved), from the
+    /// step's start.
+    rebooting: Vec<Duration>,
+    /// When the engine had sent the install command, from the step's start.
+    sent: Option<Duration>,
 }
 
 /// When the first, 10 %, half, 90 % and all of `done` (sorted) had finished, in seconds.
@@ -220,12 +225,23 @@ async fn bench(
                     }
                     started.insert(step, Instant::now());
                 }
-                DeployEvent::DeviceState {
-                    state: provisio_engines::events::DeviceState::Installed,
-                    ..
-                } => {
-                    if let Some(t) = started.iter().find(|(s, _)| s.ends_with(".install")) {
-                        fig.installed.push(t.1.elapsed());
+                DeployEvent::DeviceState { state, .. } => {
+                    let Some((_, t)) = started.iter().find(|(s, _)| s.ends_with(".install")) else {
+                        continue;
+                    };
+                    match state {
+                        provisio_engines::events::DeviceState::Installed => {
+                            fig.installed.push(t.elapsed())
+                        }
+                        provisio_engines::events::DeviceState::Offline if fig.window.1 == 0.0 => {
+                            fig.rebooting.push(t.elapsed())
+                        }
+                        _ => {}
+                    }
+                }
+                DeployEvent::Log { message, .. } if message.starts_with("install sent to ") => {
+                    if let Some((_, t)) = started.iter().find(|(s, _)| s.ends_with(".install")) {
+                        fig.sent.get_or_insert(t.elapsed());
                     }
                 }
                 DeployEvent::StepFinished { step, .. } | DeployEvent::StepFailed { step, .. } => {
@@ -315,6 +331,16 @@ async fn bench(
     let mut installed = fig.installed.clone();
     installed.sort();
     println!("  devices done, install:  {}", timeline(&installed));
+    let mut rebooting = fig.rebooting.clone();
+    rebooting.sort();
+    println!(
+        "  install: command sent {}; devices rebooting (slot saved): {}",
+        fig.sent.map_or("(not seen)".to_string(), |d| format!(
+            "at {:.2} s",
+            d.as_secs_f64()
+        )),
+        timeline(&rebooting)
+    );
     println!("  devices done, baseline: {}", timeline(&done));
     println!(
         "  CPU of this process: install {:.2} s, baseline {:.2} s{}",
