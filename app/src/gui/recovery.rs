@@ -2,7 +2,8 @@
 //! data directory (every 20 s while there are any, and at exit); the next start offers them
 //! back by name, and Open restores each into its tab, still unsaved. An earlier session's copy
 //! is never cleared or overwritten while its prompt is unanswered, and a restore that leaves
-//! anything out keeps the copy aside (`recovery-kept/<UTC date>` in the data directory).
+//! anything out keeps the copy aside (`recovery-kept/<UTC date>` in the data directory); those
+//! kept more than 30 days ago are removed at a start without a recovery prompt (not the newest).
 
 use super::workspace::{self, Tab};
 use super::{ProvisioApp, files, modal};
@@ -209,6 +210,52 @@ fn keep(app: &mut ProvisioApp, r: &files::Recovery) -> String {
                 r.dir.display()
             )
         }
+    }
+}
+
+/// At start-up, unless the recovery prompt is up: removes the copies kept aside more than
+/// [`KEEP_DAYS`](crate::data_dir::kept::KEEP_DAYS) days ago (never the newest) and says in the
+/// status line which went and what could not be removed.
+pub fn tidy_kept(app: &mut ProvisioApp) {
+    use crate::data_dir::kept;
+    if held(app) {
+        return;
+    }
+    let t = kept::tidy_kept();
+    let mut said = Vec::new();
+    if !t.removed.is_empty() {
+        let names: Vec<String> = t
+            .removed
+            .iter()
+            .map(|p| {
+                p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .to_string()
+            })
+            .collect();
+        said.push(format!(
+            "removed {} recovery {} kept aside over {} days ago from {}: {}",
+            names.len(),
+            if names.len() == 1 { "copy" } else { "copies" },
+            kept::KEEP_DAYS,
+            kept::kept_dir().display(),
+            names.join(", ")
+        ));
+    }
+    if !t.failed.is_empty() {
+        let failed: Vec<String> = t
+            .failed
+            .iter()
+            .map(|(p, e)| format!("{}: {e}", p.display()))
+            .collect();
+        said.push(format!(
+            "cannot remove old kept recovery copies: {}",
+            failed.join("; ")
+        ));
+    }
+    if !said.is_empty() {
+        app.state.status = said.join("; ");
     }
 }
 

@@ -1,0 +1,174 @@
+//! Crash recovery beyond Winery repositories: copies kept aside long ago are removed at
+//! start-up (never the newest, never while the recovery prompt is up) and the status line says
+//! which, naming what could not be removed.
+
+mod common;
+use common::in_own_data_dir;
+use provisio_app::gui::{Modal, ProvisioApp, files};
+use std::path::{Path, PathBuf};
+
+/// The data directory of this test (`in_own_data_dir` set it).
+fn data_dir() -> PathBuf {
+    PathBuf::from(std::env::var_os("PROVISIO_DATA_DIR").unwrap())
+}
+
+/// `secs` since the epoch as a kept folder's name (`2026-12-01_143005`, UTC), by date(1).
+fn stamp(secs: u64) -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%d_%H%M%S"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A kept folder kept `days` ago in `kept`, with a list and a copy as a restore keeps them.
+fn kept_folder(kept: &Path, days: u64) -> PathBuf {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let dir = kept.join(stamp(now - days * 86_400 - 60));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("recovery.json"), format!("{{\"days\":{days}}}")).unwrap();
+    std::fs::write(dir.join("recovery-00ff.tosca"), b"<Definitions/>").unwrap();
+    dir
+}
+
+/// Makes `file` impossible to remove (immutable for root, which ignores permissions; its
+/// folder read-only otherwise) until dropped.
+struct Locked(PathBuf, bool);
+
+impl Locked {
+    fn new(file: &Path) -> Self {
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+        let l = Locked(file.to_path_buf(), root);
+        l.set(true);
+        l
+    }
+
+    fn set(&self, locked: bool) {
+        if self.1 {
+            let flag = if locked { "+i" } else { "-i" };
+            let ok = std::process::Command::new("chattr")
+                .arg(flag)
+                .arg(&self.0)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "chattr {flag} {} failed", self.0.display());
+        } else {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = if locked { 0o500 } else { 0o700 };
+            let dir = self.0.parent().unwrap();
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        self.set(false);
+    }
+}
+
+/// Every file under `dir` with its bytes.
+fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(files_under(&e.path()));
+        } else {
+            out.push((e.path(), std::fs::read(e.path()).unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A start without a recovery prompt removes the kept folders kept over 30 days ago and says
+/// which in the status line; a file that cannot be removed is named and stays, as does every
+/// recent folder and anything not named like a kept folder. Once the file can go, the next
+/// start removes its folder and says so; a start after that says nothing. The newest kept
+/// folder stays however old; nothing is removed while the recovery prompt is up.
+#[test]
+fn old_kept_copies_are_removed_at_start_up_and_named() {
+    if in_own_data_dir("old_kept_copies_are_removed_at_start_up_and_named") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("plant.tosca");
+    std::fs::write(&file, files::new_document().to_xml()).unwrap();
+    let kept = data_dir().join("recovery-kept");
+    let old = kept_folder(&kept, 90);
+    let stuck = kept_folder(&kept, 45);
+    let recent = kept_folder(&kept, 10);
+    let notes = kept.join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    std::fs::write(notes.join("why.txt"), b"my notes").unwrap();
+    let locked_file = stuck.join("recovery-locked.tosca");
+    std::fs::write(&locked_file, b"<Definitions/>").unwrap();
+    let stays = [&recent, &notes].map(|d| files_under(d));
+    let lock = Locked::new(&locked_file);
+
+    let app = ProvisioApp::open_at(&file, None);
+    let status = app.state.status.clone();
+    assert!(!old.exists(), "{} not removed: {status}", old.display());
+    let name = |d: &Path| d.file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        status.contains("removed 1 recovery copy") && status.contains(&name(&old)),
+        "{status}"
+    );
+    assert!(
+        status.contains(&locked_file.display().to_string()) && status.contains("cannot remove"),
+        "the file that cannot be removed is not named: {status}"
+    );
+    assert!(locked_file.exists());
+    assert!(!status.contains(&name(&recent)), "{status}");
+    assert_eq!([&recent, &notes].map(|d| files_under(d)), stays);
+    drop(app);
+
+    // The file can go now: the next start removes its folder; the one after says nothing.
+    drop(lock);
+    let app = ProvisioApp::open_at(&file, None);
+    assert!(!stuck.exists(), "{}", app.state.status);
+    let status = app.state.status.clone();
+    assert!(status.contains(&name(&stuck)), "{status}");
+    assert!(!status.contains("cannot"), "{status}");
+    let app = ProvisioApp::open_at(&file, None);
+    assert_eq!(app.state.status, format!("opened {}", file.display()));
+    assert_eq!([&recent, &notes].map(|d| files_under(d)), stays);
+
+    // Only old folders: the newest stays.
+    std::fs::remove_dir_all(&recent).unwrap();
+    let older = kept_folder(&kept, 60);
+    let newest = kept_folder(&kept, 50);
+    let app = ProvisioApp::open_at(&file, None);
+    assert!(!older.exists() && newest.exists(), "{}", app.state.status);
+
+    // The recovery prompt is up: nothing is removed.
+    let older = kept_folder(&kept, 70);
+    let recovery = data_dir().join("recovery");
+    std::fs::create_dir_all(&recovery).unwrap();
+    std::fs::write(
+        recovery.join("recovery-1.tosca"),
+        std::fs::read(&file).unwrap(),
+    )
+    .unwrap();
+    let manifest = serde_json::json!({
+        "workspace": null,
+        "files": [{
+            "library_path": file,
+            "origin": file,
+            "service_templates": ["{http://provisio.dev/tosca/servicetemplates}NewTopology"],
+            "xml": "recovery-1.tosca",
+        }],
+        "saved_at": 0,
+    });
+    std::fs::write(recovery.join("recovery.json"), manifest.to_string()).unwrap();
+    let app = ProvisioApp::open_at(&file, None);
+    assert_eq!(app.active_modal(), Some(Modal::Recovery));
+    assert!(older.exists() && newest.exists(), "{}", app.state.status);
+}
