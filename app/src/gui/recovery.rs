@@ -4,6 +4,8 @@
 //! is never cleared or overwritten while its prompt is unanswered, and a restore that leaves
 //! anything out keeps the copy aside (`recovery-kept/<UTC date>` in the data directory); those
 //! kept more than 30 days ago are removed at a start without a recovery prompt (not the newest).
+//! A copy names its file by the canonical path of what was open (`<CSAR>!/<entry>`, a file of
+//! a repository), so it matches again however the CSAR or folder is opened next time.
 
 use super::workspace::{self, Tab};
 use super::{ProvisioApp, files, modal};
@@ -41,12 +43,18 @@ pub fn autosave(app: &mut ProvisioApp) {
     }
     let doc = &app.state.doc;
     let lib = doc.library();
+    let opened = &doc.loaded.path;
+    let workspace = (opened.as_os_str() != crate::library::BUILTIN && opened.exists()).then(|| {
+        std::fs::canonicalize(opened)
+            .or_else(|_| std::path::absolute(opened))
+            .unwrap_or(opened.clone())
+    });
     let copies = by_file
         .iter()
         .map(|(f, tabs)| {
             let defs = &lib.file(*f).definitions;
             let entry = files::RecoveredFile {
-                library_path: lib.file(*f).path.clone(),
+                library_path: keyed(&doc.loaded, workspace.as_deref(), &lib.file(*f).path),
                 origin: workspace::save_path(app, tabs[0]),
                 service_templates: tabs
                     .iter()
@@ -59,11 +67,32 @@ pub fn autosave(app: &mut ProvisioApp) {
             (entry, defs.to_xml().into_bytes())
         })
         .collect();
-    let opened = &doc.loaded.path;
-    let workspace = (opened.as_os_str() != crate::library::BUILTIN && opened.exists())
-        .then(|| std::path::absolute(opened).unwrap_or(opened.clone()));
     if let Err(e) = crate::data_dir::write_recovery(workspace, copies) {
         app.state.status = format!("recovery copy not written: {e}");
+    }
+}
+
+/// The path a copy records for library file `path` of `loaded`: its path when `ws` (the
+/// canonical path of what is open) is opened again, whatever path it was opened by (relative,
+/// through a link): `<CSAR>!/<entry>`, `<repository>/<its path there>` or the TOSCA file itself.
+fn keyed(
+    loaded: &provisio_model::Loaded,
+    ws: Option<&std::path::Path>,
+    path: &std::path::Path,
+) -> std::path::PathBuf {
+    let (Some(ws), opened) = (ws, &loaded.path) else {
+        return path.to_path_buf();
+    };
+    if path == opened {
+        return ws.to_path_buf();
+    }
+    let text = path.to_string_lossy();
+    if let Some(entry) = text.strip_prefix(&format!("{}!/", opened.display())) {
+        return format!("{}!/{entry}", ws.display()).into();
+    }
+    match path.strip_prefix(opened) {
+        Ok(rel) => ws.join(rel),
+        Err(_) => path.to_path_buf(),
     }
 }
 
@@ -188,7 +217,8 @@ pub fn restore(app: &mut ProvisioApp, r: &files::Recovery) -> Result<Vec<String>
             }
         }
         let lib = &mut app.state.doc.loaded.library;
-        lib.set_definitions(index, f.library_path.clone(), defs);
+        let path = lib.file(index).path.clone();
+        lib.set_definitions(index, path, defs);
     }
     for t in tabs {
         workspace::open_tab(app, t);
