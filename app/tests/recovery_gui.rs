@@ -1,8 +1,9 @@
 //! Crash recovery beyond Winery repositories, driven like a user with egui_kittest: an edit in
 //! a service template opened from a CSAR comes back in its tab after a crash (the CSAR opened
-//! by a relative path as `provisio gui plant.csar` does, or by its full path); copies kept
-//! aside long ago are removed at start-up (never the newest, never while the recovery prompt
-//! is up) and the status line says which, naming what could not be removed.
+//! by a relative path as `provisio gui plant.csar` does, or by its full path); an idle window
+//! with unsaved edits still wakes up for the next copy; copies kept aside long ago are removed
+//! at start-up (never the newest, never while the recovery prompt is up) and the status line
+//! says which, naming what could not be removed.
 
 mod common;
 use common::in_own_data_dir;
@@ -276,4 +277,34 @@ fn old_kept_copies_are_removed_at_start_up_and_named() {
     let app = ProvisioApp::open_at(&file, None);
     assert_eq!(app.active_modal(), Some(Modal::Recovery));
     assert!(older.exists() && newest.exists(), "{}", app.state.status);
+}
+
+/// How long the window may sleep after its last frame before it draws the next one (eframe
+/// draws none without input or a repaint request).
+fn sleeps_for(h: &Harness<'static, ProvisioApp>) -> std::time::Duration {
+    h.output().viewport_output[&egui::ViewportId::ROOT].repaint_delay
+}
+
+/// An idle window draws no frames, so a window with unsaved edits asks to be woken for the
+/// next recovery copy (within its 20 s); without unsaved edits it sleeps until there is input.
+#[test]
+fn an_idle_window_with_unsaved_edits_wakes_up_for_the_next_copy() {
+    let csar = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/corpus/csar/ServiceTemplateWithAllReqCapVariants.csar");
+    let mut h = window(ProvisioApp::with_document(files::open_path(&csar).unwrap()));
+    h.run_steps(6);
+    let clean = sleeps_for(&h);
+    assert!(clean > std::time::Duration::from_secs(20), "{clean:?}");
+    let app = h.state_mut();
+    let ids = vec![app.state.doc.topology().node_templates[0].id.clone()];
+    app.state.apply(Command::MoveNodes {
+        ids,
+        dx: 5.0,
+        dy: 0.0,
+        coalesce: false,
+    });
+    // Settled: the frames right after the edit repaint anyway.
+    h.run_steps(6);
+    let dirty = sleeps_for(&h);
+    assert!(dirty <= std::time::Duration::from_secs(20), "{dirty:?}");
 }

@@ -383,9 +383,15 @@ impl ProvisioApp {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
             self.title = title;
         }
-        if self.last_autosave.elapsed() > Duration::from_secs(20) && unsaved::any(self) {
-            recovery::autosave(self);
-            self.last_autosave = Instant::now();
+        if unsaved::any(self) {
+            let every = Duration::from_secs(20);
+            if self.last_autosave.elapsed() >= every {
+                recovery::autosave(self);
+                self.last_autosave = Instant::now();
+            }
+            // An idle window draws no frames: wake up for the next copy, or the edits of the
+            // last 20 s before the window went idle would never be copied.
+            ctx.request_repaint_after(every.saturating_sub(self.last_autosave.elapsed()));
         }
     }
 
