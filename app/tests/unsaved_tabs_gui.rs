@@ -257,9 +257,9 @@ fn an_unsaved_tab_out_of_view_is_asked_about_and_a_refused_save_keeps_the_window
     assert!(h.state().closed, "the window stayed open after Discard");
 }
 
-/// At 1024×640 the prompt names each unsaved service template with a short file name, one line
-/// each (the file's path in the repository, its namespace folder left out), not the full path
-/// (which wrapped); hovering a line shows the full path.
+/// At 1024×640 the prompt names each unsaved service template with a short file name, one whole
+/// line each (the file's folder and name in the repository), not the full path (which
+/// wrapped); hovering a line shows the full path.
 #[test]
 fn the_unsaved_changes_prompt_shows_short_file_names_and_the_full_path_on_hover() {
     let tmp = tempfile::tempdir().unwrap();
@@ -277,13 +277,22 @@ fn the_unsaved_changes_prompt_shows_short_file_names_and_the_full_path_on_hover(
     for e in &edited {
         let folder = e.file.parent().unwrap().file_name().unwrap();
         let line = format!(
-            "• {} — servicetemplates/…/{}/ServiceTemplate.tosca",
+            "• {} — …/{}/ServiceTemplate.tosca",
             e.name,
             folder.to_string_lossy()
         );
         let node = h.get_by_label(&line);
         let height = node.rect().height();
         assert!(height < 24.0, "{line:?} wraps: {height} points high");
+        // Not cut short either: as wide as the whole line.
+        let font = egui::TextStyle::Body.resolve(&h.ctx.style_of(egui::Theme::Dark));
+        let width = h.ctx.fonts_mut(|f| {
+            f.layout_no_wrap(line.clone(), font, egui::Color32::WHITE)
+                .size()
+                .x
+        });
+        let shown = node.rect().width();
+        assert!(shown >= width - 1.0, "{line:?} cut to {shown} of {width}");
         let full = e.file.display().to_string();
         assert!(!shows(&h, &full), "{full} shown before hovering");
         node.hover();

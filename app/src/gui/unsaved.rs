@@ -88,6 +88,8 @@ pub fn confirm_dialog(app: &mut ProvisioApp, ctx: &egui::Context) {
         })
         .collect();
     modal(ctx, "Unsaved changes", |ui| {
+        // Wider than other prompts where the window allows: a line per file, each one line.
+        ui.set_max_width((ui.ctx().content_rect().width() - 80.0).clamp(560.0, 760.0));
         if several {
             ui.label(format!(
                 "{} service templates have unsaved changes: {}",
@@ -160,8 +162,9 @@ pub fn confirm_dialog(app: &mut ProvisioApp, ctx: &egui::Context) {
 }
 
 /// `path` as the unsaved-changes prompt shows it: relative to what is open (`opened`: a
-/// repository's folder), else its file name; of a longer one the first folder and the last two
-/// parts (`servicetemplates/…/MyApp/ServiceTemplate.tosca`), so a line fits the prompt.
+/// repository's folder), else its file name; of a longer one only the last two parts
+/// (`…/MyApp/ServiceTemplate.tosca`: a Winery file's folder is its service template's id), so
+/// a line fits the prompt.
 pub fn short_path(opened: &Path, path: &Path) -> String {
     let parts: Vec<String> = match path.strip_prefix(opened) {
         Ok(rel) if !rel.as_os_str().is_empty() => rel
@@ -176,7 +179,7 @@ pub fn short_path(opened: &Path, path: &Path) -> String {
         ],
     };
     match parts.as_slice() {
-        [first, .., a, b] if parts.len() > 3 => format!("{first}/…/{a}/{b}"),
+        [.., a, b] if parts.len() > 2 => format!("…/{a}/{b}"),
         _ => parts.join("/"),
     }
 }
@@ -190,10 +193,7 @@ mod tests {
     fn short_paths_are_relative_to_what_is_open() {
         let repo = Path::new("/home/ann/repo");
         let st = repo.join("servicetemplates/http%3A%2F%2Fx.org/MyApp/ServiceTemplate.tosca");
-        assert_eq!(
-            short_path(repo, &st),
-            "servicetemplates/…/MyApp/ServiceTemplate.tosca"
-        );
+        assert_eq!(short_path(repo, &st), "…/MyApp/ServiceTemplate.tosca");
         assert_eq!(short_path(repo, &repo.join("a/b.tosca")), "a/b.tosca");
         let file = Path::new("/home/ann/models/plant.tosca");
         assert_eq!(short_path(file, file), "plant.tosca");
