@@ -108,6 +108,8 @@ pub fn confirm_dialog(app: &mut ProvisioApp, ctx: &egui::Context) {
                 .show_tooltip_when_elided(false);
             let r = ui.add(label);
             if let Some(p) = full {
+                // Absolute also when what is open was opened by a relative path.
+                let p = std::path::absolute(p).unwrap_or(p.clone());
                 r.on_hover_text(p.display().to_string());
             }
         }
