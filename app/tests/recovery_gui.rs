@@ -1,9 +1,10 @@
-//! Crash recovery beyond Winery repositories, driven like a user with egui_kittest: an edit in
-//! a service template opened from a CSAR comes back in its tab after a crash (the CSAR opened
-//! by a relative path as `provisio gui plant.csar` does, or by its full path); an idle window
-//! with unsaved edits still wakes up for the next copy; copies kept aside long ago are removed
-//! at start-up (never the newest, never while the recovery prompt is up) and the status line
-//! says which, naming what could not be removed.
+//! Crash recovery beyond Winery repositories opened by their full path, driven like a user with
+//! egui_kittest: an edit in a service template opened from a CSAR comes back in its tab after
+//! a crash (the CSAR opened by a relative path as `provisio plant.csar` does, or by its full
+//! path; a repository opened by a relative path too); an idle window with unsaved edits still
+//! wakes up for the next copy; copies kept aside long ago are removed at start-up (never the
+//! newest, never while the recovery prompt is up) and the status line says which, naming what
+//! could not be removed.
 
 mod common;
 use common::in_own_data_dir;
@@ -27,25 +28,86 @@ fn data_dir() -> PathBuf {
     PathBuf::from(std::env::var_os("PROVISIO_DATA_DIR").unwrap())
 }
 
-/// The entry of the file in view in its CSAR (`Definitions/x.tosca`) and the service
-/// template's `{ns}id`.
+/// The file in view as a path in what is open (a CSAR's entry `Definitions/x.tosca`, a
+/// repository's `servicetemplates/…`), and the service template's `{ns}id`.
 fn in_view(app: &ProvisioApp) -> (String, String) {
     let doc = &app.state.doc;
-    let path = doc
-        .library()
-        .file(doc.file)
-        .path
-        .to_string_lossy()
-        .to_string();
-    let entry = path.split_once("!/").map(|(_, e)| e.to_string());
-    (entry.unwrap_or(path), doc.st().qname().to_string())
+    let path = &doc.library().file(doc.file).path;
+    let text = path.to_string_lossy().to_string();
+    let entry = match text.split_once("!/") {
+        Some((_, e)) => e.to_string(),
+        None => path
+            .strip_prefix(&doc.loaded.path)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .to_string(),
+    };
+    (entry, doc.st().qname().to_string())
 }
 
-/// A service template opened from a CSAR, edited (its nodes moved) and not saved; the app
-/// goes down after an autosave (a crash: no exit). The next start on the same CSAR offers the
-/// copy; Open puts the edit back in the tab of that service template of that entry, unsaved.
-/// Both with the CSAR opened by a relative path (the working directory is its folder) and by
-/// its full path.
+/// What `opened` (relative to the working directory, or not) shows first is edited (its
+/// nodes moved) and not saved; the app goes down after an autosave (a crash: no exit). The
+/// next start on `opened` offers the copy; Open puts the edit back in the tab of that service
+/// template of that file, unsaved.
+fn crash_and_recover(opened: &Path) {
+    let mut app = ProvisioApp::open_at(opened, None);
+    assert_eq!(app.active_modal(), None, "{opened:?}: {:?}", app.error);
+    let ids: Vec<String> = app
+        .state
+        .doc
+        .topology()
+        .node_templates
+        .iter()
+        .map(|n| n.id.clone())
+        .collect();
+    assert!(!ids.is_empty(), "no nodes to move");
+    app.state.apply(Command::MoveNodes {
+        ids,
+        dx: 37.0,
+        dy: 11.0,
+        coalesce: false,
+    });
+    let edited = in_view(&app);
+    let xml = app.state.doc.to_xml();
+    recovery::autosave(&mut app);
+    let status = &app.state.status;
+    assert!(!status.contains("not written"), "{status}");
+    drop(app);
+
+    let mut h = window(ProvisioApp::open_at(opened, None));
+    assert_eq!(
+        h.state().active_modal(),
+        Some(Modal::Recovery),
+        "{opened:?}"
+    );
+    h.get_by_label_contains("1 service template");
+    h.get_by_label("Open").click();
+    h.run_steps(6);
+    let app = h.state_mut();
+    let status = app.state.status.clone();
+    assert_eq!(
+        app.active_modal(),
+        None,
+        "{opened:?}: {:?} ({status})",
+        app.error
+    );
+    assert!(
+        status.starts_with("recovered") && !status.contains("kept"),
+        "{opened:?}: {status}"
+    );
+    let tab = (app.state.doc.file, app.state.doc.st_index);
+    assert_eq!(in_view(app), edited, "{opened:?}: another tab in view");
+    assert!(app.workspace.tabs.contains(&tab));
+    assert!(tab_dirty(app, tab), "{opened:?}: the tab is not unsaved");
+    open_tab(app, tab);
+    assert_eq!(app.state.doc.to_xml(), xml, "{opened:?}: not the edit");
+    drop(h);
+    files::clear_recovery();
+}
+
+/// An edit of a service template opened from a CSAR comes back in its tab after a crash,
+/// with the CSAR opened by a relative path (the working directory is its folder, as with
+/// `provisio plant.csar`) and by its full path.
 #[test]
 fn an_edit_in_a_csar_comes_back_in_its_tab_after_a_crash() {
     if in_own_data_dir("an_edit_in_a_csar_comes_back_in_its_tab_after_a_crash") {
@@ -57,65 +119,23 @@ fn an_edit_in_a_csar_comes_back_in_its_tab_after_a_crash() {
     std::fs::copy(&corpus, tmp.path().join("plant.csar")).unwrap();
     // This test runs alone in its process (in_own_data_dir).
     std::env::set_current_dir(tmp.path()).unwrap();
-    for opened in [PathBuf::from("plant.csar"), tmp.path().join("plant.csar")] {
-        let mut app = ProvisioApp::open_at(&opened, None);
-        assert_eq!(app.active_modal(), None, "{opened:?}: {:?}", app.error);
-        let ids: Vec<String> = app
-            .state
-            .doc
-            .topology()
-            .node_templates
-            .iter()
-            .map(|n| n.id.clone())
-            .collect();
-        assert!(!ids.is_empty(), "no nodes to move");
-        app.state.apply(Command::MoveNodes {
-            ids,
-            dx: 37.0,
-            dy: 11.0,
-            coalesce: false,
-        });
-        let edited = in_view(&app);
-        let xml = app.state.doc.to_xml();
-        recovery::autosave(&mut app);
-        assert!(
-            !app.state.status.contains("not written"),
-            "{}",
-            app.state.status
-        );
-        drop(app);
+    crash_and_recover(Path::new("plant.csar"));
+    crash_and_recover(&tmp.path().join("plant.csar"));
+}
 
-        let mut h = window(ProvisioApp::open_at(&opened, None));
-        assert_eq!(
-            h.state().active_modal(),
-            Some(Modal::Recovery),
-            "{opened:?}"
-        );
-        h.get_by_label_contains("1 service template");
-        h.get_by_label("Open").click();
-        h.run_steps(6);
-        let app = h.state_mut();
-        assert_eq!(
-            app.active_modal(),
-            None,
-            "{opened:?}: {:?} ({})",
-            app.error,
-            app.state.status
-        );
-        let status = app.state.status.clone();
-        assert!(
-            status.starts_with("recovered") && !status.contains("kept"),
-            "{opened:?}: {status}"
-        );
-        let tab = (app.state.doc.file, app.state.doc.st_index);
-        assert_eq!(in_view(app), edited, "{opened:?}: another tab in view");
-        assert!(app.workspace.tabs.contains(&tab));
-        assert!(tab_dirty(app, tab), "{opened:?}: the tab is not unsaved");
-        open_tab(app, tab);
-        assert_eq!(app.state.doc.to_xml(), xml, "{opened:?}: not the edit");
-        drop(h);
-        files::clear_recovery();
+/// The same for a Winery repository opened by a relative path (`provisio repo`).
+#[test]
+fn an_edit_in_a_repository_opened_by_a_relative_path_comes_back_after_a_crash() {
+    if in_own_data_dir("an_edit_in_a_repository_opened_by_a_relative_path_comes_back_after_a_crash")
+    {
+        return;
     }
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus/opentosca-public");
+    common::copy_tree(&corpus, &tmp.path().join("repo"));
+    // This test runs alone in its process (in_own_data_dir).
+    std::env::set_current_dir(tmp.path()).unwrap();
+    crash_and_recover(Path::new("repo"));
 }
 
 /// `secs` since the epoch as a kept folder's name (`2026-12-01_143005`, UTC), by date(1).
