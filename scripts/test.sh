@@ -21,6 +21,7 @@ PACKAGES=(
   debootstrap          # the real container images (scripts/build-images.sh)
   python3              # the HomeMatic CCU emulator (xmlrpc.server) of the gateway tests
   sudo                 # a Pi login without root (engines/tests/container_secrets.rs)
+  e2fsprogs            # chattr: a kept recovery file root cannot remove (app/tests/recovery_gui.rs)
 )
 
 missing=()

@@ -1,7 +1,10 @@
 //! Provisio's data directory (`$PROVISIO_DATA_DIR`, else the platform's): deployed instances,
-//! recent files and the autosave recovery file. Shared by the CLI and the GUI; no GUI code here.
+//! recent files, the autosave recovery file and the copies kept aside ([`kept`]). Shared by the
+//! CLI and the GUI; no GUI code here.
 
 use std::path::{Path, PathBuf};
+
+pub mod kept;
 
 /// The default data directory (`$PROVISIO_DATA_DIR`, else the platform's data dir).
 pub fn default_data_dir() -> PathBuf {
@@ -139,7 +142,8 @@ pub fn write_recovery(
     Ok(())
 }
 
-fn now_secs() -> u64 {
+/// Seconds since the epoch, now.
+pub fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -147,7 +151,7 @@ fn now_secs() -> u64 {
 }
 
 /// `secs` since the epoch as a UTC date and time for a folder name: `2026-12-01_143005`.
-fn utc_stamp(secs: u64) -> String {
+pub fn utc_stamp(secs: u64) -> String {
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -167,7 +171,7 @@ fn utc_stamp(secs: u64) -> String {
 /// data directory (`recovery-kept/2026-12-01_143005`), out of the way of later autosaves.
 /// Returns that folder.
 pub fn keep_recovery(r: &Recovery) -> Result<PathBuf, String> {
-    let base = data_dir().join("recovery-kept");
+    let base = kept::kept_dir();
     let stamp = utc_stamp(now_secs());
     let mut to = base.join(&stamp);
     let mut n = 1;

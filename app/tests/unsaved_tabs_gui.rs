@@ -8,7 +8,7 @@ mod common;
 use common::{copy_tree, in_own_data_dir};
 use egui::{ViewportCommand, ViewportEvent, ViewportId};
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use provisio_app::gui::commands::Command;
 use provisio_app::gui::workspace::{Tab, open_tab};
 use provisio_app::gui::{Modal, ProvisioApp, browser, files};
@@ -56,10 +56,11 @@ fn frame(ui: &mut egui::Ui, w: &mut Window) {
     w.sent.extend(commands);
 }
 
-/// A window on a monitor of size `monitor`, whose inner and outer sizes the window system
+/// A window of `size` on a monitor of size `monitor`, whose inner and outer sizes the window system
 /// reports as `inner` and `outer`.
 fn window_sized(
     app: ProvisioApp,
+    size: egui::Vec2,
     monitor: Option<egui::Vec2>,
     inner: Option<egui::Vec2>,
     outer: Option<egui::Vec2>,
@@ -74,15 +75,13 @@ fn window_sized(
         outer,
         sent: Vec::new(),
     };
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1400.0, 860.0))
-        .build_ui_state(frame, w);
+    let mut h = Harness::builder().with_size(size).build_ui_state(frame, w);
     settle(&mut h);
     h
 }
 
 fn window(app: ProvisioApp) -> Harness<'static, Window> {
-    window_sized(app, None, None, None)
+    window_sized(app, egui::vec2(1400.0, 860.0), None, None, None)
 }
 
 fn settle(h: &mut Harness<'static, Window>) {
@@ -258,6 +257,57 @@ fn an_unsaved_tab_out_of_view_is_asked_about_and_a_refused_save_keeps_the_window
     assert!(h.state().closed, "the window stayed open after Discard");
 }
 
+/// At 1024×640 the prompt names each unsaved service template with a short file name, one whole
+/// line each (the file's folder and name in the repository), not the full path (which
+/// wrapped); hovering a line shows the full path.
+#[test]
+fn the_unsaved_changes_prompt_shows_short_file_names_and_the_full_path_on_hover() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    let mut app = opentosca(&root);
+    let edited = edit_tabs(&mut app, 2);
+    let screen = egui::vec2(1024.0, 640.0);
+    let mut h = window_sized(app, screen, Some(screen), Some(screen), Some(screen));
+    h.ctx.all_styles_mut(|s| {
+        s.interaction.tooltip_delay = 0.0;
+        s.interaction.show_tooltips_only_when_still = false;
+    });
+    close_window(&mut h);
+    assert_eq!(h.state().app.active_modal(), Some(Modal::Confirm));
+    for e in &edited {
+        let folder = e.file.parent().unwrap().file_name().unwrap();
+        let line = format!(
+            "• {} — …/{}/ServiceTemplate.tosca",
+            e.name,
+            folder.to_string_lossy()
+        );
+        let node = h.get_by_label(&line);
+        let height = node.rect().height();
+        assert!(height < 24.0, "{line:?} wraps: {height} points high");
+        // Not cut short either: as wide as the whole line.
+        let font = egui::TextStyle::Body.resolve(&h.ctx.style_of(egui::Theme::Dark));
+        let width = h.ctx.fonts_mut(|f| {
+            f.layout_no_wrap(line.clone(), font, egui::Color32::WHITE)
+                .size()
+                .x
+        });
+        let shown = node.rect().width();
+        assert!(shown >= width - 1.0, "{line:?} cut to {shown} of {width}");
+        let full = e.file.display().to_string();
+        assert!(!shows(&h, &full), "{full} shown before hovering");
+        node.hover();
+        h.run_steps(3);
+        assert!(shows(&h, &full), "hovering {line:?} does not show {full}");
+    }
+    let root = root.display().to_string();
+    let full: Vec<String> = h
+        .query_all_by_label_contains(&root)
+        .filter_map(|n| n.accesskit_node().label())
+        .filter(|l| l.starts_with('•'))
+        .collect();
+    assert!(full.is_empty(), "lines with full paths: {full:?}");
+}
+
 /// File ▸ New topology replaces the workspace: it asks about both unsaved tabs first; Cancel
 /// keeps them.
 #[test]
@@ -359,7 +409,7 @@ fn the_first_frame_fits_the_window_to_a_small_monitor() {
         (egui::vec2(1400.0, 860.0), None),
         (egui::vec2(1024.0, 640.0), Some(egui::vec2(1024.0, 640.0))),
     ] {
-        let h = window_sized(app(), small, Some(inner), outer);
+        let h = window_sized(app(), egui::vec2(1400.0, 860.0), small, Some(inner), outer);
         let (sizes, maximized) = size_commands(&h);
         assert_eq!(sizes.len(), 1, "{inner:?}: {sizes:?}");
         assert!(sizes[0].x <= 1024.0 && sizes[0].y < 640.0, "{sizes:?}");
@@ -369,7 +419,7 @@ fn the_first_frame_fits_the_window_to_a_small_monitor() {
     let big = Some(egui::vec2(1600.0, 1000.0));
     let wanted = egui::vec2(1400.0, 860.0);
     for outer in [None, Some(wanted), Some(wanted + egui::vec2(2.0, 25.0))] {
-        let h = window_sized(app(), big, Some(wanted), outer);
+        let h = window_sized(app(), egui::vec2(1400.0, 860.0), big, Some(wanted), outer);
         let (sizes, maximized) = size_commands(&h);
         assert!(sizes.is_empty() && !maximized, "{outer:?}: {sizes:?}");
     }

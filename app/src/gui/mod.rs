@@ -117,7 +117,11 @@ impl ProvisioApp {
             Ok(doc) => {
                 files::remember_recent(path);
                 let mut app = Self::started(doc);
+                let tidied = std::mem::take(&mut app.state.status);
                 app.state.status = format!("opened {}", path.display());
+                if !tidied.is_empty() {
+                    app.state.status += &format!("; {tidied}");
+                }
                 app
             }
             Err(e) => {
@@ -128,10 +132,12 @@ impl ProvisioApp {
         }
     }
 
-    /// A started window's app: the recovery prompt queued, settings and last deploy restored.
+    /// A started window's app: the recovery prompt queued (else old kept copies tidied),
+    /// settings and last deploy restored.
     fn started(doc: state::Document) -> Self {
         let mut app = Self::with_document(doc);
         app.recovery = files::pending_recovery();
+        recovery::tidy_kept(&mut app);
         app.deploy.restore(&mut app.state);
         app.persist_ui = true;
         if let Some(h) = crate::data_dir::load_ui_settings().bottom_height {
@@ -377,9 +383,15 @@ impl ProvisioApp {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
             self.title = title;
         }
-        if self.last_autosave.elapsed() > Duration::from_secs(20) && unsaved::any(self) {
-            recovery::autosave(self);
-            self.last_autosave = Instant::now();
+        if unsaved::any(self) {
+            let every = Duration::from_secs(20);
+            if self.last_autosave.elapsed() >= every {
+                recovery::autosave(self);
+                self.last_autosave = Instant::now();
+            }
+            // An idle window draws no frames: wake up for the next copy, or the edits of the
+            // last 20 s before the window went idle would never be copied.
+            ctx.request_repaint_after(every.saturating_sub(self.last_autosave.elapsed()));
         }
     }
 

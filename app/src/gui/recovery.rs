@@ -2,7 +2,10 @@
 //! data directory (every 20 s while there are any, and at exit); the next start offers them
 //! back by name, and Open restores each into its tab, still unsaved. An earlier session's copy
 //! is never cleared or overwritten while its prompt is unanswered, and a restore that leaves
-//! anything out keeps the copy aside (`recovery-kept/<UTC date>` in the data directory).
+//! anything out keeps the copy aside (`recovery-kept/<UTC date>` in the data directory); those
+//! kept more than 30 days ago are removed at a start without a recovery prompt (not the newest).
+//! A copy names its file by the canonical path of what was open (`<CSAR>!/<entry>`, a file of
+//! a repository), so it matches again however the CSAR or folder is opened next time.
 
 use super::workspace::{self, Tab};
 use super::{ProvisioApp, files, modal};
@@ -40,12 +43,18 @@ pub fn autosave(app: &mut ProvisioApp) {
     }
     let doc = &app.state.doc;
     let lib = doc.library();
+    let opened = &doc.loaded.path;
+    let workspace = (opened.as_os_str() != crate::library::BUILTIN && opened.exists()).then(|| {
+        std::fs::canonicalize(opened)
+            .or_else(|_| std::path::absolute(opened))
+            .unwrap_or(opened.clone())
+    });
     let copies = by_file
         .iter()
         .map(|(f, tabs)| {
             let defs = &lib.file(*f).definitions;
             let entry = files::RecoveredFile {
-                library_path: lib.file(*f).path.clone(),
+                library_path: keyed(&doc.loaded, workspace.as_deref(), &lib.file(*f).path),
                 origin: workspace::save_path(app, tabs[0]),
                 service_templates: tabs
                     .iter()
@@ -58,11 +67,32 @@ pub fn autosave(app: &mut ProvisioApp) {
             (entry, defs.to_xml().into_bytes())
         })
         .collect();
-    let opened = &doc.loaded.path;
-    let workspace = (opened.as_os_str() != crate::library::BUILTIN && opened.exists())
-        .then(|| std::path::absolute(opened).unwrap_or(opened.clone()));
     if let Err(e) = crate::data_dir::write_recovery(workspace, copies) {
         app.state.status = format!("recovery copy not written: {e}");
+    }
+}
+
+/// The path a copy records for library file `path` of `loaded`: its path when `ws` (the
+/// canonical path of what is open) is opened again, whatever path it was opened by (relative,
+/// through a link): `<CSAR>!/<entry>`, `<repository>/<its path there>` or the TOSCA file itself.
+fn keyed(
+    loaded: &provisio_model::Loaded,
+    ws: Option<&std::path::Path>,
+    path: &std::path::Path,
+) -> std::path::PathBuf {
+    let (Some(ws), opened) = (ws, &loaded.path) else {
+        return path.to_path_buf();
+    };
+    if path == opened {
+        return ws.to_path_buf();
+    }
+    let text = path.to_string_lossy();
+    if let Some(entry) = text.strip_prefix(&format!("{}!/", opened.display())) {
+        return format!("{}!/{entry}", ws.display()).into();
+    }
+    match path.strip_prefix(opened) {
+        Ok(rel) => ws.join(rel),
+        Err(_) => path.to_path_buf(),
     }
 }
 
@@ -187,7 +217,8 @@ pub fn restore(app: &mut ProvisioApp, r: &files::Recovery) -> Result<Vec<String>
             }
         }
         let lib = &mut app.state.doc.loaded.library;
-        lib.set_definitions(index, f.library_path.clone(), defs);
+        let path = lib.file(index).path.clone();
+        lib.set_definitions(index, path, defs);
     }
     for t in tabs {
         workspace::open_tab(app, t);
@@ -209,6 +240,52 @@ fn keep(app: &mut ProvisioApp, r: &files::Recovery) -> String {
                 r.dir.display()
             )
         }
+    }
+}
+
+/// At start-up, unless the recovery prompt is up: removes the copies kept aside more than
+/// [`KEEP_DAYS`](crate::data_dir::kept::KEEP_DAYS) days ago (never the newest) and says in the
+/// status line which went and what could not be removed.
+pub fn tidy_kept(app: &mut ProvisioApp) {
+    use crate::data_dir::kept;
+    if held(app) {
+        return;
+    }
+    let t = kept::tidy_kept();
+    let mut said = Vec::new();
+    if !t.removed.is_empty() {
+        let names: Vec<String> = t
+            .removed
+            .iter()
+            .map(|p| {
+                p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .to_string()
+            })
+            .collect();
+        said.push(format!(
+            "removed {} recovery {} kept aside over {} days ago from {}: {}",
+            names.len(),
+            if names.len() == 1 { "copy" } else { "copies" },
+            kept::KEEP_DAYS,
+            kept::kept_dir().display(),
+            names.join(", ")
+        ));
+    }
+    if !t.failed.is_empty() {
+        let failed: Vec<String> = t
+            .failed
+            .iter()
+            .map(|(p, e)| format!("{}: {e}", p.display()))
+            .collect();
+        said.push(format!(
+            "cannot remove old kept recovery copies: {}",
+            failed.join("; ")
+        ));
+    }
+    if !said.is_empty() {
+        app.state.status = said.join("; ");
     }
 }
 

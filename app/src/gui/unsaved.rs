@@ -5,7 +5,7 @@
 use super::workspace::{self, Tab};
 use super::{Pending, ProvisioApp, files, modal, recovery};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Whether any open service template (tab) has unsaved edits.
 pub fn any(app: &ProvisioApp) -> bool {
@@ -77,15 +77,19 @@ pub fn confirm_dialog(app: &mut ProvisioApp, ctx: &egui::Context) {
         Cancel,
     }
     let mut answer = None;
-    let lines: Vec<String> = tabs
+    let opened = app.state.doc.loaded.path.clone();
+    // Each line: the name and a short file name, the full path on hover.
+    let lines: Vec<(String, Option<PathBuf>)> = tabs
         .iter()
         .zip(&names)
         .map(|(t, n)| match workspace::save_path(app, *t) {
-            Some(p) => format!("• {n} — {}", p.display()),
-            None => format!("• {n} — not saved yet"),
+            Some(p) => (format!("• {n} — {}", short_path(&opened, &p)), Some(p)),
+            None => (format!("• {n} — not saved yet"), None),
         })
         .collect();
     modal(ctx, "Unsaved changes", |ui| {
+        // Wider than other prompts where the window allows: a line per file, each one line.
+        ui.set_max_width((ui.ctx().content_rect().width() - 80.0).clamp(560.0, 760.0));
         if several {
             ui.label(format!(
                 "{} service templates have unsaved changes: {}",
@@ -98,8 +102,16 @@ pub fn confirm_dialog(app: &mut ProvisioApp, ctx: &egui::Context) {
                 names[0]
             ));
         }
-        for l in &lines {
-            ui.weak(l);
+        for (l, full) in &lines {
+            let label = egui::Label::new(egui::RichText::new(l).weak())
+                .truncate()
+                .show_tooltip_when_elided(false);
+            let r = ui.add(label);
+            if let Some(p) = full {
+                // Absolute also when what is open was opened by a relative path.
+                let p = std::path::absolute(p).unwrap_or(p.clone());
+                r.on_hover_text(p.display().to_string());
+            }
         }
         ui.horizontal(|ui| {
             let (save, discard) = if several {
@@ -148,5 +160,45 @@ pub fn confirm_dialog(app: &mut ProvisioApp, ctx: &egui::Context) {
                 }
             }
         }
+    }
+}
+
+/// `path` as the unsaved-changes prompt shows it: relative to what is open (`opened`: a
+/// repository's folder), else its file name; of a longer one only the last two parts
+/// (`…/MyApp/ServiceTemplate.tosca`: a Winery file's folder is its service template's id), so
+/// a line fits the prompt.
+pub fn short_path(opened: &Path, path: &Path) -> String {
+    let parts: Vec<String> = match path.strip_prefix(opened) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().to_string())
+            .collect(),
+        _ => vec![
+            path.file_name()
+                .unwrap_or(path.as_os_str())
+                .to_string_lossy()
+                .to_string(),
+        ],
+    };
+    match parts.as_slice() {
+        [.., a, b] if parts.len() > 2 => format!("…/{a}/{b}"),
+        _ => parts.join("/"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_path;
+    use std::path::Path;
+
+    #[test]
+    fn short_paths_are_relative_to_what_is_open() {
+        let repo = Path::new("/home/ann/repo");
+        let st = repo.join("servicetemplates/http%3A%2F%2Fx.org/MyApp/ServiceTemplate.tosca");
+        assert_eq!(short_path(repo, &st), "…/MyApp/ServiceTemplate.tosca");
+        assert_eq!(short_path(repo, &repo.join("a/b.tosca")), "a/b.tosca");
+        let file = Path::new("/home/ann/models/plant.tosca");
+        assert_eq!(short_path(file, file), "plant.tosca");
+        assert_eq!(short_path(repo, Path::new("/elsewhere/x.yaml")), "x.yaml");
     }
 }
