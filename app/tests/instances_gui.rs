@@ -166,7 +166,7 @@ fn the_list_shows_every_recorded_instance_with_its_state() {
     h.get_by_label("interrupted");
     h.get_by_label("failed");
     h.get_by_label("unreadable record");
-    h.get_by_label(&format!("running (process {})", other.0.id()));
+    h.get_by_label(&format!("running in process {}", other.0.id()));
     // Rows newest first, the unreadable record last: the live one's buttons are disabled, and
     // so is Undeploy of the unreadable record.
     let undeploy: Vec<bool> = h
@@ -239,6 +239,7 @@ fn forget_asks_first_cancel_keeps_it_and_forget_removes_it() {
     settle(&mut h);
     assert_eq!(h.state().active_modal(), Some(Modal::ForgetInstance));
     h.get_by_label(&format!("Forget instance {id}?"));
+    h.get_by_label_contains("interrupted while its plan ran");
     h.get_by_label_contains("Nothing on its devices is touched");
     h.get_by_label_contains("use Undeploy instead");
     h.get_by_label("Cancel").click();
@@ -304,7 +305,7 @@ fn forget_is_refused_naming_the_instance_when_another_process_took_it() {
     // The window says so too (the status line is the other), and the list now shows it
     // running with its buttons disabled.
     assert_eq!(h.get_all_by_label_contains(&why).count(), 2);
-    h.get_by_label(&format!("failed (process {})", other.0.id()));
+    h.get_by_label(&format!("failed in process {}", other.0.id()));
     assert!(disabled(&h.get_by_label("Undeploy")));
     assert!(disabled(&h.get_by_label("Forget…")));
 }
@@ -341,12 +342,25 @@ fn a_simulated_deploy_is_undeployed_from_the_list() {
     h.get_by_label("Undeploy").click();
     h.step();
     assert!(h.state().deploy.is_running());
+    assert_eq!(
+        h.state().instances.message,
+        Some((
+            false,
+            format!("undeploying {}: progress in the Deploy panel", instance.id)
+        ))
+    );
     until(&mut h, 120, |a| !a.deploy.is_running());
     let after = InstanceState::load(&instances(d), &instance.id).unwrap();
     assert_eq!(after.phase, "undeployed", "{:?}", h.state().deploy.log);
     assert_eq!(
         h.state().state.status,
         format!("instance {} is undeployed", instance.id)
+    );
+    assert_eq!(
+        h.get_all_by_label(&format!("instance {} is undeployed", instance.id))
+            .count(),
+        2,
+        "the window says so as the status line does"
     );
     // The list read it again after the run: undeployed, nothing left to undeploy.
     h.get_by_label("undeployed");

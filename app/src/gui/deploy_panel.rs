@@ -669,7 +669,13 @@ impl DeployUi {
         if last.phase == "undeployed" {
             super::state::mark_undeployed(&mut state.overlays);
         }
-        state.status = format!("last deployment: {} ({})", last.id, last.phase);
+        use crate::deploy::recover::{Progress, progress};
+        let phase = match progress(&dir, &last.id, &last.phase) {
+            Progress::Settled => last.phase.clone(),
+            Progress::Running(pid) => format!("{} in process {pid}", last.phase),
+            Progress::Interrupted => "interrupted: see Instances in the View menu".into(),
+        };
+        state.status = format!("last deployment: {} ({phase})", last.id);
         self.instance = Some(last);
     }
 }

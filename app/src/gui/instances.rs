@@ -37,6 +37,8 @@ pub struct InstancesUi {
     forgetting: Option<(String, Receiver<Result<Forgotten, String>>)>,
     /// The last action's outcome, shown above the list (true when it failed or was refused).
     pub message: Option<(bool, String)>,
+    /// The instance whose undeploy the window started (its outcome becomes the message).
+    undeploying: Option<String>,
 }
 
 impl InstancesUi {
@@ -76,6 +78,10 @@ fn refresh(app: &mut ProvisioApp) {
 pub fn frame(app: &mut ProvisioApp, ctx: &egui::Context, run_ended: bool) {
     if run_ended {
         app.instances.stale = true;
+        if app.instances.undeploying.take().is_some() {
+            let s = app.state.status.clone();
+            app.instances.message = Some((s.contains("failed"), s));
+        }
     }
     poll_forget(app);
     if app.instances.forgetting.is_some() {
@@ -131,14 +137,18 @@ fn state_color(s: &Status) -> Color32 {
     }
 }
 
-/// The state column's text: a run of this window says so.
+/// The state column's text: whose process works on it (this window's or another's).
 fn state_text(row: &Listed) -> String {
     match row.live_pid() {
         Some(pid) if pid == std::process::id() => match &row.status {
             Status::Running { phase, .. } => format!("{phase} (this window)"),
             _ => "setting up (this window)".into(),
         },
-        _ => row.state(),
+        Some(pid) => match &row.status {
+            Status::Running { phase, .. } => format!("{phase} in process {pid}"),
+            _ => format!("setting up in process {pid}"),
+        },
+        None => row.state(),
     }
 }
 
@@ -176,8 +186,9 @@ fn window(app: &mut ProvisioApp, ctx: &egui::Context) {
         .open(&mut open)
         .collapsible(false)
         .resizable(true)
-        .pivot(egui::Align2::CENTER_CENTER)
-        .default_pos(screen.center())
+        // Below the toolbar, clear of the bottom panel where an undeploy's progress shows.
+        .pivot(egui::Align2::CENTER_TOP)
+        .default_pos(egui::pos2(screen.center().x, screen.top() + 56.0))
         .default_size(egui::vec2(
             (screen.width() - 80.0).clamp(300.0, 860.0),
             (screen.height() * 0.5).clamp(160.0, 420.0),
@@ -186,7 +197,7 @@ fn window(app: &mut ProvisioApp, ctx: &egui::Context) {
         .max_height(screen.height() - 40.0)
         .show(ctx, |ui| {
             let ui_state = &app.instances;
-            ui.horizontal_wrapped(|ui| {
+            ui.horizontal(|ui| {
                 let dir = app.deploy.data_dir.join("instances");
                 ui.label(format!("{} instance(s)", ui_state.rows.len()))
                     .on_hover_text(format!("recorded in {}", dir.display()));
@@ -194,17 +205,17 @@ fn window(app: &mut ProvisioApp, ctx: &egui::Context) {
                 if let Some(id) = &forgetting {
                     ui.spinner();
                     ui.label(format!("forgetting {id}…"));
+                } else if let Some((failed, m)) = &ui_state.message {
+                    // On the same line (elided, in full on hover): the window keeps its size.
+                    let text = RichText::new(m);
+                    let text = if *failed {
+                        text.color(Color32::from_rgb(220, 70, 60))
+                    } else {
+                        text.weak()
+                    };
+                    ui.add(egui::Label::new(text).truncate()).on_hover_text(m);
                 }
             });
-            if let Some((failed, m)) = &ui_state.message {
-                let text = RichText::new(m);
-                let text = if *failed {
-                    text.color(Color32::from_rgb(220, 70, 60))
-                } else {
-                    text.weak()
-                };
-                ui.add(egui::Label::new(text).wrap());
-            }
             ui.separator();
             if ui_state.rows.is_empty() {
                 ui.weak("No instances recorded yet: Deploy a service template first.");
@@ -218,9 +229,15 @@ fn window(app: &mut ProvisioApp, ctx: &egui::Context) {
     }
     match action {
         Some(Action::Undeploy(row)) => {
-            app.instances.message = None;
             app.deploy
                 .undeploy_instance(&mut app.state, &row.id, &row.service_template);
+            if app.deploy.is_running() {
+                app.instances.message = Some((
+                    false,
+                    format!("undeploying {}: progress in the Deploy panel", row.id),
+                ));
+                app.instances.undeploying = Some(row.id);
+            }
             app.instances.stale = true;
         }
         Some(Action::Forget(row)) => app.instances.confirm_forget = Some(row),
@@ -375,35 +392,56 @@ fn buttons(ui: &mut egui::Ui, row: &Listed, busy_here: bool, forgetting: bool) -
     action
 }
 
-/// What Forget does to `row`, for the confirmation.
-pub fn forget_text(row: &Listed) -> String {
+/// What Forget does to `row`, for the confirmation: what the instance is, what Forget removes,
+/// what it leaves.
+pub fn forget_text(row: &Listed) -> Vec<String> {
     let id = &row.id;
-    let here = if row.simulated {
-        " and its simulated hosts and devices"
+    let sim = if row.simulated {
+        ", and its simulated hosts and devices"
     } else {
         ""
     };
+    let removes = format!(
+        "Forget deletes its record and snapshot from this machine{sim} (as `provisio undeploy \
+         {id} --force`)."
+    );
+    let untouched = "Nothing on its devices is touched: what it deployed there stays (remove it \
+                     by hand), and it can no longer be undeployed from here."
+        .to_string();
     match &row.status {
-        Status::SetupInterrupted => format!(
-            "Instance {id}'s deploy was interrupted during setup, before its plan ran: nothing \
-             on devices was touched. Forget removes what it left on this machine (its \
-             snapshot, simulated network and state)."
-        ),
-        Status::Unreadable(why) => format!(
-            "Instance {id}'s record cannot be read ({why}). Forget deletes the record and its \
-             snapshot from this machine. Nothing on its devices is touched: remove what is left \
-             there by hand."
-        ),
-        Status::Settled(p) if p == "undeployed" => format!(
-            "Instance {id} is undeployed. Forget deletes its record and snapshot from this \
-             machine{here}."
-        ),
-        _ => format!(
-            "Forget deletes instance {id}'s record and snapshot from this machine{here}, as \
-             `provisio undeploy {id} --force` does. Nothing on its devices is touched: what it \
-             deployed there stays (remove it by hand), and it can no longer be undeployed. To \
-             remove it from its devices, use Undeploy instead."
-        ),
+        Status::SetupInterrupted => vec![
+            format!(
+                "Instance {id}'s deploy was interrupted during setup, before its plan ran: \
+                 nothing on devices was touched."
+            ),
+            "Forget removes what it left on this machine (its snapshot, simulated network and \
+             state)."
+                .into(),
+        ],
+        Status::Unreadable(why) => vec![
+            format!("Instance {id}'s record cannot be read ({why})."),
+            removes,
+            untouched,
+        ],
+        Status::Settled(p) if p == "undeployed" => vec![
+            format!("Instance {id} is undeployed: nothing of it is left on its devices."),
+            removes,
+        ],
+        Status::Interrupted => vec![
+            format!(
+                "Instance {id}'s deploy or undeploy was interrupted while its plan ran: its \
+                 devices may hold parts of it."
+            ),
+            removes,
+            untouched,
+            "To remove it from its devices, use Undeploy instead.".into(),
+        ],
+        _ => vec![
+            format!("Instance {id} is {}.", row.state()),
+            removes,
+            untouched,
+            "To remove it from its devices, use Undeploy instead.".into(),
+        ],
     }
 }
 
@@ -415,10 +453,17 @@ pub fn confirm_dialog(app: &mut ProvisioApp, ctx: &egui::Context) {
     let mut go = false;
     let mut cancel = false;
     super::modal(ctx, &format!("Forget instance {}?", row.id), |ui| {
-        ui.add(egui::Label::new(forget_text(&row)).wrap());
+        for p in forget_text(&row) {
+            ui.add(egui::Label::new(p).wrap());
+            ui.add_space(2.0);
+        }
         ui.add_space(6.0);
         ui.horizontal(|ui| {
-            go = ui.button("Forget").clicked();
+            let red = Color32::from_rgb(220, 70, 60);
+            go = ui
+                .button(RichText::new("Forget").color(red))
+                .on_hover_text(format!("Forget instance {}", row.id))
+                .clicked();
             cancel =
                 ui.button("Cancel").clicked() || ui.input(|i| i.key_pressed(egui::Key::Escape));
         });
