@@ -231,7 +231,10 @@ fn forget_asks_first_cancel_keeps_it_and_forget_removes_it() {
     record(d, id, "ThesisScenario", 1_796_135_000, "running");
     std::fs::write(InstanceState::snapshot_in(&instances(d), id), b"csar").unwrap();
     std::fs::write(instances(d).join("Broken-1796133000-000.json"), b"{").unwrap();
-    let mut h = harness(app_in(d), 1024.0, 640.0);
+    // The deploy panel shows it (as after reopening its topology).
+    let mut app = app_in(d);
+    app.deploy.instance = Some(InstanceState::load(&instances(d), id).unwrap());
+    let mut h = harness(app, 1024.0, 640.0);
     open_instances(&mut h);
 
     // Cancel keeps it.
@@ -257,6 +260,10 @@ fn forget_asks_first_cancel_keeps_it_and_forget_removes_it() {
     assert!(!InstanceState::path_in(&instances(d), id).exists());
     assert!(!InstanceState::snapshot_in(&instances(d), id).exists());
     assert!(h.query_by_label(id).is_none(), "still listed");
+    assert!(
+        h.state().deploy.instance.is_none(),
+        "the deploy panel still offers it"
+    );
     assert!(
         h.state()
             .state
@@ -305,7 +312,7 @@ fn forget_is_refused_naming_the_instance_when_another_process_took_it() {
     // The window says so too (the status line is the other), and the list now shows it
     // running with its buttons disabled.
     assert_eq!(h.get_all_by_label_contains(&why).count(), 2);
-    h.get_by_label(&format!("failed in process {}", other.0.id()));
+    h.get_by_label(&format!("failed, busy in process {}", other.0.id()));
     assert!(disabled(&h.get_by_label("Undeploy")));
     assert!(disabled(&h.get_by_label("Forget…")));
 }

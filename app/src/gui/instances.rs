@@ -106,11 +106,16 @@ fn poll_forget(app: &mut ProvisioApp) {
             Err(format!("instance {id}: the forget ended unexpectedly"))
         }
     };
+    let id = id.clone();
     let ui = &mut app.instances;
     ui.forgetting = None;
     ui.stale = true;
     match outcome {
         Ok(done) => {
+            // The deploy panel no longer offers to undeploy it.
+            if app.deploy.instance.as_ref().is_some_and(|i| i.id == id) {
+                app.deploy.instance = None;
+            }
             let line = match &done.warning {
                 Some(w) => format!("{} (warning: {w})", done.message),
                 None => done.message,
@@ -137,18 +142,32 @@ fn state_color(s: &Status) -> Color32 {
     }
 }
 
-/// The state column's text: whose process works on it (this window's or another's).
-fn state_text(row: &Listed) -> String {
-    match row.live_pid() {
-        Some(pid) if pid == std::process::id() => match &row.status {
-            Status::Running { phase, .. } => format!("{phase} (this window)"),
-            _ => "setting up (this window)".into(),
-        },
-        Some(pid) => match &row.status {
-            Status::Running { phase, .. } => format!("{phase} in process {pid}"),
-            _ => format!("setting up in process {pid}"),
-        },
-        None => row.state(),
+/// The state column's text: whose process works on it (this window's or another's). A live
+/// process holding an instance whose recorded phase is final has not recorded what it does yet.
+fn state_text(row: &Listed, undeploying_here: Option<&str>) -> String {
+    let Some(pid) = row.live_pid() else {
+        return row.state();
+    };
+    let here = pid == std::process::id();
+    if here && undeploying_here == Some(row.id.as_str()) {
+        return "undeploying (this window)".into();
+    }
+    let who = if here {
+        "this window".to_string()
+    } else {
+        format!("process {pid}")
+    };
+    match &row.status {
+        Status::Running { phase, .. }
+            if matches!(
+                phase.as_str(),
+                "deployed" | "failed" | "cancelled" | "undeployed"
+            ) =>
+        {
+            format!("{phase}, busy in {who}")
+        }
+        Status::Running { phase, .. } => format!("{phase} in {who}"),
+        _ => format!("setting up in {who}"),
     }
 }
 
@@ -221,7 +240,14 @@ fn window(app: &mut ProvisioApp, ctx: &egui::Context) {
                 ui.weak("No instances recorded yet: Deploy a service template first.");
                 return;
             }
-            action = table(ui, &ui_state.rows, busy_here, forgetting.is_some());
+            let undeploying = ui_state.undeploying.as_deref();
+            action = table(
+                ui,
+                &ui_state.rows,
+                undeploying,
+                busy_here,
+                forgetting.is_some(),
+            );
         });
     app.instances.open = open;
     if refresh_clicked {
@@ -246,7 +272,13 @@ fn window(app: &mut ProvisioApp, ctx: &egui::Context) {
 }
 
 /// The list as a table; returns the clicked action.
-fn table(ui: &mut egui::Ui, rows: &[Listed], busy_here: bool, forgetting: bool) -> Option<Action> {
+fn table(
+    ui: &mut egui::Ui,
+    rows: &[Listed],
+    undeploying: Option<&str>,
+    busy_here: bool,
+    forgetting: bool,
+) -> Option<Action> {
     let mut action = None;
     let head = |ui: &mut egui::Ui, t: &str| {
         ui.strong(t);
@@ -303,7 +335,7 @@ fn table(ui: &mut egui::Ui, rows: &[Listed], busy_here: bool, forgetting: bool) 
                         .on_hover_text(format!("{when} UTC"));
                 });
                 r.col(|ui| {
-                    let text = state_text(row);
+                    let text = state_text(row, undeploying);
                     let l = ui.add(
                         egui::Label::new(RichText::new(&text).color(state_color(&row.status)))
                             .truncate(),
