@@ -286,14 +286,15 @@ fn table(
     TableBuilder::new(ui)
         .id_salt("instances-table")
         .striped(true)
-        .resizable(true)
+        // Fixed widths (resizable ones would keep those of the window's first, narrow frame);
+        // the id takes what is left.
         .auto_shrink(false)
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .column(Column::initial(230.0).at_least(80.0).clip(true))
-        .column(Column::initial(130.0).at_least(60.0).clip(true))
-        .column(Column::initial(140.0).at_least(60.0).clip(true))
-        .column(Column::initial(150.0).at_least(70.0).clip(true))
-        .column(Column::remainder().at_least(150.0))
+        .column(Column::remainder().at_least(120.0).clip(true))
+        .column(Column::exact(125.0).clip(true))
+        .column(Column::exact(118.0).clip(true))
+        .column(Column::exact(185.0).clip(true))
+        .column(Column::exact(150.0))
         .header(ROW, |mut h| {
             h.col(|ui| head(ui, "instance"));
             h.col(|ui| head(ui, "service template"));
