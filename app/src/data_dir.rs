@@ -152,6 +152,18 @@ pub fn now_secs() -> u64 {
 
 /// `secs` since the epoch as a UTC date and time for a folder name: `2026-12-01_143005`.
 pub fn utc_stamp(secs: u64) -> String {
+    let (y, m, d, h, min, s) = utc_civil(secs);
+    format!("{y:04}-{m:02}-{d:02}_{h:02}{min:02}{s:02}")
+}
+
+/// `secs` since the epoch as a UTC date and time for people: `2026-12-01 14:30:05`.
+pub fn utc_date_time(secs: u64) -> String {
+    let (y, m, d, h, min, s) = utc_civil(secs);
+    format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02}:{s:02}")
+}
+
+/// Year, month, day, hour, minute, second (UTC) of `secs` since the epoch.
+fn utc_civil(secs: u64) -> (i64, i64, i64, u64, u64, u64) {
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -163,8 +175,7 @@ pub fn utc_stamp(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    let (h, min, s) = (rem / 3600, rem / 60 % 60, rem % 60);
-    format!("{y:04}-{m:02}-{d:02}_{h:02}{min:02}{s:02}")
+    (y, m, d, rem / 3600, rem / 60 % 60, rem % 60)
 }
 
 /// Keeps the recovery copy `r` (its list and every copy still there) in a dated folder of the
@@ -286,6 +297,7 @@ mod tests {
         assert_eq!(utc_stamp(0), "1970-01-01_000000");
         assert_eq!(utc_stamp(1_796_135_405), "2026-12-01_143005");
         assert_eq!(utc_stamp(951_782_400 + 86_399), "2000-02-29_235959");
+        assert_eq!(utc_date_time(1_796_135_405), "2026-12-01 14:30:05");
     }
 
     #[test]

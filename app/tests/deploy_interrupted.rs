@@ -365,6 +365,19 @@ fn undeploy_force_forgets_a_corrupt_record_as_a_recorded_instance() {
     let record = instances.join(format!("{id}.json"));
     std::fs::write(&record, b"{not json").unwrap();
     std::fs::write(instances.join(format!("{id}.csar")), b"csar").unwrap();
+    // `instances` lists it (it used to skip it), naming the file and the way out.
+    let listed = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .arg("instances")
+        .env("PROVISIO_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains(&format!("{id}  unreadable record ("))
+            && listed.contains(&record.display().to_string())
+            && listed.contains(&format!("provisio undeploy {id} --force")),
+        "{listed}"
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
         .args(["undeploy", id, "--force"])
         .env("PROVISIO_DATA_DIR", data.path())

@@ -76,61 +76,14 @@ pub fn run_deploy(path: &Path, service_template: Option<&str>, args: Args<'_>) -
     })
 }
 
-/// `undeploy --force`: forgets an instance whose devices cannot be reached, touching nothing
-/// on them; one interrupted during setup (no record, only a snapshot) loses what it left here.
-/// Refused while another process deploys or undeploys it.
+/// `undeploy --force` (see [`crate::deploy::listing::forget`]).
 pub fn forget(instance: &str) -> i32 {
-    use crate::deploy::lease;
-    let data_dir = default_data_dir();
-    let dir = DeployOptions::new(data_dir.clone(), false).instances_dir();
-    if !lease::plain_id(instance) {
-        eprintln!("error: '{instance}' is not an instance id");
-        return 1;
-    }
-    if let Some(h) = lease::holder(&dir, instance).filter(lease::Holder::is_live) {
-        eprintln!(
-            "error: instance {instance} is being deployed or undeployed by process {}: stop it first",
-            h.pid
-        );
-        return 1;
-    }
-    let recorded = InstanceState::load(&dir, instance);
-    let simulated = recorded.as_ref().is_ok_and(|i| i.simulated);
-    // Only a missing record: a corrupt or unreadable one is a recorded instance, forgotten
-    // below (its devices may hold parts of it).
-    let unrecorded = matches!(
-        recorded,
-        Err(provisio_engines::engine::instance::InstanceError::NotFound(
-            _
-        ))
-    ) && (InstanceState::snapshot_in(&dir, instance).is_file()
-        || lease::lease_path(&dir, instance).is_file());
-    if unrecorded {
-        // Its plan never ran: only this machine holds anything of it.
-        return match lease::undo_setup(&data_dir, &dir, instance) {
-            Ok(()) => {
-                let _ = std::fs::remove_file(lease::lease_path(&dir, instance));
-                println!("removed what the interrupted deploy {instance} left");
-                0
+    match crate::deploy::listing::forget(&default_data_dir(), instance) {
+        Ok(done) => {
+            if let Some(w) = &done.warning {
+                eprintln!("warning: {w}");
             }
-            Err(e) => {
-                eprintln!("error: {instance}: {e}");
-                1
-            }
-        };
-    }
-    match InstanceState::remove(&dir, instance) {
-        Ok(()) => {
-            let _ = std::fs::remove_file(lease::lease_path(&dir, instance));
-            // Its simulated hosts and devices are this machine's: they go with it.
-            if simulated
-                && let Err(e) = crate::deploy::sim_hosts::remove_simulated(&data_dir, instance)
-            {
-                eprintln!("warning: simulated hosts of {instance}: {e}");
-            }
-            println!(
-                "instance {instance} forgotten; nothing on its devices was touched (remove what is left there by hand)"
-            );
+            println!("{}", done.message);
             0
         }
         Err(e) => {

@@ -5,6 +5,7 @@
 pub mod artifacts;
 pub mod await_devices;
 pub mod lease;
+pub mod listing;
 pub mod readings;
 pub mod recover;
 pub mod services;

@@ -1,7 +1,7 @@
 //! Deploys that never finished because their process ended (killed, Ctrl-C twice, the window
 //! closed): [`sweep`] removes, on the next start, what a deploy set up before its plan ran
 //! (nothing on devices was touched yet) when its lease names a process that is gone;
-//! [`progress`] tells `provisio instances` which recorded instances are still being worked on
+//! [`progress`] tells `provisio instances` and the GUI's Instances window which recorded instances are still being worked on
 //! and which were interrupted (those may have parts on devices: they are shown, and
 //! `undeploy` or `undeploy --force` removes them). Nothing a live process holds is touched.
 
@@ -80,7 +80,7 @@ pub fn sweep(data_dir: &Path) -> Vec<Swept> {
 /// Where an instance's deploy or undeploy stands, beyond its recorded phase.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
-    /// Its phase is final (deployed, failed, cancelled, undeployed).
+    /// Its phase is final (deployed, failed, cancelled, undeployed) and nobody works on it.
     Settled,
     /// A live process works on it now.
     Running(u32),
@@ -88,17 +88,17 @@ pub enum Progress {
     Interrupted,
 }
 
-/// Whether `instance`'s last deploy or undeploy finished, runs now, or was interrupted.
-pub fn progress(instances: &Path, instance: &InstanceState) -> Progress {
-    if matches!(
-        instance.phase.as_str(),
-        "deployed" | "failed" | "cancelled" | "undeployed"
-    ) {
-        return Progress::Settled;
+/// Whether the last deploy or undeploy of instance `id`, recorded in `phase`, finished, runs
+/// now, or was interrupted. A live lease counts also when the phase is final: an undeploy
+/// takes the lease before it records its phase.
+pub fn progress(instances: &Path, id: &str, phase: &str) -> Progress {
+    if let Some(h) = lease::holder(instances, id).filter(Holder::is_live) {
+        return Progress::Running(h.pid);
     }
-    match lease::holder(instances, &instance.id).filter(Holder::is_live) {
-        Some(h) => Progress::Running(h.pid),
-        None => Progress::Interrupted,
+    if matches!(phase, "deployed" | "failed" | "cancelled" | "undeployed") {
+        Progress::Settled
+    } else {
+        Progress::Interrupted
     }
 }
 

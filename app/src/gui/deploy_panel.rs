@@ -30,6 +30,9 @@ struct Running {
     result: tokio::sync::oneshot::Receiver<Result<DeployOutcome, String>>,
     started: Instant,
     undeploy: bool,
+    /// The run is of the topology on the canvas (its overlays show it); an undeploy started
+    /// from the Instances window of another service template's instance leaves them alone.
+    on_canvas: bool,
 }
 
 /// The deploy panel's state.
@@ -168,15 +171,49 @@ impl DeployUi {
 
     /// Starts the deploy (or the undeploy of the last instance).
     pub fn start(&mut self, state: &mut EditorState, undeploy: bool) {
+        let job = if undeploy {
+            match &self.instance {
+                Some(i) => Job::Undeploy(i.id.clone()),
+                None => {
+                    state.status = "undeploy: nothing deployed".into();
+                    return;
+                }
+            }
+        } else {
+            Job::Deploy
+        };
+        let of = state.doc.st().qname().to_string();
+        self.launch(state, job, of);
+    }
+
+    /// Undeploys instance `id` of service template `of` (`{ns}id`) with the engine's undeploy,
+    /// as the panel's Undeploy does; its steps and log show in the panel, and on the canvas
+    /// when `of` is the topology shown there. Refused while a run of this window goes on.
+    pub fn undeploy_instance(&mut self, state: &mut EditorState, id: &str, of: &str) {
+        if self.is_running() {
+            state.status = format!(
+                "undeploy of {id} refused: a deploy or undeploy of this window runs; wait for it"
+            );
+            return;
+        }
+        self.open = true;
+        self.launch(state, Job::Undeploy(id.to_string()), of.to_string());
+    }
+
+    /// Runs `job` on the background runtime; `of` is the service template it is of.
+    fn launch(&mut self, state: &mut EditorState, job: Job, of: String) {
+        let on_canvas = of == state.doc.st().qname().to_string();
+        let undeploy = matches!(job, Job::Undeploy(_));
         let loaded = state.doc.loaded.clone();
         let st = state.doc.st().clone();
         let inputs = self.inputs.clone();
         let mut opts = DeployOptions::new(self.data_dir.clone(), self.simulate);
         opts.faults = self.faults.clone();
         opts.accept_new_host_keys = self.accept_new_host_keys;
-        let keep = inputs_to_remember(state.doc.library(), state.doc.st(), &self.inputs);
-        remember_inputs(&self.data_dir, &state.doc.st().qname().to_string(), &keep);
-        let instance_id = self.instance.as_ref().map(|i| i.id.clone());
+        if !undeploy {
+            let keep = inputs_to_remember(state.doc.library(), state.doc.st(), &self.inputs);
+            remember_inputs(&self.data_dir, &state.doc.st().qname().to_string(), &keep);
+        }
         let (sink, events) = EventSink::new();
         let (tx, result) = tokio::sync::oneshot::channel();
         let cancel = CancellationToken::new();
@@ -194,17 +231,13 @@ impl DeployUi {
             for f in old_fleets {
                 f.shutdown().await;
             }
-            let r = if undeploy {
-                match instance_id {
-                    Some(id) => crate::deploy::undeploy(&id, &inputs, &opts, sink, c)
-                        .await
-                        .map_err(|e| e.to_string()),
-                    None => Err("nothing deployed".to_string()),
-                }
-            } else {
-                crate::deploy::deploy(&loaded, &st, &inputs, &opts, sink, c)
+            let r = match job {
+                Job::Undeploy(id) => crate::deploy::undeploy(&id, &inputs, &opts, sink, c)
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string()),
+                Job::Deploy => crate::deploy::deploy(&loaded, &st, &inputs, &opts, sink, c)
+                    .await
+                    .map_err(|e| e.to_string()),
             };
             let _ = tx.send(r);
         });
@@ -214,11 +247,20 @@ impl DeployUi {
             result,
             started: Instant::now(),
             undeploy,
+            on_canvas,
         });
         self.steps.clear();
         self.log.clear();
         self.elapsed = None;
-        self.run_of = Some(state.doc.st().qname().to_string());
+        self.run_of = Some(of);
+        state.status = if undeploy {
+            "undeploying…".into()
+        } else {
+            "deploying…".into()
+        };
+        if !on_canvas {
+            return;
+        }
         // Every node starts pending; device groups show one grey marker per device.
         state.overlays.clear();
         for n in &state.doc.topology().node_templates {
@@ -234,11 +276,6 @@ impl DeployUi {
                 .overlays
                 .insert(n.id.clone(), NodeOverlay { run: None, devices });
         }
-        state.status = if undeploy {
-            "undeploying…".into()
-        } else {
-            "deploying…".into()
-        };
     }
 
     pub fn cancel(&mut self) {
@@ -290,12 +327,13 @@ impl DeployUi {
             return;
         };
         ctx.request_repaint_after(Duration::from_millis(100));
+        let on_canvas = running.on_canvas;
         while let Ok(e) = running.events.try_recv() {
             apply_event(
                 &mut self.steps,
                 &mut self.log,
                 &mut self.last_step_of,
-                state,
+                on_canvas.then_some(&mut *state),
                 e,
             );
         }
@@ -309,7 +347,7 @@ impl DeployUi {
                         &mut self.steps,
                         &mut self.log,
                         &mut self.last_step_of,
-                        state,
+                        on_canvas.then_some(&mut *state),
                         e,
                     );
                 }
@@ -323,15 +361,21 @@ impl DeployUi {
                         if self.simulate && !undeploy && !outcome.device_brokers.is_empty() {
                             self.listen_telemetry(outcome.device_brokers.clone());
                         }
-                        if undeploy && outcome.instance.phase == "undeployed" {
+                        if on_canvas && undeploy && outcome.instance.phase == "undeployed" {
                             super::state::mark_undeployed(&mut state.overlays);
                         }
-                        self.instance = Some(outcome.instance);
+                        // The panel's instance is the canvas topology's (or the one it was).
+                        let same =
+                            self.instance.as_ref().map(|i| &i.id) == Some(&outcome.instance.id);
+                        if on_canvas || same {
+                            self.instance = Some(outcome.instance);
+                        }
                         self.fleets = outcome.fleets;
                         self.stand_ins = outcome.stand_ins;
                     }
                     Err(e) => {
-                        state.status = format!("deploy failed: {e}");
+                        let what = if undeploy { "undeploy" } else { "deploy" };
+                        state.status = format!("{what} failed: {e}");
                         self.log.push((Level::Error, e));
                     }
                 }
@@ -380,11 +424,20 @@ impl DeployUi {
     }
 }
 
+/// What a run does.
+enum Job {
+    Deploy,
+    /// Undeploys the instance of this id.
+    Undeploy(String),
+}
+
+/// Applies one event to the panel's steps and log, and to the canvas's overlays when the run is
+/// of the topology shown (`canvas`).
 fn apply_event(
     steps: &mut Vec<StepRow>,
     log: &mut Vec<(Level, String)>,
     last_step_of: &mut BTreeMap<String, String>,
-    state: &mut EditorState,
+    mut canvas: Option<&mut EditorState>,
     e: DeployEvent,
 ) {
     let node_of = |step: &str| {
@@ -392,7 +445,8 @@ fn apply_event(
             .map(|(n, _)| n.to_string())
             .unwrap_or_default()
     };
-    let set_run = |state: &mut EditorState, node: &str, run: NodeRun| {
+    let set_run = |state: &mut Option<&mut EditorState>, node: &str, run: NodeRun| {
+        let Some(state) = state else { return };
         if let Some(o) = state.overlays.get_mut(node) {
             // A failure stays visible when later steps of the node are skipped.
             if !matches!(o.run, Some(NodeRun::Failed(_))) {
@@ -406,7 +460,7 @@ fn apply_event(
             for id in &ids {
                 last_step_of.insert(node_of(id), id.clone());
             }
-            for (node, o) in state.overlays.iter_mut() {
+            for (node, o) in canvas.iter_mut().flat_map(|s| s.overlays.iter_mut()) {
                 o.run = last_step_of.contains_key(node).then_some(NodeRun::Pending);
             }
             *steps = ids
@@ -423,7 +477,7 @@ fn apply_event(
             node,
             operation,
         } => {
-            set_run(state, &node, NodeRun::Running(operation.clone()));
+            set_run(&mut canvas, &node, NodeRun::Running(operation.clone()));
             if let Some(s) = steps.iter_mut().find(|s| s.id == step) {
                 s.state = NodeRun::Running(operation);
             }
@@ -431,7 +485,7 @@ fn apply_event(
         DeployEvent::StepFinished { step, outputs } => {
             let node = node_of(&step);
             if last_step_of.get(&node) == Some(&step) {
-                set_run(state, &node, NodeRun::Done);
+                set_run(&mut canvas, &node, NodeRun::Done);
             }
             if let Some(s) = steps.iter_mut().find(|s| s.id == step) {
                 s.state = NodeRun::Done;
@@ -440,14 +494,22 @@ fn apply_event(
             log.push((Level::Info, format!("✔ {step} {}", out.join(" "))));
         }
         DeployEvent::StepFailed { step, reason } => {
-            set_run(state, &node_of(&step), NodeRun::Failed(reason.clone()));
+            set_run(
+                &mut canvas,
+                &node_of(&step),
+                NodeRun::Failed(reason.clone()),
+            );
             if let Some(s) = steps.iter_mut().find(|s| s.id == step) {
                 s.state = NodeRun::Failed(reason.clone());
             }
             log.push((Level::Error, format!("✖ {step}: {reason}")));
         }
         DeployEvent::StepSkipped { step, reason } => {
-            set_run(state, &node_of(&step), NodeRun::Skipped(reason.clone()));
+            set_run(
+                &mut canvas,
+                &node_of(&step),
+                NodeRun::Skipped(reason.clone()),
+            );
             if let Some(s) = steps.iter_mut().find(|s| s.id == step) {
                 s.state = NodeRun::Skipped(reason);
             }
@@ -462,6 +524,7 @@ fn apply_event(
             device,
             state: ds,
         } => {
+            let Some(state) = canvas else { return };
             // The marker lives on the node that lists the device (e.g. the NodeMCU group).
             let owners: Vec<String> = state
                 .doc
@@ -606,7 +669,13 @@ impl DeployUi {
         if last.phase == "undeployed" {
             super::state::mark_undeployed(&mut state.overlays);
         }
-        state.status = format!("last deployment: {} ({})", last.id, last.phase);
+        use crate::deploy::recover::{Progress, progress};
+        let phase = match progress(&dir, &last.id, &last.phase) {
+            Progress::Settled => last.phase.clone(),
+            Progress::Running(pid) => format!("{} in process {pid}", last.phase),
+            Progress::Interrupted => "interrupted: see Instances in the View menu".into(),
+        };
+        state.status = format!("last deployment: {} ({phase})", last.id);
         self.instance = Some(last);
     }
 }

@@ -11,6 +11,7 @@ pub mod files;
 pub mod icons;
 pub mod in_view;
 pub mod inspector;
+pub mod instances;
 pub mod layout;
 pub mod logs_panel;
 pub mod palette;
@@ -41,6 +42,8 @@ pub struct ProvisioApp {
     pub state: EditorState,
     pub deploy: DeployUi,
     pub logs: logs_panel::LogsUi,
+    /// The Instances window (View ▸ Instances).
+    pub instances: instances::InstancesUi,
     pub tab: BottomTab,
     /// The "open path" fallback dialog (no native dialog available, or typed by the user).
     pub path_dialog: Option<(PathDialog, String)>,
@@ -80,6 +83,8 @@ pub enum Modal {
     Confirm,
     Path,
     DeployInputs,
+    /// "Forget instance …?" of the Instances window.
+    ForgetInstance,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +158,7 @@ impl ProvisioApp {
             state,
             deploy: DeployUi::default(),
             logs: Default::default(),
+            instances: Default::default(),
             tab: BottomTab::Diagnostics,
             path_dialog: None,
             recovery: None,
@@ -311,7 +317,9 @@ impl ProvisioApp {
             self.window_checked = window_fit::fit_to_monitor(&ctx);
         }
         quit::on_close_request(self, &ctx);
+        let was_running = self.deploy.is_running();
         self.deploy.poll(&mut self.state, &ctx);
+        let run_ended = was_running && !self.deploy.is_running();
         self.keyboard(&ctx);
         egui::Panel::top("menu").show(ui, |ui| self.menu_bar(ui, &ctx));
         egui::Panel::bottom("status").show(ui, |ui| status_line(ui, &self.state.status));
@@ -336,6 +344,7 @@ impl ProvisioApp {
         if !workspace::centre(self, ui) {
             egui::CentralPanel::default().show(ui, |ui| canvas::canvas(ui, &mut self.state));
         }
+        instances::frame(self, &ctx, run_ended);
         self.after_panels(&ctx);
     }
 
@@ -632,6 +641,14 @@ impl ProvisioApp {
                 {
                     self.state.view.zoom = (self.state.view.zoom / 1.2).max(0.1);
                 }
+                ui.separator();
+                if ui
+                    .button("Instances…")
+                    .on_hover_text("Every deployed instance of this machine: undeploy or forget")
+                    .clicked()
+                {
+                    instances::open(self);
+                }
             });
             ui.separator();
             if ui
@@ -681,6 +698,8 @@ impl ProvisioApp {
             Some(Modal::Path)
         } else if self.deploy.asking.is_some() {
             Some(Modal::DeployInputs)
+        } else if self.instances.confirm_forget.is_some() {
+            Some(Modal::ForgetInstance)
         } else {
             None
         }
@@ -702,6 +721,7 @@ impl ProvisioApp {
             Some(Modal::Confirm) => unsaved::confirm_dialog(self, ctx),
             Some(Modal::Path) => self.path_dialog(ctx),
             Some(Modal::DeployInputs) => self.deploy.inputs_dialog(ctx, &mut self.state),
+            Some(Modal::ForgetInstance) => instances::confirm_dialog(self, ctx),
             None => {}
         }
     }
