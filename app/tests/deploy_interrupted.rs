@@ -3,7 +3,8 @@
 //! deploy --simulate` process, SIGKILL), the next command recognises it by its lease (a pid
 //! that is gone) and removes them, while a deploy a live process runs is left alone and shown
 //! as such. Stopped with SIGTERM, the process cancels like Ctrl-C and cleans up itself: during
-//! setup nothing is left when it exits; while its plan runs the record says `cancelled`. An
+//! setup nothing is left when it exits; while its plan runs the record says `cancelled`; a
+//! second signal only says the cleanup goes on, a third aborts it and says so. An
 //! instance whose process ended while its plan ran is shown as interrupted.
 //! `provisio simnet prune` removes a network without owner record and prints it. Real network
 //! namespaces, sshd and LXC (root; skipped with a message otherwise).
@@ -283,6 +284,63 @@ fn a_deploy_stopped_with_sigterm_during_setup_removes_its_setup_itself() {
             "{text}"
         );
         // Right after it ended, before any other command.
+        assert_nothing_left(data, &id, &bridge);
+        return;
+    }
+}
+
+/// Signals while a cancelled deploy cleans up: the second (here SIGHUP or SIGINT with the
+/// SIGTERM, as systemd and a closing terminal send them together) only says the cleanup goes
+/// on; the third aborts it, saying so, with exit 128 + its number. What it left is removed by
+/// the next command.
+#[test]
+fn a_third_stop_signal_aborts_the_cleanup_and_says_so() {
+    if !can_simulate() {
+        return;
+    }
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let data = tempfile::tempdir().unwrap();
+        let data = data.path();
+        let mut child = spawn_deploy(data);
+        let id = match stop_when(
+            &mut child,
+            data,
+            |id| mid_setup(data, id),
+            |id| InstanceState::path_in(&data.join("instances"), id).exists(),
+        ) {
+            Ok(id) => id,
+            Err(_) => {
+                forget_late(data, child, tries);
+                continue;
+            }
+        };
+        let _net = NetworkOf(id.clone());
+        let bridge = SimNet::find(&id).unwrap().bridge;
+        // All three pending when it goes on (the same signal twice would be one).
+        for sig in ["TERM", "HUP", "INT", "CONT"] {
+            signal(&child, sig);
+        }
+        let (code, text) = exit_of(child);
+        if InstanceState::path_in(&data.join("instances"), &id).exists() {
+            let (c, t) = common::provisio(data, &["undeploy", &id, "--force"]);
+            assert_eq!(c, 0, "{t}");
+            assert!(tries < 5, "never caught the deploy during setup");
+            continue;
+        }
+        assert!(
+            [129, 130, 143].contains(&code.unwrap_or(0)),
+            "{code:?}\n{text}"
+        );
+        assert!(text.contains(": cancelling…"), "{text}");
+        assert!(
+            text.contains(": still cleaning up; signal again to abort"),
+            "{text}"
+        );
+        assert!(text.contains(": cleanup aborted;"), "{text}");
+        let (c, t) = common::provisio(data, &["instances"]);
+        assert_eq!(c, 0, "{t}");
         assert_nothing_left(data, &id, &bridge);
         return;
     }
