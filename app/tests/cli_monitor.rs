@@ -4,6 +4,7 @@
 
 #[path = "../../engines/tests/common/ccu.rs"]
 mod ccu;
+mod common;
 #[path = "../../engines/tests/common/influxd.rs"]
 mod influxd;
 
@@ -14,21 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use common::{free_port, wait_port};
 
 struct Mosquitto {
     child: Child,
@@ -548,25 +535,18 @@ fn bad_arguments_are_clear_errors() {
     );
 }
 
+/// The home automation fixture (pollers, a CCU, powerfox).
+fn home_automation() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/home_automation.tosca")
+}
+
 #[test]
 fn source_node_types_validate_and_plan() {
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/home_automation.tosca")
-        .display()
-        .to_string();
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
+    let fixture = home_automation().display().to_string();
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| common::provisio(data.path(), args);
     let (code, out) = run(&["validate", &fixture]);
-    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("8 node templates") && out.contains("0 error(s)"),
         "{out}"
@@ -581,7 +561,7 @@ fn source_node_types_validate_and_plan() {
         "--input",
         "ttnApiKey=k",
     ]);
-    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(code, 0, "{out}");
     let pos = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s}: {out}"));
     // Pollers start after the broker they publish to.
     assert!(pos("Broker.start") < pos("Poller.install"), "{out}");
@@ -597,14 +577,7 @@ fn source_node_types_validate_and_plan() {
     );
     assert!(!out.contains("secret-pf"), "{out}");
     // The password reaches the poller's configure step only (its secrets.env), masked.
-    let section = |step: &str| -> String {
-        out[pos(step)..]
-            .lines()
-            .enumerate()
-            .take_while(|(i, l)| *i == 0 || l.starts_with("      "))
-            .map(|(_, l)| format!("{l}\n"))
-            .collect()
-    };
+    let section = |step: &str| common::plan_section(&out, step);
     let cfg = section("Powerfox.configure");
     assert!(
         cfg.contains("powerfoxPassword = ***  [input powerfoxPassword]"),
@@ -618,9 +591,7 @@ fn source_node_types_validate_and_plan() {
 /// reaches the poller's configure step only (its secrets.env), masked.
 #[test]
 fn homematic_ccu_password_is_a_secret_of_the_poller_only() {
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/home_automation.tosca");
-    let text = std::fs::read_to_string(fixture).unwrap();
+    let text = std::fs::read_to_string(home_automation()).unwrap();
     let devices = "<devices>[]</devices>";
     assert_eq!(text.matches(devices).count(), 1);
     let text = text.replace(
@@ -632,19 +603,10 @@ fn homematic_ccu_password_is_a_secret_of_the_poller_only() {
     let path = dir.path().join("home_automation.tosca");
     std::fs::write(&path, text).unwrap();
     let path = path.display().to_string();
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| common::provisio(data.path(), args);
     let (code, out) = run(&["validate", &path]);
-    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(code, 0, "{out}");
     assert!(out.contains("0 error(s)"), "{out}");
     let (code, out) = run(&[
         "plan",
@@ -658,17 +620,9 @@ fn homematic_ccu_password_is_a_secret_of_the_poller_only() {
         "--input",
         "ccuPassword=secret-ccu",
     ]);
-    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(code, 0, "{out}");
     assert!(!out.contains("secret-ccu"), "{out}");
-    let pos = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s}: {out}"));
-    let section = |step: &str| -> String {
-        out[pos(step)..]
-            .lines()
-            .enumerate()
-            .take_while(|(i, l)| *i == 0 || l.starts_with("      "))
-            .map(|(_, l)| format!("{l}\n"))
-            .collect()
-    };
+    let section = |step: &str| common::plan_section(&out, step);
     let cfg = section("Poller.configure");
     assert!(
         cfg.contains("ccuPassword = ***  [input ccuPassword]"),
