@@ -239,19 +239,26 @@ fn a_killed_deploy_is_cleaned_by_the_next_command() {
     assert!(!text.contains(&id), "{text}");
 }
 
-/// SIGTERM (how systemd, containers and `kill` stop a process) during setup cancels the
-/// deploy as Ctrl-C does: the process itself removes its network, simulated state, snapshot
-/// and lease before it exits non-zero; nothing waits for the next command.
-#[test]
-fn a_deploy_stopped_with_sigterm_during_setup_removes_its_setup_itself() {
-    if !can_simulate() {
-        return;
-    }
+/// A real deploy caught during setup, sent `signals` (while stopped, so all are pending) and
+/// then SIGCONT, once it ended by itself.
+struct Signalled {
+    _net: NetworkOf,
+    id: String,
+    bridge: String,
+    code: Option<i32>,
+    /// stdout and stderr.
+    text: String,
+    data: tempfile::TempDir,
+}
+
+/// Sends `signals` to a deploy during setup (see [`Signalled`]); tries again when its plan
+/// started before they were handled.
+fn signalled_during_setup(signals: &[&str]) -> Signalled {
     let mut tries = 0;
     loop {
         tries += 1;
-        let data = tempfile::tempdir().unwrap();
-        let data = data.path();
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path();
         let mut child = spawn_deploy(data);
         let id = match stop_when(
             &mut child,
@@ -265,28 +272,48 @@ fn a_deploy_stopped_with_sigterm_during_setup_removes_its_setup_itself() {
                 continue;
             }
         };
-        let _net = NetworkOf(id.clone());
+        let net = NetworkOf(id.clone());
         let bridge = SimNet::find(&id).unwrap().bridge;
-        signal(&child, "TERM");
-        signal(&child, "CONT");
+        for sig in signals.iter().chain(&["CONT"]) {
+            signal(&child, sig);
+        }
         let (code, text) = exit_of(child);
         if InstanceState::path_in(&data.join("instances"), &id).exists() {
-            // Its plan started between the check and the signal: not this case; again.
+            // Its plan started between the check and the signals: not this case; again.
             let (c, t) = common::provisio(data, &["undeploy", &id, "--force"]);
             assert_eq!(c, 0, "{t}");
             assert!(tries < 5, "never caught the deploy during setup");
             continue;
         }
-        assert!(code.is_some_and(|c| c != 0), "{code:?}\n{text}");
-        assert!(text.contains("SIGTERM: cancelling"), "{text}");
-        assert!(
-            text.contains("cancelled before the plan ran; nothing was deployed"),
-            "{text}"
-        );
-        // Right after it ended, before any other command.
-        assert_nothing_left(data, &id, &bridge);
+        return Signalled {
+            _net: net,
+            id,
+            bridge,
+            code,
+            text,
+            data: dir,
+        };
+    }
+}
+
+/// SIGTERM (how systemd, containers and `kill` stop a process) during setup cancels the
+/// deploy as Ctrl-C does: the process itself removes its network, simulated state, snapshot
+/// and lease before it exits non-zero; nothing waits for the next command.
+#[test]
+fn a_deploy_stopped_with_sigterm_during_setup_removes_its_setup_itself() {
+    if !can_simulate() {
         return;
     }
+    let s = signalled_during_setup(&["TERM"]);
+    let text = &s.text;
+    assert!(s.code.is_some_and(|c| c != 0), "{:?}\n{text}", s.code);
+    assert!(text.contains("SIGTERM: cancelling"), "{text}");
+    assert!(
+        text.contains("cancelled before the plan ran; nothing was deployed"),
+        "{text}"
+    );
+    // Right after it ended, before any other command.
+    assert_nothing_left(s.data.path(), &s.id, &s.bridge);
 }
 
 /// Signals while a cancelled deploy cleans up: the second (here SIGHUP or SIGINT with the
@@ -298,52 +325,23 @@ fn a_third_stop_signal_aborts_the_cleanup_and_says_so() {
     if !can_simulate() {
         return;
     }
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        let data = tempfile::tempdir().unwrap();
-        let data = data.path();
-        let mut child = spawn_deploy(data);
-        let id = match stop_when(
-            &mut child,
-            data,
-            |id| mid_setup(data, id),
-            |id| InstanceState::path_in(&data.join("instances"), id).exists(),
-        ) {
-            Ok(id) => id,
-            Err(_) => {
-                forget_late(data, child, tries);
-                continue;
-            }
-        };
-        let _net = NetworkOf(id.clone());
-        let bridge = SimNet::find(&id).unwrap().bridge;
-        // All three pending when it goes on (the same signal twice would be one).
-        for sig in ["TERM", "HUP", "INT", "CONT"] {
-            signal(&child, sig);
-        }
-        let (code, text) = exit_of(child);
-        if InstanceState::path_in(&data.join("instances"), &id).exists() {
-            let (c, t) = common::provisio(data, &["undeploy", &id, "--force"]);
-            assert_eq!(c, 0, "{t}");
-            assert!(tries < 5, "never caught the deploy during setup");
-            continue;
-        }
-        assert!(
-            [129, 130, 143].contains(&code.unwrap_or(0)),
-            "{code:?}\n{text}"
-        );
-        assert!(text.contains(": cancelling…"), "{text}");
-        assert!(
-            text.contains(": still cleaning up; signal again to abort"),
-            "{text}"
-        );
-        assert!(text.contains(": cleanup aborted;"), "{text}");
-        let (c, t) = common::provisio(data, &["instances"]);
-        assert_eq!(c, 0, "{t}");
-        assert_nothing_left(data, &id, &bridge);
-        return;
-    }
+    // All three pending when it goes on (the same signal twice would be one).
+    let s = signalled_during_setup(&["TERM", "HUP", "INT"]);
+    let text = &s.text;
+    assert!(
+        [129, 130, 143].contains(&s.code.unwrap_or(0)),
+        "{:?}\n{text}",
+        s.code
+    );
+    assert!(text.contains(": cancelling…"), "{text}");
+    assert!(
+        text.contains(": still cleaning up; signal again to abort"),
+        "{text}"
+    );
+    assert!(text.contains(": cleanup aborted;"), "{text}");
+    let (c, t) = common::provisio(s.data.path(), &["instances"]);
+    assert_eq!(c, 0, "{t}");
+    assert_nothing_left(s.data.path(), &s.id, &s.bridge);
 }
 
 /// SIGTERM while the plan runs cancels it as Ctrl-C does: the running steps stop, the steps
