@@ -8,52 +8,27 @@
 use provisio_engines::drivers::raspberry::{RaspberryConfig, container_name};
 use provisio_engines::drivers::ssh::HostKeys;
 use provisio_engines::engine::driver::{DriverContext, ServedArtifact};
-use provisio_engines::events::EventSink;
 use provisio_engines::simnet::{SimHost, SimNet};
 use provisio_engines::standin::{SshdStandIn, standin_lxc_config};
-use provisio_model::QName;
-use provisio_model::plan::{InputSource, ResolvedInput, Step};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
+#[path = "common/driver_steps.rs"]
+mod driver_steps;
 #[path = "common/simhosts.rs"]
 mod simhosts;
+use driver_steps::{ctx, inputs as own, root_dirs, served, step, tar_gz};
 use simhosts::{LxcGuard, NetGuard, can_simulate_hosts};
-
-fn step(node: &str, node_type: &str, op: &str, inputs: &[(&str, String)]) -> Step {
-    Step {
-        id: format!("{node}.{op}"),
-        node: node.into(),
-        node_type: QName::new("http://provisio.dev/tosca/nodetypes", node_type),
-        interface: "http://opentosca.org/interfaces/lifecycle".into(),
-        operation: op.into(),
-        inputs: inputs
-            .iter()
-            .map(|(n, v)| ResolvedInput {
-                name: n.to_string(),
-                value: v.clone(),
-                source: InputSource::Own,
-                secret: n.contains("assword"),
-            })
-            .collect(),
-        outputs: vec![],
-        artifacts: vec![],
-        deps: vec![],
-        stage: 0,
-    }
-}
 
 /// A root file system with the host's static busybox and a `/sbin/provisio-init` that serves
 /// `/etc/provisio` over HTTP on `$port` (from inputs.env), as the real images' inits read it.
 fn image_with_service(dir: &Path) -> ServedArtifact {
-    let root = dir.join("image");
-    for d in ["bin", "sbin", "etc", "proc", "sys", "dev", "tmp"] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
+    let root = root_dirs(
+        &dir.join("image"),
+        &["bin", "sbin", "etc", "proc", "sys", "dev", "tmp"],
+    );
     let busybox = ["/bin/busybox", "/usr/bin/busybox"]
         .into_iter()
         .find(|p| Path::new(p).exists())
@@ -72,28 +47,8 @@ fn image_with_service(dir: &Path) -> ServedArtifact {
         .arg(&init)
         .status()
         .unwrap();
-    let out = dir.join("image.tar.gz");
-    assert!(
-        Command::new("tar")
-            .arg("--numeric-owner")
-            .arg("-czf")
-            .arg(&out)
-            .arg("-C")
-            .arg(&root)
-            .arg(".")
-            .status()
-            .unwrap()
-            .success()
-    );
-    let bytes = std::fs::read(out).unwrap();
-    ServedArtifact {
-        name: "Image_DA".into(),
-        file_name: "image.tar.gz".into(),
-        url: String::new(),
-        size: bytes.len() as u64,
-        md5: provisio_engines::artifact_server::md5_hex(&bytes),
-        bytes: Arc::new(bytes),
-    }
+    let bytes = tar_gz(&root, &dir.join("image.tar.gz"));
+    served("Image_DA", "image.tar.gz", bytes)
 }
 
 fn http_get(addr: &str, path: &str) -> std::io::Result<String> {
@@ -127,15 +82,6 @@ fn lxc_state_in(host: &SimHost, lxc_path: &str, name: &str) -> String {
         .output()
         .unwrap();
     String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-fn ctx(artifact: Option<ServedArtifact>) -> DriverContext {
-    let (events, _rx) = EventSink::new();
-    DriverContext {
-        events,
-        cancel: CancellationToken::new(),
-        artifacts: artifact.into_iter().collect(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,7 +136,7 @@ async fn pi_container_in_a_namespace_gets_its_files_and_serves_at_the_namespace_
         ("connections", connections.clone()),
     ];
     let run = |op: &str, c: DriverContext| {
-        let s = step(node, "LXContainerRaspberryPi", op, &inputs);
+        let s = step(node, "LXContainerRaspberryPi", op, own(&inputs));
         let config = config.clone();
         async move { provisio_engines::drivers::raspberry::run_operation(&config, &s, &c).await }
     };
@@ -226,30 +172,50 @@ async fn pi_container_in_a_namespace_gets_its_files_and_serves_at_the_namespace_
 
 /// A placeholder root file system (no `/sbin/provisio-init`): the emulator binds busybox in.
 fn placeholder_image(dir: &Path) -> ServedArtifact {
-    let root = dir.join("placeholder");
-    for d in ["bin", "etc", "proc", "sys", "dev", "tmp"] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
-    let out = dir.join("placeholder.tar.gz");
-    assert!(
-        Command::new("tar")
-            .arg("-czf")
-            .arg(&out)
-            .arg("-C")
-            .arg(&root)
-            .arg(".")
-            .status()
-            .unwrap()
-            .success()
+    let root = root_dirs(
+        &dir.join("placeholder"),
+        &["bin", "etc", "proc", "sys", "dev", "tmp"],
     );
-    let bytes = std::fs::read(out).unwrap();
-    ServedArtifact {
-        name: "Placeholder_DA".into(),
-        file_name: "placeholder.tar.gz".into(),
-        url: String::new(),
-        size: bytes.len() as u64,
-        md5: provisio_engines::artifact_server::md5_hex(&bytes),
-        bytes: Arc::new(bytes),
+    let bytes = tar_gz(&root, &dir.join("placeholder.tar.gz"));
+    served("Placeholder_DA", "placeholder.tar.gz", bytes)
+}
+
+/// A simulated MICA host of its own network (`tag` and this process's id), the emulator's
+/// storage in a temporary directory, and the containers `names` stopped and destroyed on drop
+/// (before the network goes).
+struct MicaHost {
+    _guards: Vec<LxcGuard>,
+    _net: NetGuard,
+    host: SimHost,
+    storage: std::path::PathBuf,
+    lxc: String,
+    dir: tempfile::TempDir,
+}
+
+impl MicaHost {
+    fn new(tag: &str, names: &[&str]) -> MicaHost {
+        let dir = tempfile::tempdir().unwrap();
+        let net = SimNet::ensure(&format!("{tag}-{}", std::process::id())).unwrap();
+        let _net = NetGuard(net);
+        let host = _net.0.add_host("MICA").unwrap();
+        let storage = dir.path().join("mica");
+        let lxc = storage.join("lxc").display().to_string();
+        let _guards = names
+            .iter()
+            .map(|n| LxcGuard {
+                netns: Some(host.netns.clone()),
+                lxc_path: lxc.clone(),
+                name: n.to_string(),
+            })
+            .collect();
+        MicaHost {
+            _guards,
+            _net,
+            host,
+            storage,
+            lxc,
+            dir,
+        }
     }
 }
 
@@ -261,20 +227,9 @@ async fn mica_emulator_runs_real_containers_in_its_namespace_and_a_second_emulat
     if !can_simulate_hosts() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let net = SimNet::ensure(&format!("test-mica-{}", std::process::id())).unwrap();
-    let _net = NetGuard(net.clone());
-    let host = net.add_host("MICA").unwrap();
-    let storage = dir.path().join("mica");
-    let lxc = storage.join("lxc").display().to_string();
-    let _guards: Vec<LxcGuard> = ["InfluxDB", "Placeholder"]
-        .iter()
-        .map(|n| LxcGuard {
-            netns: Some(host.netns.clone()),
-            lxc_path: lxc.clone(),
-            name: n.to_string(),
-        })
-        .collect();
+    let mica = MicaHost::new("test-mica", &["InfluxDB", "Placeholder"]);
+    let (dir, host) = (&mica.dir, &mica.host);
+    let (storage, lxc) = (mica.storage.clone(), mica.lxc.clone());
     let options = MicaOptions {
         lxc: true,
         host: Some(host.clone()),
@@ -301,7 +256,7 @@ async fn mica_emulator_runs_real_containers_in_its_namespace_and_a_second_emulat
     };
     let d = MicaDriver::default();
     let op = |node: &str, op: &str, emu: &MicaEmulator, a: Option<ServedArtifact>| {
-        let s = step(node, "LXContainerMICA", op, &inputs(emu));
+        let s = step(node, "LXContainerMICA", op, own(&inputs(emu)));
         let d = d.clone();
         async move { run_operation(&d, &s, &ctx(a)).await }
     };
@@ -392,20 +347,9 @@ async fn mica_emulator_answers_for_other_containers_while_one_is_starting() {
     if !can_simulate_hosts() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let net = SimNet::ensure(&format!("test-mica-turns-{}", std::process::id())).unwrap();
-    let _net = NetGuard(net.clone());
-    let host = net.add_host("MICA").unwrap();
-    let storage = dir.path().join("mica");
-    let lxc = storage.join("lxc").display().to_string();
-    let _guards: Vec<LxcGuard> = ["Slow", "Quick"]
-        .iter()
-        .map(|n| LxcGuard {
-            netns: Some(host.netns.clone()),
-            lxc_path: lxc.clone(),
-            name: n.to_string(),
-        })
-        .collect();
+    let mica = MicaHost::new("test-mica-turns", &["Slow", "Quick"]);
+    let (dir, host) = (&mica.dir, &mica.host);
+    let (storage, lxc) = (mica.storage.clone(), mica.lxc.clone());
     let options = MicaOptions {
         lxc: true,
         host: Some(host.clone()),
@@ -423,7 +367,7 @@ async fn mica_emulator_answers_for_other_containers_while_one_is_starting() {
     ];
     let d = MicaDriver::default();
     for node in ["Slow", "Quick"] {
-        let s = step(node, "LXContainerMICA", "install", &inputs);
+        let s = step(node, "LXContainerMICA", "install", own(&inputs));
         run_operation(&d, &s, &ctx(Some(placeholder_image(dir.path()))))
             .await
             .unwrap();
