@@ -8,6 +8,7 @@ mod common;
 #[path = "../../engines/tests/common/influxd.rs"]
 mod influxd;
 
+use provisio_firmware::mosquitto::Mosquitto;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -17,63 +18,30 @@ use std::time::{Duration, Instant};
 
 use common::{free_port, wait_port};
 
-struct Mosquitto {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
+/// A real Mosquitto on a free loopback port (killed on drop).
+fn mosquitto() -> Mosquitto {
+    Mosquitto::start().expect("mosquitto")
 }
 
-impl Mosquitto {
-    fn start() -> Mosquitto {
-        Mosquitto::start_with(None)
-    }
-
-    /// With `login`, anonymous clients are refused and only that user may connect.
-    fn start_with(login: Option<(&str, &str)>) -> Mosquitto {
-        let port = free_port();
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("m.conf");
-        let mut text = format!("listener {port} 127.0.0.1\npersistence false\n");
-        match login {
-            None => text.push_str("allow_anonymous true\n"),
-            Some((user, password)) => {
-                let pw = dir.path().join("passwd");
-                let st = Command::new("mosquitto_passwd")
-                    .arg("-c")
-                    .arg("-b")
-                    .arg(&pw)
-                    .args([user, password])
-                    .status()
-                    .expect("mosquitto_passwd");
-                assert!(st.success());
-                text.push_str(&format!(
-                    "allow_anonymous false\npassword_file {}\n",
-                    pw.display()
-                ));
-            }
-        }
-        std::fs::write(&conf, text).unwrap();
-        let child = Command::new("/usr/sbin/mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto is not installed");
-        wait_port(port);
-        Mosquitto {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A Mosquitto that refuses anonymous clients and lets only `user` in (its password file in
+/// the directory returned with it).
+fn mosquitto_with_login(user: &str, password: &str) -> (Mosquitto, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("passwd");
+    let st = Command::new("mosquitto_passwd")
+        .arg("-c")
+        .arg("-b")
+        .arg(&pw)
+        .args([user, password])
+        .status()
+        .expect("mosquitto_passwd");
+    assert!(st.success());
+    let m = Mosquitto::start_with(&format!(
+        "allow_anonymous false\npassword_file {}\n",
+        pw.display()
+    ))
+    .expect("mosquitto");
+    (m, dir)
 }
 
 /// A running `provisio monitor …` with its stdout lines collected.
@@ -181,7 +149,7 @@ async fn mqtt_login(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tap_records_reach_the_receiver_and_ctrl_c_stops_cleanly() {
-    let m = Mosquitto::start();
+    let m = mosquitto();
     // The Logstash-style receiver: newline-delimited JSON over TCP.
     let receiver = TcpListener::bind("127.0.0.1:0").unwrap();
     let rport = receiver.local_addr().unwrap().port();
@@ -203,7 +171,7 @@ async fn tap_records_reach_the_receiver_and_ctrl_c_stops_cleanly() {
             "--listen",
             &format!("127.0.0.1:{listen}"),
             "--broker",
-            &format!("tcp://127.0.0.1:{}", m.port),
+            &format!("tcp://127.0.0.1:{}", m.port()),
         ],
         &[
             ("HICAP_HOST", "127.0.0.1".into()),
@@ -263,14 +231,14 @@ async fn tap_records_reach_the_receiver_and_ctrl_c_stops_cleanly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn influx_connector_writes_flat_and_ttn_readings() {
-    let m = Mosquitto::start();
+    let m = mosquitto();
     let influx = influxd::Influxd::start();
     let p = Provisio::start(
         &[
             "monitor",
             "influx",
             "--broker",
-            &format!("127.0.0.1:{}", m.port),
+            &format!("127.0.0.1:{}", m.port()),
             "--topic",
             "sensors/+",
             "--topic",
@@ -285,7 +253,7 @@ async fn influx_connector_writes_flat_and_ttn_readings() {
         &[],
     );
     // Retained, so they reach the connector whenever it subscribes.
-    let (c, mut ev) = mqtt(m.port, "publisher").await;
+    let (c, mut ev) = mqtt(m.port(), "publisher").await;
     tokio::spawn(async move { while ev.poll().await.is_ok() {} });
     let ttn = std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -330,14 +298,14 @@ async fn influx_connector_writes_flat_and_ttn_readings() {
 async fn connector_logs_in_like_at_the_things_network() {
     // TTN's MQTT server wants the application id as user name and an API key as password.
     let (user, key) = ("app1@ttn", "NNSXS.TESTKEY");
-    let m = Mosquitto::start_with(Some((user, key)));
+    let (m, _passwd) = mosquitto_with_login(user, key);
     let influx = influxd::Influxd::start();
     let args = |u: &str| -> Vec<String> {
         [
             "monitor",
             "influx",
             "--broker",
-            &format!("127.0.0.1:{}", m.port),
+            &format!("127.0.0.1:{}", m.port()),
             "--topic",
             "v3/+/devices/+/up",
             "--influx",
@@ -364,7 +332,7 @@ async fn connector_logs_in_like_at_the_things_network() {
         &a.iter().map(String::as_str).collect::<Vec<_>>(),
         &[("MQTT_PASSWORD", key.to_string())],
     );
-    let (c, mut ev) = mqtt_login(m.port, "ttn-server", Some((user, key))).await;
+    let (c, mut ev) = mqtt_login(m.port(), "ttn-server", Some((user, key))).await;
     tokio::spawn(async move { while ev.poll().await.is_ok() {} });
     let uplink = std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -400,9 +368,9 @@ async fn connector_logs_in_like_at_the_things_network() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn homematic_poller_publishes_per_device_until_sigterm() {
-    let m = Mosquitto::start();
+    let m = mosquitto();
     let ccu = ccu::Ccu::start();
-    let (c, mut ev) = mqtt(m.port, "watcher").await;
+    let (c, mut ev) = mqtt(m.port(), "watcher").await;
     c.subscribe("homematic/#", QoS::AtLeastOnce).await.unwrap();
     let p = Provisio::start(
         &[
@@ -413,7 +381,7 @@ async fn homematic_poller_publishes_per_device_until_sigterm() {
             "--interval",
             "0.2",
             "--broker",
-            &format!("127.0.0.1:{}", m.port),
+            &format!("127.0.0.1:{}", m.port()),
         ],
         &[],
     );
@@ -447,11 +415,11 @@ async fn homematic_poller_publishes_per_device_until_sigterm() {
 /// and the password is never printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn homematic_poller_logs_in_to_a_ccu_with_authentication() {
-    let m = Mosquitto::start();
+    let m = mosquitto();
     let ccu = ccu::Ccu::start_with_auth("admin", "Ccu-Secret-1");
-    let (c, mut ev) = mqtt(m.port, "hm-auth-watcher").await;
+    let (c, mut ev) = mqtt(m.port(), "hm-auth-watcher").await;
     c.subscribe("homematic/#", QoS::AtLeastOnce).await.unwrap();
-    let broker = format!("127.0.0.1:{}", m.port);
+    let broker = format!("127.0.0.1:{}", m.port());
     let url = ccu.url();
     let args = [
         "monitor",
@@ -665,8 +633,8 @@ async fn powerfox_poller_reads_a_rest_source_with_basic_auth() {
             );
         }
     });
-    let m = Mosquitto::start();
-    let (c, mut ev) = mqtt(m.port, "watcher").await;
+    let m = mosquitto();
+    let (c, mut ev) = mqtt(m.port(), "watcher").await;
     c.subscribe("energy/#", QoS::AtLeastOnce).await.unwrap();
     let p = Provisio::start(
         &[
@@ -677,7 +645,7 @@ async fn powerfox_poller_reads_a_rest_source_with_basic_auth() {
             "--interval",
             "0.2",
             "--broker",
-            &format!("127.0.0.1:{}", m.port),
+            &format!("127.0.0.1:{}", m.port()),
             "--topic-prefix",
             "energy",
         ],

@@ -597,16 +597,7 @@ fn undeploy_force_forgets_a_corrupt_record_as_a_recorded_instance() {
     let record = instances.join(format!("{id}.json"));
     std::fs::write(&record, b"{not json").unwrap();
     std::fs::write(instances.join(format!("{id}.csar")), b"csar").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
-        .args(["undeploy", id, "--force"])
-        .env("PROVISIO_DATA_DIR", data.path())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (_, text) = common::provisio(data.path(), &["undeploy", id, "--force"]);
     // Its record is unreadable, not missing: it is forgotten as a recorded instance, not
     // taken for a deploy interrupted during setup (whose record never existed).
     assert!(!text.contains("interrupted deploy"), "{text}");
