@@ -10,7 +10,6 @@ use provisio_engines::drivers::ssh::HostKeys;
 use provisio_engines::engine::driver::{DriverContext, ServedArtifact};
 use provisio_engines::simnet::{SimHost, SimNet};
 use provisio_engines::standin::{SshdStandIn, standin_lxc_config};
-use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -20,7 +19,7 @@ mod driver_steps;
 #[path = "common/simhosts.rs"]
 mod simhosts;
 use driver_steps::{ctx, inputs as own, root_dirs, served, step, tar_gz};
-use simhosts::{LxcGuard, NetGuard, can_simulate_hosts};
+use simhosts::{LxcGuard, NetGuard, can_simulate_hosts, http_get, wait_get};
 
 /// A root file system with the host's static busybox and a `/sbin/provisio-init` that serves
 /// `/etc/provisio` over HTTP on `$port` (from inputs.env), as the real images' inits read it.
@@ -49,30 +48,6 @@ fn image_with_service(dir: &Path) -> ServedArtifact {
         .unwrap();
     let bytes = tar_gz(&root, &dir.join("image.tar.gz"));
     served("Image_DA", "image.tar.gz", bytes)
-}
-
-fn http_get(addr: &str, path: &str) -> std::io::Result<String> {
-    let mut s =
-        std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(3))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n")?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or(out))
-}
-
-fn wait_get(addr: &str, path: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        match http_get(addr, path) {
-            Ok(s) => return s,
-            Err(e) if Instant::now() > deadline => panic!("GET http://{addr}{path}: {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
 }
 
 fn lxc_state_in(host: &SimHost, lxc_path: &str, name: &str) -> String {
