@@ -263,6 +263,11 @@ impl Container {
             .to_string()
     }
 
+    /// [`Container::stop`] stops it (its init ends on SIGTERM within 20 s).
+    fn assert_stops_on_sigterm(&self) {
+        assert!(self.stop(), "SIGTERM stops the container: {}", self.log());
+    }
+
     /// Stops the container with SIGTERM to its init; true when it stopped within 20 s.
     fn stop(&self) -> bool {
         lxc(&[
@@ -490,7 +495,7 @@ fn mosquitto_image_relays_messages_and_stops_on_sigterm() {
     eventually(20, "a publish comes back to the subscriber", &[&c], || {
         roundtrip(port, "probe/t", "hello").then_some(())
     });
-    assert!(c.stop(), "SIGTERM stops the container: {}", c.log());
+    c.assert_stops_on_sigterm();
     assert_eq!(c.state(), "STOPPED");
 }
 
@@ -505,7 +510,7 @@ fn influxdb_image_answers_and_creates_its_database() {
     assert_eq!(code, 204);
     let rows = influx_query(port, "probe_db", "SELECT v FROM m WHERE device='x'");
     assert!(rows.contains(",1]]"), "{rows}");
-    assert!(c.stop(), "SIGTERM stops the container: {}", c.log());
+    c.assert_stops_on_sigterm();
 }
 
 #[test]
@@ -516,7 +521,7 @@ fn base_image_runs_until_stopped() {
     let c = Container::start("base", "base", &[], json!({}));
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(c.state(), "RUNNING", "{}", c.log());
-    assert!(c.stop(), "SIGTERM stops the container: {}", c.log());
+    c.assert_stops_on_sigterm();
 }
 
 #[test]
@@ -583,7 +588,7 @@ fn receiver_image_keeps_json_records() {
         Some(records(&c)).filter(|r| r.contains("PROBE"))
     });
     assert!(!r.contains("not json"), "{r}");
-    assert!(c.stop(), "SIGTERM stops the container: {}", c.log());
+    c.assert_stops_on_sigterm();
 }
 
 #[test]
