@@ -254,7 +254,7 @@ async fn mica_emulator_runs_real_containers_in_its_namespace_and_a_second_emulat
         "MICA container started (JSON-RPC + lxc-start in its namespace) in {:?}",
         t.elapsed()
     );
-    assert_eq!(lxc_state_in(&host, &lxc, "InfluxDB"), "RUNNING");
+    assert_eq!(lxc_state_in(host, &lxc, "InfluxDB"), "RUNNING");
     assert_eq!(emu.container_state("InfluxDB").as_deref(), Some("running"));
     let addr = format!("{}:8082", host.ip);
     assert_eq!(wait_get(&addr, "/connections.json"), connections);
@@ -270,7 +270,7 @@ async fn mica_emulator_runs_real_containers_in_its_namespace_and_a_second_emulat
     .await
     .unwrap();
     op("Placeholder", "start", &emu, None).await.unwrap();
-    assert_eq!(lxc_state_in(&host, &lxc, "Placeholder"), "RUNNING");
+    assert_eq!(lxc_state_in(host, &lxc, "Placeholder"), "RUNNING");
 
     // The deploy's process ends; the undeploy's emulator over the same storage takes over.
     assert_eq!(emu.url(), format!("https://{}:443", host.ip));
@@ -300,7 +300,7 @@ async fn mica_emulator_runs_real_containers_in_its_namespace_and_a_second_emulat
     assert_eq!(st["state"], "running");
     for node in ["InfluxDB", "Placeholder"] {
         op(node, "stop", &emu2, None).await.unwrap();
-        assert_eq!(lxc_state_in(&host, &lxc, node), "STOPPED");
+        assert_eq!(lxc_state_in(host, &lxc, node), "STOPPED");
         assert_eq!(emu2.container_state(node).as_deref(), Some("stopped"));
         let out = op(node, "uninstall", &emu2, None).await.unwrap();
         assert_eq!(out["uninstalledDeviceCount"], "1");
@@ -406,8 +406,8 @@ async fn mica_emulator_answers_for_other_containers_while_one_is_starting() {
         !hook_left_before && !slow_done_before,
         "the other calls were answered only after Slow's start went on"
     );
-    assert_eq!(lxc_state_in(&host, &lxc, "Slow"), "RUNNING");
-    assert_eq!(lxc_state_in(&host, &lxc, "Quick"), "RUNNING");
+    assert_eq!(lxc_state_in(host, &lxc, "Slow"), "RUNNING");
+    assert_eq!(lxc_state_in(host, &lxc, "Quick"), "RUNNING");
     for name in ["Slow", "Quick"] {
         let r = c.call(api::DELETE, json!({"name": name})).await.unwrap();
         assert_eq!(r["state"], "absent");
