@@ -4,9 +4,11 @@
 
 #[path = "../../engines/tests/common/ccu.rs"]
 mod ccu;
+mod common;
 #[path = "../../engines/tests/common/influxd.rs"]
 mod influxd;
 
+use provisio_firmware::mosquitto::Mosquitto;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -14,79 +16,32 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+use common::{free_port, wait_port};
+
+/// A real Mosquitto on a free loopback port (killed on drop).
+fn mosquitto() -> Mosquitto {
+    Mosquitto::start().expect("mosquitto")
 }
 
-fn wait_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-struct Mosquitto {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Mosquitto {
-    fn start() -> Mosquitto {
-        Mosquitto::start_with(None)
-    }
-
-    /// With `login`, anonymous clients are refused and only that user may connect.
-    fn start_with(login: Option<(&str, &str)>) -> Mosquitto {
-        let port = free_port();
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("m.conf");
-        let mut text = format!("listener {port} 127.0.0.1\npersistence false\n");
-        match login {
-            None => text.push_str("allow_anonymous true\n"),
-            Some((user, password)) => {
-                let pw = dir.path().join("passwd");
-                let st = Command::new("mosquitto_passwd")
-                    .arg("-c")
-                    .arg("-b")
-                    .arg(&pw)
-                    .args([user, password])
-                    .status()
-                    .expect("mosquitto_passwd");
-                assert!(st.success());
-                text.push_str(&format!(
-                    "allow_anonymous false\npassword_file {}\n",
-                    pw.display()
-                ));
-            }
-        }
-        std::fs::write(&conf, text).unwrap();
-        let child = Command::new("/usr/sbin/mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto is not installed");
-        wait_port(port);
-        Mosquitto {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A Mosquitto that refuses anonymous clients and lets only `user` in (its password file in
+/// the directory returned with it).
+fn mosquitto_with_login(user: &str, password: &str) -> (Mosquitto, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("passwd");
+    let st = Command::new("mosquitto_passwd")
+        .arg("-c")
+        .arg("-b")
+        .arg(&pw)
+        .args([user, password])
+        .status()
+        .expect("mosquitto_passwd");
+    assert!(st.success());
+    let m = Mosquitto::start_with(&format!(
+        "allow_anonymous false\npassword_file {}\n",
+        pw.display()
+    ))
+    .expect("mosquitto");
+    (m, dir)
 }
 
 /// A running `provisio monitor …` with its stdout lines collected.
@@ -194,7 +149,7 @@ async fn mqtt_login(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tap_records_reach_the_receiver_and_ctrl_c_stops_cleanly() {
-    let m = Mosquitto::start();
+    let m = mosquitto();
     // The Logstash-style receiver: newline-delimited JSON over TCP.
     let receiver = TcpListener::bind("127.0.0.1:0").unwrap();
     let rport = receiver.local_addr().unwrap().port();
@@ -216,7 +171,7 @@ async fn tap_records_reach_the_receiver_and_ctrl_c_stops_cleanly() {
             "--listen",
             &format!("127.0.0.1:{listen}"),
             "--broker",
-            &format!("tcp://127.0.0.1:{}", m.port),
+            &format!("tcp://127.0.0.1:{}", m.port()),
         ],
         &[
             ("HICAP_HOST", "127.0.0.1".into()),
@@ -276,14 +231,14 @@ async fn tap_records_reach_the_receiver_and_ctrl_c_stops_cleanly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn influx_connector_writes_flat_and_ttn_readings() {
-    let m = Mosquitto::start();
+    let m = mosquitto();
     let influx = influxd::Influxd::start();
     let p = Provisio::start(
         &[
             "monitor",
             "influx",
             "--broker",
-            &format!("127.0.0.1:{}", m.port),
+            &format!("127.0.0.1:{}", m.port()),
             "--topic",
             "sensors/+",
             "--topic",
@@ -298,7 +253,7 @@ async fn influx_connector_writes_flat_and_ttn_readings() {
         &[],
     );
     // Retained, so they reach the connector whenever it subscribes.
-    let (c, mut ev) = mqtt(m.port, "publisher").await;
+    let (c, mut ev) = mqtt(m.port(), "publisher").await;
     tokio::spawn(async move { while ev.poll().await.is_ok() {} });
     let ttn = std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -343,14 +298,14 @@ async fn influx_connector_writes_flat_and_ttn_readings() {
 async fn connector_logs_in_like_at_the_things_network() {
     // TTN's MQTT server wants the application id as user name and an API key as password.
     let (user, key) = ("app1@ttn", "NNSXS.TESTKEY");
-    let m = Mosquitto::start_with(Some((user, key)));
+    let (m, _passwd) = mosquitto_with_login(user, key);
     let influx = influxd::Influxd::start();
     let args = |u: &str| -> Vec<String> {
         [
             "monitor",
             "influx",
             "--broker",
-            &format!("127.0.0.1:{}", m.port),
+            &format!("127.0.0.1:{}", m.port()),
             "--topic",
             "v3/+/devices/+/up",
             "--influx",
@@ -377,7 +332,7 @@ async fn connector_logs_in_like_at_the_things_network() {
         &a.iter().map(String::as_str).collect::<Vec<_>>(),
         &[("MQTT_PASSWORD", key.to_string())],
     );
-    let (c, mut ev) = mqtt_login(m.port, "ttn-server", Some((user, key))).await;
+    let (c, mut ev) = mqtt_login(m.port(), "ttn-server", Some((user, key))).await;
     tokio::spawn(async move { while ev.poll().await.is_ok() {} });
     let uplink = std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -413,9 +368,9 @@ async fn connector_logs_in_like_at_the_things_network() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn homematic_poller_publishes_per_device_until_sigterm() {
-    let m = Mosquitto::start();
+    let m = mosquitto();
     let ccu = ccu::Ccu::start();
-    let (c, mut ev) = mqtt(m.port, "watcher").await;
+    let (c, mut ev) = mqtt(m.port(), "watcher").await;
     c.subscribe("homematic/#", QoS::AtLeastOnce).await.unwrap();
     let p = Provisio::start(
         &[
@@ -426,7 +381,7 @@ async fn homematic_poller_publishes_per_device_until_sigterm() {
             "--interval",
             "0.2",
             "--broker",
-            &format!("127.0.0.1:{}", m.port),
+            &format!("127.0.0.1:{}", m.port()),
         ],
         &[],
     );
@@ -460,11 +415,11 @@ async fn homematic_poller_publishes_per_device_until_sigterm() {
 /// and the password is never printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn homematic_poller_logs_in_to_a_ccu_with_authentication() {
-    let m = Mosquitto::start();
+    let m = mosquitto();
     let ccu = ccu::Ccu::start_with_auth("admin", "Ccu-Secret-1");
-    let (c, mut ev) = mqtt(m.port, "hm-auth-watcher").await;
+    let (c, mut ev) = mqtt(m.port(), "hm-auth-watcher").await;
     c.subscribe("homematic/#", QoS::AtLeastOnce).await.unwrap();
-    let broker = format!("127.0.0.1:{}", m.port);
+    let broker = format!("127.0.0.1:{}", m.port());
     let url = ccu.url();
     let args = [
         "monitor",
@@ -548,25 +503,18 @@ fn bad_arguments_are_clear_errors() {
     );
 }
 
+/// The home automation fixture (pollers, a CCU, powerfox).
+fn home_automation() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/home_automation.tosca")
+}
+
 #[test]
 fn source_node_types_validate_and_plan() {
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/home_automation.tosca")
-        .display()
-        .to_string();
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
+    let fixture = home_automation().display().to_string();
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| common::provisio(data.path(), args);
     let (code, out) = run(&["validate", &fixture]);
-    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("8 node templates") && out.contains("0 error(s)"),
         "{out}"
@@ -581,7 +529,7 @@ fn source_node_types_validate_and_plan() {
         "--input",
         "ttnApiKey=k",
     ]);
-    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(code, 0, "{out}");
     let pos = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s}: {out}"));
     // Pollers start after the broker they publish to.
     assert!(pos("Broker.start") < pos("Poller.install"), "{out}");
@@ -597,14 +545,7 @@ fn source_node_types_validate_and_plan() {
     );
     assert!(!out.contains("secret-pf"), "{out}");
     // The password reaches the poller's configure step only (its secrets.env), masked.
-    let section = |step: &str| -> String {
-        out[pos(step)..]
-            .lines()
-            .enumerate()
-            .take_while(|(i, l)| *i == 0 || l.starts_with("      "))
-            .map(|(_, l)| format!("{l}\n"))
-            .collect()
-    };
+    let section = |step: &str| common::plan_section(&out, step);
     let cfg = section("Powerfox.configure");
     assert!(
         cfg.contains("powerfoxPassword = ***  [input powerfoxPassword]"),
@@ -618,9 +559,7 @@ fn source_node_types_validate_and_plan() {
 /// reaches the poller's configure step only (its secrets.env), masked.
 #[test]
 fn homematic_ccu_password_is_a_secret_of_the_poller_only() {
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/home_automation.tosca");
-    let text = std::fs::read_to_string(fixture).unwrap();
+    let text = std::fs::read_to_string(home_automation()).unwrap();
     let devices = "<devices>[]</devices>";
     assert_eq!(text.matches(devices).count(), 1);
     let text = text.replace(
@@ -632,19 +571,10 @@ fn homematic_ccu_password_is_a_secret_of_the_poller_only() {
     let path = dir.path().join("home_automation.tosca");
     std::fs::write(&path, text).unwrap();
     let path = path.display().to_string();
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| common::provisio(data.path(), args);
     let (code, out) = run(&["validate", &path]);
-    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(code, 0, "{out}");
     assert!(out.contains("0 error(s)"), "{out}");
     let (code, out) = run(&[
         "plan",
@@ -658,17 +588,9 @@ fn homematic_ccu_password_is_a_secret_of_the_poller_only() {
         "--input",
         "ccuPassword=secret-ccu",
     ]);
-    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(code, 0, "{out}");
     assert!(!out.contains("secret-ccu"), "{out}");
-    let pos = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s}: {out}"));
-    let section = |step: &str| -> String {
-        out[pos(step)..]
-            .lines()
-            .enumerate()
-            .take_while(|(i, l)| *i == 0 || l.starts_with("      "))
-            .map(|(_, l)| format!("{l}\n"))
-            .collect()
-    };
+    let section = |step: &str| common::plan_section(&out, step);
     let cfg = section("Poller.configure");
     assert!(
         cfg.contains("ccuPassword = ***  [input ccuPassword]"),
@@ -711,8 +633,8 @@ async fn powerfox_poller_reads_a_rest_source_with_basic_auth() {
             );
         }
     });
-    let m = Mosquitto::start();
-    let (c, mut ev) = mqtt(m.port, "watcher").await;
+    let m = mosquitto();
+    let (c, mut ev) = mqtt(m.port(), "watcher").await;
     c.subscribe("energy/#", QoS::AtLeastOnce).await.unwrap();
     let p = Provisio::start(
         &[
@@ -723,7 +645,7 @@ async fn powerfox_poller_reads_a_rest_source_with_basic_auth() {
             "--interval",
             "0.2",
             "--broker",
-            &format!("127.0.0.1:{}", m.port),
+            &format!("127.0.0.1:{}", m.port()),
             "--topic-prefix",
             "energy",
         ],

@@ -6,13 +6,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod common;
+use common::free_port;
 
 #[test]
 fn receiver_appends_json_records_and_refuses_the_rest() {
@@ -99,4 +94,44 @@ fn receiver_names_a_bad_listen_address() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("listen") && err.contains("notaport"), "{err}");
+}
+
+/// SIGHUP (the terminal closed) stops the receiver as Ctrl-C does: exit 0 with its last
+/// status line, saying which signal stopped it.
+#[test]
+fn receiver_stops_on_sighup_like_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .args(["monitor", "receiver", "--listen"])
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg("--out")
+        .arg(dir.path().join("r.jsonl"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // The first status line comes from the loop that listens for the signals.
+    let status = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("connections "));
+    assert!(status.is_some(), "no status line");
+    let ok = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{rest:?}\n{stderr}");
+    assert!(
+        rest.last()
+            .is_some_and(|l| l.starts_with("stopped: connections 0")),
+        "{rest:?}"
+    );
+    assert!(stderr.contains("SIGHUP: stopping"), "{stderr}");
 }

@@ -2,7 +2,10 @@
 //! it removes its simulated network, state and snapshot at once; killed (a real `provisio
 //! deploy --simulate` process, SIGKILL), the next command recognises it by its lease (a pid
 //! that is gone) and removes them, while a deploy a live process runs is left alone and shown
-//! as such. An instance whose process ended while its plan ran is shown as interrupted.
+//! as such. Stopped with SIGTERM, the process cancels like Ctrl-C and cleans up itself: during
+//! setup nothing is left when it exits; while its plan runs the record says `cancelled`; a
+//! second signal only says the cleanup goes on, a third aborts it and says so. An
+//! instance whose process ended while its plan ran is shown as interrupted.
 //! `provisio simnet prune` removes a network without owner record and prints it. Real network
 //! namespaces, sshd and LXC (root; skipped with a message otherwise).
 
@@ -13,7 +16,7 @@ use provisio_app::deploy::lease::{self, Holder};
 use provisio_engines::engine::instance::InstanceState;
 use provisio_engines::simnet::SimNet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -80,42 +83,110 @@ fn assert_nothing_left(data: &Path, id: &str, bridge: &str) {
     }
 }
 
-/// Kills a real `provisio deploy --simulate` while it sets up (stopped first, so its state is
-/// checked exactly); `None` when it got past setup before it was caught.
-fn kill_during_setup(data: &Path) -> Option<(String, String)> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_provisio"))
+/// A real `provisio deploy --simulate` of the thesis scenario (output piped).
+fn spawn_deploy(data: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_provisio"))
         .arg("deploy")
         .arg(thesis_file())
         .arg("--simulate")
         .env("PROVISIO_DATA_DIR", data)
         .env("PROVISIO_NO_PROGRESS", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
-    let pid = child.id().to_string();
+        .unwrap()
+}
+
+/// Sends `kill -SIG` to `child`.
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig}");
+}
+
+/// Stops (SIGSTOP) `child` as soon as `caught` holds of its deploy (by id), so its state is
+/// checked exactly, or `past` tells it went beyond; the id when caught (still stopped).
+fn stop_when(
+    child: &mut Child,
+    data: &Path,
+    caught: impl Fn(&str) -> bool,
+    past: impl Fn(&str) -> bool,
+) -> Result<String, String> {
     let deadline = Instant::now() + Duration::from_secs(180);
-    let caught = loop {
+    loop {
         if let Some(s) = child.try_wait().unwrap() {
             panic!("deploy ended before it was caught: {s}");
         }
-        assert!(Instant::now() < deadline, "deploy never set up");
+        assert!(Instant::now() < deadline, "deploy never got there");
         if let Some(id) = deploy_id(data)
             && SimNet::find(&id).is_some()
         {
-            let _ = Command::new("kill").args(["-STOP", &pid]).status();
-            let caught =
-                mid_setup(data, &id).then(|| (id.clone(), SimNet::find(&id).unwrap().bridge));
-            if caught.is_some() || InstanceState::path_in(&data.join("instances"), &id).exists() {
-                break caught;
+            signal(child, "STOP");
+            if caught(&id) {
+                return Ok(id);
             }
-            let _ = Command::new("kill").args(["-CONT", &pid]).status();
+            if past(&id) {
+                return Err(id);
+            }
+            signal(child, "CONT");
         }
         std::thread::sleep(Duration::from_millis(1));
-    };
+    }
+}
+
+/// The plan of deploy `id` runs (its record says so).
+fn plan_runs(data: &Path, id: &str) -> bool {
+    InstanceState::load(&data.join("instances"), id).is_ok_and(|i| i.phase == "running")
+}
+
+/// Kills a real `provisio deploy --simulate` while it sets up (stopped first, so its state is
+/// checked exactly); `None` when it got past setup before it was caught.
+fn kill_during_setup(data: &Path) -> Option<(String, String)> {
+    let mut child = spawn_deploy(data);
+    let caught = stop_when(
+        &mut child,
+        data,
+        |id| mid_setup(data, id),
+        |id| InstanceState::path_in(&data.join("instances"), id).exists(),
+    )
+    .ok()
+    .map(|id| (id.clone(), SimNet::find(&id).unwrap().bridge));
     let _ = child.kill();
     let _ = child.wait();
     caught
+}
+
+/// Waits for `child` to end by itself: its exit code and stdout+stderr.
+fn exit_of(mut child: Child) -> (Option<i32>, String) {
+    use std::io::Read;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("deploy did not end after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut text = String::new();
+    let _ = child.stdout.take().unwrap().read_to_string(&mut text);
+    let _ = child.stderr.take().unwrap().read_to_string(&mut text);
+    (status.code(), text)
+}
+
+/// A deploy that got past the point a test wanted: forgotten with its network.
+fn forget_late(data: &Path, mut child: Child, tries: u32) {
+    let _ = child.kill();
+    let _ = child.wait();
+    let late = deploy_id(data).unwrap();
+    let (code, text) = common::provisio(data, &["undeploy", &late, "--force"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(tries < 5, "never caught the deploy where wanted");
 }
 
 /// Removes the network of an instance on drop (when the test fails before it is cleaned).
@@ -166,6 +237,167 @@ fn a_killed_deploy_is_cleaned_by_the_next_command() {
     assert_nothing_left(data.path(), &id, &bridge);
     let (_, text) = common::provisio(data.path(), &["instances"]);
     assert!(!text.contains(&id), "{text}");
+}
+
+/// A real deploy caught during setup, sent `signals` (while stopped, so all are pending) and
+/// then SIGCONT, once it ended by itself.
+struct Signalled {
+    _net: NetworkOf,
+    id: String,
+    bridge: String,
+    code: Option<i32>,
+    /// stdout and stderr.
+    text: String,
+    data: tempfile::TempDir,
+}
+
+/// Sends `signals` to a deploy during setup (see [`Signalled`]); tries again when its plan
+/// started before they were handled.
+fn signalled_during_setup(signals: &[&str]) -> Signalled {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path();
+        let mut child = spawn_deploy(data);
+        let id = match stop_when(
+            &mut child,
+            data,
+            |id| mid_setup(data, id),
+            |id| InstanceState::path_in(&data.join("instances"), id).exists(),
+        ) {
+            Ok(id) => id,
+            Err(_) => {
+                forget_late(data, child, tries);
+                continue;
+            }
+        };
+        let net = NetworkOf(id.clone());
+        let bridge = SimNet::find(&id).unwrap().bridge;
+        for sig in signals.iter().chain(&["CONT"]) {
+            signal(&child, sig);
+        }
+        let (code, text) = exit_of(child);
+        if InstanceState::path_in(&data.join("instances"), &id).exists() {
+            // Its plan started between the check and the signals: not this case; again.
+            let (c, t) = common::provisio(data, &["undeploy", &id, "--force"]);
+            assert_eq!(c, 0, "{t}");
+            assert!(tries < 5, "never caught the deploy during setup");
+            continue;
+        }
+        return Signalled {
+            _net: net,
+            id,
+            bridge,
+            code,
+            text,
+            data: dir,
+        };
+    }
+}
+
+/// SIGTERM (how systemd, containers and `kill` stop a process) during setup cancels the
+/// deploy as Ctrl-C does: the process itself removes its network, simulated state, snapshot
+/// and lease before it exits non-zero; nothing waits for the next command.
+#[test]
+fn a_deploy_stopped_with_sigterm_during_setup_removes_its_setup_itself() {
+    if !can_simulate() {
+        return;
+    }
+    let s = signalled_during_setup(&["TERM"]);
+    let text = &s.text;
+    assert!(s.code.is_some_and(|c| c != 0), "{:?}\n{text}", s.code);
+    assert!(text.contains("SIGTERM: cancelling"), "{text}");
+    assert!(
+        text.contains("cancelled before the plan ran; nothing was deployed"),
+        "{text}"
+    );
+    // Right after it ended, before any other command.
+    assert_nothing_left(s.data.path(), &s.id, &s.bridge);
+}
+
+/// Signals while a cancelled deploy cleans up: the second (here SIGHUP or SIGINT with the
+/// SIGTERM, as systemd and a closing terminal send them together) only says the cleanup goes
+/// on; the third aborts it, saying so, with exit 128 + its number. What it left is removed by
+/// the next command.
+#[test]
+fn a_third_stop_signal_aborts_the_cleanup_and_says_so() {
+    if !can_simulate() {
+        return;
+    }
+    // All three pending when it goes on (the same signal twice would be one).
+    let s = signalled_during_setup(&["TERM", "HUP", "INT"]);
+    let text = &s.text;
+    assert!(
+        [129, 130, 143].contains(&s.code.unwrap_or(0)),
+        "{:?}\n{text}",
+        s.code
+    );
+    assert!(text.contains(": cancelling…"), "{text}");
+    assert!(
+        text.contains(": still cleaning up; signal again to abort"),
+        "{text}"
+    );
+    assert!(text.contains(": cleanup aborted;"), "{text}");
+    let (c, t) = common::provisio(s.data.path(), &["instances"]);
+    assert_eq!(c, 0, "{t}");
+    assert_nothing_left(s.data.path(), &s.id, &s.bridge);
+}
+
+/// SIGTERM while the plan runs cancels it as Ctrl-C does: the running steps stop, the steps
+/// done are reported, the record says `cancelled` (kept for its undeploy), the lease is gone,
+/// and the exit code is non-zero.
+#[test]
+fn a_deploy_stopped_with_sigterm_while_its_plan_runs_is_recorded_cancelled() {
+    if !can_simulate() {
+        return;
+    }
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let data = tempfile::tempdir().unwrap();
+        let data = data.path();
+        let _cleanup = common::SimCleanup(data.to_path_buf());
+        let mut child = spawn_deploy(data);
+        let instances = data.join("instances");
+        let finished =
+            |id: &str| InstanceState::load(&instances, id).is_ok_and(|i| i.phase != "running");
+        let id = match stop_when(&mut child, data, |id| plan_runs(data, id), finished) {
+            Ok(id) => id,
+            Err(_) => {
+                forget_late(data, child, tries);
+                continue;
+            }
+        };
+        signal(&child, "TERM");
+        signal(&child, "CONT");
+        let (code, text) = exit_of(child);
+        let record = InstanceState::load(&instances, &id).unwrap();
+        if record.phase == "deployed" {
+            // Its last step ended before the signal was handled: again.
+            let (c, t) = common::provisio(data, &["undeploy", &id, "--force"]);
+            assert_eq!(c, 0, "{t}");
+            assert!(tries < 5, "never caught the plan while it ran");
+            continue;
+        }
+        assert_eq!(record.phase, "cancelled", "{text}");
+        assert!(code.is_some_and(|c| c != 0), "{code:?}\n{text}");
+        assert!(text.contains("SIGTERM: cancelling"), "{text}");
+        assert!(text.contains(" steps done, "), "{text}");
+        assert!(
+            text.contains(&format!("instance {id} is cancelled")),
+            "{text}"
+        );
+        assert!(!lease::lease_path(&instances, &id).exists());
+        let (c, t) = common::provisio(data, &["instances"]);
+        assert_eq!(c, 0, "{t}");
+        assert!(t.contains(&format!("{id}  cancelled")), "{t}");
+        // Recorded: its undeploy removes what it set up.
+        let (c, t) = common::provisio(data, &["undeploy", &id, "--force"]);
+        assert_eq!(c, 0, "{t}");
+        assert!(SimNet::find(&id).is_none(), "{t}");
+        return;
+    }
 }
 
 #[test]
@@ -366,28 +598,14 @@ fn undeploy_force_forgets_a_corrupt_record_as_a_recorded_instance() {
     std::fs::write(&record, b"{not json").unwrap();
     std::fs::write(instances.join(format!("{id}.csar")), b"csar").unwrap();
     // `instances` lists it (it used to skip it), naming the file and the way out.
-    let listed = Command::new(env!("CARGO_BIN_EXE_provisio"))
-        .arg("instances")
-        .env("PROVISIO_DATA_DIR", data.path())
-        .output()
-        .unwrap();
-    let listed = String::from_utf8_lossy(&listed.stdout);
+    let (_, listed) = common::provisio(data.path(), &["instances"]);
     assert!(
         listed.contains(&format!("{id}  unreadable record ("))
             && listed.contains(&record.display().to_string())
             && listed.contains(&format!("provisio undeploy {id} --force")),
         "{listed}"
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
-        .args(["undeploy", id, "--force"])
-        .env("PROVISIO_DATA_DIR", data.path())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (_, text) = common::provisio(data.path(), &["undeploy", id, "--force"]);
     // Its record is unreadable, not missing: it is forgotten as a recorded instance, not
     // taken for a deploy interrupted during setup (whose record never existed).
     assert!(!text.contains("interrupted deploy"), "{text}");

@@ -6,57 +6,33 @@
 
 use provisio_engines::drivers::container_files::SECRETS_ENV;
 use provisio_engines::drivers::raspberry::{RaspberryConfig, container_name};
-use provisio_engines::drivers::ssh::HostKeys;
-use provisio_engines::engine::driver::{DriverContext, ServedArtifact};
-use provisio_engines::events::{DeployEvent, EventSink};
+use provisio_engines::engine::driver::ServedArtifact;
+use provisio_engines::events::DeployEvent;
 use provisio_engines::mica_emulator::MicaEmulator;
 use provisio_engines::standin::SshdStandIn;
-use provisio_model::QName;
-use provisio_model::plan::{InputSource, ResolvedInput, Step};
+use provisio_model::plan::{ResolvedInput, Step};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "pf-S3cret'$(id)";
 const LOGIN: &str = "ssh-Login-Pw9";
 
-fn step(node: &str, ty: &str, op: &str, inputs: &[(&str, String, bool)]) -> Step {
-    Step {
-        id: format!("{node}.{op}"),
-        node: node.into(),
-        node_type: QName::new("http://provisio.dev/tosca/nodetypes", ty),
-        interface: "http://opentosca.org/interfaces/lifecycle".into(),
-        operation: op.into(),
-        inputs: inputs
-            .iter()
-            .map(|(n, v, secret)| ResolvedInput {
-                name: n.to_string(),
-                value: v.clone(),
-                source: InputSource::Own,
-                secret: *secret,
-            })
-            .collect(),
-        outputs: vec![],
-        artifacts: vec![],
-        deps: vec![],
-        stage: 0,
-    }
-}
+#[path = "common/driver_steps.rs"]
+mod driver_steps;
+use driver_steps::{ctx_with_events as ctx, input, pi_config, root_dirs, served, tar_gz};
 
-fn ctx(artifact: Option<ServedArtifact>) -> (DriverContext, UnboundedReceiver<DeployEvent>) {
-    let (events, rx) = EventSink::new();
-    (
-        DriverContext {
-            events,
-            cancel: CancellationToken::new(),
-            artifacts: artifact.into_iter().collect(),
-        },
-        rx,
-    )
+/// The operation `op` of `node` with `inputs` (name, value, whether secret).
+fn step(node: &str, ty: &str, op: &str, inputs: &[(&str, String, bool)]) -> Step {
+    let inputs = inputs
+        .iter()
+        .map(|(n, v, secret)| ResolvedInput {
+            secret: *secret,
+            ..input(n, v.clone())
+        })
+        .collect();
+    driver_steps::step(node, ty, op, inputs)
 }
 
 /// Every event sent so far, as text (all fields).
@@ -69,34 +45,12 @@ fn events_text(rx: &mut UnboundedReceiver<DeployEvent>) -> String {
 }
 
 fn artifact(bytes: Vec<u8>) -> ServedArtifact {
-    ServedArtifact {
-        name: "DA".into(),
-        file_name: "rootfs.tar.gz".into(),
-        url: String::new(),
-        size: bytes.len() as u64,
-        md5: provisio_engines::artifact_server::md5_hex(&bytes),
-        bytes: Arc::new(bytes),
-    }
+    served("DA", "rootfs.tar.gz", bytes)
 }
 
 fn rootfs_tarball(dir: &Path) -> Vec<u8> {
-    let root = dir.join("rootfs");
-    for d in ["bin", "etc", "tmp"] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
-    let out = dir.join("rootfs.tar.gz");
-    assert!(
-        Command::new("tar")
-            .arg("-czf")
-            .arg(&out)
-            .arg("-C")
-            .arg(&root)
-            .arg(".")
-            .status()
-            .unwrap()
-            .success()
-    );
-    std::fs::read(out).unwrap()
+    let root = root_dirs(&dir.join("rootfs"), &["bin", "etc", "tmp"]);
+    tar_gz(&root, &dir.join("rootfs.tar.gz"))
 }
 
 /// What the secrets file holds, its mode and owner; asserts the other files hold no secret.
@@ -220,13 +174,7 @@ async fn pi_driver_writes_the_containers_own_secrets_0600_and_removes_them() {
         .expect("sshd stand-in (needs root and openssh-server)");
     let lxc_path = dir.path().join("lxc");
     std::fs::create_dir_all(&lxc_path).unwrap();
-    let config = RaspberryConfig {
-        host_keys: HostKeys::Pinned(vec![pi.host_fingerprint.clone()]),
-        key: Some(pi.client_key.clone()),
-        lxc_path: lxc_path.display().to_string(),
-        default_config: String::new(),
-        timeout: Duration::from_secs(60),
-    };
+    let config = pi_config(&pi, &lxc_path, String::new());
     pi_case(dir.path(), config, &pi.address(), "root", LOGIN).await;
 }
 
@@ -260,11 +208,8 @@ async fn pi_driver_as_a_sudo_user_writes_the_secrets_0600_owned_by_root() {
     let lxc_path = dir.path().join("lxc");
     std::fs::create_dir_all(&lxc_path).unwrap();
     let config = RaspberryConfig {
-        host_keys: HostKeys::Pinned(vec![pi.host_fingerprint.clone()]),
         key: None,
-        lxc_path: lxc_path.display().to_string(),
-        default_config: String::new(),
-        timeout: Duration::from_secs(60),
+        ..pi_config(&pi, &lxc_path, String::new())
     };
     let staging = || -> Vec<String> {
         std::fs::read_dir("/tmp")

@@ -2,56 +2,32 @@
 //! pinning (a wrong certificate is refused), wrong password and full storage per address.
 
 use provisio_engines::drivers::mica::{MicaDriver, run_operation};
-use provisio_engines::engine::driver::{DriverContext, ServedArtifact};
-use provisio_engines::events::EventSink;
+use provisio_engines::engine::driver::DriverContext;
 use provisio_engines::mica_emulator::MicaEmulator;
-use provisio_model::QName;
-use provisio_model::plan::{InputSource, ResolvedInput, Step};
-use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
+use provisio_model::plan::Step;
 
+#[path = "common/driver_steps.rs"]
+mod driver_steps;
+use driver_steps::{input, served};
+
+/// The operation `op` of the container `InfluxDB` on the MICAs at `addresses`.
 fn step(op: &str, addresses: &[String], certs: &[String], password: &str) -> Step {
-    let input = |n: &str, v: String| ResolvedInput {
-        name: n.into(),
-        value: v,
-        source: InputSource::Own,
-        secret: n.contains("assword"),
-    };
-    Step {
-        id: format!("InfluxDB.{op}"),
-        node: "InfluxDB".into(),
-        node_type: QName::new("http://provisio.dev/tosca/nodetypes", "LXContainerMICA"),
-        interface: "http://opentosca.org/interfaces/lifecycle".into(),
-        operation: op.into(),
-        inputs: vec![
-            input("userName", "admin".into()),
-            input("userPassword", password.into()),
+    driver_steps::step(
+        "InfluxDB",
+        "LXContainerMICA",
+        op,
+        vec![
+            input("userName", "admin"),
+            input("userPassword", password),
             input("addresses", serde_json::to_string(addresses).unwrap()),
             input("certificates", serde_json::to_string(certs).unwrap()),
         ],
-        outputs: vec![],
-        artifacts: vec![],
-        deps: vec![],
-        stage: 0,
-    }
+    )
 }
 
 fn ctx(size: usize) -> DriverContext {
     let bytes: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
-    let a = ServedArtifact {
-        name: "InfluxDB_DA".into(),
-        file_name: "influx.tar.gz".into(),
-        url: String::new(),
-        size: bytes.len() as u64,
-        md5: provisio_engines::artifact_server::md5_hex(&bytes),
-        bytes: Arc::new(bytes),
-    };
-    let (events, _rx) = EventSink::new();
-    DriverContext {
-        events,
-        cancel: CancellationToken::new(),
-        artifacts: vec![a],
-    }
+    driver_steps::ctx([served("InfluxDB_DA", "influx.tar.gz", bytes)])
 }
 
 #[tokio::test]

@@ -6,59 +6,37 @@
 
 use provisio_engines::drivers::raspberry::{RaspberryConfig, container_name, run_operation};
 use provisio_engines::drivers::ssh::HostKeys;
-use provisio_engines::engine::driver::{DriverContext, ServedArtifact};
-use provisio_engines::events::EventSink;
 use provisio_engines::standin::{SshdStandIn, standin_lxc_config};
-use provisio_model::QName;
-use provisio_model::plan::{InputSource, ResolvedInput, Step};
+use provisio_model::plan::Step;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
+#[path = "common/driver_steps.rs"]
+mod driver_steps;
+use driver_steps::{ctx, input, pi_config, root_dirs, served, tar_gz};
+
+/// The operation `op` of `node` on the Pis at `addresses`, logging in as root.
 fn step(node: &str, node_type: &str, op: &str, addresses: &[String]) -> Step {
-    let input = |n: &str, v: String| ResolvedInput {
-        name: n.into(),
-        value: v,
-        source: InputSource::Own,
-        secret: n.contains("assword"),
-    };
-    Step {
-        id: format!("{node}.{op}"),
-        node: node.into(),
-        node_type: QName::new("http://provisio.dev/tosca/nodetypes", node_type),
-        interface: "http://opentosca.org/interfaces/lifecycle".into(),
-        operation: op.into(),
-        inputs: vec![
-            input("userName", "root".into()),
-            input("userPassword", "unused".into()),
+    driver_steps::step(
+        node,
+        node_type,
+        op,
+        vec![
+            input("userName", "root"),
+            input("userPassword", "unused"),
             input("addresses", serde_json::to_string(addresses).unwrap()),
-            input("lxcConfiguration", String::new()),
+            input("lxcConfiguration", ""),
         ],
-        outputs: vec![],
-        artifacts: vec![],
-        deps: vec![],
-        stage: 0,
-    }
+    )
 }
 
 fn rootfs_tarball(dir: &std::path::Path) -> Vec<u8> {
-    let root = dir.join("rootfs");
-    for d in ["bin", "etc", "proc", "sys", "dev", "tmp"] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
+    let root = root_dirs(
+        &dir.join("rootfs"),
+        &["bin", "etc", "proc", "sys", "dev", "tmp"],
+    );
     std::fs::write(root.join("etc/provisio-image"), "test image\n").unwrap();
-    let out = dir.join("rootfs.tar.gz");
-    let st = Command::new("tar")
-        .arg("-czf")
-        .arg(&out)
-        .arg("-C")
-        .arg(&root)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(st.success());
-    std::fs::read(out).unwrap()
+    tar_gz(&root, &dir.join("rootfs.tar.gz"))
 }
 
 fn lxc_state(lxc_path: &str, name: &str) -> String {
@@ -96,21 +74,8 @@ async fn container_lifecycle_on_two_pis_with_one_bad_host_key_and_one_unreachabl
         pi2.dir.join("authorized_keys"),
     )
     .unwrap();
-    let (events, _rx) = EventSink::new();
     let bytes = rootfs_tarball(dir.path());
-    let artifact = ServedArtifact {
-        name: "NodeRED_DA".into(),
-        file_name: "rootfs.tar.gz".into(),
-        url: String::new(),
-        size: bytes.len() as u64,
-        md5: provisio_engines::artifact_server::md5_hex(&bytes),
-        bytes: Arc::new(bytes),
-    };
-    let ctx = DriverContext {
-        events,
-        cancel: CancellationToken::new(),
-        artifacts: vec![artifact],
-    };
+    let ctx = ctx([served("NodeRED_DA", "rootfs.tar.gz", bytes)]);
     // Two Pis share this machine's LXC: address one of them for the container lifecycle.
     let one = vec![pi1.address()];
     let os = run_operation(
@@ -218,12 +183,7 @@ async fn wrong_key_is_a_login_error() {
         key: Some(other.client_key.clone()),
         ..Default::default()
     };
-    let (events, _rx) = EventSink::new();
-    let ctx = DriverContext {
-        events,
-        cancel: CancellationToken::new(),
-        artifacts: vec![],
-    };
+    let ctx = ctx([]);
     let err = run_operation(
         &config,
         &step("Raspbian", "RaspbianStretchLXC", "install", &[pi.address()]),
@@ -250,12 +210,7 @@ async fn password_login_works_and_a_wrong_password_is_refused_without_echo() {
         host_keys: HostKeys::Pinned(vec![pi.host_fingerprint.clone()]),
         ..Default::default()
     };
-    let (events, _rx) = EventSink::new();
-    let ctx = DriverContext {
-        events,
-        cancel: CancellationToken::new(),
-        artifacts: vec![],
-    };
+    let ctx = ctx([]);
     // Logged in with the password (lxc-create exists here, so nothing is installed).
     let out = run_operation(&config, &s, &ctx).await.unwrap();
     assert_eq!(out["installedDeviceCount"], "1");
@@ -282,30 +237,12 @@ async fn full_disk_and_a_broken_image_fail_clearly() {
         .status()
         .unwrap();
     assert!(mounted.success(), "mount tmpfs (needs root)");
-    let config = RaspberryConfig {
-        host_keys: HostKeys::Pinned(vec![pi.host_fingerprint.clone()]),
-        key: Some(pi.client_key.clone()),
-        lxc_path: small.display().to_string(),
-        default_config: String::new(),
-        timeout: Duration::from_secs(60),
-    };
+    let config = pi_config(&pi, &small, String::new());
     let big: Vec<u8> = (0..1_000_000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    let artifact = |bytes: Vec<u8>| ServedArtifact {
-        name: "DA".into(),
-        file_name: "rootfs.tar.gz".into(),
-        url: String::new(),
-        size: bytes.len() as u64,
-        md5: provisio_engines::artifact_server::md5_hex(&bytes),
-        bytes: Arc::new(bytes),
-    };
-    let (events, _rx) = EventSink::new();
-    let ctx = DriverContext {
-        events: events.clone(),
-        cancel: CancellationToken::new(),
-        artifacts: vec![artifact(big)],
-    };
+    let artifact = |bytes: Vec<u8>| served("DA", "rootfs.tar.gz", bytes);
+    let ctx = ctx([artifact(big)]);
     let err = run_operation(
         &config,
         &step("Full", "LXContainerRaspberryPi", "install", &[pi.address()]),
@@ -326,11 +263,7 @@ async fn full_disk_and_a_broken_image_fail_clearly() {
     let lxc = dir.path().join("lxc");
     std::fs::create_dir_all(&lxc).unwrap();
     ok.lxc_path = lxc.display().to_string();
-    let ctx = DriverContext {
-        events,
-        cancel: CancellationToken::new(),
-        artifacts: vec![artifact(b"this is not a tarball".to_vec())],
-    };
+    let ctx = driver_steps::ctx([artifact(b"this is not a tarball".to_vec())]);
     let err = run_operation(
         &ok,
         &step(
@@ -376,12 +309,7 @@ async fn operation_over_slow_links_through_delaying_relays() {
         key: Some(pi1.client_key.clone()),
         ..Default::default()
     };
-    let (events, _rx) = EventSink::new();
-    let ctx = DriverContext {
-        events,
-        cancel: CancellationToken::new(),
-        artifacts: vec![],
-    };
+    let ctx = ctx([]);
     let t = std::time::Instant::now();
     let out = run_operation(
         &config,

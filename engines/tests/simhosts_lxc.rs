@@ -8,52 +8,26 @@
 use provisio_engines::drivers::raspberry::{RaspberryConfig, container_name};
 use provisio_engines::drivers::ssh::HostKeys;
 use provisio_engines::engine::driver::{DriverContext, ServedArtifact};
-use provisio_engines::events::EventSink;
 use provisio_engines::simnet::{SimHost, SimNet};
 use provisio_engines::standin::{SshdStandIn, standin_lxc_config};
-use provisio_model::QName;
-use provisio_model::plan::{InputSource, ResolvedInput, Step};
-use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
+#[path = "common/driver_steps.rs"]
+mod driver_steps;
 #[path = "common/simhosts.rs"]
 mod simhosts;
-use simhosts::{LxcGuard, NetGuard, can_simulate_hosts};
-
-fn step(node: &str, node_type: &str, op: &str, inputs: &[(&str, String)]) -> Step {
-    Step {
-        id: format!("{node}.{op}"),
-        node: node.into(),
-        node_type: QName::new("http://provisio.dev/tosca/nodetypes", node_type),
-        interface: "http://opentosca.org/interfaces/lifecycle".into(),
-        operation: op.into(),
-        inputs: inputs
-            .iter()
-            .map(|(n, v)| ResolvedInput {
-                name: n.to_string(),
-                value: v.clone(),
-                source: InputSource::Own,
-                secret: n.contains("assword"),
-            })
-            .collect(),
-        outputs: vec![],
-        artifacts: vec![],
-        deps: vec![],
-        stage: 0,
-    }
-}
+use driver_steps::{ctx, inputs as own, root_dirs, served, step, tar_gz};
+use simhosts::{LxcGuard, NetGuard, can_simulate_hosts, http_get, wait_get};
 
 /// A root file system with the host's static busybox and a `/sbin/provisio-init` that serves
 /// `/etc/provisio` over HTTP on `$port` (from inputs.env), as the real images' inits read it.
 fn image_with_service(dir: &Path) -> ServedArtifact {
-    let root = dir.join("image");
-    for d in ["bin", "sbin", "etc", "proc", "sys", "dev", "tmp"] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
+    let root = root_dirs(
+        &dir.join("image"),
+        &["bin", "sbin", "etc", "proc", "sys", "dev", "tmp"],
+    );
     let busybox = ["/bin/busybox", "/usr/bin/busybox"]
         .into_iter()
         .find(|p| Path::new(p).exists())
@@ -72,52 +46,8 @@ fn image_with_service(dir: &Path) -> ServedArtifact {
         .arg(&init)
         .status()
         .unwrap();
-    let out = dir.join("image.tar.gz");
-    assert!(
-        Command::new("tar")
-            .arg("--numeric-owner")
-            .arg("-czf")
-            .arg(&out)
-            .arg("-C")
-            .arg(&root)
-            .arg(".")
-            .status()
-            .unwrap()
-            .success()
-    );
-    let bytes = std::fs::read(out).unwrap();
-    ServedArtifact {
-        name: "Image_DA".into(),
-        file_name: "image.tar.gz".into(),
-        url: String::new(),
-        size: bytes.len() as u64,
-        md5: provisio_engines::artifact_server::md5_hex(&bytes),
-        bytes: Arc::new(bytes),
-    }
-}
-
-fn http_get(addr: &str, path: &str) -> std::io::Result<String> {
-    let mut s =
-        std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(3))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n")?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or(out))
-}
-
-fn wait_get(addr: &str, path: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        match http_get(addr, path) {
-            Ok(s) => return s,
-            Err(e) if Instant::now() > deadline => panic!("GET http://{addr}{path}: {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
+    let bytes = tar_gz(&root, &dir.join("image.tar.gz"));
+    served("Image_DA", "image.tar.gz", bytes)
 }
 
 fn lxc_state_in(host: &SimHost, lxc_path: &str, name: &str) -> String {
@@ -127,15 +57,6 @@ fn lxc_state_in(host: &SimHost, lxc_path: &str, name: &str) -> String {
         .output()
         .unwrap();
     String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-fn ctx(artifact: Option<ServedArtifact>) -> DriverContext {
-    let (events, _rx) = EventSink::new();
-    DriverContext {
-        events,
-        cancel: CancellationToken::new(),
-        artifacts: artifact.into_iter().collect(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,7 +111,7 @@ async fn pi_container_in_a_namespace_gets_its_files_and_serves_at_the_namespace_
         ("connections", connections.clone()),
     ];
     let run = |op: &str, c: DriverContext| {
-        let s = step(node, "LXContainerRaspberryPi", op, &inputs);
+        let s = step(node, "LXContainerRaspberryPi", op, own(&inputs));
         let config = config.clone();
         async move { provisio_engines::drivers::raspberry::run_operation(&config, &s, &c).await }
     };
@@ -226,30 +147,50 @@ async fn pi_container_in_a_namespace_gets_its_files_and_serves_at_the_namespace_
 
 /// A placeholder root file system (no `/sbin/provisio-init`): the emulator binds busybox in.
 fn placeholder_image(dir: &Path) -> ServedArtifact {
-    let root = dir.join("placeholder");
-    for d in ["bin", "etc", "proc", "sys", "dev", "tmp"] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
-    let out = dir.join("placeholder.tar.gz");
-    assert!(
-        Command::new("tar")
-            .arg("-czf")
-            .arg(&out)
-            .arg("-C")
-            .arg(&root)
-            .arg(".")
-            .status()
-            .unwrap()
-            .success()
+    let root = root_dirs(
+        &dir.join("placeholder"),
+        &["bin", "etc", "proc", "sys", "dev", "tmp"],
     );
-    let bytes = std::fs::read(out).unwrap();
-    ServedArtifact {
-        name: "Placeholder_DA".into(),
-        file_name: "placeholder.tar.gz".into(),
-        url: String::new(),
-        size: bytes.len() as u64,
-        md5: provisio_engines::artifact_server::md5_hex(&bytes),
-        bytes: Arc::new(bytes),
+    let bytes = tar_gz(&root, &dir.join("placeholder.tar.gz"));
+    served("Placeholder_DA", "placeholder.tar.gz", bytes)
+}
+
+/// A simulated MICA host of its own network (`tag` and this process's id), the emulator's
+/// storage in a temporary directory, and the containers `names` stopped and destroyed on drop
+/// (before the network goes).
+struct MicaHost {
+    _guards: Vec<LxcGuard>,
+    _net: NetGuard,
+    host: SimHost,
+    storage: std::path::PathBuf,
+    lxc: String,
+    dir: tempfile::TempDir,
+}
+
+impl MicaHost {
+    fn new(tag: &str, names: &[&str]) -> MicaHost {
+        let dir = tempfile::tempdir().unwrap();
+        let net = SimNet::ensure(&format!("{tag}-{}", std::process::id())).unwrap();
+        let _net = NetGuard(net);
+        let host = _net.0.add_host("MICA").unwrap();
+        let storage = dir.path().join("mica");
+        let lxc = storage.join("lxc").display().to_string();
+        let _guards = names
+            .iter()
+            .map(|n| LxcGuard {
+                netns: Some(host.netns.clone()),
+                lxc_path: lxc.clone(),
+                name: n.to_string(),
+            })
+            .collect();
+        MicaHost {
+            _guards,
+            _net,
+            host,
+            storage,
+            lxc,
+            dir,
+        }
     }
 }
 
@@ -261,20 +202,9 @@ async fn mica_emulator_runs_real_containers_in_its_namespace_and_a_second_emulat
     if !can_simulate_hosts() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let net = SimNet::ensure(&format!("test-mica-{}", std::process::id())).unwrap();
-    let _net = NetGuard(net.clone());
-    let host = net.add_host("MICA").unwrap();
-    let storage = dir.path().join("mica");
-    let lxc = storage.join("lxc").display().to_string();
-    let _guards: Vec<LxcGuard> = ["InfluxDB", "Placeholder"]
-        .iter()
-        .map(|n| LxcGuard {
-            netns: Some(host.netns.clone()),
-            lxc_path: lxc.clone(),
-            name: n.to_string(),
-        })
-        .collect();
+    let mica = MicaHost::new("test-mica", &["InfluxDB", "Placeholder"]);
+    let (dir, host) = (&mica.dir, &mica.host);
+    let (storage, lxc) = (mica.storage.clone(), mica.lxc.clone());
     let options = MicaOptions {
         lxc: true,
         host: Some(host.clone()),
@@ -301,7 +231,7 @@ async fn mica_emulator_runs_real_containers_in_its_namespace_and_a_second_emulat
     };
     let d = MicaDriver::default();
     let op = |node: &str, op: &str, emu: &MicaEmulator, a: Option<ServedArtifact>| {
-        let s = step(node, "LXContainerMICA", op, &inputs(emu));
+        let s = step(node, "LXContainerMICA", op, own(&inputs(emu)));
         let d = d.clone();
         async move { run_operation(&d, &s, &ctx(a)).await }
     };
@@ -324,7 +254,7 @@ async fn mica_emulator_runs_real_containers_in_its_namespace_and_a_second_emulat
         "MICA container started (JSON-RPC + lxc-start in its namespace) in {:?}",
         t.elapsed()
     );
-    assert_eq!(lxc_state_in(&host, &lxc, "InfluxDB"), "RUNNING");
+    assert_eq!(lxc_state_in(host, &lxc, "InfluxDB"), "RUNNING");
     assert_eq!(emu.container_state("InfluxDB").as_deref(), Some("running"));
     let addr = format!("{}:8082", host.ip);
     assert_eq!(wait_get(&addr, "/connections.json"), connections);
@@ -340,7 +270,7 @@ async fn mica_emulator_runs_real_containers_in_its_namespace_and_a_second_emulat
     .await
     .unwrap();
     op("Placeholder", "start", &emu, None).await.unwrap();
-    assert_eq!(lxc_state_in(&host, &lxc, "Placeholder"), "RUNNING");
+    assert_eq!(lxc_state_in(host, &lxc, "Placeholder"), "RUNNING");
 
     // The deploy's process ends; the undeploy's emulator over the same storage takes over.
     assert_eq!(emu.url(), format!("https://{}:443", host.ip));
@@ -370,7 +300,7 @@ async fn mica_emulator_runs_real_containers_in_its_namespace_and_a_second_emulat
     assert_eq!(st["state"], "running");
     for node in ["InfluxDB", "Placeholder"] {
         op(node, "stop", &emu2, None).await.unwrap();
-        assert_eq!(lxc_state_in(&host, &lxc, node), "STOPPED");
+        assert_eq!(lxc_state_in(host, &lxc, node), "STOPPED");
         assert_eq!(emu2.container_state(node).as_deref(), Some("stopped"));
         let out = op(node, "uninstall", &emu2, None).await.unwrap();
         assert_eq!(out["uninstalledDeviceCount"], "1");
@@ -392,20 +322,9 @@ async fn mica_emulator_answers_for_other_containers_while_one_is_starting() {
     if !can_simulate_hosts() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let net = SimNet::ensure(&format!("test-mica-turns-{}", std::process::id())).unwrap();
-    let _net = NetGuard(net.clone());
-    let host = net.add_host("MICA").unwrap();
-    let storage = dir.path().join("mica");
-    let lxc = storage.join("lxc").display().to_string();
-    let _guards: Vec<LxcGuard> = ["Slow", "Quick"]
-        .iter()
-        .map(|n| LxcGuard {
-            netns: Some(host.netns.clone()),
-            lxc_path: lxc.clone(),
-            name: n.to_string(),
-        })
-        .collect();
+    let mica = MicaHost::new("test-mica-turns", &["Slow", "Quick"]);
+    let (dir, host) = (&mica.dir, &mica.host);
+    let (storage, lxc) = (mica.storage.clone(), mica.lxc.clone());
     let options = MicaOptions {
         lxc: true,
         host: Some(host.clone()),
@@ -423,7 +342,7 @@ async fn mica_emulator_answers_for_other_containers_while_one_is_starting() {
     ];
     let d = MicaDriver::default();
     for node in ["Slow", "Quick"] {
-        let s = step(node, "LXContainerMICA", "install", &inputs);
+        let s = step(node, "LXContainerMICA", "install", own(&inputs));
         run_operation(&d, &s, &ctx(Some(placeholder_image(dir.path()))))
             .await
             .unwrap();
@@ -487,8 +406,8 @@ async fn mica_emulator_answers_for_other_containers_while_one_is_starting() {
         !hook_left_before && !slow_done_before,
         "the other calls were answered only after Slow's start went on"
     );
-    assert_eq!(lxc_state_in(&host, &lxc, "Slow"), "RUNNING");
-    assert_eq!(lxc_state_in(&host, &lxc, "Quick"), "RUNNING");
+    assert_eq!(lxc_state_in(host, &lxc, "Slow"), "RUNNING");
+    assert_eq!(lxc_state_in(host, &lxc, "Quick"), "RUNNING");
     for name in ["Slow", "Quick"] {
         let r = c.call(api::DELETE, json!({"name": name})).await.unwrap();
         assert_eq!(r["state"], "absent");

@@ -7,11 +7,11 @@ use provisio_engines::simnet::{SimHost, SimNet, forward, tag_of};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[path = "common/simhosts.rs"]
 mod simhosts;
-use simhosts::{NetGuard, can_simulate_hosts};
+use simhosts::{NetGuard, can_simulate_hosts, wait_get};
 
 struct Kill(Child);
 impl Drop for Kill {
@@ -19,16 +19,6 @@ impl Drop for Kill {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn http_get(addr: &str, path: &str) -> std::io::Result<String> {
-    let mut s =
-        std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(3))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n")?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out)
 }
 
 /// An HTTP GET from inside `host` (busybox nc: its static wget crashes resolving names).
@@ -48,17 +38,6 @@ fn ns_get(host: &SimHost, addr: &str, path: &str) -> String {
     )
     .unwrap();
     String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).into_owned()
-}
-
-fn wait_get(addr: &str, path: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match http_get(addr, path) {
-            Ok(s) => return s,
-            Err(e) if Instant::now() > deadline => panic!("GET http://{addr}{path}: {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

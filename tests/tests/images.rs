@@ -263,6 +263,11 @@ impl Container {
             .to_string()
     }
 
+    /// [`Container::stop`] stops it (its init ends on SIGTERM within 20 s).
+    fn assert_stops_on_sigterm(&self) {
+        assert!(self.stop(), "SIGTERM stops the container: {}", self.log());
+    }
+
     /// Stops the container with SIGTERM to its init; true when it stopped within 20 s.
     fn stop(&self) -> bool {
         lxc(&[
@@ -420,6 +425,21 @@ fn target(
            "properties": props})
 }
 
+/// The connection of a client to the Mosquitto container listening on `mqtt_port`.
+fn broker_target(mqtt_port: u16) -> serde_json::Value {
+    target(
+        "Broker",
+        &["Mosquitto", "LXContainerRaspberryPi"],
+        "MosquittoContainer",
+        json!({"port": mqtt_port.to_string()}),
+    )
+}
+
+/// The connections of `node`, which publishes to the Mosquitto container on `mqtt_port`.
+fn publishing_to(node: &str, mqtt_port: u16) -> serde_json::Value {
+    json!({"node": node, "targets": [broker_target(mqtt_port)], "sources": []})
+}
+
 fn influxdb(database: &str) -> (Container, u16) {
     let port = free_port();
     let c = Container::start(
@@ -475,7 +495,7 @@ fn mosquitto_image_relays_messages_and_stops_on_sigterm() {
     eventually(20, "a publish comes back to the subscriber", &[&c], || {
         roundtrip(port, "probe/t", "hello").then_some(())
     });
-    assert!(c.stop(), "SIGTERM stops the container: {}", c.log());
+    c.assert_stops_on_sigterm();
     assert_eq!(c.state(), "STOPPED");
 }
 
@@ -490,7 +510,7 @@ fn influxdb_image_answers_and_creates_its_database() {
     assert_eq!(code, 204);
     let rows = influx_query(port, "probe_db", "SELECT v FROM m WHERE device='x'");
     assert!(rows.contains(",1]]"), "{rows}");
-    assert!(c.stop(), "SIGTERM stops the container: {}", c.log());
+    c.assert_stops_on_sigterm();
 }
 
 #[test]
@@ -501,7 +521,7 @@ fn base_image_runs_until_stopped() {
     let c = Container::start("base", "base", &[], json!({}));
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(c.state(), "RUNNING", "{}", c.log());
-    assert!(c.stop(), "SIGTERM stops the container: {}", c.log());
+    c.assert_stops_on_sigterm();
 }
 
 #[test]
@@ -568,7 +588,7 @@ fn receiver_image_keeps_json_records() {
         Some(records(&c)).filter(|r| r.contains("PROBE"))
     });
     assert!(!r.contains("not json"), "{r}");
-    assert!(c.stop(), "SIGTERM stops the container: {}", c.log());
+    c.assert_stops_on_sigterm();
 }
 
 #[test]
@@ -613,8 +633,7 @@ fn connector_image_writes_publishes_to_influxdb() {
         ],
         json!({"node": "Connector",
                "targets": [
-                   target("Broker", &["Mosquitto", "LXContainerRaspberryPi"], "MosquittoContainer",
-                          json!({"port": mqtt_port.to_string()})),
+                   broker_target(mqtt_port),
                    target("Database", &["InfluxDB", "LXContainerMICA"], "InfluxDBContainer",
                           json!({"httpPort": influx_port.to_string(), "database": "flex4apps"}))],
                "sources": []}),
@@ -672,6 +691,37 @@ fn first_message(port: u16, filter: &str, secs: u64) -> Option<(String, String)>
     })
 }
 
+/// The first message on `filter` at the broker on `mqtt_port` within 60 s, or a panic saying
+/// there was no reading from the poller, and `why`.
+fn first_reading(mqtt_port: u16, filter: &str, why: impl FnOnce() -> String) -> (String, String) {
+    first_message(mqtt_port, filter, 60)
+        .unwrap_or_else(|| panic!("no reading from the poller{}", why()))
+}
+
+/// A HomeMatic poller's first reading reached the broker on `mqtt_port`: one topic per device,
+/// a JSON object.
+fn homematic_reading(mqtt_port: u16, poller: &Container, broker: &Container) {
+    let (topic, payload) = first_reading(mqtt_port, "homematic/+", || {
+        format!(":\n{}\n{}", poller.log(), broker.log())
+    });
+    assert!(topic.starts_with("homematic/"), "{topic}");
+    assert!(payload.starts_with('{'), "{payload}");
+}
+
+/// `secret` is on no process's command line on this host (the container's processes
+/// included) and not in the container's log.
+fn assert_secret_hidden(secret: &str, c: &Container) {
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&cmdline).contains(secret),
+            "password on the command line of {}",
+            e.path().display()
+        );
+    }
+    assert!(!c.log().contains(secret), "{}", c.log());
+}
+
 /// The HomeMatic poller image reads a CCU (the Python XML-RPC emulator on this host) and
 /// publishes one topic per device to the broker container it ConnectsTo.
 #[test]
@@ -686,16 +736,9 @@ fn homematic_poller_image_publishes_the_ccus_devices() {
         "homematicpoller",
         &format!("poller{port}"),
         &[("ccuUrl", ccu.url()), ("interval", "1".into())],
-        json!({"node": "Poller",
-               "targets": [target("Broker", &["Mosquitto", "LXContainerRaspberryPi"],
-                                  "MosquittoContainer", json!({"port": mqtt_port.to_string()}))],
-               "sources": []}),
+        publishing_to("Poller", mqtt_port),
     );
-    let got = first_message(mqtt_port, "homematic/+", 60);
-    let (topic, payload) =
-        got.unwrap_or_else(|| panic!("no reading from the poller:\n{}\n{}", c.log(), broker.log()));
-    assert!(topic.starts_with("homematic/"), "{topic}");
-    assert!(payload.starts_with('{'), "{payload}");
+    homematic_reading(mqtt_port, &c, &broker);
 }
 
 /// The HomeMatic poller image against a CCU with XML-RPC authentication on: the user comes from
@@ -719,25 +762,10 @@ fn homematic_poller_image_authenticates_with_its_secret() {
             ("ccuUser", "admin".into()),
         ],
         &[("ccuPassword", password.into())],
-        json!({"node": "Poller",
-               "targets": [target("Broker", &["Mosquitto", "LXContainerRaspberryPi"],
-                                  "MosquittoContainer", json!({"port": mqtt_port.to_string()}))],
-               "sources": []}),
+        publishing_to("Poller", mqtt_port),
     );
-    let got = first_message(mqtt_port, "homematic/+", 60);
-    let (topic, payload) =
-        got.unwrap_or_else(|| panic!("no reading from the poller:\n{}\n{}", c.log(), broker.log()));
-    assert!(topic.starts_with("homematic/"), "{topic}");
-    assert!(payload.starts_with('{'), "{payload}");
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&cmdline).contains("Pa55"),
-            "password on the command line of {}",
-            e.path().display()
-        );
-    }
-    assert!(!c.log().contains("Pa55"), "{}", c.log());
+    homematic_reading(mqtt_port, &c, &broker);
+    assert_secret_hidden("Pa55", &c);
 }
 
 /// The HomeMatic poller image deployed from a plan, with the login on the HomeMaticCCU (its
@@ -829,11 +857,7 @@ fn homematic_poller_image_logs_in_with_the_login_of_its_ccu() {
         .find(|s| s.id == "Poller.configure")
         .unwrap();
     let c = Container::start_with_step("homematicpoller", &format!("hmccu{}", free_port()), step);
-    let got = first_message(mqtt_port, "homematic/+", 60);
-    let (topic, payload) =
-        got.unwrap_or_else(|| panic!("no reading from the poller:\n{}\n{}", c.log(), broker.log()));
-    assert!(topic.starts_with("homematic/"), "{topic}");
-    assert!(payload.starts_with('{'), "{payload}");
+    homematic_reading(mqtt_port, &c, &broker);
     let read = |p: &str| std::fs::read_to_string(c.file(p)).unwrap_or_default();
     assert!(read("/etc/provisio/inputs.env").contains("ccuUser='admin'"));
     for p in ["/etc/provisio/inputs.env", "/etc/provisio/connections.json"] {
@@ -846,15 +870,7 @@ fn homematic_poller_image_logs_in_with_the_login_of_its_ccu() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&cmdline).contains("Pa55"),
-            "password on the command line of {}",
-            e.path().display()
-        );
-    }
-    assert!(!c.log().contains("Pa55"), "{}", c.log());
+    assert_secret_hidden("Pa55", &c);
 }
 
 /// A powerfox-style API on 127.0.0.1 (the container shares the host's network) that answers
@@ -924,15 +940,11 @@ fn powerfox_poller_image_authenticates_with_its_secret_and_publishes() {
             ("powerfoxUser", "meter@example.org".into()),
         ],
         &[("powerfoxPassword", password.into())],
-        json!({"node": "Powerfox",
-               "targets": [target("Broker", &["Mosquitto", "LXContainerRaspberryPi"],
-                                  "MosquittoContainer", json!({"port": mqtt_port.to_string()}))],
-               "sources": []}),
+        publishing_to("Powerfox", mqtt_port),
     );
-    let got = first_message(mqtt_port, "powerfox/+", 60);
-    let (topic, payload) = got.unwrap_or_else(|| {
-        panic!(
-            "no reading from the poller (authorized {}, refused {}):\n{}\n{}",
+    let (topic, payload) = first_reading(mqtt_port, "powerfox/+", || {
+        format!(
+            " (authorized {}, refused {}):\n{}\n{}",
             counts.0.load(Ordering::SeqCst),
             counts.1.load(Ordering::SeqCst),
             c.log(),
@@ -948,16 +960,7 @@ fn powerfox_poller_image_authenticates_with_its_secret_and_publishes() {
         0,
         "never without the password"
     );
-    // Not on any command line on this host (the container's processes included), not logged.
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&cmdline).contains("pf-Pass"),
-            "password on the command line of {}",
-            e.path().display()
-        );
-    }
-    assert!(!c.log().contains("pf-Pass"), "{}", c.log());
+    assert_secret_hidden("pf-Pass", &c);
 }
 
 #[test]

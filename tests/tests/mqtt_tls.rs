@@ -21,6 +21,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+#[path = "../../engines/tests/common/driver_steps.rs"]
+mod driver_steps;
+
 const ENGINE_PASSWORD: &str = "engine-S3cr3t-pw-7f1d";
 const DEVICE_PASSWORD: &str = "device-S3cr3t-pw-91ab";
 const IDS: [&str; 3] = ["1345963", "1361877", "8797990"];
@@ -118,18 +121,7 @@ fn step(op: &str, url: &str, extra: &[(&str, &str)]) -> Step {
         input("responseTopic", "response"),
     ];
     inputs.extend(extra.iter().map(|(n, v)| input(n, v)));
-    Step {
-        id: format!("App.{op}"),
-        node: "App".into(),
-        node_type: QName::new("http://provisio.dev/tosca/nodetypes", "NodeMCU_App"),
-        interface: "http://opentosca.org/interfaces/lifecycle".into(),
-        operation: op.into(),
-        inputs,
-        outputs: vec![],
-        artifacts: vec![],
-        deps: vec![],
-        stage: 0,
-    }
+    driver_steps::step("App", "NodeMCU_App", op, inputs)
 }
 
 async fn serve_image() -> (ArtifactServer, ServedArtifact) {

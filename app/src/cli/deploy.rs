@@ -20,7 +20,8 @@ pub struct Args<'a> {
     pub faults: &'a [String],
     pub seed: u64,
     pub accept_new_host_keys: bool,
-    /// Keep the simulated system running and print what it does until Ctrl-C.
+    /// Keep the simulated system running and print what it does until Ctrl-C (or SIGTERM,
+    /// SIGHUP).
     pub watch: bool,
     /// Devices fetch artifacts from this base URL (a CDN or caching proxy) instead.
     pub artifact_base_url: Option<String>,
@@ -129,16 +130,16 @@ where
     rt.block_on(async {
         let (sink, rx) = EventSink::new();
         let render = tokio::spawn(render(rx));
-        let result = run(sink, cancel_on_ctrl_c()).await;
+        // Ctrl-C, SIGTERM or SIGHUP: the deploy is cancelled and cleans up (see `signals`).
+        let stop = super::signals::cancel_on_stop(if watch { "stopping" } else { "cancelling" });
+        let result = run(sink, stop.clone()).await;
         match result {
             Ok(o) if watch && o.instance.phase == "deployed" => {
                 let _ = render.await;
                 print_devices(&o.instance);
                 println!("instance {} is {}", o.instance.id, o.instance.phase);
                 let _keep = o.stand_ins;
-                if let Err(e) =
-                    super::watch::watch(&o.device_brokers, CancellationToken::new()).await
-                {
+                if let Err(e) = super::watch::watch(&o.device_brokers, stop).await {
                     eprintln!("error: {e}");
                 }
                 for f in o.fleets {
@@ -153,18 +154,6 @@ where
             other => finish(other.map(|o| (o.instance, o.fleets)), render).await,
         }
     })
-}
-
-fn cancel_on_ctrl_c() -> CancellationToken {
-    let cancel = CancellationToken::new();
-    let c = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("cancelling…");
-            c.cancel();
-        }
-    });
-    cancel
 }
 
 async fn finish(

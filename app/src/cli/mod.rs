@@ -17,6 +17,7 @@ pub mod logs;
 pub mod monitor;
 pub mod plan;
 pub mod select;
+pub mod signals;
 pub mod simnet;
 pub mod validate;
 pub mod watch;

@@ -1,6 +1,6 @@
 //! `provisio monitor tap|receiver|influx|homematic|powerfox`: the Flex4Apps monitoring pieces as
 //! long-running commands (the same code the MonitoringBroker and MqttInfluxConnector containers
-//! run). Each runs until Ctrl-C and shows a one-line status: updated in place on a terminal,
+//! run). Each runs until Ctrl-C (or SIGTERM, SIGHUP) and shows a one-line status: updated in place on a terminal,
 //! otherwise printed whenever it changes (at most once a second); a last line on exit.
 
 use provisio_engines::monitoring::influx::{Connector, ConnectorConfig, create_database};
@@ -138,27 +138,15 @@ fn exit(r: Result<(), String>) -> i32 {
     }
 }
 
-/// Ticks once a second until Ctrl-C (SIGINT) or SIGTERM (how containers are stopped).
-async fn until_ctrl_c(mut tick: impl FnMut()) {
-    // Listeners are registered once, before the first tick, so no signal is missed.
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let terminated = async {
-        #[cfg(unix)]
-        if let Some(t) = term.as_mut() {
-            t.recv().await;
-            return;
-        }
-        std::future::pending::<()>().await
-    };
-    tokio::pin!(terminated);
+/// Ticks once a second until Ctrl-C (SIGINT), SIGTERM (how containers are stopped) or SIGHUP;
+/// a later signal while the command shuts down is handled as `signals` says.
+async fn until_stopped(mut tick: impl FnMut()) {
+    // Listening starts before the first tick, so no signal is missed.
+    let stop = super::signals::cancel_on_stop("stopping");
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
-            _ = &mut ctrl_c => return,
-            _ = &mut terminated => return,
+            _ = stop.cancelled() => return,
             _ = interval.tick() => tick(),
         }
     }
@@ -198,7 +186,7 @@ async fn tap(listen: &str, broker: &str, receiver: Option<&str>) -> Result<(), S
         )
     };
     let mut status = Status::new();
-    until_ctrl_c(|| status.show(line(&sink))).await;
+    until_stopped(|| status.show(line(&sink))).await;
     // The SHUTDOWN record, then give the queue a moment to drain.
     tap.shutdown();
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -318,7 +306,7 @@ async fn receiver(listen: &str, out: &std::path::Path) -> Result<(), String> {
         )
     };
     let mut status = Status::new();
-    until_ctrl_c(|| status.show(line(&stats))).await;
+    until_stopped(|| status.show(line(&stats))).await;
     accept.abort();
     status.finish(format!("stopped: {}", line(&stats)));
     Ok(())
@@ -421,7 +409,7 @@ async fn influx(a: InfluxArgs<'_>) -> Result<(), String> {
         )
     };
     let mut status = Status::new();
-    until_ctrl_c(|| status.show(line(&connector))).await;
+    until_stopped(|| status.show(line(&connector))).await;
     // Write what is spooled if InfluxDB takes it within a few seconds.
     let deadline = Instant::now() + Duration::from_secs(5);
     while connector.spooled() > 0 && db_ok.load(std::sync::atomic::Ordering::Relaxed) {
@@ -564,7 +552,7 @@ async fn poll<S: Source + 'static>(source: S, a: PollerArgs<'_>) -> Result<(), S
         )
     };
     let mut status = Status::new();
-    until_ctrl_c(|| status.show(line(poller.last_error()))).await;
+    until_stopped(|| status.show(line(poller.last_error()))).await;
     let last = poller.last_error();
     poller.stop().await;
     status.finish(format!("stopped: {}", line(last)));

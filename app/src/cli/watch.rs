@@ -1,9 +1,10 @@
 //! `provisio deploy … --simulate --watch`: after the deploy, the simulated devices, stand-ins and
-//! the embedded broker keep running until Ctrl-C; every sensor reading and device status change
-//! is printed as one line. Ctrl-C then asks nothing and leaves the instance deployed.
+//! the embedded broker keep running until Ctrl-C (or SIGTERM, SIGHUP); every sensor reading and
+//! device status change is printed as one line. The signal then asks nothing and leaves the
+//! instance deployed.
 
 /// Prints readings (`sensors/<id>`) and status changes (`…/status/<id>`) from the brokers the
-/// simulated devices use until Ctrl-C (or `stop` for tests).
+/// simulated devices use until `stop` is cancelled (by the CLI's stop signals).
 pub async fn watch(
     brokers: &[String],
     stop: tokio_util::sync::CancellationToken,
@@ -15,11 +16,6 @@ pub async fn watch(
         "watching the simulated system on {} (Ctrl-C stops watching; the instance stays deployed)",
         brokers.join(", ")
     );
-    let ctrl_c = stop.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        ctrl_c.cancel();
-    });
     crate::deploy::readings::listen(brokers, &["sensors/+", "+/status/+"], stop, |t, p| {
         if let Some(line) = describe(t, p) {
             println!("{line}");

@@ -10,6 +10,39 @@ use std::process::Command;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits (up to 20 s) until something listens on loopback `port`.
+pub fn wait_port(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The section of step `step` in a plan `provisio plan` printed: its line and the indented
+/// lines of its inputs. Panics naming the step when the plan has none.
+pub fn plan_section(plan: &str, step: &str) -> String {
+    let at = plan.find(step).unwrap_or_else(|| panic!("{step}: {plan}"));
+    plan[at..]
+        .lines()
+        .enumerate()
+        .take_while(|(i, l)| *i == 0 || l.starts_with("      "))
+        .map(|(_, l)| format!("{l}\n"))
+        .collect()
+}
+
 /// Runs `provisio ARGS` with its own data directory; exit code and stdout+stderr.
 pub fn provisio(data: &Path, args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_provisio"))

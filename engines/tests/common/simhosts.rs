@@ -1,9 +1,12 @@
 //! Helpers for tests of simulated hosts: whether this machine can run them (root, iproute2,
-//! LXC, busybox; prints why it skips otherwise), and guards that clean up even when a test fails.
+//! LXC, busybox; prints why it skips otherwise), guards that clean up even when a test fails,
+//! and a plain HTTP GET of what a simulated host serves.
 #![allow(dead_code)]
 
 use provisio_engines::simnet::SimNet;
+use std::io::{Read, Write};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// True when root with `ip`, `lxc-start` and a static busybox; else prints why the test skips.
 pub fn can_simulate_hosts() -> bool {
@@ -75,6 +78,32 @@ impl Drop for LxcGuard {
                 }
             };
             let _ = c.output();
+        }
+    }
+}
+
+/// The body of `GET path` from `addr` (HTTP/1.0, 3 s to connect, 5 s to read).
+pub fn http_get(addr: &str, path: &str) -> std::io::Result<String> {
+    let mut s =
+        std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(3))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or(out))
+}
+
+/// [`http_get`], retried for up to 15 s until something answers at `addr`.
+pub fn wait_get(addr: &str, path: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match http_get(addr, path) {
+            Ok(s) => return s,
+            Err(e) if Instant::now() > deadline => panic!("GET http://{addr}{path}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
     }
 }
