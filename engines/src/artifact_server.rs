@@ -60,7 +60,7 @@ impl ArtifactServer {
         public_host: Option<&str>,
         max_concurrent: usize,
     ) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(bind).await?;
+        let listener = listen(bind)?;
         let addr = listener.local_addr()?;
         let host = public_host
             .map(str::to_string)
@@ -200,6 +200,23 @@ fn decode_segment(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// How many connections may wait to be accepted. A fleet's devices connect at once after a
+/// command (256 downloads at a time by default); with tokio's default backlog of 128 the
+/// kernel drops the surplus SYNs and those devices wait for the 1 s SYN retransmit. The kernel
+/// caps it at `net.core.somaxconn`.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// A listener on `bind` with [`ACCEPT_BACKLOG`] (address reuse as tokio's `bind` sets it).
+fn listen(bind: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match bind {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(bind)?;
+    socket.listen(ACCEPT_BACKLOG)
 }
 
 /// A response body sent in 64 KiB frames that holds a transfer permit until the last frame was
@@ -358,7 +375,40 @@ fn respond(
 
 #[cfg(test)]
 mod tests {
-    use super::parse_range;
+    use super::{ArtifactServer, parse_range};
+
+    /// A fleet's devices connect at once: while the server is busy (here: its runtime is not
+    /// driven, nothing is accepted), the kernel queues their connections instead of dropping
+    /// SYNs past tokio's default backlog of 128 (each dropped one waits 1 s to retry).
+    #[test]
+    fn a_burst_of_connections_waits_in_the_accept_queue() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = rt
+            .block_on(ArtifactServer::start(
+                "127.0.0.1:0".parse().unwrap(),
+                None,
+                4,
+            ))
+            .unwrap();
+        let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .unwrap_or(4096);
+        let n = 600.min(somaxconn);
+        let conns: Vec<std::net::TcpStream> = (0..n)
+            .map(|i| {
+                std::net::TcpStream::connect_timeout(
+                    &server.addr(),
+                    std::time::Duration::from_millis(500),
+                )
+                .unwrap_or_else(|e| panic!("connection {} of {n} was not queued: {e}", i + 1))
+            })
+            .collect();
+        assert_eq!(conns.len(), n);
+    }
 
     #[test]
     fn ranges() {
