@@ -7,7 +7,8 @@
 //! CLOCK_REALTIME, to cut a `perf record -k realtime` profile to them (`perf report --time`).
 
 use super::bench_baseline::{RssSampler, cpu_secs, cpu_secs_of, plain_downloads, rss_kib};
-use crate::deploy::{DeployOptions, deploy, services};
+use crate::deploy::services::{self, BrokerPreference};
+use crate::deploy::{DeployOptions, deploy};
 use provisio_engines::events::{DeployEvent, EventSink};
 use provisio_firmware::agent::download::CHUNK;
 use std::collections::HashMap;
@@ -197,6 +198,21 @@ async fn bench(
         }
         _ => None,
     };
+    // The process-wide services (artifact server, local broker) start here: with the embedded
+    // broker asked for, the devices meet at rumqttd also where Mosquitto is installed.
+    let services = services::get_with(
+        true,
+        match broker {
+            BrokerChoice::Embedded => BrokerPreference::Embedded,
+            _ => BrokerPreference::Auto,
+        },
+    )
+    .await?;
+    let broker_name = match (&mosquitto, &services.broker) {
+        (Some(_), _) => "Mosquitto (own process, one per run)",
+        (None, Some(local)) => local.describe(),
+        (None, None) => "none",
+    };
     // The baseline runs before the deploy and again after it; the ratio takes the faster run,
     // so neither the order nor what the other run left in the page cache flatters Provisio.
     // Memory figures count from before it (whatever it leaves in the heap counts against us).
@@ -277,11 +293,7 @@ async fn bench(
     let per_device = |kib: u64| kib as f64 / devices.max(1) as f64;
     println!(
         "devices: {devices}, artifact: {size_kib} KiB, broker: {}, phase: {}",
-        match broker {
-            BrokerChoice::Mosquitto => "Mosquitto (own process)",
-            _ => "embedded rumqttd (this process)",
-        },
-        outcome.instance.phase
+        broker_name, outcome.instance.phase
     );
     for (step, d) in &took {
         println!("  {step:<28} {:>9.3} s", d.as_secs_f64());

@@ -32,6 +32,29 @@ pub enum LocalBroker {
 /// (the default: Mosquitto when the program is installed, else embedded).
 pub const CHOICE_VAR: &str = "PROVISIO_LOCAL_BROKER";
 
+/// The local broker asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerPreference {
+    /// Mosquitto when installed (and it starts), else embedded.
+    Auto,
+    Embedded,
+    Mosquitto,
+}
+
+impl BrokerPreference {
+    /// What `PROVISIO_LOCAL_BROKER` asks for (`auto` when unset).
+    pub fn from_env() -> Result<Self, String> {
+        match std::env::var(CHOICE_VAR).unwrap_or_default().as_str() {
+            "" | "auto" => Ok(BrokerPreference::Auto),
+            "embedded" => Ok(BrokerPreference::Embedded),
+            "mosquitto" => Ok(BrokerPreference::Mosquitto),
+            other => Err(format!(
+                "{CHOICE_VAR}={other}: expected embedded, mosquitto or auto"
+            )),
+        }
+    }
+}
+
 /// Mosquitto's settings as the local broker. The engine's one client receives every device's
 /// answers, statuses and progress at once: Mosquitto's default queue (1,000 QoS 1 messages
 /// per client) would drop some of them with thousands of devices.
@@ -39,19 +62,13 @@ pub const MOSQUITTO_SETTINGS: &str =
     "allow_anonymous true\nmax_queued_messages 1000000\nmax_inflight_messages 1000\n";
 
 impl LocalBroker {
-    /// Starts the broker `PROVISIO_LOCAL_BROKER` asks for; with `auto`, a Mosquitto that does
-    /// not start gives way to the embedded broker, and the note says why.
-    pub fn start() -> Result<(Self, Option<String>), String> {
-        let choice = std::env::var(CHOICE_VAR).unwrap_or_default();
-        let mosquitto = match choice.as_str() {
-            "embedded" => false,
-            "mosquitto" => true,
-            "" | "auto" => provisio_firmware::mosquitto::installed(),
-            other => {
-                return Err(format!(
-                    "{CHOICE_VAR}={other}: expected embedded, mosquitto or auto"
-                ));
-            }
+    /// Starts the broker `pref` asks for; with `Auto`, a Mosquitto that does not start gives
+    /// way to the embedded broker, and the note says why.
+    pub fn start(pref: BrokerPreference) -> Result<(Self, Option<String>), String> {
+        let mosquitto = match pref {
+            BrokerPreference::Embedded => false,
+            BrokerPreference::Mosquitto => true,
+            BrokerPreference::Auto => provisio_firmware::mosquitto::installed(),
         };
         let mut note = None;
         if mosquitto {
@@ -59,7 +76,9 @@ impl LocalBroker {
             let _ = provisio_firmware::fleet::raise_fd_limit();
             match Mosquitto::start_for_process(MOSQUITTO_SETTINGS) {
                 Ok(m) => return Ok((LocalBroker::Mosquitto(m), None)),
-                Err(e) if choice == "mosquitto" => return Err(format!("local broker: {e}")),
+                Err(e) if pref == BrokerPreference::Mosquitto => {
+                    return Err(format!("local broker: {e}"));
+                }
                 Err(e) => {
                     note = Some(format!(
                         "Mosquitto did not start ({e}); the embedded broker stands in"
@@ -106,12 +125,19 @@ static SIMULATED: OnceCell<Services> = OnceCell::const_new();
 static REAL: OnceCell<Services> = OnceCell::const_new();
 
 /// The services for simulated (loopback broker + server) or real devices (server on all
-/// interfaces, bound to `PROVISIO_ARTIFACT_BIND` if set).
+/// interfaces, bound to `PROVISIO_ARTIFACT_BIND` if set); the local broker is the one
+/// `PROVISIO_LOCAL_BROKER` asks for.
 pub async fn get(simulate: bool) -> Result<&'static Services, String> {
+    get_with(simulate, BrokerPreference::from_env()?).await
+}
+
+/// The same with the local broker `pref` asks for, when this call starts the services (they
+/// live as long as the process: a later call gets the broker the first one started).
+pub async fn get_with(simulate: bool, pref: BrokerPreference) -> Result<&'static Services, String> {
     let cell = if simulate { &SIMULATED } else { &REAL };
     cell.get_or_try_init(|| async move {
         if simulate {
-            let (broker, broker_note) = LocalBroker::start()?;
+            let (broker, broker_note) = LocalBroker::start(pref)?;
             let artifacts = ArtifactServer::start(
                 "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
                 None,
