@@ -457,3 +457,53 @@ async fn a_refused_subscription_does_not_count_the_device_online() {
     );
     assert!(fleet.shutdown().await.is_empty());
 }
+
+/// An install's `flashing` marker is saved when its download begins writing the slot, not
+/// when the command arrives: a device waiting for a download place has touched nothing, so a
+/// power cut then costs no `flash interrupted` (and thousands of waiting devices write nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_waiting_for_its_download_place_has_not_marked_its_flash() {
+    let mq = broker();
+    let app = image(20_000, 4);
+    let server = ArtifactServer::start(vec![("app.bin", app.clone())]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ids = ["first", "second"];
+    let mut cfg = config(&mq, &ids, dir.path());
+    // One download at a time, each taking about a second.
+    cfg.concurrent_downloads = 1;
+    for id in ids {
+        cfg.faults
+            .push(format!("slow=20000@{id}").parse::<FaultSpec>().unwrap());
+    }
+    let mut obs = Observer::connect(&mq.addr(), "controlTopic", "responseTopic").await;
+    let fleet = start(cfg, &mut obs).await;
+
+    obs.send(&install(&server, "app.bin", &app)).await;
+    let flashing = |id: &str| fleet.device_state(id).is_ok_and(|st| st.flashing.is_some());
+    let deadline = std::time::Instant::now() + WAIT;
+    let (downloading, waiting) = loop {
+        if flashing("first") {
+            break ("first", "second");
+        }
+        if flashing("second") {
+            break ("second", "first");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no device marked its flash"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        !flashing(waiting),
+        "{waiting} marked its flash while {downloading} held the only download place"
+    );
+    let got = obs.responses(&ids, WAIT).await;
+    for id in ids {
+        assert_eq!(got.get(id).map(String::as_str), Some("success"), "{got:?}");
+        let st = fleet.device_state(id).unwrap();
+        assert!(st.flashing.is_none());
+        assert_eq!(st.installed().unwrap().md5, md5_hex(&app));
+    }
+    assert!(fleet.shutdown().await.is_empty());
+}
