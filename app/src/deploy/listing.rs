@@ -89,8 +89,9 @@ struct Stamp {
     modified: Option<SystemTime>,
 }
 
-/// The part of a record the list shows (not its steps and devices: a fleet's record is large).
-#[derive(Debug, Clone)]
+/// The part of a record the list shows. Its steps and devices are skipped unparsed (a fleet's
+/// record is large: 10,000 devices are half a megabyte), though the file must be valid JSON.
+#[derive(Debug, Clone, serde::Deserialize)]
 struct Record {
     service_template: String,
     created: u64,
@@ -215,19 +216,12 @@ pub fn list(data_dir: &Path) -> Vec<Listed> {
     Listing::new(data_dir).read()
 }
 
-/// The record's listed fields, or why it cannot be read (naming the file). It must load as a
-/// whole (as undeploy loads it), but only the listed fields are kept.
+/// The record's listed fields, or why it cannot be read (naming the file).
 fn read_record(dir: &Path, id: &str) -> Result<Record, String> {
-    match InstanceState::load(dir, id) {
-        Ok(i) => Ok(Record {
-            service_template: i.service_template,
-            created: i.created,
-            source: i.source,
-            simulated: i.simulated,
-            phase: i.phase,
-        }),
-        Err(e) => Err(e.to_string()),
-    }
+    let path = InstanceState::path_in(dir, id);
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{}: not a valid instance file: {e}", path.display()))
 }
 
 /// What [`forget`] did.
