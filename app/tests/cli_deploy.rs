@@ -193,7 +193,6 @@ fn thesis_scenario_deploys_and_undeploys_with_every_stand_in() {
 /// until Ctrl-C (SIGINT), then exits 0 with the instance still deployed.
 #[test]
 fn watch_prints_readings_until_ctrl_c_and_leaves_the_instance_deployed() {
-    use std::io::{BufRead, BufReader};
     let data = tempfile::tempdir().unwrap();
     let _net = common::SimCleanup(data.path().to_path_buf());
     let mut child = Command::new(env!("CARGO_BIN_EXE_provisio"))
@@ -203,15 +202,7 @@ fn watch_prints_readings_until_ctrl_c_and_leaves_the_instance_deployed() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = common::stdout_lines(&mut child);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let mut seen = std::collections::BTreeSet::new();
     let mut all = String::new();

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -24,6 +23,18 @@ fn provisio(data: &Path, broker: &str) -> Command {
         .env("PROVISIO_VERBOSE", "1")
         .env("PROVISIO_LOCAL_BROKER", broker);
     c
+}
+
+/// `provisio deploy --simulate` of the fixture with `PROVISIO_LOCAL_BROKER=broker`: its exit
+/// code and everything it printed.
+fn deploy(data: &Path, broker: &str) -> (Option<i32>, String) {
+    let out = provisio(data, broker)
+        .args(["deploy", &fixture(), "--simulate"])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), text)
 }
 
 /// The broker address from the deploy's `local broker: WHAT at tcp://ADDR` line.
@@ -53,13 +64,8 @@ fn listening_changes(addr: SocketAddr, gone: bool, wait: Duration) -> bool {
 #[test]
 fn mosquitto_serves_a_simulated_deploy_and_ends_with_the_process() {
     let data = tempfile::tempdir().unwrap();
-    let out = provisio(data.path(), "mosquitto")
-        .args(["deploy", &fixture(), "--simulate"])
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (code, text) = deploy(data.path(), "mosquitto");
+    assert_eq!(code, Some(0), "{text}");
     assert!(
         text.contains("local broker: mosquitto (own process)"),
         "{text}"
@@ -82,15 +88,7 @@ fn a_killed_deploy_takes_its_mosquitto_with_it() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = common::stdout_lines(&mut child);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut all = String::new();
     let mut addr = None;
@@ -119,13 +117,8 @@ fn a_killed_deploy_takes_its_mosquitto_with_it() {
 #[test]
 fn the_embedded_broker_serves_when_asked_for() {
     let data = tempfile::tempdir().unwrap();
-    let out = provisio(data.path(), "embedded")
-        .args(["deploy", &fixture(), "--simulate"])
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (code, text) = deploy(data.path(), "embedded");
+    assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("local broker: embedded rumqttd"), "{text}");
     assert_eq!(text.matches(" running ").count(), 3, "{text}");
 }
@@ -133,13 +126,8 @@ fn the_embedded_broker_serves_when_asked_for() {
 #[test]
 fn an_unknown_local_broker_is_named() {
     let data = tempfile::tempdir().unwrap();
-    let out = provisio(data.path(), "nats")
-        .args(["deploy", &fixture(), "--simulate"])
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert_ne!(out.status.code(), Some(0), "{text}");
+    let (code, text) = deploy(data.path(), "nats");
+    assert_ne!(code, Some(0), "{text}");
     assert!(
         text.contains("PROVISIO_LOCAL_BROKER=nats: expected embedded, mosquitto or auto"),
         "{text}"
