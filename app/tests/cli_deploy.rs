@@ -231,3 +231,58 @@ fn watch_prints_readings_until_ctrl_c_and_leaves_the_instance_deployed() {
     let (_, list) = provisio(data.path(), &["instances"]);
     assert!(list.contains(" deployed "), "{list}");
 }
+
+/// `nohup provisio deploy --simulate --watch &` outlives the terminal: started with SIGHUP
+/// ignored, a hangup does not cancel it (Ctrl-C still does).
+#[test]
+fn a_nohup_deploy_keeps_running_through_a_hangup() {
+    let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
+    let mut child = Command::new("nohup")
+        .arg(env!("CARGO_BIN_EXE_provisio"))
+        .args(["deploy", &fixture(), "--simulate", "--watch"])
+        .env("PROVISIO_DATA_DIR", data.path())
+        .env("PROVISIO_NO_PROGRESS", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let rx = common::stdout_lines(&mut child);
+    let wait_for = |what: &str, all: &mut String| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+                all.push_str(&line);
+                all.push('\n');
+                if line.contains(what) {
+                    return true;
+                }
+            }
+        }
+        false
+    };
+    let mut all = String::new();
+    assert!(wait_for("reading ", &mut all), "no readings:\n{all}");
+    let pid = child.id().to_string();
+    let signal = |sig: &str| {
+        let st = Command::new("kill").args([sig, &pid]).status().unwrap();
+        assert!(st.success());
+    };
+    signal("-HUP");
+    // Still deploying and publishing after the hangup.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    while rx.try_recv().is_ok() {}
+    assert!(
+        wait_for("reading ", &mut all),
+        "readings stopped after SIGHUP:\n{all}"
+    );
+    assert!(child.try_wait().unwrap().is_none(), "{all}");
+    signal("-INT");
+    let status = child.wait().unwrap();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+        all.push_str(&line);
+        all.push('\n');
+    }
+    assert_eq!(status.code(), Some(0), "{all}");
+    assert!(!all.contains("SIGHUP"), "{all}");
+}

@@ -61,6 +61,27 @@ fn listening_changes(addr: SocketAddr, gone: bool, wait: Duration) -> bool {
     }
 }
 
+/// The process listening at `addr` (from `ss -ltnp`).
+fn listener_pid(addr: SocketAddr) -> Option<u32> {
+    let out = Command::new("ss")
+        .args(["-ltnpH", &format!("sport = :{}", addr.port())])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rest = &text[text.find("pid=")? + 4..];
+    rest[..rest.find(',')?].parse().ok()
+}
+
+/// The process group of `pid` (field 5 of `/proc/PID/stat`).
+fn process_group(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..]
+        .split_whitespace()
+        .nth(2)?
+        .parse()
+        .ok()
+}
+
 #[test]
 fn mosquitto_serves_a_simulated_deploy_and_ends_with_the_process() {
     let data = tempfile::tempdir().unwrap();
@@ -105,6 +126,14 @@ fn a_killed_deploy_takes_its_mosquitto_with_it() {
     assert!(
         listening_changes(addr, false, Duration::from_secs(1)),
         "the broker at {addr} does not listen while the deploy runs"
+    );
+    // A Ctrl-C at the terminal reaches provisio's process group, not the broker, which
+    // provisio still needs while it cleans up.
+    let broker_pid = listener_pid(addr).unwrap_or_else(|| panic!("no process listens at {addr}"));
+    assert_ne!(
+        process_group(broker_pid),
+        process_group(child.id()),
+        "Mosquitto ({broker_pid}) shares provisio's process group"
     );
     child.kill().unwrap();
     child.wait().unwrap();

@@ -21,6 +21,12 @@ pub enum MosquittoError {
     Io(#[from] std::io::Error),
     #[error("mosquitto did not accept connections on 127.0.0.1:{port} within 10 s; log:\n{log}")]
     NotReady { port: u16, log: String },
+    #[error("mosquitto for 127.0.0.1:{port} ended at start ({status}); log:\n{log}")]
+    Exited {
+        port: u16,
+        status: String,
+        log: String,
+    },
 }
 
 /// A running Mosquitto on 127.0.0.1.
@@ -28,7 +34,8 @@ pub enum MosquittoError {
 pub struct Mosquitto {
     child: Child,
     port: u16,
-    dir: tempfile::TempDir,
+    /// Its config and log; `None` once a broker tied to the process is running.
+    dir: Option<tempfile::TempDir>,
     program: PathBuf,
     tether: Tether,
 }
@@ -53,6 +60,11 @@ fn spawn(program: &Path, conf: &Path, tether: Tether) -> std::io::Result<Child> 
     } else {
         Command::new(program)
     };
+    if tether == Tether::Process {
+        // Its own process group: a Ctrl-C at the terminal stops provisio, which then still
+        // needs the broker to clean up; the broker ends with the process anyway.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    }
     cmd.arg("-c")
         .arg(conf)
         .stdin(Stdio::null())
@@ -103,9 +115,12 @@ impl Mosquitto {
         std::thread::Builder::new()
             .name("provisio-mosquitto".into())
             .spawn(move || {
-                let _ = tx.send(Self::start_tethered(&settings, Tether::Process));
-                // The kernel's parent-death signal follows this thread: it must not end.
-                loop {
+                let started = Self::start_tethered(&settings, Tether::Process);
+                let running = started.is_ok();
+                let _ = tx.send(started);
+                // The kernel's parent-death signal follows this thread: while the broker runs
+                // it must not end.
+                while running {
                     std::thread::park();
                 }
             })?;
@@ -113,7 +128,19 @@ impl Mosquitto {
             .map_err(|_| MosquittoError::Io(std::io::Error::other("broker thread ended")))?
     }
 
+    /// Starts the broker; a port another process took before Mosquitto bound it is given up
+    /// for a new one (twice at most).
     fn start_tethered(settings: &str, tether: Tether) -> Result<Self, MosquittoError> {
+        let mut attempt = 0;
+        loop {
+            match Self::start_once(settings, tether) {
+                Err(MosquittoError::Exited { .. }) if attempt < 2 => attempt += 1,
+                r => return r,
+            }
+        }
+    }
+
+    fn start_once(settings: &str, tether: Tether) -> Result<Self, MosquittoError> {
         let program = program().ok_or(MosquittoError::NotInstalled)?;
         let dir = tempfile::tempdir()?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -137,31 +164,53 @@ impl Mosquitto {
         let mut broker = Mosquitto {
             child,
             port,
-            dir,
+            dir: Some(dir),
             program,
             tether,
         };
         broker.wait_ready()?;
+        if tether == Tether::Process {
+            // Mosquitto has read its config and keeps its log open: a broker that lives as
+            // long as the process leaves no folder behind (statics are never dropped).
+            broker.dir = None;
+        }
         Ok(broker)
     }
 
     /// Kill the broker and start it again on the same port (sessions are lost: no persistence).
-    /// The new process is tied to the calling thread, not to a broker thread of the process.
+    /// Only for a broker that lives until dropped (tests).
     pub fn restart(&mut self) -> Result<(), MosquittoError> {
+        let conf = match (&self.dir, self.tether) {
+            (Some(dir), Tether::Drop) => dir.path().join("mosquitto.conf"),
+            _ => {
+                return Err(MosquittoError::Io(std::io::Error::other(
+                    "a broker started for the life of the process is not restarted",
+                )));
+            }
+        };
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = spawn(
-            &self.program,
-            &self.dir.path().join("mosquitto.conf"),
-            self.tether,
-        )?;
+        self.child = spawn(&self.program, &conf, self.tether)?;
         self.wait_ready()
     }
 
     fn wait_ready(&mut self) -> Result<(), MosquittoError> {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if Instant::now() > deadline || matches!(self.child.try_wait(), Ok(Some(_))) {
+        loop {
+            let up = TcpStream::connect(("127.0.0.1", self.port)).is_ok();
+            // Whoever answers, our broker must still run (another process may have taken the
+            // port between its choice and Mosquitto's bind).
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(MosquittoError::Exited {
+                    port: self.port,
+                    status: status.to_string(),
+                    log: self.log(),
+                });
+            }
+            if up {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
                 return Err(MosquittoError::NotReady {
                     port: self.port,
                     log: self.log(),
@@ -169,7 +218,6 @@ impl Mosquitto {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(())
     }
 
     /// The broker's port on 127.0.0.1.
@@ -195,9 +243,13 @@ impl Mosquitto {
         self.child.id()
     }
 
-    /// What the broker logged so far.
+    /// What the broker logged so far (nothing for a broker tied to the process, whose log
+    /// folder is gone once it runs).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
+        self.dir
+            .as_ref()
+            .and_then(|d| std::fs::read_to_string(d.path().join("mosquitto.log")).ok())
+            .unwrap_or_default()
     }
 }
 

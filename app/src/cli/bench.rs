@@ -189,7 +189,7 @@ async fn bench(
     let mosquitto = match broker {
         BrokerChoice::Mosquitto => {
             // Set up as `deploy --simulate`'s local broker is.
-            let m = provisio_firmware::mosquitto::Mosquitto::start_with(
+            let m = provisio_firmware::mosquitto::Mosquitto::start_for_process(
                 crate::deploy::services::MOSQUITTO_SETTINGS,
             )
             .map_err(|e| e.to_string())?;
@@ -202,10 +202,9 @@ async fn bench(
     // broker asked for, the devices meet at rumqttd also where Mosquitto is installed.
     let services = services::get_with(
         true,
-        match broker {
-            BrokerChoice::Embedded => BrokerPreference::Embedded,
-            _ => BrokerPreference::Auto,
-        },
+        // rumqttd: it serves the devices with `--broker embedded`; otherwise the run's own
+        // Mosquitto does (a fresh one per run) and the services' broker stays idle.
+        BrokerPreference::Embedded,
     )
     .await?;
     let broker_name = match (&mosquitto, &services.broker) {

@@ -28,6 +28,20 @@ fn listen_to(
         .ok()
 }
 
+/// Whether this process was started with signal `signo` ignored (`nohup` ignores SIGHUP, a
+/// shell's `&` without job control SIGINT): read from `/proc/self/status`, since asking the
+/// kernel directly needs unsafe code.
+#[cfg(unix)]
+fn ignored(signo: u32) -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let mask = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .is_some_and(|mask| mask & (1 << (signo - 1)) != 0)
+}
+
 /// The next delivery of `s`; never for a signal not listened to.
 #[cfg(unix)]
 async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
@@ -47,9 +61,15 @@ impl StopSignals {
         {
             use tokio::signal::unix::SignalKind;
             StopSignals {
-                int: listen_to("SIGINT", SignalKind::interrupt()),
+                int: (!ignored(2))
+                    .then(|| listen_to("SIGINT", SignalKind::interrupt()))
+                    .flatten(),
                 term: listen_to("SIGTERM", SignalKind::terminate()),
-                hup: listen_to("SIGHUP", SignalKind::hangup()),
+                // `nohup provisio deploy … &` ignores SIGHUP so the deploy outlives the
+                // terminal: listening would undo that.
+                hup: (!ignored(1))
+                    .then(|| listen_to("SIGHUP", SignalKind::hangup()))
+                    .flatten(),
             }
         }
         #[cfg(not(unix))]

@@ -128,7 +128,12 @@ static REAL: OnceCell<Services> = OnceCell::const_new();
 /// interfaces, bound to `PROVISIO_ARTIFACT_BIND` if set); the local broker is the one
 /// `PROVISIO_LOCAL_BROKER` asks for.
 pub async fn get(simulate: bool) -> Result<&'static Services, String> {
-    get_with(simulate, BrokerPreference::from_env()?).await
+    let pref = if simulate {
+        BrokerPreference::from_env()?
+    } else {
+        BrokerPreference::Auto
+    };
+    get_with(simulate, pref).await
 }
 
 /// The same with the local broker `pref` asks for, when this call starts the services (they
