@@ -120,8 +120,10 @@ impl Mosquitto {
                 let _ = tx.send(started);
                 // The kernel's parent-death signal follows this thread: while the broker runs
                 // it must not end.
-                while running {
-                    std::thread::park();
+                if running {
+                    loop {
+                        std::thread::park();
+                    }
                 }
             })?;
         rx.recv()
