@@ -391,3 +391,65 @@ fn a_simulated_deploy_is_undeployed_from_the_list() {
     );
     assert!(app.deploy.instance.is_none());
 }
+
+/// Undeploying another instance from the list (here one of the same service template, the
+/// canvas's) leaves the panel's own deployment alone: its instance, its running simulated
+/// devices and its canvas overlays.
+#[test]
+fn undeploying_another_instance_leaves_the_panels_deployment_running() {
+    // In a process of its own: the process-wide artifact server runs on the runtime of the
+    // first window that deployed (one per process in the product), and another test's window
+    // in this process may be gone.
+    if common::in_own_data_dir("undeploying_another_instance_leaves_the_panels_deployment_running")
+    {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let _net = common::SimCleanup(data.path().to_path_buf());
+    let d = data.path();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/constrained.tosca");
+    let mut app = ProvisioApp::with_document(files::open_path(&fixture).unwrap());
+    app.deploy.data_dir = d.to_path_buf();
+    let mut h = harness(app, 1600.0, 1000.0);
+    h.get_by_label("▶ Deploy").click();
+    h.step();
+    until(&mut h, 120, |a| !a.deploy.is_running());
+    let mine = h.state().deploy.instance.clone().unwrap();
+    assert_eq!(mine.phase, "deployed", "{:?}", h.state().deploy.log);
+    let online = |a: &ProvisioApp| a.deploy.fleets.iter().map(|f| f.online()).sum::<usize>();
+    assert_eq!(online(h.state()), 3);
+
+    // Another instance of the same service template, recorded later (so listed first).
+    let other = InstanceState {
+        id: "SensorFleet-other".into(),
+        source: "builtin".into(),
+        service_template: mine.service_template.clone(),
+        created: mine.created + 1000,
+        simulated: false,
+        inputs: Default::default(),
+        steps: Vec::new(),
+        devices: Default::default(),
+        phase: "deployed".into(),
+    };
+    other.save(&instances(d)).unwrap();
+    open_instances(&mut h);
+    h.get_by_label("SensorFleet-other");
+    h.get_all_by_label("Undeploy").next().unwrap().click();
+    h.step();
+    until(&mut h, 120, |a| !a.deploy.is_running());
+    let app = h.state();
+    assert_eq!(
+        app.deploy.instance.as_ref().map(|i| i.id.as_str()),
+        Some(mine.id.as_str()),
+        "{:?}",
+        app.deploy.log
+    );
+    assert_eq!(online(app), 3, "the panel's devices were powered off");
+    assert!(
+        app.state
+            .overlays
+            .values()
+            .all(|o| o.run != Some(provisio_app::gui::state::NodeRun::Undeployed)),
+        "the canvas shows the other instance's undeploy"
+    );
+}

@@ -30,9 +30,17 @@ struct Running {
     result: tokio::sync::oneshot::Receiver<Result<DeployOutcome, String>>,
     started: Instant,
     undeploy: bool,
-    /// The run is of the topology on the canvas (its overlays show it); an undeploy started
-    /// from the Instances window of another service template's instance leaves them alone.
+    /// The run is of the topology on the canvas and of the panel's own deployment (its
+    /// overlays show it); an undeploy started from the Instances window of another instance
+    /// leaves them alone.
     on_canvas: bool,
+    /// The run deploys, or undeploys the panel's instance: its outcome becomes the panel's
+    /// instance. Undeploying another instance leaves it (and the canvas) alone.
+    panel: bool,
+    /// The run powered off the simulated devices of this window's last run (a deploy, or the
+    /// undeploy of the instance they belong to): its own devices and stand-ins replace them.
+    /// Another instance's undeploy leaves them running.
+    took_fleets: bool,
 }
 
 /// The deploy panel's state.
@@ -51,6 +59,8 @@ pub struct DeployUi {
     pub log: Vec<(Level, String)>,
     pub instance: Option<InstanceState>,
     pub fleets: Vec<FleetHandle>,
+    /// The instance `fleets` (and `stand_ins`) belong to.
+    fleets_of: Option<String>,
     /// The simulated sshd/MICA stand-ins of the last run, kept while the window is open.
     pub stand_ins: Vec<Box<dyn std::any::Any + Send>>,
     pub elapsed: Option<Duration>,
@@ -88,6 +98,7 @@ impl Default for DeployUi {
             log: Vec::new(),
             instance: None,
             fleets: Vec::new(),
+            fleets_of: None,
             stand_ins: Vec::new(),
             elapsed: None,
             filter: String::new(),
@@ -202,7 +213,11 @@ impl DeployUi {
 
     /// Runs `job` on the background runtime; `of` is the service template it is of.
     fn launch(&mut self, state: &mut EditorState, job: Job, of: String) {
-        let on_canvas = of == state.doc.st().qname().to_string();
+        let panel = match &job {
+            Job::Deploy => true,
+            Job::Undeploy(id) => self.instance.as_ref().is_some_and(|i| &i.id == id),
+        };
+        let on_canvas = panel && of == state.doc.st().qname().to_string();
         let undeploy = matches!(job, Job::Undeploy(_));
         let loaded = state.doc.loaded.clone();
         let st = state.doc.st().clone();
@@ -218,7 +233,17 @@ impl DeployUi {
         let (tx, result) = tokio::sync::oneshot::channel();
         let cancel = CancellationToken::new();
         let c = cancel.clone();
-        let old_fleets = std::mem::take(&mut self.fleets);
+        // Devices of this window's last run power off before a run that starts them again:
+        // a deploy, or the undeploy of their instance.
+        let took_fleets = match &job {
+            Job::Deploy => true,
+            Job::Undeploy(id) => self.fleets_of.as_deref() == Some(id.as_str()),
+        };
+        let old_fleets = if took_fleets {
+            std::mem::take(&mut self.fleets)
+        } else {
+            Vec::new()
+        };
         let rt = match self.runtime() {
             Ok(rt) => rt,
             Err(e) => {
@@ -248,6 +273,8 @@ impl DeployUi {
             started: Instant::now(),
             undeploy,
             on_canvas,
+            panel,
+            took_fleets,
         });
         self.steps.clear();
         self.log.clear();
@@ -341,6 +368,8 @@ impl DeployUi {
         match running.result.try_recv() {
             Ok(r) => {
                 let undeploy = running.undeploy;
+                let panel = running.panel;
+                let took_fleets = running.took_fleets;
                 // Drain what is left.
                 while let Ok(e) = running.events.try_recv() {
                     apply_event(
@@ -364,14 +393,16 @@ impl DeployUi {
                         if on_canvas && undeploy && outcome.instance.phase == "undeployed" {
                             super::state::mark_undeployed(&mut state.overlays);
                         }
-                        // The panel's instance is the canvas topology's (or the one it was).
-                        let same =
-                            self.instance.as_ref().map(|i| &i.id) == Some(&outcome.instance.id);
-                        if on_canvas || same {
+                        // The devices and stand-ins of this window's last run, and the
+                        // panel's instance, are replaced only by a run of their own.
+                        if took_fleets {
+                            self.fleets = outcome.fleets;
+                            self.stand_ins = outcome.stand_ins;
+                            self.fleets_of = Some(outcome.instance.id.clone());
+                        }
+                        if panel {
                             self.instance = Some(outcome.instance);
                         }
-                        self.fleets = outcome.fleets;
-                        self.stand_ins = outcome.stand_ins;
                     }
                     Err(e) => {
                         let what = if undeploy { "undeploy" } else { "deploy" };
