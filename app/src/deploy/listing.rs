@@ -242,19 +242,17 @@ pub fn forget(data_dir: &Path, id: &str) -> Result<Forgotten, String> {
     if !lease::plain_id(id) {
         return Err(format!("'{id}' is not an instance id"));
     }
-    if let Some(h) = lease::holder(&dir, id).filter(Holder::is_live) {
-        return Err(format!(
-            "instance {id} is being deployed or undeployed by process {}: stop it first",
-            h.pid
-        ));
-    }
+    // Held while the record and what it left are removed: a deploy or undeploy of it (in this
+    // process too, such as the window's own) cannot start meanwhile, and one running refuses
+    // this.
+    let had_lease = lease::lease_path(&dir, id).is_file();
+    let _lease = lease::Lease::acquire(&dir, id)?;
     let recorded = InstanceState::load(&dir, id);
     let simulated = recorded.as_ref().is_ok_and(|i| i.simulated);
     // Only a missing record: a corrupt or unreadable one is a recorded instance, forgotten
     // below (its devices may hold parts of it).
     let unrecorded = matches!(recorded, Err(InstanceError::NotFound(_)))
-        && (InstanceState::snapshot_in(&dir, id).is_file()
-            || lease::lease_path(&dir, id).is_file());
+        && (InstanceState::snapshot_in(&dir, id).is_file() || had_lease);
     if unrecorded {
         // Its plan never ran: only this machine holds anything of it.
         lease::undo_setup(data_dir, &dir, id).map_err(|e| format!("{id}: {e}"))?;
