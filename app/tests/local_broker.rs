@@ -162,3 +162,39 @@ fn an_unknown_local_broker_is_named() {
         "{text}"
     );
 }
+
+/// A local Mosquitto that ended (killed, out of memory) is named at the next simulated
+/// deploy of the process, instead of every device timing out.
+#[test]
+fn a_deploy_after_the_local_mosquitto_ended_says_so() {
+    // In a process of its own: the services are the process's, and this one kills its broker.
+    if common::in_own_data_dir("a_deploy_after_the_local_mosquitto_ended_says_so") {
+        return;
+    }
+    use provisio_app::deploy::services::{self, BrokerPreference, LocalBroker};
+    let rt = common::runtime();
+    let first = rt
+        .block_on(services::get_with(true, BrokerPreference::Mosquitto))
+        .unwrap();
+    let Some(LocalBroker::Mosquitto(m)) = &first.broker else {
+        panic!("Mosquitto was asked for");
+    };
+    let addr: SocketAddr = ([127, 0, 0, 1], m.port()).into();
+    assert!(rt.block_on(services::get(true)).is_ok());
+    let st = Command::new("kill")
+        .args(["-9", &m.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(listening_changes(addr, true, Duration::from_secs(5)));
+    let err = rt.block_on(services::get(true)).err().unwrap_or_else(|| {
+        panic!("a deploy's services were handed out with the broker at {addr} gone")
+    });
+    assert!(
+        err.contains(&format!(
+            "the local broker (Mosquitto, process {}) no longer accepts connections on {addr}",
+            m.pid()
+        )),
+        "{err}"
+    );
+}

@@ -140,6 +140,25 @@ pub async fn get(simulate: bool) -> Result<&'static Services, String> {
 /// live as long as the process: a later call gets the broker the first one started).
 pub async fn get_with(simulate: bool, pref: BrokerPreference) -> Result<&'static Services, String> {
     let cell = if simulate { &SIMULATED } else { &REAL };
+    if let Some(services) = cell.get() {
+        // Mosquitto runs in a process of its own: one that ended (killed, out of memory) would
+        // leave every later simulated deploy of this process to time out.
+        if let Some(LocalBroker::Mosquitto(m)) = &services.broker
+            && std::net::TcpStream::connect_timeout(
+                &([127, 0, 0, 1], m.port()).into(),
+                std::time::Duration::from_secs(2),
+            )
+            .is_err()
+        {
+            return Err(format!(
+                "the local broker (Mosquitto, process {}) no longer accepts connections on \
+                 127.0.0.1:{}: restart Provisio",
+                m.pid(),
+                m.port()
+            ));
+        }
+        return Ok(services);
+    }
     cell.get_or_try_init(|| async move {
         if simulate {
             let (broker, broker_note) = LocalBroker::start(pref)?;
