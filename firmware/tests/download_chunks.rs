@@ -29,7 +29,6 @@ async fn run(url: String, check: ImageCheck, offset: u64, faults: LinkFaults) ->
         faults,
         crash_during_flash: false,
         progress_interval: Duration::from_millis(300),
-        flashing_marker: false,
     };
     if offset > 0 {
         // A resumed download continues a slot that holds the first `offset` bytes.
@@ -55,7 +54,6 @@ async fn run(url: String, check: ImageCheck, offset: u64, faults: LinkFaults) ->
             Event::Agent(other) => ran.end = Some(other),
             Event::SlotWritten(_) => {}
             Event::PowerLoss => panic!("no power loss was asked for"),
-            Event::Flashing(_) => panic!("no flashing marker was asked for"),
         }
     }
     task.await.unwrap();

@@ -55,10 +55,6 @@ pub struct DownloadJob {
     pub crash_during_flash: bool,
     /// Report a progress step only when this long passed since the last report (or start).
     pub progress_interval: Duration,
-    /// Ask the device to save its `flashing` marker ([`Event::Flashing`]) before the slot is
-    /// first written: the marker goes to flash when flashing begins, not when the command
-    /// arrived (thousands of devices waiting for a download place write nothing meanwhile).
-    pub flashing_marker: bool,
 }
 
 /// What a download tells its device.
@@ -71,9 +67,6 @@ pub enum Event {
     SlotWritten(std::fs::File),
     /// The power was cut while flashing: the device ends this boot at once.
     PowerLoss,
-    /// The slot is about to be written: save the `flashing` marker, then answer (a dropped
-    /// answer ends the download).
-    Flashing(tokio::sync::oneshot::Sender<()>),
 }
 
 /// Run `job`, sending its events to `tx` tagged with `tag` (so the receiver can drop what an
@@ -283,12 +276,6 @@ where
     let drop_at =
         (job.faults.drop_mid && job.offset == 0 && image_len >= 2).then_some(image_len / 2);
     let corrupt_at = (job.faults.corrupt && image_len > 0).then_some(image_len / 2);
-    if std::mem::take(&mut job.flashing_marker) {
-        let (marked, saved) = tokio::sync::oneshot::channel();
-        if !send(Event::Flashing(marked)).await || saved.await.is_err() {
-            return Err(Failure::Gone);
-        }
-    }
     let mut file = open_slot(&job.dir, job.slot, job.offset).map_err(|e| {
         Failure::Write(format!(
             "{}: {e}",

@@ -261,9 +261,6 @@ struct Boot<'a> {
     /// Where the state copies stand, and the state last saved.
     copies: state::Copies,
     saved: DeviceState,
-    /// The `flashing` marker of an install whose download has not begun writing its slot:
-    /// saved when it does ([`dl::Event::Flashing`]), dropped when a later save supersedes it.
-    pending_marker: Option<DeviceState>,
 }
 
 /// The slot file last written, still open, so a persist syncs it through its handle.
@@ -321,7 +318,6 @@ impl<'a> Boot<'a> {
             gate: None,
             dirty_slot: None,
             slot_file: None,
-            pending_marker: None,
         }
     }
 
@@ -494,13 +490,6 @@ impl<'a> Boot<'a> {
                                 self.slot_file = Some(SlotFile { slot, file });
                                 self.dirty_slot = Some(slot);
                             }
-                            continue;
-                        }
-                        dl::Event::Flashing(saved) => {
-                            if let Some(st) = self.pending_marker.take() {
-                                self.persist(st, true).await?;
-                            }
-                            let _ = saved.send(());
                             continue;
                         }
                         dl::Event::PowerLoss => {
@@ -681,7 +670,6 @@ impl<'a> Boot<'a> {
                     },
                     crash_during_flash: f.crash_during_flash,
                     progress_interval: self.spec.agent.progress_interval,
-                    flashing_marker: self.pending_marker.is_some(),
                 };
                 // The slot file is reopened by the download.
                 self.slot_file = None;
@@ -700,9 +688,6 @@ impl<'a> Boot<'a> {
                 self.download_tag = self.download_tag.wrapping_add(1);
             }
             Action::WriteSlot { slot, offset, data } => {
-                if let Some(st) = self.pending_marker.take() {
-                    self.persist(st, true).await?;
-                }
                 if self.faults().crash_during_flash {
                     // Power loss in the middle of the write: half of this chunk reaches flash.
                     let half = data.slice(..data.len() / 2);
@@ -719,16 +704,8 @@ impl<'a> Boot<'a> {
                 }
                 self.dirty_slot = Some(slot);
             }
-            Action::Persist(st) => {
-                self.pending_marker = None;
-                self.persist(st, false).await?
-            }
-            // An install's marker waits until its download begins writing the slot.
-            Action::PersistMarker(st) if st.flashing.is_some() => self.pending_marker = Some(st),
-            Action::PersistMarker(st) => {
-                self.pending_marker = None;
-                self.persist(st, true).await?
-            }
+            Action::Persist(st) => self.persist(st, false).await?,
+            Action::PersistMarker(st) => self.persist(st, true).await?,
             Action::SetTimer(d) => self.timer = Some(Box::pin(tokio::time::sleep(d))),
             Action::Reboot => return Ok(Step::End(BootEnd::Reboot)),
             Action::Log(line) => tracing::debug!(device = %self.spec.hardware_id, "{line}"),
