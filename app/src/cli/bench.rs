@@ -228,6 +228,7 @@ async fn bench(
         let mut took: Vec<(String, Duration)> = Vec::new();
         let mut fig = InstallFigures::default();
         let mut cpu0 = 0.0;
+        let mut rebooted = std::collections::HashSet::new();
         while let Some(e) = rx.recv().await {
             match e {
                 DeployEvent::StepStarted { step, .. } => {
@@ -240,7 +241,7 @@ async fn bench(
                     }
                     started.insert(step, Instant::now());
                 }
-                DeployEvent::DeviceState { state, .. } => {
+                DeployEvent::DeviceState { state, device, .. } => {
                     let Some((_, t)) = started.iter().find(|(s, _)| s.ends_with(".install")) else {
                         continue;
                     };
@@ -248,7 +249,11 @@ async fn bench(
                         provisio_engines::events::DeviceState::Installed => {
                             fig.installed.push(t.elapsed())
                         }
-                        provisio_engines::events::DeviceState::Offline if fig.window.1 == 0.0 => {
+                        // A device's first reboot of the install (a later offline is not
+                        // another device done with its slot).
+                        provisio_engines::events::DeviceState::Offline
+                            if fig.window.1 == 0.0 && rebooted.insert(device) =>
+                        {
                             fig.rebooting.push(t.elapsed())
                         }
                         _ => {}
