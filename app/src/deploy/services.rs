@@ -143,18 +143,18 @@ pub async fn get_with(simulate: bool, pref: BrokerPreference) -> Result<&'static
     if let Some(services) = cell.get() {
         // Mosquitto runs in a process of its own: one that ended (killed, out of memory) would
         // leave every later simulated deploy of this process to time out.
-        if let Some(LocalBroker::Mosquitto(m)) = &services.broker
+        if let Some(broker @ LocalBroker::Mosquitto(m)) = &services.broker
             && std::net::TcpStream::connect_timeout(
-                &([127, 0, 0, 1], m.port()).into(),
+                &broker.addr(),
                 std::time::Duration::from_secs(2),
             )
             .is_err()
         {
             return Err(format!(
-                "the local broker (Mosquitto, process {}) no longer accepts connections on \
-                 127.0.0.1:{}: restart Provisio",
+                "the local broker (Mosquitto, process {}) no longer accepts connections on {}: \
+                 restart Provisio",
                 m.pid(),
-                m.port()
+                broker.addr()
             ));
         }
         return Ok(services);
