@@ -77,7 +77,7 @@ pub fn host_arch() -> &'static str {
 }
 
 /// The recipe's image name (its `name` key), checked like the builder checks it.
-fn recipe_name(recipe: &[u8]) -> Result<String, String> {
+pub(crate) fn recipe_name(recipe: &[u8]) -> Result<String, String> {
     if !is_recipe(recipe) {
         return Err("not a recipe (no '--- init ---' line)".into());
     }
@@ -149,16 +149,36 @@ pub fn cached_image(recipe: &[u8], arch: &str, provisio_bin: Option<&Path>) -> O
     cached_in(&cache_dir(), recipe, arch, provisio_bin)
 }
 
+/// The file name of the image of `recipe` for `arch` in the cache: `<name>-<arch>-<key>.tar.gz`
+/// (see [`crate::image_cache::parse_file_name`] for the way back).
+pub fn image_file_name(
+    recipe: &[u8],
+    arch: &str,
+    provisio_bin: Option<&Path>,
+) -> Result<String, String> {
+    let name = recipe_name(recipe)?;
+    let key = image_key(recipe, arch, provisio_bin)?;
+    Ok(format!("{name}-{arch}-{key}.tar.gz"))
+}
+
 fn image_file(
     dir: &Path,
     recipe: &[u8],
     arch: &str,
     provisio_bin: Option<&Path>,
 ) -> Result<PathBuf, String> {
-    let name = recipe_name(recipe)?;
-    let key = image_key(recipe, arch, provisio_bin)?;
-    Ok(dir.join(format!("{name}-{arch}-{key}.tar.gz")))
+    Ok(dir.join(image_file_name(recipe, arch, provisio_bin)?))
 }
+
+/// Whether `recipe` bundles the provisio binary (`bundle = provisio`): its key then depends on
+/// that binary, so it changes with every build of provisio.
+pub fn bundles_provisio(recipe: &[u8]) -> bool {
+    recipe_field(recipe, "bundle").as_deref() == Some("provisio")
+}
+
+/// The lock file the builder holds (flock) while it builds into a cache; cached images are
+/// read without it. [`crate::image_cache::prune`] takes it too.
+pub const LOCK_FILE: &str = ".lock";
 
 fn cached_in(
     dir: &Path,

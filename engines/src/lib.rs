@@ -5,6 +5,7 @@ pub mod broker;
 pub mod drivers;
 pub mod engine;
 pub mod events;
+pub mod image_cache;
 pub mod images;
 pub mod mica_emulator;
 pub mod monitoring;
