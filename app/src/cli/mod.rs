@@ -12,6 +12,7 @@ pub mod bench_repository;
 pub mod bench_ssh;
 pub mod deploy;
 pub mod export_csar;
+pub mod images;
 pub mod instances;
 pub mod logs;
 pub mod monitor;
@@ -122,6 +123,9 @@ pub enum Command {
     /// Simulated networks of `--simulate` (`pvb…` bridges and `pvn…` namespaces).
     #[command(subcommand)]
     Simnet(SimnetCommand),
+    /// Container images cached from recipes (`$PROVISIO_IMAGE_CACHE` or the default cache).
+    #[command(subcommand)]
+    Images(ImagesCommand),
     /// Log analysis (anomaly scores per line and per file).
     #[command(subcommand)]
     Logs(LogsCommand),
@@ -246,6 +250,24 @@ pub enum SimnetCommand {
         /// (e.g. containers of an earlier version's deployment).
         #[arg(long)]
         end_processes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Every cached image: recipe, arch, key, size, build time, and whether a deploy of this
+    /// provisio uses it now or a recorded instance does (else it is stale).
+    List,
+    /// Remove stale images: neither current, nor used by an instance that is not undeployed,
+    /// nor built less than --keep-days ago. Prints each removed image and the space freed.
+    Prune {
+        /// List what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Keep images built less than this many days ago (another provisio sharing the cache
+        /// may be deploying them); 0 removes every stale image.
+        #[arg(long, value_name = "N", default_value_t = crate::deploy::image_use::DEFAULT_KEEP_DAYS)]
+        keep_days: u64,
     },
 }
 
@@ -389,6 +411,10 @@ pub fn run(cli: Cli) -> i32 {
             dry_run,
             end_processes,
         })) => simnet::run_prune(&names, dry_run, end_processes),
+        Some(Command::Images(ImagesCommand::List)) => images::run_list(),
+        Some(Command::Images(ImagesCommand::Prune { dry_run, keep_days })) => {
+            images::run_prune(dry_run, keep_days)
+        }
         Some(Command::Logs(LogsCommand::Analyze { files, top, json })) => {
             logs::run(&files, top, json)
         }

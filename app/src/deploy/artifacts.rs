@@ -115,17 +115,45 @@ pub async fn load_for_deploy(
     events: &provisio_engines::events::EventSink,
     node: &str,
 ) -> Result<Vec<u8>, String> {
+    Ok(load_for_deploy_image(loaded, reference, events, node)
+        .await?
+        .bytes)
+}
+
+/// An artifact file as a deploy sends it, and the image it is when it was a recipe.
+#[derive(Debug)]
+pub struct ForDeploy {
+    pub bytes: Vec<u8>,
+    /// The cached image file the recipe became.
+    pub image: Option<PathBuf>,
+    /// The image was built now (not found in the cache).
+    pub built: bool,
+}
+
+/// [`load_for_deploy`], also telling which image a recipe became and whether it was built now.
+pub async fn load_for_deploy_image(
+    loaded: &Loaded,
+    reference: &str,
+    events: &provisio_engines::events::EventSink,
+    node: &str,
+) -> Result<ForDeploy, String> {
     use provisio_engines::events::Level;
     use provisio_engines::images;
     let bytes = load_artifact(loaded, reference)?;
     if !reference.ends_with(".recipe") || !images::is_recipe(&bytes) {
-        return Ok(bytes);
+        return Ok(ForDeploy {
+            bytes,
+            image: None,
+            built: false,
+        });
     }
     let arch = image_arch();
     let bin = provisio_binary();
+    let mut built = false;
     let path = match images::cached_image(&bytes, &arch, bin.as_deref()) {
         Some(p) => p,
         None => {
+            built = true;
             trusted_recipe(&bytes, reference)?;
             if arch != images::host_arch() && std::env::var_os("PROVISIO_BIN").is_none() {
                 return Err(format!(
@@ -148,7 +176,11 @@ pub async fn load_for_deploy(
             .map_err(|e| format!("image build: {e}"))??
         }
     };
-    read_capped(&path)
+    Ok(ForDeploy {
+        bytes: read_capped(&path)?,
+        image: Some(path),
+        built,
+    })
 }
 
 /// The architecture images are built for: `PROVISIO_IMAGE_ARCH`, else this machine's.

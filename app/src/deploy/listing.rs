@@ -264,6 +264,7 @@ pub fn forget(data_dir: &Path, id: &str) -> Result<Forgotten, String> {
     }
     InstanceState::remove(&dir, id).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_file(lease::lease_path(&dir, id));
+    let _ = std::fs::remove_file(super::image_use::images_path(&dir, id));
     let warning = if simulated {
         super::sim_hosts::remove_simulated(data_dir, id)
             .err()

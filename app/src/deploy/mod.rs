@@ -4,6 +4,7 @@
 
 pub mod artifacts;
 pub mod await_devices;
+pub mod image_use;
 pub mod lease;
 pub mod listing;
 pub mod readings;
@@ -506,6 +507,9 @@ async fn run(
     );
     let token = provisio_engines::artifact_server::new_token();
     let mut prepared = Vec::new();
+    // The images the recipes became (recorded with the instance) and those built now.
+    let mut images_used = std::collections::BTreeSet::new();
+    let mut images_built = Vec::new();
     for (step, key) in plan.steps.iter_mut().zip(&keys) {
         let gateway = if *key == Some("nodemcu") {
             gateway_of(st, step, opts)
@@ -534,8 +538,17 @@ async fn run(
         let mut served: Vec<ServedArtifact> = Vec::new();
         for a in &step.artifacts {
             for file in &a.files {
-                match artifacts::load_for_deploy(loaded, file, &events, &step.node).await {
-                    Ok(bytes) => {
+                match artifacts::load_for_deploy_image(loaded, file, &events, &step.node).await {
+                    Ok(found) => {
+                        let bytes = found.bytes;
+                        if let Some(image) = found.image {
+                            if let Some(f) = image.file_name() {
+                                images_used.insert(f.to_string_lossy().into_owned());
+                            }
+                            if found.built {
+                                images_built.push(image);
+                            }
+                        }
                         let file_name = file.rsplit('/').next().unwrap_or(file).to_string();
                         let bytes = Arc::new(bytes);
                         // The origin always serves; behind a gateway cache devices fetch the
@@ -579,6 +592,10 @@ async fn run(
         // The plan runs: whatever it does, the instance is recorded and its undeploy (or
         // `undeploy --force`) removes the network.
         lease.plan_runs();
+        // Before the plan runs, so `provisio images prune` keeps them from now on.
+        if let Err(e) = image_use::record(&opts.instances_dir(), &instance.id, &images_used) {
+            events.log(Level::Warn, None, format!("container images used: {e}"));
+        }
     }
     let run_opts = RunOptions {
         max_parallel: opts.max_parallel,
@@ -586,9 +603,27 @@ async fn run(
         device_aliases: aliases,
     };
     let instance = run_plan(
-        &plan, prepared, &registry, instance, run_opts, events, cancel,
+        &plan,
+        prepared,
+        &registry,
+        instance,
+        run_opts,
+        events.clone(),
+        cancel,
     )
     .await;
+    if !images_built.is_empty() {
+        // This deploy's record names its images: superseded ones nothing keeps can go.
+        let data_dir = opts.data_dir.clone();
+        let removed = tokio::task::spawn_blocking(move || {
+            image_use::prune_superseded(&images_built, &data_dir)
+        })
+        .await
+        .unwrap_or_default();
+        for line in removed {
+            events.log(Level::Info, None, line);
+        }
+    }
     services.artifacts.remove(&token);
     Ok(DeployOutcome {
         instance,
