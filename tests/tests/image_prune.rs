@@ -322,6 +322,7 @@ fn a_record_without_snapshot_or_image_list_keeps_everything() {
     assert_eq!(code, 0, "{text}");
     assert!(everything_there(&f), "{text}");
     assert!(text.contains("freed 0 KiB (0 image(s))"), "{text}");
+    assert!(text.contains("note: Bare-1-000 recorded before"), "{text}");
 }
 
 #[test]

@@ -99,6 +99,7 @@ pub fn list_report(cache: &Path, data_dir: &Path, env: &DeployEnv) -> Result<Str
             image_use::DEFAULT_KEEP_DAYS
         ));
     }
+    out.push_str(&blocking_note(&policy));
     for u in &contents.unfinished {
         out.push_str(&format!(
             "build under way, or left by an interrupted one (never pruned): {}\n",
@@ -160,17 +161,33 @@ pub fn prune_report(
         .filter(|v| !v.keep.is_empty())
         .collect();
     let count = |f: fn(&Keep) -> bool| kept.iter().filter(|v| v.keep.iter().any(f)).count();
+    let why: Vec<String> = [
+        (count(|k| *k == Keep::Current), "current".to_string()),
+        (
+            count(|k| matches!(k, Keep::UsedBy(_) | Keep::MayBeUsedBy(_))),
+            "used by instances".to_string(),
+        ),
+        (
+            count(|k| *k == Keep::Recent),
+            format!("built less than {keep_days} day(s) ago"),
+        ),
+        (
+            count(|k| *k == Keep::Newest),
+            "newest of a recipe whose key is unknown here".to_string(),
+        ),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
     out.push_str(&format!(
-        "; kept {} image(s) ({}): {} current, {} used by instances, {} built less than {} \
-         day(s) ago, {} newest of a recipe whose key is unknown here\n",
+        "; kept {} image(s) ({}){}{}\n",
         kept.len(),
         size(kept.iter().map(|v| v.image.size).sum()),
-        count(|k| *k == Keep::Current),
-        count(|k| matches!(k, Keep::UsedBy(_) | Keep::MayBeUsedBy(_))),
-        count(|k| *k == Keep::Recent),
-        keep_days,
-        count(|k| *k == Keep::Newest),
+        if why.is_empty() { "" } else { ": " },
+        why.join(", ")
     ));
+    out.push_str(&blocking_note(&policy));
     for u in &pruned.unfinished {
         out.push_str(&format!(
             "left alone: build under way or interrupted: {}\n",
@@ -178,4 +195,18 @@ pub fn prune_report(
         ));
     }
     (out, i32::from(!pruned.failed.is_empty()))
+}
+
+/// Says which instances keep every image (recorded before deploys named their images, and
+/// without a readable snapshot), if any.
+fn blocking_note(policy: &image_cache::Policy) -> String {
+    if policy.usage.any.is_empty() {
+        return String::new();
+    }
+    let ids: Vec<&str> = policy.usage.any.iter().map(String::as_str).collect();
+    format!(
+        "note: {} recorded before deploys named their images and without a readable snapshot: \
+         every image is kept until undeployed (or forgotten with `provisio undeploy ID --force`)\n",
+        ids.join(", ")
+    )
 }
