@@ -410,3 +410,49 @@ async fn a_deploy_records_the_images_it_sent() {
     provisio_app::deploy::listing::forget(data.path(), &id).unwrap();
     assert!(!list.exists());
 }
+
+/// After a deploy built an image, the older images of that recipe and arch that nothing keeps
+/// go (not those an instance uses or built within a day, nor other recipes' stale ones).
+#[test]
+fn a_build_prunes_only_superseded_images_of_its_recipe() {
+    let (c, d) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (cache, data) = (c.path(), d.path());
+    let arch = images::host_arch();
+    let plain: Vec<&[u8]> = builtin_recipes()
+        .into_iter()
+        .filter(|r| !images::bundles_provisio(r))
+        .take(2)
+        .collect();
+    let variant = |r: &[u8], n: u32| {
+        let mut v = r.to_vec();
+        v.extend_from_slice(format!("# variant {n}\n").as_bytes());
+        images::image_file_name(&v, arch, None).unwrap()
+    };
+    let built = image(cache, &variant(plain[0], 0), 100, 0);
+    let superseded = image(cache, &variant(plain[0], 1), 200, 3 * DAY);
+    let used = image(cache, &variant(plain[0], 2), 300, 3 * DAY);
+    let young = image(cache, &variant(plain[0], 3), 400, 3600);
+    let other_recipe = image(cache, &variant(plain[1], 1), 500, 3 * DAY);
+    let current = image(
+        cache,
+        &images::image_file_name(plain[0], arch, None).unwrap(),
+        600,
+        3 * DAY,
+    );
+    let instances = data.join("instances");
+    record(&instances, "Uses-1-000", "deployed");
+    let name = used.file_name().unwrap().to_string_lossy().into_owned();
+    image_use::record(&instances, "Uses-1-000", &[name].into()).unwrap();
+    let lines = image_use::prune_superseded(std::slice::from_ref(&built), data);
+    assert_eq!(
+        lines,
+        [format!(
+            "removed the superseded image {} (1 KiB)",
+            superseded.display()
+        )]
+    );
+    assert!(!superseded.exists());
+    for kept in [&built, &used, &young, &other_recipe, &current] {
+        assert!(kept.is_file(), "{} removed", kept.display());
+    }
+}
