@@ -1,6 +1,7 @@
 //! The CLI when whatever shows its output goes away: a reader that closed the pipe (`provisio
 //! … | head -1`, EPIPE) or a terminal that hung up (a real pseudo-terminal whose master is
-//! closed: SIGHUP to the command, EIO on its writes). No write panics: the command goes on,
+//! closed: SIGHUP to the command, EIO on its writes), for `deploy`, `undeploy`, `deploy --watch`,
+//! `monitor receiver`, `instances`, `validate` and `plan`. No write panics: the command goes on,
 //! cleans up and exits with the code it would have had (0 success, 1 failed or cancelled, 2
 //! bad input), and the instance record says what happened.
 
@@ -68,7 +69,7 @@ fn listed(data: &Path, id: &str) -> String {
 
 /// After the deploy ended with `code`: its record agrees (0: deployed, 1: cancelled, or no
 /// record when cancelled before its plan ran), no lease is left, and the next command finds
-/// nothing interrupted. A deployed instance is undeployed.
+/// nothing interrupted. The instance is then undeployed with its output into a closed pipe.
 fn assert_ended_cleanly(data: &Path, code: Option<i32>) {
     let instance = the_instance(data);
     let phase = instance.as_ref().map(|i| i.phase.as_str());
@@ -91,8 +92,15 @@ fn assert_ended_cleanly(data: &Path, code: Option<i32>) {
     assert!(!provisio_app::deploy::lease::lease_path(&dir, &i.id).exists());
     let line = listed(data, &i.id);
     assert!(line.contains(&format!("{}  {}", i.id, i.phase)), "{line}");
-    let (code, text) = common::provisio(data, &["undeploy", &i.id]);
-    assert_eq!(code, 0, "{text}");
+    // Its undeploy, into a pipe nobody reads, runs to its end too.
+    let status = provisio_cmd(data, &["undeploy", &i.id])
+        .stdout(closed_pipe())
+        .stderr(closed_pipe())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let undeployed = InstanceState::load(&dir, &i.id).unwrap();
+    assert_eq!(undeployed.phase, "undeployed");
 }
 
 /// `provisio instances`, `validate` and `plan` into a pipe nobody reads (`| head -1`), stderr
@@ -143,12 +151,12 @@ fn short_commands_into_a_closed_pipe_exit_with_their_own_code() {
 /// stop signals by then): stdout and stderr (one pipe) fail with EPIPE from then on.
 fn deploy_into_a_reader_that_leaves(data: &Path) -> Child {
     let (reader, writer) = std::io::pipe().unwrap();
-    let mut child = provisio_cmd(data, &["deploy", &fixture(), "--simulate"])
+    let child = provisio_cmd(data, &["deploy", &fixture(), "--simulate"])
         .stdout(writer.try_clone().unwrap())
         .stderr(writer)
         .spawn()
         .unwrap();
-    // (The command and its copies of the write end are gone.)
+    // The command (with its copies of the write end) is gone: only the deploy writes to it.
     let mut seen = String::new();
     let mut lines = BufReader::new(reader);
     while !seen.contains("plan: ") {
@@ -271,4 +279,20 @@ fn a_watch_whose_terminal_hung_up_stops_and_exits_0() {
     let code = exit_code(&mut child);
     assert_eq!(code, Some(0), "{seen}");
     assert_ended_cleanly(data.path(), code);
+}
+
+/// `provisio monitor receiver` whose terminal hangs up stops as on Ctrl-C: exit 0.
+#[test]
+fn a_monitor_whose_terminal_hung_up_stops_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", common::free_port());
+    let out = dir.path().join("r.jsonl").display().to_string();
+    let (mut child, mut master) = on_a_terminal(
+        dir.path(),
+        &["monitor", "receiver", "--listen", &listen, "--out", &out],
+    );
+    // The status line comes from the loop that listens for the signals.
+    read_until(&mut master, "connections ");
+    drop(master);
+    assert_eq!(exit_code(&mut child), Some(0));
 }

@@ -22,10 +22,10 @@ fn write_to(mut stream: impl Write, gone: &AtomicBool, text: std::fmt::Arguments
     if gone.load(Ordering::Relaxed) {
         return;
     }
-    if let Err(e) = stream.write_fmt(text).and_then(|()| stream.flush()) {
-        if gone_for_good(&e) {
-            gone.store(true, Ordering::Relaxed);
-        }
+    if let Err(e) = stream.write_fmt(text).and_then(|()| stream.flush())
+        && gone_for_good(&e)
+    {
+        gone.store(true, Ordering::Relaxed);
     }
 }
 
