@@ -80,6 +80,34 @@ mod tests {
         }
     }
 
+    /// Every CLI module prints with these macros: a `println!` added later would bring the
+    /// panic on a vanished terminal back.
+    #[test]
+    fn no_cli_module_prints_with_the_panicking_macros() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli");
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = e.path();
+            if path.file_name().is_some_and(|n| n == "output.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                for m in ["println!", "print!", "eprintln!", "eprint!"] {
+                    let panicking = code.match_indices(m).any(|(at, _)| {
+                        !code[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+                    });
+                    assert!(
+                        !panicking,
+                        "{}:{}: {m} (use outln!/out!/errln!)",
+                        path.display(),
+                        n + 1
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_hung_up_stream_is_tried_once_then_skipped() {
         let gone = AtomicBool::new(false);
