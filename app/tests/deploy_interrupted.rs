@@ -614,7 +614,8 @@ fn undeploy_force_forgets_a_corrupt_record_as_a_recorded_instance() {
 
 /// A record that is valid JSON but whose steps undeploy cannot read (`"steps": 5`) is listed
 /// as an unreadable record, naming the file and what is wrong, as undeploy finds it (it used to
-/// be listed as deployed, and its undeploy then failed); `undeploy --force` forgets it.
+/// be listed as deployed, and its undeploy then failed); `undeploy --force` forgets it with
+/// what its simulated devices left.
 #[test]
 fn a_record_with_bad_steps_is_listed_unreadable_and_forgotten_with_force() {
     let data = tempfile::tempdir().unwrap();
@@ -633,6 +634,10 @@ fn a_record_with_bad_steps_is_listed_unreadable_and_forgotten_with_force() {
     })
     .unwrap();
     record["steps"] = 5.into();
+    record["simulated"] = true.into();
+    // What its simulated devices left.
+    let simulated = data.path().join("simulated").join(id);
+    std::fs::create_dir_all(&simulated).unwrap();
     std::fs::create_dir_all(&instances).unwrap();
     let file = InstanceState::path_in(&instances, id);
     std::fs::write(&file, record.to_string()).unwrap();
@@ -656,5 +661,7 @@ fn a_record_with_bad_steps_is_listed_unreadable_and_forgotten_with_force() {
     let (code, text) = common::provisio(data.path(), &["undeploy", id, "--force"]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains(&format!("instance {id} forgotten")), "{text}");
+    assert!(!text.contains("warning"), "{text}");
     assert!(!file.exists());
+    assert!(!simulated.exists(), "{text}");
 }

@@ -262,7 +262,9 @@ pub fn forget(data_dir: &Path, id: &str) -> Result<Forgotten, String> {
     let had_lease = lease::lease_path(&dir, id).is_file();
     let _lease = lease::Lease::acquire(&dir, id)?;
     let recorded = InstanceState::load(&dir, id);
-    let simulated = recorded.as_ref().is_ok_and(|i| i.simulated);
+    // An unreadable record may be a simulated instance's: what it may have left of simulated
+    // hosts is removed too (nothing there is nothing removed).
+    let simulated = recorded.as_ref().map_or(true, |i| i.simulated);
     // Only a missing record: a corrupt or unreadable one is a recorded instance, forgotten
     // below (its devices may hold parts of it).
     let unrecorded = matches!(recorded, Err(InstanceError::NotFound(_)))
