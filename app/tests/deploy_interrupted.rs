@@ -611,3 +611,57 @@ fn undeploy_force_forgets_a_corrupt_record_as_a_recorded_instance() {
     assert!(!text.contains("interrupted deploy"), "{text}");
     assert!(!record.exists(), "{text}");
 }
+
+/// A record that is valid JSON but whose steps undeploy cannot read (`"steps": 5`) is listed
+/// as an unreadable record, naming the file and what is wrong, as undeploy finds it (it used to
+/// be listed as deployed, and its undeploy then failed); `undeploy --force` forgets it with
+/// what its simulated devices left.
+#[test]
+fn a_record_with_bad_steps_is_listed_unreadable_and_forgotten_with_force() {
+    let data = tempfile::tempdir().unwrap();
+    let instances = data.path().join("instances");
+    let id = "BadSteps-1-000";
+    let mut record = serde_json::to_value(InstanceState {
+        id: id.into(),
+        source: "x.tosca".into(),
+        service_template: "{ns}X".into(),
+        created: 1,
+        simulated: false,
+        inputs: Default::default(),
+        steps: Vec::new(),
+        devices: Default::default(),
+        phase: "deployed".into(),
+    })
+    .unwrap();
+    record["steps"] = 5.into();
+    record["simulated"] = true.into();
+    // What its simulated devices left.
+    let simulated = data.path().join("simulated").join(id);
+    std::fs::create_dir_all(&simulated).unwrap();
+    std::fs::create_dir_all(&instances).unwrap();
+    let file = InstanceState::path_in(&instances, id);
+    std::fs::write(&file, record.to_string()).unwrap();
+    let (code, listed) = common::provisio(data.path(), &["instances"]);
+    assert_eq!(code, 0, "{listed}");
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with(id))
+        .unwrap_or(&listed);
+    assert!(
+        line.starts_with(&format!("{id}  unreadable record ("))
+            && line.contains(&file.display().to_string())
+            && line.contains("invalid type: integer `5`")
+            && line.contains(&format!("provisio undeploy {id} --force")),
+        "{listed}"
+    );
+    // Undeploy fails for the reason the list gave.
+    let (code, text) = common::provisio(data.path(), &["undeploy", id]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("invalid type: integer `5`"), "{text}");
+    let (code, text) = common::provisio(data.path(), &["undeploy", id, "--force"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains(&format!("instance {id} forgotten")), "{text}");
+    assert!(!text.contains("warning"), "{text}");
+    assert!(!file.exists());
+    assert!(!simulated.exists(), "{text}");
+}

@@ -283,6 +283,42 @@ fn forget_asks_first_cancel_keeps_it_and_forget_removes_it() {
     h.get_by_label_contains("No instances recorded yet");
 }
 
+/// A record that is valid JSON with every listed field but steps undeploy cannot read
+/// (`"steps": 5`): listed as an unreadable record (it used to be listed deployed with
+/// Undeploy enabled, and the undeploy then failed), the reason (file, what is wrong) on hover,
+/// Undeploy disabled, Forget available and removing it.
+#[test]
+fn a_record_with_bad_steps_is_unreadable_and_only_forgotten() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let id = "BadSteps-1796134000-000";
+    record(d, id, "BadSteps", 1_796_134_000, "deployed");
+    let file = InstanceState::path_in(&instances(d), id);
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    v["steps"] = 5.into();
+    std::fs::write(&file, v.to_string()).unwrap();
+    let mut h = harness(app_in(d), 1024.0, 640.0);
+    open_instances(&mut h);
+    h.get_by_label(id);
+    assert!(h.query_by_label("deployed").is_none());
+    assert!(disabled(&h.get_by_label("Undeploy")));
+    assert!(!disabled(&h.get_by_label("Forget…")));
+    h.get_by_label("unreadable record").hover();
+    h.run_steps(60);
+    h.get_by_label_contains(&format!(
+        "Instance {id}'s record cannot be read: {}: not a valid instance file: invalid type: \
+         integer `5`",
+        file.display()
+    ));
+    h.get_by_label("Forget…").click();
+    settle(&mut h);
+    h.get_by_label_contains("record cannot be read");
+    h.get_by_label("Forget").click();
+    until(&mut h, 30, |a| !a.instances.is_forgetting());
+    assert!(!file.exists());
+    h.get_by_label_contains("No instances recorded yet");
+}
+
 #[test]
 fn forget_is_refused_naming_the_instance_when_another_process_took_it() {
     let data = tempfile::tempdir().unwrap();

@@ -61,7 +61,7 @@ pub fn run(devices: usize, size_kib: usize, broker: BrokerChoice, runs: usize) -
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return 2;
         }
     };
@@ -69,18 +69,18 @@ pub fn run(devices: usize, size_kib: usize, broker: BrokerChoice, runs: usize) -
         let mut ratios = Vec::new();
         for run in 1..=runs.max(1) {
             if runs > 1 {
-                println!("run {run} of {runs}");
+                outln!("run {run} of {runs}");
             }
             match bench(devices, size_kib, broker, run == 1).await {
                 Ok(ratio) => ratios.push(ratio),
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    errln!("error: {e}");
                     return 1;
                 }
             }
         }
         if ratios.len() > 1 {
-            println!("{}", summary(&mut ratios));
+            outln!("{}", summary(&mut ratios));
         }
         0
     })
@@ -295,31 +295,32 @@ async fn bench(
     let rss1 = rss_kib().unwrap_or(0);
     let (took, fig) = times.await.map_err(|e| e.to_string())?;
     let per_device = |kib: u64| kib as f64 / devices.max(1) as f64;
-    println!(
+    outln!(
         "devices: {devices}, artifact: {size_kib} KiB, broker: {}, phase: {}",
-        broker_name, outcome.instance.phase
+        broker_name,
+        outcome.instance.phase
     );
     for (step, d) in &took {
-        println!("  {step:<28} {:>9.3} s", d.as_secs_f64());
+        outln!("  {step:<28} {:>9.3} s", d.as_secs_f64());
     }
-    println!(
+    outln!(
         "  total (incl. fleet start)    {:>9.3} s",
         total.as_secs_f64()
     );
     if first_run {
-        println!(
+        outln!(
             "  RSS growth: {} KiB ({:.1} KiB per device; after the deploy, against before it)",
             rss1.saturating_sub(rss0),
             per_device(rss1.saturating_sub(rss0))
         );
-        println!(
+        outln!(
             "  RSS per device: idle {:.1} KiB (fleet online, before install), installing {:.1} KiB (peak during install); peak {} MiB",
             per_device(fig.rss_idle.saturating_sub(rss0)),
             per_device(fig.rss_peak.saturating_sub(rss0)),
             fig.rss_peak / 1024
         );
     } else {
-        println!(
+        outln!(
             "  RSS per device: see the first run (the heap keeps what earlier runs freed); peak {} MiB",
             fig.rss_peak / 1024
         );
@@ -333,7 +334,7 @@ async fn bench(
     let baseline_windows = (first.2, second.2);
     let (before, after) = (first.0, second.0);
     let (best, cpu, _, done) = if first.0 <= second.0 { first } else { second };
-    println!(
+    outln!(
         "  baseline                      {:>9.3} s   (the faster of {:.3} s before and {:.3} s after the deploy; the same device work without Provisio: parallel HTTP GET of the same artifact from the same server, streamed in {} KiB chunks into MD5 and an existing slot file, fsync; 256 downloads at a time like the fleet, each giving its place back before the fsync as a device does)",
         best.as_secs_f64(),
         before.as_secs_f64(),
@@ -343,13 +344,13 @@ async fn bench(
     let baseline = best;
     let baseline_cpu = cpu;
     let ratio = baseline.as_secs_f64() / install.as_secs_f64();
-    println!("  ratio (baseline / install)    {ratio:>9.2}   (goal ≥ {GOAL})");
+    outln!("  ratio (baseline / install)    {ratio:>9.2}   (goal ≥ {GOAL})");
     let mut installed = fig.installed.clone();
     installed.sort();
-    println!("  devices done, install:  {}", timeline(&installed));
+    outln!("  devices done, install:  {}", timeline(&installed));
     let mut rebooting = fig.rebooting.clone();
     rebooting.sort();
-    println!(
+    outln!(
         "  install: command sent {}; devices rebooting (slot saved): {}",
         fig.sent.map_or("(not seen)".to_string(), |d| format!(
             "at {:.2} s",
@@ -357,8 +358,8 @@ async fn bench(
         )),
         timeline(&rebooting)
     );
-    println!("  devices done, baseline: {}", timeline(&done));
-    println!(
+    outln!("  devices done, baseline: {}", timeline(&done));
+    outln!(
         "  CPU of this process: install {:.2} s, baseline {:.2} s{}",
         fig.cpu,
         baseline_cpu,
@@ -379,13 +380,13 @@ async fn bench(
                 line.split_whitespace().nth(1)?.parse::<u64>().ok()
             })
             .unwrap_or(0);
-        println!(
+        outln!(
             "  Mosquitto RSS: {} MiB ({:.1} KiB per device)",
             rss / 1024,
             rss as f64 / devices.max(1) as f64
         );
     }
-    println!(
+    outln!(
         "  windows (CLOCK_REALTIME, for perf report --time): install {:.3},{:.3}; baselines {:.3},{:.3} and {:.3},{:.3}",
         fig.window.0,
         fig.window.1,

@@ -47,7 +47,7 @@ pub fn run_model(corpus: &Path) -> i32 {
         match loaded {
             Ok(l) => {
                 let (tr, unresolved) = best_of(3, || l.library.unresolved_references().len());
-                println!(
+                outln!(
                     "load opentosca-public ({} files): {:.1} ms; resolve all references: {:.1} ms ({unresolved} unresolved)",
                     l.library.files().len(),
                     t.as_secs_f64() * 1e3,
@@ -57,7 +57,7 @@ pub fn run_model(corpus: &Path) -> i32 {
                 let loaded = match crate::library::open_with_builtin(&repo) {
                     Ok(l) => l,
                     Err(e) => {
-                        eprintln!("error: {e}");
+                        errln!("error: {e}");
                         return 2;
                     }
                 };
@@ -71,7 +71,7 @@ pub fn run_model(corpus: &Path) -> i32 {
                     let st = st.clone();
                     let (te, x) = best_of(5, || super::export_csar::export(&loaded, &st));
                     if let Ok(x) = x {
-                        println!(
+                        outln!(
                             "export CSAR of {} ({} nodes): {:.1} ms, {} entries, {} bytes",
                             st.id,
                             st.topology.node_templates.len(),
@@ -82,16 +82,16 @@ pub fn run_model(corpus: &Path) -> i32 {
                     }
                 }
             }
-            Err(e) => eprintln!("error: {e}"),
+            Err(e) => errln!("error: {e}"),
         }
     } else {
-        println!("(corpus not found at {})", corpus.display());
+        outln!("(corpus not found at {})", corpus.display());
     }
     let builtin = crate::library::builtin_library();
     let xml = generated_topology(10_000);
     let (tp, defs) = best_of(3, || provisio_model::tosca::Definitions::from_str(&xml));
     let Ok(defs) = defs else {
-        eprintln!("error: generated topology does not parse");
+        errln!("error: generated topology does not parse");
         return 1;
     };
     let mut lib = builtin.clone();
@@ -108,7 +108,7 @@ pub fn run_model(corpus: &Path) -> i32 {
         provisio_model::plan::build_deploy_plan(&lib, &st, &Default::default())
     });
     let steps = plan.map(|p| p.steps.len()).unwrap_or(0);
-    println!(
+    outln!(
         "10,000-node topology ({} KiB XML): parse {:.0} ms, index {:.0} ms, validate {:.0} ms ({} diagnostics), plan {:.0} ms ({steps} steps); total {:.0} ms",
         xml.len() / 1024,
         tp.as_secs_f64() * 1e3,
@@ -119,7 +119,7 @@ pub fn run_model(corpus: &Path) -> i32 {
         (tp + tr + tv + tpl).as_secs_f64() * 1e3
     );
     let (tw, out) = best_of(3, || defs.to_xml());
-    println!(
+    outln!(
         "write it back (lossless): {:.0} ms, {} KiB",
         tw.as_secs_f64() * 1e3,
         out.len() / 1024
@@ -131,19 +131,19 @@ pub fn run_gui(nodes: usize) -> i32 {
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return 2;
         }
     };
     let path = dir.path().join("big.tosca");
     if let Err(e) = std::fs::write(&path, generated_topology(nodes)) {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         return 2;
     }
     let doc = match crate::gui::files::open_path(&path) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return 2;
         }
     };
@@ -220,13 +220,13 @@ pub fn run_gui(nodes: usize) -> i32 {
     times.sort();
     all.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!(
+    outln!(
         "{nodes} nodes: CPU per frame (UI + tessellation) median {:.1} ms, p90 {:.1} ms; all nodes visible: median {:.1} ms (goal < 16 ms)",
         ms(times[frames / 2]),
         ms(times[frames * 9 / 10]),
         ms(all[all.len() / 2])
     );
-    println!(
+    outln!(
         "while {markers} devices report progress (all overlays updated every frame): median {:.1} ms",
         ms(deploying[deploying.len() / 2])
     );

@@ -131,7 +131,7 @@ async fn bench(n: usize) -> Result<(), String> {
         .map_or(0, |l| l.len());
     }
     let d = t.elapsed();
-    println!(
+    outln!(
         "normalise TTN v3 uplinks ({} B each) to line protocol: {} ({bytes} B of lines)",
         UPLINK.len(),
         rate(n, d)
@@ -163,16 +163,16 @@ async fn bench(n: usize) -> Result<(), String> {
     while publishes() < n && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    println!(
+    outln!(
         "MQTT QoS 1 publish → subscriber, embedded broker, direct: {}",
         rate(n, direct)
     );
-    println!(
+    outln!(
         "                                         through the tap: {} ({:.2}× direct)",
         rate(n, tapped),
         tapped.as_secs_f64() / direct.as_secs_f64()
     );
-    println!(
+    outln!(
         "PUBLISH records at the receiver: {} of {n}, dropped {}",
         publishes(),
         sink.stats.dropped.load(Ordering::Relaxed)
@@ -180,7 +180,7 @@ async fn bench(n: usize) -> Result<(), String> {
     tap.shutdown();
     // 3. The connector into a real InfluxDB, if installed.
     let Some(influx) = Influxd::start() else {
-        println!("connector → InfluxDB: skipped (no /usr/bin/influxd)");
+        outln!("connector → InfluxDB: skipped (no /usr/bin/influxd)");
         return Ok(());
     };
     create_database(&influx.addr, "bench").await?;
@@ -210,7 +210,7 @@ async fn bench(n: usize) -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let d = t.elapsed();
-    println!(
+    outln!(
         "connector publish → InfluxDB /write acknowledged: {} (written {}, dropped {})",
         rate(n, d),
         connector.stats.written.load(Ordering::Relaxed),
@@ -287,14 +287,14 @@ pub fn run(messages: usize) -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return 2;
         }
     };
     match rt.block_on(bench(messages.max(1))) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             1
         }
     }

@@ -32,7 +32,7 @@ pub fn run(path: &Path) -> i32 {
         let doc = match files::open_path(path) {
             Ok(d) => d,
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return 2;
             }
         };
@@ -47,7 +47,7 @@ pub fn run(path: &Path) -> i32 {
     let Some((mut app, ctx)) = last else { return 2 };
     let rows = browser::service_templates_in_order(app.state.doc.library());
     if rows.len() < 2 {
-        eprintln!(
+        errln!(
             "error: {} holds fewer than two service templates",
             path.display()
         );
@@ -68,17 +68,17 @@ pub fn run(path: &Path) -> i32 {
         frame(&ctx, &mut app);
         switch_times.push(t.elapsed());
     }
-    println!(
+    outln!(
         "repository {}: {} service templates, {} files",
         path.display(),
         rows.len(),
         app.state.doc.library().files().len()
     );
-    println!(
+    outln!(
         "open to a drawn browser: median {:.1} ms (5 runs)",
         median(open_times)
     );
-    println!(
+    outln!(
         "switch between {} and {} ({} and {} nodes) incl. one frame: median {:.2} ms (40 switches)",
         by_size[0].qname.local,
         by_size[1].qname.local,

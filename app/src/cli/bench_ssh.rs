@@ -82,7 +82,7 @@ pub fn run(hosts: &[usize], rtt_ms: u64, runs: usize) -> i32 {
     match bench(hosts, rtt_ms, runs.max(1)) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             1
         }
     }
@@ -157,7 +157,7 @@ fn bench(hosts: &[usize], rtt_ms: u64, runs: usize) -> Result<(), String> {
     } else {
         format!("each behind its own relay adding {rtt_ms} ms round trip")
     };
-    println!(
+    outln!(
         "RaspbianStretchLXC.install over SSH (connect, key exchange, key login, 2 short commands) to N sshd stand-ins on this machine, {network}; median of {runs} runs (best); CPU from /proc in 10 ms ticks:"
     );
     let mut one = Duration::ZERO;
@@ -189,7 +189,7 @@ fn bench(hosts: &[usize], rtt_ms: u64, runs: usize) -> Result<(), String> {
         } else {
             format!("ratio {:.2}", median.as_secs_f64() / one.as_secs_f64())
         };
-        println!(
+        outln!(
             "  {n:>3} host{} {:>7.0} ms ({:>4.0})  {ratio}  CPU per host: client {:.1} ms, relay {:.1} ms, sshd {:.1} ms",
             if n == 1 { " " } else { "s" },
             ms(median),
@@ -200,7 +200,7 @@ fn bench(hosts: &[usize], rtt_ms: u64, runs: usize) -> Result<(), String> {
         );
     }
     if !rtt.is_zero() {
-        println!(
+        outln!(
             "  baseline: 1 host through the same relay, same process; {:.1} round trips of {rtt_ms} ms. Goal: 8 hosts ≤ 1.3× 1 host.",
             one.as_secs_f64() / rtt.as_secs_f64()
         );

@@ -32,7 +32,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, i32> {
         .enable_all()
         .build()
         .map_err(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             2
         })
 }
@@ -61,7 +61,7 @@ pub fn run_deploy(path: &Path, service_template: Option<&str>, args: Args<'_>) -
     let Some((inputs, opts)) = inputs_and_options(&args) else {
         return 2;
     };
-    println!(
+    outln!(
         "deploying {} ({}){}",
         st.qname(),
         path.display(),
@@ -82,13 +82,13 @@ pub fn forget(instance: &str) -> i32 {
     match crate::deploy::listing::forget(&default_data_dir(), instance) {
         Ok(done) => {
             if let Some(w) = &done.warning {
-                eprintln!("warning: {w}");
+                errln!("warning: {w}");
             }
-            println!("{}", done.message);
+            outln!("{}", done.message);
             0
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             1
         }
     }
@@ -109,7 +109,7 @@ fn inputs_and_options(
     match parse_inputs(args.inputs).and_then(|i| Ok((i, options(args)?))) {
         Ok(x) => Some(x),
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             None
         }
     }
@@ -137,15 +137,15 @@ where
             Ok(o) if watch && o.instance.phase == "deployed" => {
                 let _ = render.await;
                 print_devices(&o.instance);
-                println!("instance {} is {}", o.instance.id, o.instance.phase);
+                outln!("instance {} is {}", o.instance.id, o.instance.phase);
                 let _keep = o.stand_ins;
                 if let Err(e) = super::watch::watch(&o.device_brokers, stop).await {
-                    eprintln!("error: {e}");
+                    errln!("error: {e}");
                 }
                 for f in o.fleets {
                     f.shutdown().await;
                 }
-                println!(
+                outln!(
                     "stopped watching; instance {} stays deployed",
                     o.instance.id
                 );
@@ -166,12 +166,12 @@ async fn finish(
     match result {
         Err(crate::deploy::DeployError::AlreadyUndeployed(i)) => {
             let _ = render.await;
-            println!("instance {} is already undeployed; nothing to do", i.id);
+            outln!("instance {} is already undeployed; nothing to do", i.id);
             0
         }
         Err(e) => {
             let _ = render.await;
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             1
         }
         Ok((instance, fleets)) => {
@@ -180,7 +180,7 @@ async fn finish(
                 f.shutdown().await;
             }
             print_devices(&instance);
-            println!("instance {} is {}", instance.id, instance.phase);
+            outln!("instance {} is {}", instance.id, instance.phase);
             if instance.phase == "deployed" || instance.phase == "undeployed" {
                 0
             } else {
@@ -194,10 +194,10 @@ fn print_devices(instance: &InstanceState) {
     if instance.devices.is_empty() {
         return;
     }
-    println!("{:<20} {:<14} {:<12} detail", "node", "device", "state");
+    outln!("{:<20} {:<14} {:<12} detail", "node", "device", "state");
     for (node, devices) in &instance.devices {
         for (id, d) in devices {
-            println!(
+            outln!(
                 "{:<20} {:<14} {:<12} {}",
                 node,
                 id,
@@ -220,7 +220,7 @@ async fn render(mut rx: tokio::sync::mpsc::UnboundedReceiver<DeployEvent>) {
     // Without a terminal, progress bars are hidden: print lines instead.
     let println = |m: &MultiProgress, line: String| {
         if plain {
-            println!("{line}");
+            outln!("{line}");
         } else {
             let _ = m.println(line);
         }
@@ -254,7 +254,7 @@ async fn render(mut rx: tokio::sync::mpsc::UnboundedReceiver<DeployEvent>) {
                     pb.finish_with_message(format!("done {}", out.join(" ")));
                 }
                 if plain {
-                    println!("✓ {step} {}", out.join(" "));
+                    outln!("✓ {step} {}", out.join(" "));
                 }
             }
             DeployEvent::StepFailed { step, reason } => {
@@ -262,7 +262,7 @@ async fn render(mut rx: tokio::sync::mpsc::UnboundedReceiver<DeployEvent>) {
                     pb.abandon_with_message(format!("FAILED: {reason}"));
                 }
                 if plain {
-                    println!("✗ {step}: {reason}");
+                    outln!("✗ {step}: {reason}");
                 }
             }
             DeployEvent::StepSkipped { step, reason } => {

@@ -13,13 +13,13 @@ pub fn run(path: &Path, service_template: Option<&str>, out: &Path) -> i32 {
     match export(&loaded, &st) {
         Ok(x) => {
             for w in &x.warnings {
-                eprintln!("{w}");
+                errln!("{w}");
             }
             if let Err(e) = provisio_model::save::write_atomic(out, &x.bytes) {
-                eprintln!("error: {}: {e}", out.display());
+                errln!("error: {}: {e}", out.display());
                 return 2;
             }
-            println!(
+            outln!(
                 "wrote {} ({} entries, {} bytes) for {}",
                 out.display(),
                 x.entries.len(),
@@ -29,7 +29,7 @@ pub fn run(path: &Path, service_template: Option<&str>, out: &Path) -> i32 {
             0
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             1
         }
     }

@@ -12,23 +12,23 @@ use crate::deploy::recover;
 pub fn run() -> i32 {
     let data_dir = default_data_dir();
     for s in recover::sweep(&data_dir) {
-        println!("{s}");
+        outln!("{s}");
     }
     let mut any_simulated = false;
     for i in listing::list(&data_dir) {
         any_simulated |= i.simulated;
         let id = &i.id;
         match &i.status {
-            Status::SettingUp(_) => println!("{id}  {}", i.state()),
-            Status::SetupInterrupted => println!(
+            Status::SettingUp(_) => outln!("{id}  {}", i.state()),
+            Status::SetupInterrupted => outln!(
                 "{id}  interrupted during setup (no process recorded: an earlier version's?); \
                  `provisio undeploy {id} --force` removes what it left"
             ),
-            Status::Unreadable(why) => println!(
+            Status::Unreadable(why) => outln!(
                 "{id}  unreadable record ({why}); `provisio undeploy {id} --force` forgets it"
             ),
             Status::Settled(_) | Status::Running { .. } | Status::Interrupted => {
-                println!(
+                outln!(
                     "{id}  {}  {}  from {}{}{}",
                     i.state(),
                     i.service_template,
@@ -44,7 +44,7 @@ pub fn run() -> i32 {
                     if i.simulated { "  (simulated)" } else { "" }
                 );
                 if i.status == Status::Interrupted {
-                    println!(
+                    outln!(
                         "    its process ended while the plan ran: `provisio undeploy {id}` \
                          removes what it deployed, `provisio undeploy {id} --force` forgets it"
                     );
@@ -60,7 +60,7 @@ pub fn run() -> i32 {
     };
     if !unowned.is_empty() {
         let names: Vec<String> = unowned.iter().map(|l| l.bridge()).collect();
-        println!(
+        outln!(
             "note: {} simulated network(s) without an owner ({}), e.g. from an earlier version: \
              `provisio simnet prune` removes them",
             unowned.len(),

@@ -13,7 +13,7 @@ pub fn run(files: &[PathBuf], top: usize, json: bool) -> i32 {
                 String::from_utf8_lossy(&b).into_owned(),
             )),
             Err(e) => {
-                eprintln!("error: {}: {e}", f.display());
+                errln!("error: {}: {e}", f.display());
                 return 2;
             }
         }
@@ -21,16 +21,16 @@ pub fn run(files: &[PathBuf], top: usize, json: bool) -> i32 {
     let mut a = analyze(&inputs);
     a.lines.truncate(top);
     if json {
-        println!("{}", serde_json::to_string_pretty(&a).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&a).unwrap_or_default());
         return 0;
     }
-    println!("{} templates", a.templates);
+    outln!("{} templates", a.templates);
     for (f, mean, max) in &a.files {
-        println!("{f}: mean score {mean:.2}, max {max:.2}");
+        outln!("{f}: mean score {mean:.2}, max {max:.2}");
     }
-    println!("most anomalous lines:");
+    outln!("most anomalous lines:");
     for l in &a.lines {
-        println!("{:6.2}  {}:{}  {}", l.score, l.file, l.line, l.text);
+        outln!("{:6.2}  {}:{}  {}", l.score, l.file, l.line, l.text);
     }
     0
 }

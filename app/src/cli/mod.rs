@@ -4,6 +4,11 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+// First: its `outln!`, `out!` and `errln!` (output that survives a vanished terminal) are
+// what every module below prints with.
+#[macro_use]
+pub mod output;
+
 pub mod bench;
 mod bench_baseline;
 pub mod bench_model;
@@ -437,7 +442,7 @@ pub fn run(cli: Cli) -> i32 {
         None => match crate::gui::run(cli.path, cli.service_template) {
             Ok(()) => 0,
             Err(e) => {
-                eprintln!("error: cannot open the window: {e}");
+                errln!("error: cannot open the window: {e}");
                 2
             }
         },

@@ -99,24 +99,20 @@ impl Status {
         if line == self.last {
             return;
         }
-        let mut out = std::io::stdout().lock();
         if self.tty {
-            let _ = write!(out, "\r{line}\x1b[K");
+            out!("\r{line}\x1b[K");
         } else {
-            let _ = writeln!(out, "{line}");
+            outln!("{line}");
         }
-        let _ = out.flush();
         self.last = line;
     }
 
     fn finish(&mut self, line: String) {
-        let mut out = std::io::stdout().lock();
         if self.tty {
-            let _ = writeln!(out, "\r{line}\x1b[K");
+            outln!("\r{line}\x1b[K");
         } else {
-            let _ = writeln!(out, "{line}");
+            outln!("{line}");
         }
-        let _ = out.flush();
     }
 }
 
@@ -132,7 +128,7 @@ fn exit(r: Result<(), String>) -> i32 {
     match r {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             2
         }
     }
@@ -172,7 +168,7 @@ async fn tap(listen: &str, broker: &str, receiver: Option<&str>) -> Result<(), S
     let tap = Tap::start(listen, upstream, sink.clone())
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    println!(
+    outln!(
         "tap on {} → broker {upstream}; records to {target} (Ctrl-C stops)",
         tap.addr
     );
@@ -232,7 +228,7 @@ async fn receiver(listen: &str, out: &std::path::Path) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    println!(
+    outln!(
         "receiver on {} → {} (Ctrl-C stops)",
         listener.local_addr().map_err(|e| e.to_string())?,
         out.display()
@@ -289,7 +285,7 @@ async fn receiver(listen: &str, out: &std::path::Path) -> Result<(), String> {
                     match written {
                         Ok(()) => st.records.fetch_add(1, Relaxed),
                         Err(e) => {
-                            eprintln!("error: {e}");
+                            errln!("error: {e}");
                             st.rejected.fetch_add(1, Relaxed)
                         }
                     };
@@ -374,7 +370,7 @@ async fn influx(a: InfluxArgs<'_>) -> Result<(), String> {
         },
         login,
     );
-    println!(
+    outln!(
         "connector {} → http://{influx}/{} measurement {} (Ctrl-C stops)",
         a.topics.join(" "),
         a.database,
@@ -532,7 +528,7 @@ async fn poll<S: Source + 'static>(source: S, a: PollerArgs<'_>) -> Result<(), S
             login: login(a.username)?,
         },
     );
-    println!(
+    outln!(
         "{name} every {}s → broker {} topics {}/<device> (Ctrl-C stops)",
         a.interval,
         a.broker,

@@ -22,7 +22,7 @@ pub fn run(
     let inputs = match parse_inputs(inputs) {
         Ok(i) => i,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return 2;
         }
     };
@@ -36,18 +36,18 @@ pub fn run(
             let needed = needed_inputs(&missing);
             if json {
                 let v = serde_json::json!({"plan": masked(plan), "missingInputs": needed});
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
-                print!("{plan}");
+                out!("{plan}");
                 if !needed.is_empty() {
-                    println!("inputs still needed at deploy time ({}):", needed.len());
+                    outln!("inputs still needed at deploy time ({}):", needed.len());
                     for n in &needed {
-                        println!("  {n}   (--input {n}=VALUE)");
+                        outln!("  {n}   (--input {n}=VALUE)");
                     }
                 }
             }
             if strict && !needed.is_empty() {
-                eprintln!(
+                errln!(
                     "error: {} input(s) have no value: {}",
                     needed.len(),
                     needed.join(", ")
@@ -57,7 +57,7 @@ pub fn run(
             0
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             1
         }
     }

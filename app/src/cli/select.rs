@@ -67,11 +67,11 @@ pub fn open_and_select(
     wanted: Option<&str>,
 ) -> Result<(Loaded, ServiceTemplate), i32> {
     let loaded = crate::library::open_with_builtin(path).map_err(|e| {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         2
     })?;
     let st = select_service_template(&loaded, wanted).map_err(|e| {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         2
     })?;
     Ok((loaded, st))

@@ -5,7 +5,6 @@
 //! ends the process at once, leaving what is not yet removed to the next command
 //! (`deploy::recover`).
 
-use std::io::Write;
 use tokio_util::sync::CancellationToken;
 
 /// The stop signals, listened to from when this is made on (none sent later is missed).
@@ -98,7 +97,7 @@ impl StopSignals {
 
 /// One line on stderr; a closed terminal (SIGHUP) must not end the cleanup with a panic.
 fn say(line: &str) {
-    let _ = writeln!(std::io::stderr(), "{line}");
+    errln!("{line}");
 }
 
 /// A token cancelled by the first stop signal, which prints `first` (e.g. "cancelling");

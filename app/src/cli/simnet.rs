@@ -9,7 +9,7 @@ use provisio_engines::simnet;
 pub fn run_prune(only: &[String], dry_run: bool, end_processes: bool) -> i32 {
     if !dry_run {
         for s in crate::deploy::recover::sweep(&default_data_dir()) {
-            println!("{s}");
+            outln!("{s}");
         }
     }
     let wanted = |l: &simnet::Leftover| {
@@ -18,11 +18,11 @@ pub fn run_prune(only: &[String], dry_run: bool, end_processes: bool) -> i32 {
     if dry_run {
         let found: Vec<_> = simnet::leftovers().into_iter().filter(wanted).collect();
         if found.is_empty() {
-            println!("no simulated network without an owner");
+            outln!("no simulated network without an owner");
         }
         for l in found {
             let busy: Vec<String> = l.busy.iter().map(|(p, c)| format!("{p} ({c})")).collect();
-            println!(
+            outln!(
                 "would remove {}: {}{}",
                 l.bridge(),
                 l.names.join(" "),
@@ -37,18 +37,18 @@ pub fn run_prune(only: &[String], dry_run: bool, end_processes: bool) -> i32 {
     }
     match simnet::prune(only, end_processes) {
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             1
         }
         Ok(p) => {
             if p.removed.is_empty() && p.kept.is_empty() {
-                println!("no simulated network without an owner");
+                outln!("no simulated network without an owner");
             }
             for l in &p.removed {
-                println!("removed {}: {}", l.bridge(), l.names.join(" "));
+                outln!("removed {}: {}", l.bridge(), l.names.join(" "));
             }
             for (l, why) in &p.kept {
-                println!(
+                outln!(
                     "kept {}: {why}{}",
                     l.bridge(),
                     if l.busy.is_empty() {

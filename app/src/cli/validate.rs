@@ -59,27 +59,30 @@ pub fn run(path: &Path, json: bool) -> i32 {
     let report = match report(path) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return 2;
         }
     };
     if json {
         match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => outln!("{s}"),
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return 2;
             }
         }
     } else {
         for st in &report.service_templates {
-            println!(
+            outln!(
                 "service template {{{}}}{}: {} node templates, {} relationship templates",
-                st.namespace, st.id, st.node_templates, st.relationship_templates
+                st.namespace,
+                st.id,
+                st.node_templates,
+                st.relationship_templates
             );
         }
         for d in &report.diagnostics {
-            println!("{d}");
+            outln!("{d}");
         }
         let errors = report
             .diagnostics
@@ -87,7 +90,7 @@ pub fn run(path: &Path, json: bool) -> i32 {
             .filter(|d| d.severity == Severity::Error)
             .count();
         let warnings = report.diagnostics.len() - errors;
-        println!("{errors} error(s), {warnings} warning(s)");
+        outln!("{errors} error(s), {warnings} warning(s)");
     }
     if report.diagnostics.iter().any(|d| d.is_error()) {
         1

@@ -12,13 +12,13 @@ pub async fn watch(
     if brokers.is_empty() {
         return Err("no simulated devices to watch".into());
     }
-    println!(
+    outln!(
         "watching the simulated system on {} (Ctrl-C stops watching; the instance stays deployed)",
         brokers.join(", ")
     );
     crate::deploy::readings::listen(brokers, &["sensors/+", "+/status/+"], stop, |t, p| {
         if let Some(line) = describe(t, p) {
-            println!("{line}");
+            outln!("{line}");
         }
     })
     .await

@@ -89,9 +89,9 @@ struct Stamp {
     modified: Option<SystemTime>,
 }
 
-/// The part of a record the list shows. Its steps and devices are skipped unparsed (a fleet's
-/// record is large: 10,000 devices are half a megabyte), though the file must be valid JSON.
-#[derive(Debug, Clone, serde::Deserialize)]
+/// The part of a record the list shows (kept for unchanged records; a fleet's steps and
+/// devices are large: 10,000 devices are half a megabyte).
+#[derive(Debug, Clone)]
 struct Record {
     service_template: String,
     created: u64,
@@ -216,12 +216,26 @@ pub fn list(data_dir: &Path) -> Vec<Listed> {
     Listing::new(data_dir).read()
 }
 
-/// The record's listed fields, or why it cannot be read (naming the file).
+/// The record's listed fields, or why it cannot be read (naming the file and what is wrong).
+/// Read whole by the engine's own parser, the one undeploy reads it with: a record listed as
+/// undeployable is one undeploy can read (bad `steps` or `devices` make it unreadable too).
 fn read_record(dir: &Path, id: &str) -> Result<Record, String> {
-    let path = InstanceState::path_in(dir, id);
-    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{}: not a valid instance file: {e}", path.display()))
+    let i = InstanceState::load(dir, id).map_err(|e| match e {
+        InstanceError::NotFound(_) => {
+            format!(
+                "{}: removed while listed",
+                InstanceState::path_in(dir, id).display()
+            )
+        }
+        e => e.to_string(),
+    })?;
+    Ok(Record {
+        service_template: i.service_template,
+        created: i.created,
+        source: i.source,
+        simulated: i.simulated,
+        phase: i.phase,
+    })
 }
 
 /// What [`forget`] did.
@@ -248,7 +262,9 @@ pub fn forget(data_dir: &Path, id: &str) -> Result<Forgotten, String> {
     let had_lease = lease::lease_path(&dir, id).is_file();
     let _lease = lease::Lease::acquire(&dir, id)?;
     let recorded = InstanceState::load(&dir, id);
-    let simulated = recorded.as_ref().is_ok_and(|i| i.simulated);
+    // An unreadable record may be a simulated instance's: what it may have left of simulated
+    // hosts is removed too (nothing there is nothing removed).
+    let simulated = recorded.as_ref().map_or(true, |i| i.simulated);
     // Only a missing record: a corrupt or unreadable one is a recorded instance, forgotten
     // below (its devices may hold parts of it).
     let unrecorded = matches!(recorded, Err(InstanceError::NotFound(_)))
@@ -333,6 +349,35 @@ mod tests {
         assert_eq!(l[1].status, Status::Settled("failed".into()));
         assert_eq!(l[1].template_name(), "Other");
         assert!(l[1].can_undeploy() && !l[0].can_undeploy() && !l[2].can_undeploy());
+    }
+
+    /// Valid JSON with every listed field, but steps undeploy cannot read: unreadable, as
+    /// undeploy finds it, naming the file and what is wrong; not undeployable.
+    #[test]
+    fn a_record_with_bad_steps_is_unreadable_as_undeploy_finds_it() {
+        let data = tempfile::tempdir().unwrap();
+        let dir = data.path().join("instances");
+        for (id, steps) in [("n", "5"), ("m", r#"[{"id": "s1", "node": "N"}]"#)] {
+            let mut v = serde_json::to_value(record(id, 1, "deployed")).unwrap();
+            v["steps"] = serde_json::from_str(steps).unwrap();
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(InstanceState::path_in(&dir, id), v.to_string()).unwrap();
+        }
+        let l = list(data.path());
+        assert_eq!(l.len(), 2, "{l:?}");
+        for (row, wrong) in l
+            .iter()
+            .zip(["missing field `operation`", "invalid type: integer `5`"])
+        {
+            let Status::Unreadable(why) = &row.status else {
+                panic!("{row:?}");
+            };
+            let file = InstanceState::path_in(&dir, &row.id).display().to_string();
+            assert!(why.contains(&file) && why.contains(wrong), "{why}");
+            assert!(!row.can_undeploy());
+            let undeploy = InstanceState::load(&dir, &row.id).unwrap_err().to_string();
+            assert_eq!(*why, undeploy);
+        }
     }
 
     #[test]
