@@ -390,3 +390,58 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod mixed_tests {
+    use super::*;
+
+    /// The thesis scenario: one Pi and one MICA, each a host of its own, labelled by address.
+    #[test]
+    fn a_pi_and_a_mica_are_two_hosts() {
+        let loaded = crate::library::builtin_loaded();
+        let q = provisio_model::QName::new(provisio_assets::SERVICE_TEMPLATES_NS, "ThesisScenario");
+        let st = loaded.library.service_template(&q).cloned().unwrap();
+        let mut inputs = BTreeMap::new();
+        crate::deploy::simulate::fill_missing_inputs(&loaded.library, &st, &mut inputs, false);
+        let plan = provisio_model::plan::build_deploy_plan(&loaded.library, &st, &inputs).unwrap();
+        let keys: Vec<_> = plan
+            .steps
+            .iter()
+            .map(|s| provisio_engines::engine::driver::driver_key(&loaded.library, &s.node_type))
+            .collect();
+        let labels: Vec<_> = plan_hosts(&plan, &keys)
+            .iter()
+            .map(|h| (h.kind, h.label()))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                (Kind::Pi, "pi-192_168_0_19".to_string()),
+                (Kind::Mica, "mica-192_168_0_20".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn labels_are_unique_and_fit() {
+        assert_eq!(host_label(Kind::Pi, None), "pi");
+        assert_eq!(host_label(Kind::Mica, Some("")), "mica");
+        assert_eq!(
+            host_label(Kind::Pi, Some("raspi-4.local")),
+            "pi-raspi-4_local"
+        );
+        // `_` would read like a `.`: hashed, so the two differ.
+        let a = host_label(Kind::Pi, Some("a_b"));
+        assert!(
+            a.starts_with("pi-a_b-") && a.len() == "pi-a_b-".len() + 8,
+            "{a}"
+        );
+        assert_ne!(a, host_label(Kind::Pi, Some("a.b")));
+        let long = "a-very-long-host-name.example.org";
+        let l1 = host_label(Kind::Mica, Some(long));
+        let l2 = host_label(Kind::Mica, Some(&format!("{long}x")));
+        assert_ne!(l1, l2);
+        assert!(l1.len() <= 40 && l2.len() <= 40, "{l1} {l2}");
+        assert_eq!(l1, host_label(Kind::Mica, Some(long)), "stable");
+    }
+}
