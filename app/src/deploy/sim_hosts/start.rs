@@ -133,13 +133,16 @@ pub struct Started {
     pub aliases: BTreeMap<String, String>,
 }
 
+/// How a host's steps' other inputs change (name → new value).
+type Values = Box<dyn Fn(&str) -> Option<String> + Send>;
+
 /// A host that started: where it is reached, its driver, what keeps it running, and how its
 /// steps' other inputs change.
 struct Up {
     reached: Reached,
     driver: Arc<dyn Driver>,
     keep: Box<dyn std::any::Any + Send>,
-    values: Box<dyn Fn(&str) -> Option<String> + Send>,
+    values: Values,
     said: String,
 }
 
