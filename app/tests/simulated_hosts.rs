@@ -149,3 +149,89 @@ fn two_pis_with_a_broker_on_the_same_port_each_get_their_own_host() {
         assert!(!mqtt_accepts(SocketAddr::from((ip, port))), "{ip}:{port}");
     }
 }
+
+/// A Pi whose stand-in cannot start (its state directory is taken by a file) fails its own
+/// steps, and only those: the other Pi's steps go to its sshd; what names the failed Pi reaches
+/// its namespace's address, never the topology's.
+#[test]
+fn a_pi_that_cannot_start_fails_only_its_own_steps() {
+    use provisio_app::deploy::sim_hosts::{host_dir, start};
+    use provisio_engines::engine::driver::{Driver, DriverContext};
+    let path = fixture();
+    let loaded = provisio_app::library::open_with_builtin(Path::new(&path)).unwrap();
+    let st = loaded.library.service_templates()[0].1.clone();
+    let mut inputs = Default::default();
+    provisio_app::deploy::simulate::fill_missing_inputs(&loaded.library, &st, &mut inputs, false);
+    let mut plan = provisio_model::plan::build_deploy_plan(&loaded.library, &st, &inputs).unwrap();
+    let keys: Vec<_> = plan
+        .steps
+        .iter()
+        .map(|s| provisio_engines::engine::driver::driver_key(&loaded.library, &s.node_type))
+        .collect();
+    let root = tempfile::tempdir().unwrap();
+    let b = common::pi_label("192.168.0.21");
+    let taken = host_dir(root.path(), &b);
+    std::fs::create_dir_all(taken.parent().unwrap()).unwrap();
+    std::fs::write(&taken, "not a directory").unwrap();
+    let net = SimNet::ensure(&format!("test-pi-fails-{}", std::process::id())).unwrap();
+    struct Remove(SimNet);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = self.0.remove();
+        }
+    }
+    let _net = Remove(net.clone());
+    let rt = common::runtime();
+    let (sink, mut rx) = provisio_engines::events::EventSink::new();
+    let started = rt.block_on(start::start(&mut plan, &keys, &net, root.path(), &sink));
+    let said = common::events(&mut rx);
+    assert!(
+        said.contains("no simulated Raspberry Pi 192.168.0.21"),
+        "{said}"
+    );
+    assert_eq!(
+        started.stand_ins.len(),
+        1,
+        "the other Pi's sshd runs: {said}"
+    );
+    let ip_of = |label: &str| {
+        net.hosts()
+            .into_iter()
+            .find(|h| h.netns.ends_with(&format!("-{label}")))
+            .unwrap()
+            .ip
+            .to_string()
+    };
+    let a = common::pi_label("192.168.0.19");
+    assert_eq!(started.hosts["192.168.0.19"], ip_of(&a));
+    assert_eq!(started.hosts["192.168.0.21"], ip_of(&b));
+    let (key, driver) = &started.drivers[0];
+    assert_eq!(*key, "raspberry");
+    assert_eq!(started.drivers.len(), 1);
+    for step in &plan.steps {
+        let on_b = step.node.ends_with('B');
+        let addresses = step.input("addresses").unwrap();
+        assert!(
+            !addresses.contains("192.168.0."),
+            "{}: {addresses}",
+            step.id
+        );
+        if !on_b {
+            assert!(addresses.contains(&ip_of(&a)), "{}: {addresses}", step.id);
+            continue;
+        }
+        let ctx = DriverContext {
+            events: provisio_engines::events::EventSink::new().0,
+            cancel: tokio_util::sync::CancellationToken::new(),
+            artifacts: Vec::new(),
+        };
+        let err = rt
+            .block_on(driver.run(step.clone(), ctx))
+            .expect_err(&step.id);
+        assert!(
+            err.contains("no simulated Raspberry Pi 192.168.0.21") && err.contains(&b),
+            "{}: {err}",
+            step.id
+        );
+    }
+}

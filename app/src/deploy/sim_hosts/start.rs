@@ -200,12 +200,14 @@ pub async fn start(
             Err((e, ip)) => {
                 let why = format!("no {}: {e}", h.describe());
                 events.log(Level::Error, None, why.clone());
-                // What names this host reaches its namespace (where nothing answers) or, without
-                // one, loopback: never the topology's address.
+                // Its steps and what names this host point at its namespace (where nothing
+                // answers) or, without one, loopback: never at the topology's address.
                 let ip = ip.unwrap_or_else(|| "127.0.0.1".into());
-                for a in &h.addresses {
-                    map_template(&mut out.hosts, a, &ip);
-                }
+                let at = Reached {
+                    address: ip.clone(),
+                    ip,
+                };
+                point(plan, h, &at, &mut out.hosts, &mut out.aliases, |_| None);
                 let failed: Arc<dyn Driver> = Arc::new(Unavailable(why));
                 for &i in &h.steps {
                     by_step
