@@ -17,7 +17,7 @@ use provisio_engines::simnet::{SimHost, SimNet};
 use provisio_engines::standin::SshdStandIn;
 use provisio_model::plan::{Plan, first_host};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,12 +31,38 @@ pub struct HostPlan {
     pub steps: Vec<usize>,
     /// The `addresses` values of its steps, as the topology wrote them.
     pub addresses: Vec<String>,
+    /// The one shared host of its kind of an instance deployed before each Pi and MICA had
+    /// its own (its state where that version kept it), until the instance is undeployed.
+    pub legacy: bool,
 }
 
 impl HostPlan {
     /// Its label ([`host_label`]).
     pub fn label(&self) -> String {
+        if self.legacy {
+            // The namespace that version made (`pvn<tag>-pi`, `-mica`).
+            return host_label(self.kind, None);
+        }
         host_label(self.kind, self.host.as_deref())
+    }
+
+    /// Its state directory: a Pi's sshd keys and config, a MICA's emulator storage.
+    pub fn state(&self, root: &Path) -> PathBuf {
+        match (self.legacy, self.kind) {
+            (true, Kind::Pi) => root.join("pi-sshd"),
+            (true, Kind::Mica) => root.join("mica"),
+            (false, Kind::Pi) => host_dir(root, &self.label()).join("sshd"),
+            (false, Kind::Mica) => host_dir(root, &self.label()),
+        }
+    }
+
+    /// Where its containers live.
+    pub fn lxc_path(&self, root: &Path) -> PathBuf {
+        match (self.legacy, self.kind) {
+            (true, Kind::Pi) => root.join("lxc"),
+            (true, Kind::Mica) => root.join("mica").join("lxc"),
+            (false, _) => host_lxc_path(root, &self.label()),
+        }
     }
 
     /// How it is named in messages.
@@ -67,6 +93,7 @@ pub fn plan_hosts(plan: &Plan, keys: &[Option<&'static str>]) -> Vec<HostPlan> {
             host,
             steps: Vec::new(),
             addresses: Vec::new(),
+            legacy: false,
         });
         p.steps.push(i);
         if let Some(a) = addresses
@@ -76,6 +103,40 @@ pub fn plan_hosts(plan: &Plan, keys: &[Option<&'static str>]) -> Vec<HostPlan> {
         }
     }
     out.into_values().collect()
+}
+
+/// [`plan_hosts`] for the instance whose state is under `root`: a kind whose state is where a
+/// version before per-host stand-ins kept it (`root/pi-sshd`, `root/mica/lxc`) has
+/// its containers on one shared host, so all its templates share that host again.
+pub fn plan_hosts_in(plan: &Plan, keys: &[Option<&'static str>], root: &Path) -> Vec<HostPlan> {
+    let legacy = |kind| match kind {
+        // Files only that version's stand-ins wrote (not a device group's folder of that name).
+        Kind::Pi => root.join("pi-sshd").join("sshd_config").is_file(),
+        Kind::Mica => root.join("mica").join("lxc").is_dir(),
+    };
+    let mut out: Vec<HostPlan> = Vec::new();
+    for h in plan_hosts(plan, keys) {
+        if !legacy(h.kind) {
+            out.push(h);
+            continue;
+        }
+        match out.iter_mut().find(|o| o.legacy && o.kind == h.kind) {
+            Some(shared) => {
+                shared.steps.extend(h.steps);
+                for a in h.addresses {
+                    if !shared.addresses.contains(&a) {
+                        shared.addresses.push(a);
+                    }
+                }
+            }
+            None => out.push(HostPlan {
+                host: None,
+                legacy: true,
+                ..h
+            }),
+        }
+    }
+    out
 }
 
 /// Where a started host is reached.
@@ -155,12 +216,13 @@ pub async fn start(
     root: &Path,
     events: &EventSink,
 ) -> Started {
-    let wanted = plan_hosts(plan, keys);
+    let wanted = plan_hosts_in(plan, keys, root);
     let mut pending = Vec::new();
     for h in &wanted {
-        let (net, root, label) = (net.clone(), root.to_path_buf(), h.label());
+        let (net, label) = (net.clone(), h.label());
+        let (state, lxc) = (h.state(root), h.lxc_path(root));
         pending.push(match h.kind {
-            Kind::Pi => tokio::task::spawn_blocking(move || start_pi(&net, &root, &label)),
+            Kind::Pi => tokio::task::spawn_blocking(move || start_pi(&net, &label, &state, &lxc)),
             Kind::Mica => tokio::task::spawn_blocking(move || {
                 let host = net.add_host(&label).map_err(|e| (e, None))?;
                 Ok(Pending::Mica(host))
@@ -172,7 +234,7 @@ pub async fn start(
     for (h, task) in wanted.iter().zip(pending) {
         let got = match task.await {
             Ok(Ok(Pending::Pi(up))) => Ok(up),
-            Ok(Ok(Pending::Mica(host))) => start_mica(&host, &host_dir(root, &h.label()))
+            Ok(Ok(Pending::Mica(host))) => start_mica(&host, &h.state(root))
                 .await
                 .map_err(|e| (e, Some(host.ip.to_string()))),
             Ok(Err(e)) => Err(e),
@@ -227,21 +289,23 @@ enum Pending {
     Mica(SimHost),
 }
 
-/// The Pi stand-in `label`: sshd in its namespace (state in `<host dir>/sshd`), containers in
-/// `<host dir>/lxc`, a driver that trusts exactly its host key and logs in as root.
-fn start_pi(net: &SimNet, root: &Path, label: &str) -> Result<Pending, (String, Option<String>)> {
+/// The Pi stand-in `label`: sshd in its namespace (keys and config in `state`), containers in
+/// `lxc_path`, a driver that trusts exactly its host key and logs in as root.
+fn start_pi(
+    net: &SimNet,
+    label: &str,
+    state: &Path,
+    lxc_path: &Path,
+) -> Result<Pending, (String, Option<String>)> {
     let host = net.add_host(label).map_err(|e| (e, None))?;
     let fail = |e: String| (e, Some(host.ip.to_string()));
-    let dir = host_dir(root, label);
-    let sshd = SshdStandIn::start_in(&dir.join("sshd"), &host).map_err(fail)?;
-    let lxc_path = host_lxc_path(root, label);
-    std::fs::create_dir_all(&lxc_path).map_err(|e| fail(format!("{}: {e}", lxc_path.display())))?;
+    let sshd = SshdStandIn::start_in(state, &host).map_err(fail)?;
+    std::fs::create_dir_all(lxc_path).map_err(|e| fail(format!("{}: {e}", lxc_path.display())))?;
     let config = RaspberryConfig {
         host_keys: HostKeys::Pinned(vec![sshd.host_fingerprint.clone()]),
         key: Some(sshd.client_key.clone()),
         lxc_path: lxc_path.display().to_string(),
-        default_config: provisio_engines::standin::standin_lxc_config(&dir.join("sshd"))
-            .map_err(fail)?,
+        default_config: provisio_engines::standin::standin_lxc_config(state).map_err(fail)?,
         timeout: Duration::from_secs(120),
     };
     Ok(Pending::Pi(Up {
@@ -424,6 +488,55 @@ mod mixed_tests {
                 (Kind::Pi, "pi-192_168_0_19".to_string()),
                 (Kind::Mica, "mica-192_168_0_20".to_string())
             ]
+        );
+    }
+
+    /// An instance deployed when all Pis shared one stand-in (its containers in `root/lxc`)
+    /// keeps that one host and its state; a kind without old state gets a host per address.
+    #[test]
+    fn an_instance_of_the_shared_layout_keeps_its_one_host() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/two_pis.tosca");
+        let loaded = crate::library::open_with_builtin(&path).unwrap();
+        let st = loaded.library.service_templates()[0].1.clone();
+        let mut inputs = BTreeMap::new();
+        crate::deploy::simulate::fill_missing_inputs(&loaded.library, &st, &mut inputs, true);
+        let plan =
+            provisio_model::plan::build_undeploy_plan(&loaded.library, &st, &inputs).unwrap();
+        let keys: Vec<_> = plan
+            .steps
+            .iter()
+            .map(|s| provisio_engines::engine::driver::driver_key(&loaded.library, &s.node_type))
+            .collect();
+        let root = tempfile::tempdir().unwrap();
+        assert_eq!(plan_hosts_in(&plan, &keys, root.path()).len(), 2);
+        // A device group named `lxc` or `pi-sshd` is not the old layout.
+        std::fs::create_dir_all(root.path().join("lxc/100001")).unwrap();
+        std::fs::create_dir_all(root.path().join("pi-sshd/100001")).unwrap();
+        assert_eq!(plan_hosts_in(&plan, &keys, root.path()).len(), 2);
+        std::fs::write(root.path().join("pi-sshd/sshd_config"), "Port 22\n").unwrap();
+        let shared = plan_hosts_in(&plan, &keys, root.path());
+        assert_eq!(shared.len(), 1, "{shared:?}");
+        let h = &shared[0];
+        assert!(h.legacy && h.host.is_none());
+        assert_eq!(h.label(), "pi");
+        let pi_steps = keys.iter().filter(|k| **k == Some("raspberry")).count();
+        assert_eq!(h.steps.len(), pi_steps);
+        assert_eq!(
+            h.addresses.len(),
+            2,
+            "both addresses map to it: {:?}",
+            h.addresses
+        );
+        assert_eq!(h.lxc_path(root.path()), root.path().join("lxc"));
+        assert_eq!(h.state(root.path()), root.path().join("pi-sshd"));
+        let fresh = &plan_hosts(&plan, &keys)[0];
+        assert_eq!(
+            fresh.lxc_path(root.path()),
+            root.path().join("hosts/pi-192_168_0_19/lxc")
+        );
+        assert_eq!(
+            fresh.state(root.path()),
+            root.path().join("hosts/pi-192_168_0_19/sshd")
         );
     }
 
