@@ -1,8 +1,9 @@
 //! Leftover simulated networks: provisio-named bridges, host-side veths and namespaces
-//! (`pvb<tag>`, `pvh<tag>` + 4 or 7 hex, `pvn<tag>-…`) whose tag no owner record in `/run/provisio/simnet`
-//! claims, e.g. made by a version before owner records. [`leftovers`] lists them; [`prune`]
-//! removes them, claiming each tag first so nothing claimed meanwhile is touched, and leaving
-//! a network alone while processes run in its namespaces unless asked to end them.
+//! (`pvb<tag>`, `pvh<tag>` + 4 or 7 hex, `pvn<tag>-…`) whose tag no owner record in
+//! `/run/provisio/simnet` claims, e.g. made by a version before owner records. [`leftovers`]
+//! lists them; [`prune`] removes them, claiming each tag first so nothing claimed meanwhile is
+//! touched, and leaving a network alone while processes run in its namespaces unless asked to
+//! end them.
 
 use super::{LOCK, OWNERS, ip, links_with_prefix, netns_with_prefix, owner_of, owner_path};
 
