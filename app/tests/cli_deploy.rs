@@ -175,8 +175,9 @@ fn thesis_scenario_deploys_and_undeploys_with_every_stand_in() {
         })
         .unwrap()
         .to_string();
-    let lxc = data.path().join("simulated").join(&id).join("lxc");
-    let running = common::in_simulated_host(&id, "pi", "lxc-info")
+    let pi = common::pi_label("192.168.0.19");
+    let lxc = common::lxc_path(data.path(), &id, &pi);
+    let running = common::in_simulated_host(&id, &pi, "lxc-info")
         .args(["-P", &lxc.display().to_string(), "-n", "NodeRED", "-sH"])
         .output()
         .unwrap();

@@ -145,10 +145,7 @@ fn every_example_deploys_undeploys_and_undeploys_again_leaving_no_container() {
             before,
             "state unchanged by the second undeploy"
         );
-        let lxc = data.path().join("simulated").join(&id).join("lxc");
-        let left: Vec<_> = std::fs::read_dir(&lxc)
-            .map(|d| d.flatten().map(|e| e.file_name()).collect())
-            .unwrap_or_default();
+        let left = common::containers_left(data.path(), &id);
         assert!(left.is_empty(), "{example}: containers left: {left:?}");
     }
 }

@@ -118,12 +118,8 @@ fn deploy_check_undeploy(st_id: &str, check: impl FnOnce(&str, &Path)) {
         .unwrap_or_else(|e| panic!("{e}"));
     let said = common::events(&mut rx);
     assert_eq!(back.instance.phase, "undeployed", "{said}");
-    for lxc in [root.join("lxc"), root.join("mica").join("lxc")] {
-        let left: Vec<_> = std::fs::read_dir(&lxc)
-            .map(|d| d.flatten().map(|e| e.file_name()).collect())
-            .unwrap_or_default();
-        assert!(left.is_empty(), "{}: {left:?}", lxc.display());
-    }
+    let left = common::containers_left(data.path(), &id);
+    assert!(left.is_empty(), "containers left: {left:?}");
     assert!(SimNet::find(&id).is_none(), "simulated network left");
 }
 
@@ -132,7 +128,7 @@ fn deploy_check_undeploy(st_id: &str, check: impl FnOnce(&str, &Path)) {
 #[test]
 fn thesis_readings_pass_node_red_into_influxdb_on_the_mica() {
     deploy_check_undeploy("ThesisScenario", |id, _| {
-        let mica = host_ip(id, "mica");
+        let mica = host_ip(id, &common::mica_label("192.168.0.20"));
         let want: BTreeSet<String> = IDS.iter().map(|s| s.to_string()).collect();
         let mut seen = BTreeSet::new();
         let ok = eventually(90, || {
@@ -152,10 +148,10 @@ fn thesis_readings_pass_node_red_into_influxdb_on_the_mica() {
 #[test]
 fn flex4apps_records_reach_the_receiver_and_readings_reach_influxdb() {
     deploy_check_undeploy("Flex4AppsMonitoring", |id, root| {
-        let records = root
-            .join("lxc")
-            .join("LogReceiver")
-            .join("rootfs/var/lib/provisio/records.jsonl");
+        let records =
+            provisio_app::deploy::sim_hosts::host_lxc_path(root, &common::pi_label("192.168.0.19"))
+                .join("LogReceiver")
+                .join("rootfs/var/lib/provisio/records.jsonl");
         let mut text = String::new();
         let ok = eventually(90, || {
             text = std::fs::read_to_string(&records).unwrap_or_default();
@@ -165,7 +161,7 @@ fn flex4apps_records_reach_the_receiver_and_readings_reach_influxdb() {
             })
         });
         assert!(ok, "records at {}:\n{text}", records.display());
-        let mica = host_ip(id, "mica");
+        let mica = host_ip(id, &common::mica_label("192.168.0.20"));
         let mut seen = BTreeSet::new();
         let ok = eventually(90, || {
             seen = devices_in_influx(&mica, "flex4apps", "environment");

@@ -27,13 +27,7 @@ fn thesis() -> (
 }
 
 fn lxc_left(data: &Path, id: &str) -> Vec<String> {
-    std::fs::read_dir(data.join("simulated").join(id).join("lxc"))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+    common::containers_left(data, id)
 }
 
 #[test]
@@ -164,7 +158,7 @@ fn a_deploy_that_fails_before_its_plan_runs_leaves_nothing_behind() {
     assert!(err.contains("control/#"), "{err}");
     // The Pi stand-in ran on the network: its address names the bridge's subnet.
     let pi = log
-        .split("simulated Raspberry Pi: sshd on ")
+        .split("simulated Raspberry Pi 192.168.0.19: sshd on ")
         .nth(1)
         .and_then(|r| r.split(':').next())
         .unwrap_or_else(|| panic!("no Pi stand-in: {log}"));

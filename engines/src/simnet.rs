@@ -352,7 +352,9 @@ impl SimNet {
     pub fn add_host(&self, label: &str) -> Result<SimHost, String> {
         let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let ns = self.netns_name(label);
-        let veth = format!("pvh{}{}", self.tag, &hash_hex(label)[..4]);
+        // 7 hex of the label's hash (`pvh` + 5 + 7 = IFNAMSIZ - 1): an instance has a host per
+        // Pi and MICA of its topology, whose veths must not clash.
+        let veth = format!("pvh{}{}", self.tag, &hash_hex(label)[..7]);
         if !netns_exists(&ns) {
             ip(&["netns", "add", &ns])?;
         }
@@ -511,5 +513,8 @@ mod tests {
         };
         assert!(net.bridge.len() <= 15);
         assert_eq!(net.netns_name("a b/c"), format!("pvn{}-a_b_c", net.tag));
+        let veth = format!("pvh{}{}", net.tag, &hash_hex("pi-192_168_0_19")[..7]);
+        assert_eq!(veth.len(), 15);
+        assert_eq!(prune::tag_from(&veth), Some(net.tag.as_str()));
     }
 }

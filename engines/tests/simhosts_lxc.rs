@@ -3,7 +3,8 @@
 //! stand-in in its own network namespace gets its configuration files and serves at the
 //! namespace's address; the MICA emulator runs its containers with real LXC in its namespace,
 //! and a second emulator over the same storage (another process, in real use) takes over; the
-//! emulator answers for other containers while one container's start is held in LXC.
+//! emulator answers for other containers while one container's start is held in LXC; two Pis
+//! of one network run a container of the same name on the same port side by side.
 
 use provisio_engines::drivers::raspberry::{RaspberryConfig, container_name};
 use provisio_engines::drivers::ssh::HostKeys;
@@ -143,6 +144,94 @@ async fn pi_container_in_a_namespace_gets_its_files_and_serves_at_the_namespace_
     assert_eq!(lxc_state_in(&host, &lxc, &name), "STOPPED");
     run("uninstall", ctx(None)).await.unwrap();
     assert!(!lxc_path.join(&name).exists());
+}
+
+/// Two simulated Pis of one network (as `--simulate` makes for two Pi templates), each with
+/// its own sshd and LXC path, run a container of the same name on the same port: both run,
+/// each serves its own inputs at its own host's address, and each stops and goes on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pis_run_a_container_of_the_same_name_on_the_same_port() {
+    if !can_simulate_hosts() || !Path::new("/usr/sbin/sshd").exists() {
+        eprintln!("SKIPPED: needs root, iproute2, lxc, busybox and openssh-server");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let net = SimNet::ensure(&format!("test-2pi-{}", std::process::id())).unwrap();
+    let _net = NetGuard(net.clone());
+    let name = container_name("Broker");
+    let mut pis = Vec::new();
+    for label in ["pi-a", "pi-b"] {
+        let host = net.add_host(label).unwrap();
+        let sshd = SshdStandIn::start_in(&dir.path().join(label).join("sshd"), &host).unwrap();
+        let lxc_path = dir.path().join(label).join("lxc");
+        std::fs::create_dir_all(&lxc_path).unwrap();
+        let lxc = lxc_path.display().to_string();
+        let guard = LxcGuard {
+            netns: Some(host.netns.clone()),
+            lxc_path: lxc.clone(),
+            name: name.clone(),
+        };
+        let config = RaspberryConfig {
+            host_keys: HostKeys::Pinned(vec![sshd.host_fingerprint.clone()]),
+            key: Some(sshd.client_key.clone()),
+            lxc_path: lxc,
+            default_config: standin_lxc_config(&dir.path().join(label)).unwrap(),
+            timeout: Duration::from_secs(60),
+        };
+        pis.push((label, host, sshd, config, guard));
+    }
+    assert_ne!(pis[0].1.ip, pis[1].1.ip);
+    let run = |pi: &(&str, SimHost, SshdStandIn, RaspberryConfig, LxcGuard), op: &str| {
+        let inputs = [
+            ("userName", "root".to_string()),
+            (
+                "addresses",
+                serde_json::to_string(&[pi.2.address()]).unwrap(),
+            ),
+            ("lxcConfiguration", String::new()),
+            ("port", "8081".to_string()),
+            ("title", pi.0.to_string()),
+        ];
+        let s = step("Broker", "LXContainerRaspberryPi", op, own(&inputs));
+        let config = pi.3.clone();
+        let c = ctx((op == "install").then(|| image_with_service(&dir.path().join(pi.0))));
+        async move { provisio_engines::drivers::raspberry::run_operation(&config, &s, &c).await }
+    };
+    for pi in &pis {
+        std::fs::create_dir_all(dir.path().join(pi.0)).unwrap();
+        for op in ["install", "configure", "start"] {
+            run(pi, op)
+                .await
+                .unwrap_or_else(|e| panic!("{} {op}: {e}", pi.0));
+        }
+    }
+    for pi in &pis {
+        assert_eq!(
+            lxc_state_in(&pi.1, &pi.3.lxc_path, &name),
+            "RUNNING",
+            "{}",
+            pi.0
+        );
+        let env = wait_get(&format!("{}:8081", pi.1.ip), "/inputs.env");
+        assert!(
+            env.contains(&format!("title='{}'\n", pi.0)),
+            "{}: {env}",
+            pi.0
+        );
+    }
+    // The first goes; the second runs on.
+    run(&pis[0], "stop").await.unwrap();
+    run(&pis[0], "uninstall").await.unwrap();
+    assert!(!Path::new(&pis[0].3.lxc_path).join(&name).exists());
+    assert_eq!(
+        lxc_state_in(&pis[1].1, &pis[1].3.lxc_path, &name),
+        "RUNNING"
+    );
+    let env = wait_get(&format!("{}:8081", pis[1].1.ip), "/inputs.env");
+    assert!(env.contains("title='pi-b'\n"), "{env}");
+    run(&pis[1], "stop").await.unwrap();
+    run(&pis[1], "uninstall").await.unwrap();
+    assert!(!Path::new(&pis[1].3.lxc_path).join(&name).exists());
 }
 
 /// A placeholder root file system (no `/sbin/provisio-init`): the emulator binds busybox in.

@@ -148,3 +148,44 @@ fn prune_removes_unowned_networks_and_leaves_owned_and_busy_ones() {
     assert_eq!(SimNet::find(&owned_id).as_ref(), Some(&owned));
     assert_eq!(owned.hosts(), vec![owned_host]);
 }
+
+/// A network with a host per Pi and MICA (as `--simulate` makes them), whose owner record is
+/// gone: prune finds every namespace and veth of it and removes them all.
+#[test]
+fn prune_removes_every_host_of_a_network_without_owner() {
+    if !can_simulate_hosts() {
+        return;
+    }
+    let net = SimNet::ensure(&format!("test-prune-hosts-{}", std::process::id())).unwrap();
+    let _net = NetGuard(net.clone());
+    let tag = net.bridge.trim_start_matches("pvb").to_string();
+    let hosts: Vec<_> = ["pi-192_168_0_19", "pi-192_168_0_21", "mica-192_168_0_20"]
+        .iter()
+        .map(|l| net.add_host(l).unwrap())
+        .collect();
+    let veths: Vec<String> = ip_text(&["-o", "link"])
+        .lines()
+        .filter_map(|l| l.split(':').nth(1))
+        .map(|n| n.trim().split('@').next().unwrap_or("").to_string())
+        .filter(|n| n.starts_with(&format!("pvh{tag}")))
+        .collect();
+    assert_eq!(veths.len(), 3, "{veths:?}");
+    assert!(veths.iter().all(|v| v.len() == 15), "{veths:?}");
+    std::fs::remove_file(format!("/run/provisio/simnet/{}", net.bridge)).unwrap();
+
+    let found = simnet::leftovers();
+    let l = found
+        .iter()
+        .find(|l| l.tag == tag)
+        .expect("the network is listed");
+    for name in hosts.iter().map(|h| &h.netns).chain(&veths) {
+        assert!(l.names.contains(name), "{name}: {l:?}");
+    }
+    let pruned = simnet::prune(std::slice::from_ref(&tag), false).unwrap();
+    assert_eq!(pruned.removed.len(), 1, "{pruned:?}");
+    let links = ip_text(&["-o", "link"]);
+    let netns = ip_text(&["netns", "list"]);
+    assert!(!links.contains(&format!("pvb{tag}")), "{links}");
+    assert!(!links.contains(&format!("pvh{tag}")), "{links}");
+    assert!(!netns.contains(&format!("pvn{tag}-")), "{netns}");
+}

@@ -399,6 +399,8 @@ async fn run(
     let mut device_brokers = Vec::new();
     // Simulated hosts that could not start: their steps fail, never reaching real addresses.
     let mut unavailable: BTreeMap<&'static str, String> = BTreeMap::new();
+    // The drivers of the simulated hosts: each step to its own host's stand-in.
+    let mut simulated_drivers = Vec::new();
     if opts.simulate {
         let root = sim_hosts::sim_root(opts, &instance);
         let mut hosts = sim_connections::HostMap::new();
@@ -413,45 +415,12 @@ async fn run(
                 unavailable.insert("mica", why);
             }
             Some(Ok(net)) => {
-                match sim_hosts::start_pi(&mut plan, &keys, &net, &root, &mut hosts, &mut aliases) {
-                    Ok(Some((sshd, config))) => {
-                        events.log(
-                            Level::Info,
-                            None,
-                            format!(
-                                "simulated Raspberry Pi: sshd on {} (host key {})",
-                                sshd.address(),
-                                sshd.host_fingerprint
-                            ),
-                        );
-                        raspberry = config;
-                        standins.push(Box::new(sshd));
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        let why = format!("no simulated Raspberry Pi: {e}");
-                        events.log(Level::Error, None, why.clone());
-                        unavailable.insert("raspberry", why);
-                    }
-                }
-                match sim_hosts::start_mica(&mut plan, &keys, &net, &root, &mut hosts, &mut aliases)
-                    .await
-                {
-                    Ok(Some(emu)) => {
-                        events.log(
-                            Level::Info,
-                            None,
-                            format!("simulated MICA: emulator on {}", emu.url()),
-                        );
-                        standins.push(Box::new(emu));
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        let why = format!("no simulated MICA: {e}");
-                        events.log(Level::Error, None, why.clone());
-                        unavailable.insert("mica", why);
-                    }
-                }
+                // Each Pi and MICA of the plan on a host of its own.
+                let started = sim_hosts::start::start(&mut plan, &keys, &net, &root, &events).await;
+                hosts = started.hosts;
+                aliases = started.aliases;
+                standins.extend(started.stand_ins);
+                simulated_drivers = started.drivers;
                 // Containers reach the embedded broker at the bridge.
                 if let Some(b) = &services.broker {
                     match provisio_engines::simnet::forward((net.gateway, 0).into(), b.addr()).await
@@ -488,6 +457,9 @@ async fn run(
         Arc::new(provisio_engines::drivers::mica::MicaDriver::default()),
     );
     registry.insert("raspberry", Arc::new(RaspberryDriver { config: raspberry }));
+    for (key, driver) in simulated_drivers {
+        registry.insert(key, Arc::new(driver));
+    }
     for (key, why) in unavailable {
         registry.insert(key, Arc::new(sim_hosts::Unavailable(why)));
     }

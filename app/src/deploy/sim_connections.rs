@@ -1,5 +1,6 @@
 //! A simulated deploy points what containers are told at the stand-ins: a host written in the
-//! topology (a Pi's or MICA's address) becomes its stand-in's address in the planner's
+//! topology (a Pi's or MICA's address) becomes the address of ITS stand-in (each simulated host
+//! has its own, [`map_template`] records which) in the planner's
 //! `connections` documents and in the containers' other inputs, and a broker outside the
 //! topology (`pubSubServer`) becomes the embedded broker as the stand-ins' networks reach it.
 //! Nothing in a simulated deploy contacts a topology address.
@@ -10,6 +11,22 @@ use std::collections::BTreeMap;
 
 /// Topology host → stand-in host.
 pub type HostMap = BTreeMap<String, String>;
+
+/// Records that the template whose `addresses` are `addresses` (a JSON list, or one address)
+/// runs on the stand-in at `standin`: its first host maps to `standin` (it is that stand-in's
+/// own host), every further host of its list too unless another template named it first.
+pub fn map_template(hosts: &mut HostMap, addresses: &str, standin: &str) {
+    let list = serde_json::from_str::<Vec<String>>(addresses)
+        .unwrap_or_else(|_| vec![addresses.to_string()]);
+    for (i, entry) in list.iter().enumerate() {
+        let Some(h) = first_host(entry) else { continue };
+        if i == 0 {
+            hosts.insert(h, standin.to_string());
+        } else {
+            hosts.entry(h).or_insert_with(|| standin.to_string());
+        }
+    }
+}
 
 /// Inputs the stand-in code sets itself (device addresses, credentials, pins).
 const STAND_IN_INPUTS: &[&str] = &[
@@ -127,6 +144,54 @@ mod tests {
         assert_eq!(v["host"], "10.1.2.2");
         assert_eq!(v["properties"]["influxUrl"], "http://10.1.2.3:8086");
         assert_eq!(v["properties"]["HICAP_HOST"], "10.1.2.2");
+    }
+
+    /// Two Pis and a MICA: each template's hosts go to its own stand-in, whichever order the
+    /// templates come in; a container on one Pi that names the other's broker reaches that
+    /// other stand-in.
+    #[test]
+    fn each_template_maps_to_its_own_stand_in() {
+        let mut h = HostMap::new();
+        map_template(
+            &mut h,
+            r#"["pi@192.168.0.19:22", "192.168.0.30"]"#,
+            "10.1.2.2",
+        );
+        map_template(&mut h, r#"["192.168.0.21"]"#, "10.1.2.3");
+        map_template(&mut h, "https://192.168.0.20", "10.1.2.4");
+        // A later template whose own host is the first one's second keeps it.
+        map_template(&mut h, r#"["192.168.0.30"]"#, "10.1.2.5");
+        map_template(&mut h, r#"["192.168.0.19", "192.168.0.21"]"#, "10.1.2.2");
+        assert_eq!(
+            h,
+            BTreeMap::from([
+                ("192.168.0.19".to_string(), "10.1.2.2".to_string()),
+                ("192.168.0.20".to_string(), "10.1.2.4".to_string()),
+                ("192.168.0.21".to_string(), "10.1.2.3".to_string()),
+                ("192.168.0.30".to_string(), "10.1.2.5".to_string()),
+            ])
+        );
+        let doc = r#"{"node":"Bridge","host":"192.168.0.19","properties":{"remote":"tcp://192.168.0.21:1883"},"targets":[{"node":"BrokerB","host":"192.168.0.21","properties":{}}],"sources":[{"node":"Db","host":"192.168.0.20"}]}"#;
+        let out = rewrite_connections(
+            doc,
+            |x| h.get(x).cloned(),
+            |k, v| Some(property(k, v, &h, None)),
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["host"], "10.1.2.2");
+        assert_eq!(v["properties"]["remote"], "tcp://10.1.2.3:1883");
+        assert_eq!(v["targets"][0]["host"], "10.1.2.3");
+        assert_eq!(v["sources"][0]["host"], "10.1.2.4");
+        let emb = Some("tcp://10.1.2.1:41883");
+        assert_eq!(
+            broker_url("tcp://192.168.0.21:1883", &h, emb),
+            "tcp://10.1.2.3:1883"
+        );
+        assert_eq!(
+            broker_url("tcp://192.168.0.19:1883", &h, emb),
+            "tcp://10.1.2.2:1883"
+        );
     }
 
     #[test]

@@ -1,20 +1,19 @@
 //! Simulated unconstrained hosts for `--simulate`: one private network per instance (a bridge
-//! and a network namespace per simulated host, `provisio_engines::simnet`), a Raspberry Pi
-//! stand-in (a real sshd in its namespace, this machine's LXC) and a MICA emulator whose real
-//! LXC containers share its namespace. Containers listen on their usual ports at their host's
-//! stand-in address; the embedded broker is forwarded to the bridge so they reach it.
+//! and a network namespace per simulated host, `provisio_engines::simnet`). Every Pi and every
+//! MICA the topology names (by address) gets its own host there ([`start`]): a Pi stand-in (a
+//! real sshd in its namespace, this machine's LXC with its own LXC path) or a MICA emulator
+//! whose real LXC containers share its namespace. Containers listen on their usual ports at
+//! their host's stand-in address; the embedded broker is forwarded to the bridge so they reach
+//! it.
+
+pub mod start;
 
 use super::DeployOptions;
-use super::sim_connections::HostMap;
-use provisio_engines::drivers::raspberry::RaspberryConfig;
 use provisio_engines::engine::instance::InstanceState;
-use provisio_engines::mica_emulator::{MicaEmulator, MicaOptions};
 use provisio_engines::simnet::SimNet;
-use provisio_engines::standin::SshdStandIn;
-use provisio_model::plan::{Plan, first_host};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
 
 /// Where a simulated instance keeps its stand-ins' and devices' state.
 pub fn sim_root(opts: &DeployOptions, instance: &InstanceState) -> PathBuf {
@@ -72,142 +71,110 @@ pub fn remove_simulated(data_dir: &Path, instance_id: &str) -> Result<(), String
     }
 }
 
-/// Records `original` (a template's address list) → `standin` in `hosts` and the device alias
-/// (stand-in address → the template's first address) in `aliases`.
-fn map_host(
-    hosts: &mut HostMap,
-    aliases: &mut BTreeMap<String, String>,
-    original: &str,
-    standin_host: &str,
-    standin_address: &str,
-) {
-    let first = serde_json::from_str::<Vec<String>>(original)
-        .ok()
-        .and_then(|l| l.into_iter().next())
-        .unwrap_or_else(|| original.to_string());
-    if let Some(h) = first_host(original) {
-        hosts.insert(h, standin_host.to_string());
-    }
-    aliases.insert(standin_address.to_string(), first);
+/// The two kinds of simulated host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// A Raspberry Pi: sshd in its namespace, this machine's LXC.
+    Pi,
+    /// A MICA: the emulator listening in its namespace, real LXC containers.
+    Mica,
 }
 
-/// A stand-in host: its address on the simulated network and the address its driver uses.
-struct StandIn {
-    host: String,
-    address: String,
-}
-
-/// Points the steps of driver `key` at `standin`: `addresses` (recorded in `hosts` and
-/// `aliases`), and every input `value` names (credentials, pins).
-fn point_steps(
-    plan: &mut Plan,
-    keys: &[Option<&'static str>],
-    key: &str,
-    standin: &StandIn,
-    hosts: &mut HostMap,
-    aliases: &mut BTreeMap<String, String>,
-    value: impl Fn(&str) -> Option<String>,
-) {
-    let addresses = serde_json::to_string(&[&standin.address]).unwrap_or_default();
-    for (step, k) in plan.steps.iter_mut().zip(keys) {
-        if *k != Some(key) {
-            continue;
-        }
-        for i in &mut step.inputs {
-            if i.name == "addresses" {
-                map_host(hosts, aliases, &i.value, &standin.host, &standin.address);
-                i.value = addresses.clone();
-            } else if let Some(v) = value(&i.name) {
-                i.value = v;
-            }
-        }
-    }
-}
-
-/// The Raspberry Pi stand-in: sshd in the namespace `pi`, the steps' addresses and user
-/// pointed at it, and a driver that trusts exactly its host key.
-pub fn start_pi(
-    plan: &mut Plan,
-    keys: &[Option<&'static str>],
-    net: &SimNet,
-    root: &std::path::Path,
-    hosts: &mut HostMap,
-    aliases: &mut BTreeMap<String, String>,
-) -> Result<Option<(SshdStandIn, RaspberryConfig)>, String> {
-    if !keys.contains(&Some("raspberry")) {
-        return Ok(None);
-    }
-    let host = net.add_host("pi")?;
-    let sshd = SshdStandIn::start_in(&root.join("pi-sshd"), &host)?;
-    let lxc_path = root.join("lxc");
-    std::fs::create_dir_all(&lxc_path).map_err(|e| format!("{}: {e}", lxc_path.display()))?;
-    let standin = StandIn {
-        host: host.ip.to_string(),
-        address: sshd.address(),
-    };
-    point_steps(plan, keys, "raspberry", &standin, hosts, aliases, |name| {
-        (name == "userName").then(|| "root".to_string())
-    });
-    let config = RaspberryConfig {
-        host_keys: provisio_engines::drivers::ssh::HostKeys::Pinned(vec![
-            sshd.host_fingerprint.clone(),
-        ]),
-        key: Some(sshd.client_key.clone()),
-        lxc_path: lxc_path.display().to_string(),
-        default_config: provisio_engines::standin::standin_lxc_config(&root.join("pi-sshd"))?,
-        timeout: Duration::from_secs(120),
-    };
-    Ok(Some((sshd, config)))
-}
-
-/// The MICA stand-in: the emulator listening at the namespace `mica`'s address,
-/// running its containers with LXC in that namespace; the steps' addresses, credentials and
-/// pinned certificates pointed at it.
-pub async fn start_mica(
-    plan: &mut Plan,
-    keys: &[Option<&'static str>],
-    net: &SimNet,
-    root: &std::path::Path,
-    hosts: &mut HostMap,
-    aliases: &mut BTreeMap<String, String>,
-) -> Result<Option<MicaEmulator>, String> {
-    if !keys.contains(&Some("mica")) {
-        return Ok(None);
-    }
-    let host = net.add_host("mica")?;
-    let options = MicaOptions {
-        lxc: true,
-        host: Some(host.clone()),
-        // A free port, so a second emulator (an undeploy while a watching deploy runs) fits.
-        listen: Some((host.ip, 0).into()),
-    };
-    let emu =
-        MicaEmulator::start_with("admin", "simulated", root.join("mica"), 8 << 30, options).await?;
-    let certs = serde_json::to_string(std::slice::from_ref(&emu.cert_pem)).unwrap_or_default();
-    let standin = StandIn {
-        host: host.ip.to_string(),
-        address: emu.url(),
-    };
-    point_steps(
-        plan,
-        keys,
-        "mica",
-        &standin,
-        hosts,
-        aliases,
-        |name| match name {
-            "certificates" => Some(certs.clone()),
-            "userName" => Some("admin".into()),
-            "userPassword" => Some("simulated".into()),
+impl Kind {
+    /// The kind whose driver key is `key`.
+    pub fn of(key: Option<&str>) -> Option<Kind> {
+        match key {
+            Some("raspberry") => Some(Kind::Pi),
+            Some("mica") => Some(Kind::Mica),
             _ => None,
-        },
-    );
-    Ok(Some(emu))
+        }
+    }
+
+    /// The driver key its steps have.
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::Pi => "raspberry",
+            Kind::Mica => "mica",
+        }
+    }
+
+    /// How its labels start.
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::Pi => "pi",
+            Kind::Mica => "mica",
+        }
+    }
+}
+
+/// The label of the simulated host of `kind` that stands in for the topology host `host`
+/// (`None`: the templates name none): its namespace is `pvn<tag>-<label>`, its state
+/// `<root>/hosts/<label>`. Readable (`pi-192_168_0_19`); a host with other characters than
+/// letters, digits, `.` and `-`, or a long one, gets a hash of it too, so two hosts never share
+/// a label.
+pub fn host_label(kind: Kind, host: Option<&str>) -> String {
+    let Some(host) = host.filter(|h| !h.is_empty()) else {
+        return kind.prefix().to_string();
+    };
+    let clean = provisio_engines::drivers::raspberry::container_name(host);
+    let plain = host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    if plain && clean.len() <= 24 {
+        format!("{}-{clean}", kind.prefix())
+    } else {
+        // FNV-1a: stable across versions (the undeploy of a later version finds the host).
+        let hash = host.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let short: String = clean.chars().take(16).collect();
+        format!("{}-{short}-{:08x}", kind.prefix(), hash as u32)
+    }
+}
+
+/// Where the simulated host `label` of an instance keeps its state (`root` = [`sim_root`]): its
+/// containers under `lxc/` (both kinds), the Pi's sshd keys and config under `sshd/`.
+pub fn host_dir(root: &Path, label: &str) -> PathBuf {
+    root.join("hosts").join(label)
+}
+
+/// The LXC path of the simulated host `label`: where its containers live.
+pub fn host_lxc_path(root: &Path, label: &str) -> PathBuf {
+    host_dir(root, label).join("lxc")
 }
 
 /// The driver for a simulated host that could not start: every step fails with the reason,
 /// so a simulated deploy never falls back to the addresses written in the topology.
 pub struct Unavailable(pub String);
+
+/// The driver of one kind of simulated host: each step goes to the driver of the host it runs
+/// on (by step id), so containers of two Pis go to two stand-ins.
+#[derive(Default)]
+pub struct ByStep {
+    pub drivers: HashMap<String, Arc<dyn provisio_engines::engine::driver::Driver>>,
+}
+
+impl provisio_engines::engine::driver::Driver for ByStep {
+    fn run(
+        &self,
+        step: provisio_model::plan::Step,
+        ctx: provisio_engines::engine::driver::DriverContext,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<provisio_engines::engine::executor::Outputs, String>,
+                > + Send,
+        >,
+    > {
+        match self.drivers.get(&step.id) {
+            Some(d) => d.run(step, ctx),
+            None => {
+                let why = format!("no simulated host runs {}", step.id);
+                Box::pin(async move { Err(why) })
+            }
+        }
+    }
+}
 
 impl provisio_engines::engine::driver::Driver for Unavailable {
     fn run(

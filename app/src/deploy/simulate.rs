@@ -171,16 +171,17 @@ pub fn fill_missing_inputs(
     };
     if let Ok((_, missing)) = plan {
         for m in missing {
-            // Values the stand-ins replace anyway, in a form the drivers accept.
+            let key = m.deploy_input.unwrap_or(m.input.clone());
+            // Values the stand-ins replace anyway, in a form the drivers accept. Addresses
+            // differ by input: two Pis whose addresses are two inputs are two simulated hosts.
             let value = match m.input.as_str() {
-                "hardwareIds" => r#"["100001","100002","100003"]"#,
-                "addresses" | "certificates" => r#"["simulated"]"#,
-                "pubSubServer" => "tcp://127.0.0.1:1883",
-                _ => "simulated",
+                "hardwareIds" => r#"["100001","100002","100003"]"#.to_string(),
+                "addresses" => serde_json::json!([format!("simulated-{key}")]).to_string(),
+                "certificates" => r#"["simulated"]"#.to_string(),
+                "pubSubServer" => "tcp://127.0.0.1:1883".to_string(),
+                _ => "simulated".to_string(),
             };
-            inputs
-                .entry(m.deploy_input.unwrap_or(m.input))
-                .or_insert_with(|| value.to_string());
+            inputs.entry(key).or_insert(value);
         }
     }
 }

@@ -127,8 +127,45 @@ pub fn summary(rx: &mut UnboundedReceiver<DeployEvent>) -> String {
     out
 }
 
-/// `program` run inside the network namespace of the simulated host `label` (`pi`, `mica`)
-/// of instance `id`: LXC answers for a container only inside the namespace it runs in.
+/// The label of the simulated Pi standing in for the topology host `host` (e.g. `192.168.0.19`).
+pub fn pi_label(host: &str) -> String {
+    use provisio_app::deploy::sim_hosts::{Kind, host_label};
+    host_label(Kind::Pi, Some(host))
+}
+
+/// The label of the simulated MICA standing in for the topology host `host`.
+pub fn mica_label(host: &str) -> String {
+    use provisio_app::deploy::sim_hosts::{Kind, host_label};
+    host_label(Kind::Mica, Some(host))
+}
+
+/// The LXC path of the simulated host `label` of instance `id` under data directory `data`.
+pub fn lxc_path(data: &Path, id: &str, label: &str) -> std::path::PathBuf {
+    use provisio_app::deploy::sim_hosts::{host_lxc_path, state_dir};
+    host_lxc_path(&state_dir(data, id), label)
+}
+
+/// The containers (`label/name`) in the LXC paths of every simulated host of instance `id`.
+pub fn containers_left(data: &Path, id: &str) -> Vec<String> {
+    let hosts = provisio_app::deploy::sim_hosts::state_dir(data, id).join("hosts");
+    let mut out = Vec::new();
+    for h in std::fs::read_dir(hosts).into_iter().flatten().flatten() {
+        let label = h.file_name().to_string_lossy().into_owned();
+        for c in std::fs::read_dir(h.path().join("lxc"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            out.push(format!("{label}/{}", c.file_name().to_string_lossy()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `program` run inside the network namespace of the simulated host `label` ([`pi_label`],
+/// [`mica_label`]) of instance `id`: LXC answers for a container only inside the namespace it
+/// runs in.
 pub fn in_simulated_host(id: &str, label: &str, program: &str) -> Command {
     let net = provisio_engines::simnet::SimNet::find(id)
         .unwrap_or_else(|| panic!("instance {id} has no simulated network"));

@@ -1,8 +1,9 @@
 //! Leftover simulated networks: provisio-named bridges, host-side veths and namespaces
-//! (`pvb<tag>`, `pvh<tag>…`, `pvn<tag>-…`) whose tag no owner record in `/run/provisio/simnet`
-//! claims, e.g. made by a version before owner records. [`leftovers`] lists them; [`prune`]
-//! removes them, claiming each tag first so nothing claimed meanwhile is touched, and leaving
-//! a network alone while processes run in its namespaces unless asked to end them.
+//! (`pvb<tag>`, `pvh<tag>` + 4 or 7 hex, `pvn<tag>-…`) whose tag no owner record in
+//! `/run/provisio/simnet` claims, e.g. made by a version before owner records. [`leftovers`]
+//! lists them; [`prune`] removes them, claiming each tag first so nothing claimed meanwhile is
+//! touched, and leaving a network alone while processes run in its namespaces unless asked to
+//! end them.
 
 use super::{LOCK, OWNERS, ip, links_with_prefix, netns_with_prefix, owner_of, owner_path};
 
@@ -38,7 +39,7 @@ fn hex5(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// The tag of a provisio-made name: `pvb` + 5 hex, `pvh` + 5 + 4 hex, `pvn` + 5 hex + `-…`.
+/// The tag of a provisio-made name: `pvb` + 5 hex, `pvh` + 5 + 4 or 7 hex, `pvn` + 5 hex + `-…`.
 pub(super) fn tag_from(name: &str) -> Option<&str> {
     let tag = name.get(3..8)?;
     if !hex5(tag) {
@@ -47,7 +48,10 @@ pub(super) fn tag_from(name: &str) -> Option<&str> {
     let rest = &name[8..];
     let ok = match &name[..3] {
         "pvb" => rest.is_empty(),
-        "pvh" => rest.len() == 4 && rest.bytes().all(|b| b.is_ascii_hexdigit()),
+        // 4 hex before several hosts per network, 7 since.
+        "pvh" => {
+            (rest.len() == 4 || rest.len() == 7) && rest.bytes().all(|b| b.is_ascii_hexdigit())
+        }
         "pvn" => rest.len() > 1 && rest.starts_with('-'),
         _ => false,
     };
@@ -167,12 +171,14 @@ mod tests {
     fn only_provisio_names_have_a_tag() {
         assert_eq!(tag_from("pvb0a1f3"), Some("0a1f3"));
         assert_eq!(tag_from("pvh0a1f3beef"), Some("0a1f3"));
+        assert_eq!(tag_from("pvh0a1f3beef123"), Some("0a1f3"));
         assert_eq!(tag_from("pvn0a1f3-pi"), Some("0a1f3"));
         for other in [
             "pvb0a1f",
             "pvb0a1f3x",
             "pvbABCDE",
             "pvh0a1f3be",
+            "pvh0a1f3beef12",
             "pvn0a1f3",
             "pvn0a1f3-",
             "eth0",
