@@ -122,8 +122,11 @@ fn short_commands_into_a_closed_pipe_exit_with_their_own_code() {
     .save(&data.path().join("instances"))
     .unwrap();
     let fixture = fixture();
-    let cases: [(&[&str], i32); 4] = [
+    let cache = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], i32); 6] = [
         (&["instances"], 0),
+        (&["images", "list"], 0),
+        (&["images", "prune", "--dry-run"], 0),
         (&["validate", &fixture], 0),
         (&["plan", &fixture], 0),
         // Only an error on stderr.
@@ -131,6 +134,7 @@ fn short_commands_into_a_closed_pipe_exit_with_their_own_code() {
     ];
     for (args, want) in cases {
         let out = provisio_cmd(data.path(), args)
+            .env("PROVISIO_IMAGE_CACHE", cache.path())
             .stdout(closed_pipe())
             .stderr(Stdio::piped())
             .output()
@@ -139,6 +143,7 @@ fn short_commands_into_a_closed_pipe_exit_with_their_own_code() {
         assert_eq!(out.status.code(), Some(want), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         let status = provisio_cmd(data.path(), args)
+            .env("PROVISIO_IMAGE_CACHE", cache.path())
             .stdout(closed_pipe())
             .stderr(closed_pipe())
             .status()

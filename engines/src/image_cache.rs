@@ -123,6 +123,9 @@ pub struct Current {
     pub files: BTreeSet<String>,
     /// (recipe name, arch) whose current key is known: the other images of these are stale.
     pub known: BTreeSet<(String, String)>,
+    /// Names of the recipes a deploy can build (the built-in ones): an image of any other name
+    /// was built by hand (`scripts/build-images.sh`) and a deploy could not build it again.
+    pub names: BTreeSet<String>,
 }
 
 /// The current images of `recipes` for each of `arches` and `deploy_arch`. The key of a recipe
@@ -143,6 +146,7 @@ pub fn current_images(
             let Ok(name) = images::recipe_name(recipe) else {
                 continue;
             };
+            out.names.insert(name.clone());
             let file = if images::bundles_provisio(recipe) && arch != deploy_arch {
                 Err(String::new())
             } else {
@@ -190,9 +194,15 @@ pub enum Keep {
     UsedBy(Vec<String>),
     /// These instances were recorded before deploys named their images: they may use it.
     MayBeUsedBy(Vec<String>),
-    /// Built less than the protected age ago.
+    /// Built less than the protected age ago (at least [`MIN_AGE`]).
     Recent,
+    /// Not of a recipe a deploy can build: built by hand, so only removed by hand.
+    NotBuiltIn,
 }
+
+/// Images younger than this always stay, whatever the protected age: a deploy of another
+/// provisio sharing the cache may have just built or found one and not yet recorded it.
+pub const MIN_AGE: Duration = Duration::from_secs(15 * 60);
 
 impl std::fmt::Display for Keep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -206,6 +216,9 @@ impl std::fmt::Display for Keep {
                 ids.join(", ")
             ),
             Keep::Recent => f.write_str("recent"),
+            Keep::NotBuiltIn => {
+                f.write_str("not a built-in recipe (a deploy cannot build it again)")
+            }
         }
     }
 }
@@ -242,6 +255,8 @@ pub fn judge(images: &[CachedImage], policy: &Policy) -> Vec<Verdict> {
             let mut keep = Vec::new();
             if policy.current.files.contains(&i.file_name) {
                 keep.push(Keep::Current);
+            } else if !policy.current.names.contains(&i.name) {
+                keep.push(Keep::NotBuiltIn);
             } else if !policy
                 .current
                 .known
@@ -267,7 +282,7 @@ pub fn judge(images: &[CachedImage], policy: &Policy) -> Vec<Verdict> {
                 keep.push(Keep::MayBeUsedBy(maybe.into_iter().cloned().collect()));
             }
             let age = policy.now.duration_since(i.built).unwrap_or_default();
-            if age < policy.keep_for {
+            if age < policy.keep_for.max(MIN_AGE) {
                 keep.push(Keep::Recent);
             }
             Verdict {
@@ -514,6 +529,7 @@ mod tests {
                     ("other".to_string(), "amd64".to_string()),
                 ]
                 .into(),
+                names: ["known".into(), "other".into(), "custom".into()].into(),
             },
             usage: Usage::default(),
             keep_for: Duration::from_secs(day),
@@ -553,6 +569,41 @@ mod tests {
     }
 
     #[test]
+    fn hand_built_and_just_built_images_stay_whatever_the_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let day = 86_400;
+        put(d, &format!("mine-amd64-{KEY_A}.tar.gz"), 1, 9 * day);
+        put(d, &format!("mine-amd64-{KEY_B}.tar.gz"), 1, 8 * day);
+        put(d, &format!("x-amd64-{KEY_A}.tar.gz"), 1, 9 * day);
+        put(d, &format!("x-amd64-{KEY_B}.tar.gz"), 1, 60);
+        let images = scan(d).unwrap().images;
+        let policy = Policy {
+            current: Current {
+                files: BTreeSet::new(),
+                known: [("x".to_string(), "amd64".to_string())].into(),
+                names: ["x".into()].into(),
+            },
+            usage: Usage::default(),
+            keep_for: Duration::ZERO,
+            now: SystemTime::now(),
+        };
+        let kept: Vec<Vec<Keep>> = judge(&images, &policy)
+            .into_iter()
+            .map(|v| v.keep)
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                vec![Keep::NotBuiltIn],
+                vec![Keep::NotBuiltIn],
+                vec![],
+                vec![Keep::Recent],
+            ]
+        );
+    }
+
+    #[test]
     fn prune_removes_unkept_images_only_and_waits_for_or_skips_a_build() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
@@ -563,6 +614,7 @@ mod tests {
             current: Current {
                 files: [format!("x-amd64-{KEY_B}.tar.gz")].into(),
                 known: [("x".to_string(), "amd64".to_string())].into(),
+                names: ["x".into()].into(),
             },
             usage: Usage::default(),
             keep_for: Duration::ZERO,
@@ -620,6 +672,7 @@ mod tests {
             current: Current {
                 files: BTreeSet::new(),
                 known: [("x".to_string(), "amd64".to_string())].into(),
+                names: ["x".into()].into(),
             },
             usage: Usage::default(),
             keep_for: Duration::ZERO,

@@ -14,11 +14,11 @@ pub fn run_list() -> i32 {
     let data_dir = crate::deploy::default_data_dir();
     match list_report(&cache, &data_dir, &DeployEnv::from_env()) {
         Ok(text) => {
-            print!("{text}");
+            out!("{text}");
             0
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             1
         }
     }
@@ -34,13 +34,13 @@ pub fn run_prune(dry_run: bool, keep_days: u64) -> i32 {
         dry_run,
         keep_days,
         &mut |lock| {
-            eprintln!(
+            errln!(
                 "waiting for the image build that holds {} to finish",
                 lock.display()
             )
         },
     );
-    print!("{text}");
+    out!("{text}");
     code
 }
 
