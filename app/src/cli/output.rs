@@ -92,7 +92,7 @@ mod tests {
                 if path.is_dir() {
                     dirs.push(path);
                 } else if path.extension().is_some_and(|x| x == "rs")
-                    && !path.file_name().is_some_and(|n| n == "output.rs")
+                    && path.file_name().is_none_or(|n| n != "output.rs")
                 {
                     files.push(path);
                 }
