@@ -1,6 +1,7 @@
 //! Simulated hosts on their own network, for `--simulate` and tests: a Linux bridge in the root
 //! namespace with a private 10.x.y.0/24, and per simulated device a named network namespace
-//! joined to it by a veth pair (address .N, default route via the bridge's .1). Everything is
+//! joined to it by a veth pair (address .N; only the bridge's /24 is routed, every other destination
+//! is unreachable, so nothing a simulated host sends leaves this machine). Everything is
 //! named after a caller-given id (hashed to a 20-bit tag to fit IFNAMSIZ), so a later process
 //! (an undeploy) finds and reuses what an earlier one (the deploy) created; [`SimNet::remove`]
 //! deletes it all. Tags can collide: each network's owner is recorded in
@@ -339,6 +340,14 @@ impl SimNet {
         }
     }
 
+    /// An address on the bridge that no host ever gets (`.254`): what names a host that could
+    /// not start points here, where nothing answers, so connecting fails without any packet
+    /// leaving this machine (unlike loopback, where a local service might answer).
+    pub fn nowhere(&self) -> Ipv4Addr {
+        let [a, b, c, _] = self.gateway.octets();
+        Ipv4Addr::new(a, b, c, 254)
+    }
+
     fn netns_name(&self, label: &str) -> String {
         let clean: String = crate::drivers::raspberry::container_name(label)
             .chars()
@@ -370,7 +379,8 @@ impl SimNet {
             None => {
                 let used: Vec<Ipv4Addr> = self.hosts().into_iter().map(|h| h.ip).collect();
                 let [a, b, c, _] = self.gateway.octets();
-                let free = (2..=254u8)
+                // .254 is never handed out: see [`SimNet::nowhere`].
+                let free = (2..=253u8)
                     .map(|n| Ipv4Addr::new(a, b, c, n))
                     .find(|x| !used.contains(x))
                     .ok_or_else(|| format!("{}: no free address left", self.bridge))?;
@@ -388,15 +398,10 @@ impl SimNet {
         };
         ip(&["-n", &ns, "link", "set", "lo", "up"])?;
         ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
-        ip(&[
-            "-n",
-            &ns,
-            "route",
-            "replace",
-            "default",
-            "via",
-            &self.gateway.to_string(),
-        ])?;
+        // Only the bridge's own network is reachable from a simulated host: anything else
+        // (a topology address left in a container's settings, a cloud API) fails at once with
+        // "no route to host" instead of leaving this machine where IP forwarding is on.
+        ip(&["-n", &ns, "route", "replace", "unreachable", "default"])?;
         Ok(SimHost {
             netns: ns,
             ip: addr,

@@ -78,6 +78,21 @@ async fn two_hosts_reach_each_other_and_the_root_namespace_and_remove_cleans_up(
     assert!(ns_get(&b, &format!("{}:8080", a.ip), "/hello").ends_with("hello from A\n"));
     // Not reachable from B on its own loopback: they are separate namespaces.
     assert_eq!(ns_get(&b, "127.0.0.1:8080", "/hello"), "");
+    // Nothing outside the bridge's network is routed (a topology address, a cloud API): with
+    // IP forwarding on, a default route via the bridge would let it leave this machine.
+    let routes = ip_text(&["-n", &b.netns, "-4", "route"]);
+    assert!(routes.contains("unreachable default"), "{routes}");
+    assert!(!routes.contains("via"), "{routes}");
+    let out = b
+        .exec("busybox")
+        .args(["nc", "-w", "2", "192.0.2.1", "80"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    // The address kept free for hosts that could not start is on the bridge, never a host's.
+    assert_eq!(net.nowhere().octets()[..3], net.gateway.octets()[..3]);
+    assert!(![a.ip, b.ip].contains(&net.nowhere()));
 
     // A root-namespace service on loopback, forwarded to the bridge address, reached from B.
     let root_srv = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

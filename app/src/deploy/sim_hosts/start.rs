@@ -263,8 +263,9 @@ pub async fn start(
                 let why = format!("no {}: {e}", h.describe());
                 events.log(Level::Error, None, why.clone());
                 // Its steps and what names this host point at its namespace (where nothing
-                // answers) or, without one, loopback: never at the topology's address.
-                let ip = ip.unwrap_or_else(|| "127.0.0.1".into());
+                // answers) or, without one, the bridge's unused address: never at the
+                // topology's address, nor at loopback (where a local service may answer).
+                let ip = ip.unwrap_or_else(|| net.nowhere().to_string());
                 let at = Reached {
                     address: ip.clone(),
                     ip,
