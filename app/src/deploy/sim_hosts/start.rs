@@ -541,6 +541,63 @@ mod mixed_tests {
         );
     }
 
+    /// An undeploy (in another process) finds each host by the same label as the deploy: its
+    /// plan, built from the recorded inputs, names the same hosts with the same steps' nodes.
+    /// Were they to differ, the undeploy would start empty stand-ins, its stop and uninstall
+    /// would find nothing there and count as done, and the containers would only die with
+    /// the network.
+    #[test]
+    fn the_undeploy_plan_finds_the_deploys_hosts() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/two_pis.tosca");
+        let loaded = crate::library::open_with_builtin(&path).unwrap();
+        let st = loaded.library.service_templates()[0].1.clone();
+        let mut inputs = BTreeMap::new();
+        crate::deploy::simulate::fill_missing_inputs(&loaded.library, &st, &mut inputs, false);
+        let hosts = |plan: &Plan| {
+            let keys: Vec<_> = plan
+                .steps
+                .iter()
+                .map(|s| {
+                    provisio_engines::engine::driver::driver_key(&loaded.library, &s.node_type)
+                })
+                .collect();
+            let mut out: Vec<(String, Vec<String>)> = plan_hosts(plan, &keys)
+                .iter()
+                .map(|h| {
+                    let mut nodes: Vec<String> = h
+                        .steps
+                        .iter()
+                        .map(|&i| plan.steps[i].node.clone())
+                        .collect();
+                    nodes.sort();
+                    nodes.dedup();
+                    (h.label(), nodes)
+                })
+                .collect();
+            out.sort();
+            out
+        };
+        let deploy =
+            provisio_model::plan::build_deploy_plan(&loaded.library, &st, &inputs).unwrap();
+        let undeploy =
+            provisio_model::plan::build_undeploy_plan(&loaded.library, &st, &inputs).unwrap();
+        let (d, u) = (hosts(&deploy), hosts(&undeploy));
+        assert_eq!(d.len(), 2, "{d:?}");
+        // The same hosts; the undeploy's steps (the containers': an OS has none) on the host
+        // their deploy steps ran on.
+        assert_eq!(
+            d.iter().map(|h| &h.0).collect::<Vec<_>>(),
+            u.iter().map(|h| &h.0).collect::<Vec<_>>()
+        );
+        for ((_, dn), (label, un)) in d.iter().zip(&u) {
+            assert!(!un.is_empty(), "{label}: no undeploy steps");
+            assert!(
+                un.iter().all(|n| dn.contains(n)),
+                "{label}: {un:?} vs {dn:?}"
+            );
+        }
+    }
+
     #[test]
     fn labels_are_unique_and_fit() {
         assert_eq!(host_label(Kind::Pi, None), "pi");
