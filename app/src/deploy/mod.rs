@@ -347,7 +347,13 @@ pub async fn undeploy(
         for f in std::mem::take(&mut out.fleets) {
             f.shutdown().await;
         }
-        if let Err(e) = sim_hosts::remove_simulated(&opts.data_dir, &out.instance.id) {
+        // `ip netns` calls and removing container trees, per host: off the async workers.
+        let (data_dir, id) = (opts.data_dir.clone(), out.instance.id.clone());
+        let removed =
+            tokio::task::spawn_blocking(move || sim_hosts::remove_simulated(&data_dir, &id))
+                .await
+                .unwrap_or_else(|e| Err(format!("removing the simulated hosts: {e}")));
+        if let Err(e) = removed {
             events.log(Level::Warn, None, e);
         }
     }
@@ -405,7 +411,13 @@ async fn run(
         let root = sim_hosts::sim_root(opts, &instance);
         let mut hosts = sim_connections::HostMap::new();
         let mut broker_url = None;
-        match sim_hosts::network(&keys, &instance) {
+        let network = {
+            let (keys, instance) = (keys.clone(), instance.clone());
+            tokio::task::spawn_blocking(move || sim_hosts::network(&keys, &instance))
+                .await
+                .unwrap_or_else(|e| Some(Err(format!("{e}"))))
+        };
+        match network {
             None => {}
             // Without root/iproute2 the Pi and MICA steps fail with this reason; the rest runs.
             Some(Err(e)) => {
