@@ -169,11 +169,22 @@ pub fn prune_report(
         ),
         (
             count(|k| *k == Keep::Recent),
-            format!("built less than {keep_days} day(s) ago"),
+            if keep_days == 0 {
+                format!(
+                    "built less than {} minutes ago",
+                    image_cache::MIN_AGE.as_secs() / 60
+                )
+            } else {
+                format!("built less than {keep_days} day(s) ago")
+            },
         ),
         (
             count(|k| *k == Keep::Newest),
             "newest of a recipe whose key is unknown here".to_string(),
+        ),
+        (
+            count(|k| *k == Keep::NotBuiltIn),
+            "not of a built-in recipe (remove those by hand)".to_string(),
         ),
     ]
     .into_iter()
