@@ -4,18 +4,13 @@
 //! step until its devices are online (bounded), so no command is published to nobody.
 
 use super::simulate::device_node;
-use provisio_engines::engine::driver::{Driver, DriverContext};
-use provisio_engines::engine::executor::Outputs;
+use provisio_engines::engine::driver::{Driver, DriverContext, DriverFuture};
 use provisio_engines::events::Level;
 use provisio_firmware::OnlineGauge;
 use provisio_model::plan::Step;
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// How long a device group's first step waits for its devices.
 pub const WAIT: Duration = Duration::from_secs(60);
@@ -28,7 +23,7 @@ pub struct AwaitDevices {
 }
 
 impl Driver for AwaitDevices {
-    fn run(&self, step: Step, ctx: DriverContext) -> BoxFuture<Result<Outputs, String>> {
+    fn run(&self, step: Step, ctx: DriverContext) -> DriverFuture {
         let gate = self.gates.get(&device_node(&step)).cloned();
         let inner = self.inner.clone();
         Box::pin(async move {

@@ -9,8 +9,10 @@
 pub mod start;
 
 use super::DeployOptions;
+use provisio_engines::engine::driver::{Driver, DriverContext, DriverFuture};
 use provisio_engines::engine::instance::InstanceState;
 use provisio_engines::simnet::SimNet;
+use provisio_model::plan::Step;
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -151,43 +153,20 @@ pub struct Unavailable(pub String);
 /// on (by step id), so containers of two Pis go to two stand-ins.
 #[derive(Default)]
 pub struct ByStep {
-    pub drivers: HashMap<String, Arc<dyn provisio_engines::engine::driver::Driver>>,
+    pub drivers: HashMap<String, Arc<dyn Driver>>,
 }
 
-impl provisio_engines::engine::driver::Driver for ByStep {
-    fn run(
-        &self,
-        step: provisio_model::plan::Step,
-        ctx: provisio_engines::engine::driver::DriverContext,
-    ) -> std::pin::Pin<
-        Box<
-            dyn std::future::Future<
-                    Output = Result<provisio_engines::engine::executor::Outputs, String>,
-                > + Send,
-        >,
-    > {
+impl Driver for ByStep {
+    fn run(&self, step: Step, ctx: DriverContext) -> DriverFuture {
         match self.drivers.get(&step.id) {
             Some(d) => d.run(step, ctx),
-            None => {
-                let why = format!("no simulated host runs {}", step.id);
-                Box::pin(async move { Err(why) })
-            }
+            None => Unavailable(format!("no simulated host runs {}", step.id)).run(step, ctx),
         }
     }
 }
 
-impl provisio_engines::engine::driver::Driver for Unavailable {
-    fn run(
-        &self,
-        _step: provisio_model::plan::Step,
-        _ctx: provisio_engines::engine::driver::DriverContext,
-    ) -> std::pin::Pin<
-        Box<
-            dyn std::future::Future<
-                    Output = Result<provisio_engines::engine::executor::Outputs, String>,
-                > + Send,
-        >,
-    > {
+impl Driver for Unavailable {
+    fn run(&self, _step: Step, _ctx: DriverContext) -> DriverFuture {
         let why = self.0.clone();
         Box::pin(async move { Err(why) })
     }

@@ -32,10 +32,13 @@ pub struct DriverContext {
     pub artifacts: Vec<ServedArtifact>,
 }
 
+/// What [`Driver::run`] returns.
+pub type DriverFuture = BoxFuture<'static, Result<Outputs, String>>;
+
 /// Runs lifecycle operations for one kind of node.
 pub trait Driver: Send + Sync + 'static {
     /// Runs `step`; `Ok` with the output parameters only when the operation fully succeeded.
-    fn run(&self, step: Step, ctx: DriverContext) -> BoxFuture<'static, Result<Outputs, String>>;
+    fn run(&self, step: Step, ctx: DriverContext) -> DriverFuture;
 }
 
 /// Drivers by key (`nodemcu`, `raspberry`, `mica`, …).
