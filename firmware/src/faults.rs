@@ -25,6 +25,10 @@ pub struct DeviceFaults {
     pub crash_during_flash: bool,
     /// The app refuses every start.
     pub refuse_start: bool,
+    /// Between an install's answer and its reboot the device lingers half a second, still
+    /// reading: the window in which a command sent at once meets a device on its way down
+    /// (tests only; no command-line spelling).
+    pub slow_reboot: bool,
 }
 
 /// One kind of fault.

@@ -297,6 +297,44 @@ async fn corrupt_download_keeps_old_app_running_after_reboot() {
     fleet.shutdown().await;
 }
 
+/// The install's answer comes before the reboot (thesis order), so the engine may send the next
+/// command while the device is on its way down: the device reads it then and runs it after the
+/// boot, answering once; nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_sent_right_after_the_install_answer_runs_after_the_reboot() {
+    let mq = broker();
+    let app = image(8_000, 5);
+    let server = ArtifactServer::start(vec![("app.bin", app.clone())]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut obs = Observer::connect(&mq.addr(), "controlTopic", "responseTopic").await;
+    let fleet = start(config(&mq, &["dev1"], dir.path()), &mut obs).await;
+    fleet.set_faults(
+        "dev1",
+        DeviceFaults {
+            slow_reboot: true,
+            ..Default::default()
+        },
+    );
+    obs.send(&install(&server, "app.bin", &app)).await;
+    assert_eq!(obs.responses(&["dev1"], WAIT).await["dev1"], "success");
+    // Saved before it answered: the answer names what a power loss cannot take back.
+    let st = fleet.device_state("dev1").unwrap();
+    assert_eq!(st.installed().unwrap().md5, md5_hex(&app));
+    // The device still lingers before its reboot when this arrives.
+    obs.send(&Command::Configure {
+        app_config: r#"{"interval":500}"#.into(),
+    })
+    .await;
+    assert_eq!(obs.responses(&["dev1"], WAIT).await["dev1"], "success");
+    assert_eq!(
+        fleet.device_state("dev1").unwrap().app_config.as_deref(),
+        Some(r#"{"interval":500}"#)
+    );
+    // Answered once: nothing more comes.
+    assert!(obs.drain(Duration::from_millis(500)).await.is_empty());
+    fleet.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_survives_a_fleet_restart() {
     let mq = broker();

@@ -165,16 +165,15 @@ class NodeMcuManager::Glue : public tosca::Storage,
 
   void waitBeforeRetry() override { delay(500); }
 
-  void publish(const tosca::Str& json) override {
-    m_.mqtt_.publish(m_.response_, String(json.c_str()), false, 1);
+  bool publish(const tosca::Str& json) override {
+    return m_.mqtt_.publish(m_.response_, String(json.c_str()), false, 1);
   }
 
+  // No loop() and no QoS 1 here: either would read (and acknowledge) a command the engine sent
+  // after the install's answer, which the restart would then lose. Unread, the broker keeps it
+  // in the device's session and sends it again after the boot.
   void reboot() override {
-    for (int i = 0; i < 20; i++) {
-      m_.mqtt_.loop();
-      delay(10);
-    }
-    m_.mqtt_.publish(m_.status_, "offline", true, 1);
+    m_.mqtt_.publish(m_.status_, "offline", true, 0);
     m_.mqtt_.disconnect();
     ESP.restart();
   }

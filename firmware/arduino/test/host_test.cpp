@@ -98,11 +98,17 @@ struct RecOutbox : Outbox {
   std::vector<uint32_t> at;
   FakeClock* clock = nullptr;
   bool rebooted = false;
-  void publish(const Str& json) override {
+  size_t beforeReboot = 0;   // messages published before reboot() was called
+  bool brokerDown = false;   // publishes are not acknowledged
+  bool publish(const Str& json) override {
     published.push_back(S(json));
     at.push_back(clock ? clock->now : 0);
+    return !brokerDown;
   }
-  void reboot() override { rebooted = true; }
+  void reboot() override {
+    rebooted = true;
+    beforeReboot = published.size();
+  }
 };
 
 std::string readFile(const std::filesystem::path& p) {
@@ -292,9 +298,39 @@ void resumedDownload() {
   core.handleMessage(cmd.data(), cmd.size());
   check(dl.offsets.size() == 2 && dl.offsets[1] == 48, "download resumed at the written offset");
   check(out.rebooted && flash.data == dl.body, "resumed image is complete");
+  check(responsesOf(out.published, "d") == std::vector<std::string>{"success"} &&
+            out.beforeReboot == out.published.size(),
+        "success is answered before the reboot");
   ManagerCore again("d", storage, flash, dl, out);
   again.boot();
-  check(responsesOf(out.published, "d") == std::vector<std::string>{"success"}, "success after reboot");
+  check(responsesOf(out.published, "d") == std::vector<std::string>{"success"}, "no second answer after the reboot");
+}
+
+// The broker does not acknowledge the install's answer: it is kept and sent after the reboot.
+void answerKeptWhenTheBrokerIsDown() {
+  MemStorage storage;
+  State st;
+  storage.save(st);
+  FakeFlash flash;
+  FakeDownloader dl;
+  dl.body.assign(64, 0x11);
+  dl.body[0] = kEsp8266MagicByte;
+  Md5 m;
+  m.update(dl.body.data(), dl.body.size());
+  RecOutbox out;
+  out.brokerDown = true;
+  ManagerCore core("d", storage, flash, dl, out);
+  core.boot();
+  std::string cmd = "{\"messageType\":\"install\",\"installUrl\":\"http://h/a.bin\",\"binarySize\":64,\"hash\":\"" +
+                    S(m.hexDigest()) + "\"}";
+  core.handleMessage(cmd.data(), cmd.size());
+  check(out.rebooted && core.state().hasPending, "unacknowledged answer waits in the state");
+  out.brokerDown = false;
+  out.published.clear();
+  ManagerCore again("d", storage, flash, dl, out);
+  again.boot();
+  check(responsesOf(out.published, "d") == std::vector<std::string>{"success"} && !again.state().hasPending,
+        "unacknowledged answer is sent after the reboot");
 }
 
 // One install of a `size`-byte image served in 16-byte chunks, the clock starting at `start` and
@@ -470,6 +506,7 @@ int main(int argc, char** argv) {
   md5Vectors();
   jsonEdges();
   resumedDownload();
+  answerKeptWhenTheBrokerIsDown();
   progressTiming();
   std::printf("%zu fixture files checked\n", files.size());
   std::printf("arduino: %d passed, %d failed\n", passed, failures);

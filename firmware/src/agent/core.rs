@@ -255,18 +255,10 @@ impl Agent {
         if let Some(slot) = self.state.flashing.take() {
             // The reboot cut an install: the half-written slot is not bootable.
             self.state.set_slot(slot, None);
-            self.state.pending_response = None;
             out.push(Action::Log(format!(
                 "boot: install into slot {slot:?} was interrupted"
             )));
             self.respond_err(reasons::FLASH_INTERRUPTED, out);
-            dirty = true;
-        }
-        if let Some(response) = self.state.pending_response.take() {
-            out.push(Action::Publish(DeviceMessage::Response {
-                response,
-                hardware_id: self.hardware_id.clone(),
-            }));
             dirty = true;
         }
         if self.state.running {
@@ -450,7 +442,10 @@ impl Agent {
         let Some(job) = self.install.take() else {
             return;
         };
-        // Switch slots: the new app boots, stopped and unconfigured; the answer follows the reboot.
+        // Switch slots: the new app boots, stopped and unconfigured. The answer goes out before
+        // the reboot, as in the thesis ("answers with a response, then reboots"): the runner sends
+        // it before it disconnects, and a command that comes in the meantime is handled after
+        // the boot. Whether the new app came up shows at the next command.
         let size = job.check.as_ref().map_or(0, ImageCheck::size);
         self.state
             .set_slot(job.slot, Some(SlotImage { md5: digest, size }));
@@ -458,8 +453,8 @@ impl Agent {
         self.state.flashing = None;
         self.state.running = false;
         self.state.app_config = None;
-        self.state.pending_response = Some(provisio_model::protocol::SUCCESS.to_owned());
         self.persist(out);
+        self.respond_ok(out);
         out.push(Action::Reboot);
     }
 
@@ -546,18 +541,26 @@ mod tests {
             &mut NullApp,
         );
         let acts = agent.handle(Input::DownloadFinished, &mut NullApp);
-        assert_eq!(acts.last(), Some(&Action::Reboot));
+        // Saved, then answered, then rebooted: the answer never names a slot that a power loss
+        // could take back.
+        let order: Vec<&str> = acts
+            .iter()
+            .filter_map(|a| match a {
+                Action::Persist(_) => Some("persist"),
+                Action::Publish(_) => Some("publish"),
+                Action::Reboot => Some("reboot"),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(order, ["persist", "publish", "reboot"]);
+        assert_eq!(responses(&acts), vec!["success"]);
         let Some(Action::Persist(st)) = acts.iter().find(|a| matches!(a, Action::Persist(_)))
         else {
             panic!()
         };
         let mut rebooted = Agent::new("d", st.clone(), AgentConfig::default());
-        assert_eq!(
-            responses(&rebooted.handle(Input::Boot, &mut NullApp)),
-            vec!["success"]
-        );
+        assert!(responses(&rebooted.handle(Input::Boot, &mut NullApp)).is_empty());
         assert_eq!(rebooted.state().active_slot, Slot::B);
-        assert!(rebooted.state().pending_response.is_none());
     }
 
     #[test]

@@ -145,6 +145,16 @@ impl App for SimApp {
     }
 }
 
+/// What a planned reboot carries from one boot to the next outside the flash, as the ESP8266's
+/// RTC memory survives a soft reset (a power loss clears it): the answer sent just before the
+/// reboot when the goodbye could not get it out, and control messages that came in while the
+/// device said goodbye (the broker had them from the device's session; they run after the boot).
+#[derive(Debug, Default)]
+struct Carried {
+    answer: Option<Vec<u8>>,
+    commands: Vec<Bytes>,
+}
+
 /// Why one boot of the device ended.
 enum BootEnd {
     Shutdown,
@@ -175,6 +185,7 @@ pub async fn run_device(
     // What a planned reboot leaves in the simulated flash: exactly what the last boot saved
     // (a failed save ends the device), so it is not read back from disk.
     let mut flash: Option<(DeviceState, state::Copies)> = None;
+    let mut carried = Carried::default();
     loop {
         while shared.faults.get(&spec.hardware_id).offline {
             tokio::select! {
@@ -206,11 +217,13 @@ pub async fn run_device(
         let (loaded, copies) = loaded;
         let mut boot = Boot::new(&spec, shared.clone(), loaded, copies);
         boot.session_subscribed = session_subscribed;
+        boot.carried = std::mem::take(&mut carried);
         let end = boot.run(&shutdown, &mut fault_rx).await;
         session_subscribed = boot.session_subscribed;
         let end = end.map_err(state_err)?;
         if let BootEnd::Reboot = end {
             flash = Some((boot.saved.clone(), boot.copies.clone()));
+            carried = std::mem::take(&mut boot.leftover);
         }
         match end {
             BootEnd::Shutdown => return Ok(()),
@@ -261,6 +274,12 @@ struct Boot<'a> {
     /// Where the state copies stand, and the state last saved.
     copies: state::Copies,
     saved: DeviceState,
+    /// The last answer handed to MQTT (carried over a reboot its goodbye could not flush).
+    last_answer: Option<Vec<u8>>,
+    /// What the previous boot carried over its planned reboot.
+    carried: Carried,
+    /// What this boot's planned reboot carries over.
+    leftover: Carried,
 }
 
 /// The slot file last written, still open, so a persist syncs it through its handle.
@@ -318,6 +337,9 @@ impl<'a> Boot<'a> {
             gate: None,
             dirty_slot: None,
             slot_file: None,
+            last_answer: None,
+            carried: Carried::default(),
+            leftover: Carried::default(),
         }
     }
 
@@ -393,8 +415,23 @@ impl<'a> Boot<'a> {
             d.abort();
         }
         self.went_offline();
-        if let Ok(BootEnd::Shutdown | BootEnd::Reboot) = end {
-            self.goodbye().await;
+        match end {
+            Ok(BootEnd::Shutdown) => {
+                self.goodbye().await;
+            }
+            Ok(BootEnd::Reboot) => {
+                if self.faults().slow_reboot {
+                    self.linger(Duration::from_millis(500)).await;
+                }
+                let flushed = self.goodbye().await;
+                // Unflushed, the answer given just before the reboot may not have left.
+                self.leftover.answer = if flushed {
+                    None
+                } else {
+                    self.last_answer.take()
+                };
+            }
+            _ => {}
         }
         end
     }
@@ -406,6 +443,14 @@ impl<'a> Boot<'a> {
     ) -> Result<BootEnd, StateError> {
         if let Some(end) = self.feed(Input::Boot).await? {
             return Ok(end);
+        }
+        if let Some(answer) = self.carried.answer.take() {
+            self.send_answer(answer);
+        }
+        for command in std::mem::take(&mut self.carried.commands) {
+            if let Some(end) = self.feed(Input::Message(command)).await? {
+                return Ok(end);
+            }
         }
         loop {
             if !self.connected && self.gate.is_none() {
@@ -514,25 +559,67 @@ impl<'a> Boot<'a> {
     }
 
     /// Publish `offline` and disconnect cleanly (a clean disconnect suppresses the last will),
-    /// after everything queued before (responses, progress) went out.
-    async fn goodbye(&mut self) {
+    /// after everything queued before (responses, progress) went out; `true` when it did.
+    /// Control messages read meanwhile are kept for the next boot ([`Carried`]).
+    async fn goodbye(&mut self) -> bool {
         if self
             .client
             .try_publish(self.status.clone(), QoS::AtLeastOnce, true, STATUS_OFFLINE)
             .is_err()
             || self.client.try_disconnect().is_err()
         {
-            return;
+            return false;
         }
-        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let control = &self.spec.control_topic;
+        let commands = &mut self.leftover.commands;
+        let eventloop = &mut self.eventloop;
+        tokio::time::timeout(Duration::from_secs(5), async {
             loop {
-                match self.eventloop.poll().await {
-                    Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => break,
+                match eventloop.poll().await {
+                    Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => return true,
+                    Ok(Event::Incoming(Packet::Publish(p))) if p.topic == *control => {
+                        commands.push(p.payload);
+                    }
                     Ok(_) => {}
+                    Err(_) => return false,
+                }
+            }
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// Keep the connection going for `d` before the goodbye, keeping control messages for the
+    /// next boot as the goodbye does.
+    async fn linger(&mut self, d: Duration) {
+        let control = &self.spec.control_topic;
+        let commands = &mut self.leftover.commands;
+        let eventloop = &mut self.eventloop;
+        let _ = tokio::time::timeout(d, async {
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::Publish(p))) if p.topic == *control => {
+                        commands.push(p.payload);
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
                 }
             }
         })
         .await;
+    }
+
+    /// Hand an answer (a serialized response) to MQTT.
+    fn send_answer(&mut self, payload: Vec<u8>) {
+        if let Err(e) = self.client.try_publish(
+            self.spec.response_topic.clone(),
+            QoS::AtLeastOnce,
+            false,
+            payload.clone(),
+        ) {
+            tracing::warn!(device = %self.spec.hardware_id, "publish dropped: {e}");
+        }
+        self.last_answer = Some(payload);
     }
 
     /// Feed one input to the agent and perform its actions; `Some` ends this boot.
@@ -558,22 +645,15 @@ impl<'a> Boot<'a> {
         Ok(None)
     }
 
-    /// Save `st`, after syncing the slot written since the last save. A `marker` (and the
-    /// clearing of an answer already handed to MQTT) need not survive a power loss: it is
-    /// written in place on this thread, without fsync.
+    /// Save `st`, after syncing the slot written since the last save. A `marker` need not
+    /// survive a power loss: it is written in place on this thread, without fsync.
     async fn persist(&mut self, st: DeviceState, marker: bool) -> Result<(), StateError> {
         let dirty = self.dirty_slot.take();
         // The open slot file is synced through its handle and then closed: a persist ends the
         // writing of a slot (install finished or failed).
         let open = self.slot_file.take().filter(|f| Some(f.slot) == dirty);
         let mut open = open.map(|f| f.file);
-        // Clearing an answer already handed to MQTT need not survive a power loss: a lost save
-        // only repeats the answer after the next boot (QoS 1 may anyway).
-        let durable = !marker && {
-            let mut before = self.saved.clone();
-            before.pending_response = None;
-            !(before == st && self.saved.pending_response.is_some())
-        };
+        let durable = !marker;
         if !durable && dirty.is_none() {
             let mut copies = self.copies.clone();
             if state::save_to(&self.spec.dir, &st, &mut copies, false).is_ok() {
@@ -622,13 +702,15 @@ impl<'a> Boot<'a> {
     async fn perform(&mut self, action: Action) -> Result<Step, StateError> {
         match action {
             Action::Publish(msg) => {
-                if matches!(
+                let answer = matches!(
                     msg,
                     provisio_model::protocol::DeviceMessage::Response { .. }
-                ) {
-                    self.shared.responses.fetch_add(1, Ordering::Relaxed);
-                }
+                );
                 match serde_json::to_vec(&msg) {
+                    Ok(payload) if answer => {
+                        self.shared.responses.fetch_add(1, Ordering::Relaxed);
+                        self.send_answer(payload);
+                    }
                     Ok(payload) => {
                         if let Err(e) = self.client.try_publish(
                             self.spec.response_topic.clone(),

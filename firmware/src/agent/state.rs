@@ -61,8 +61,6 @@ pub struct DeviceState {
     pub app_config: Option<String>,
     /// Whether the app is started (restored after a reboot).
     pub running: bool,
-    /// A response to publish right after the next boot (install answers after its reboot).
-    pub pending_response: Option<String>,
     /// Set while an install writes to this slot; found set at boot it means the flash was cut.
     pub flashing: Option<Slot>,
 }

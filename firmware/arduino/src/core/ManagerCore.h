@@ -35,7 +35,7 @@ struct State {
   bool hasConfig = false;
   Str appConfig;
   bool hasPending = false;
-  Str pendingResponse;  // published right after the next boot
+  Str pendingResponse;  // published right after the next boot (the answer could not go out)
   bool flashing = false;        // an install was writing when the device went down
 };
 
@@ -87,7 +87,10 @@ class Downloader {
 class Outbox {
  public:
   virtual ~Outbox() = default;
-  virtual void publish(const Str& json) = 0;  // on the response topic, QoS 1
+  // On the response topic, QoS 1; true when the broker acknowledged it.
+  virtual bool publish(const Str& json) = 0;
+  // Restart without reading another message (a command that comes in meanwhile stays with the
+  // broker, which sends it again after the boot).
   virtual void reboot() = 0;
   virtual void log(const Str&) {}
 };

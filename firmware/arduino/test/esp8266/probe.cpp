@@ -84,7 +84,10 @@ struct StepClock : tosca::Clock {
 
 struct CountingOutbox : tosca::Outbox {
   size_t published = 0;
-  void publish(const tosca::Str& json) override { published += json.size(); }
+  bool publish(const tosca::Str& json) override {
+    published += json.size();
+    return true;
+  }
   void reboot() override {}
 };
 
