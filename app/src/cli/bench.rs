@@ -128,9 +128,6 @@ struct InstallFigures {
     window: (f64, f64),
     /// When each device reported its app installed, from the step's start, sorted.
     installed: Vec<Duration>,
-    /// When each device went offline for its reboot (its slot verified and saved), from the
-    /// step's start.
-    rebooting: Vec<Duration>,
     /// When the engine had sent the install command, from the step's start.
     sent: Option<Duration>,
 }
@@ -228,7 +225,6 @@ async fn bench(
         let mut took: Vec<(String, Duration)> = Vec::new();
         let mut fig = InstallFigures::default();
         let mut cpu0 = 0.0;
-        let mut rebooted = std::collections::HashSet::new();
         while let Some(e) = rx.recv().await {
             match e {
                 DeployEvent::StepStarted { step, .. } => {
@@ -241,22 +237,12 @@ async fn bench(
                     }
                     started.insert(step, Instant::now());
                 }
-                DeployEvent::DeviceState { state, device, .. } => {
-                    let Some((_, t)) = started.iter().find(|(s, _)| s.ends_with(".install")) else {
-                        continue;
-                    };
-                    match state {
-                        provisio_engines::events::DeviceState::Installed => {
-                            fig.installed.push(t.elapsed())
-                        }
-                        // A device's first reboot of the install (a later offline is not
-                        // another device done with its slot).
-                        provisio_engines::events::DeviceState::Offline
-                            if fig.window.1 == 0.0 && rebooted.insert(device) =>
-                        {
-                            fig.rebooting.push(t.elapsed())
-                        }
-                        _ => {}
+                DeployEvent::DeviceState {
+                    state: provisio_engines::events::DeviceState::Installed,
+                    ..
+                } => {
+                    if let Some((_, t)) = started.iter().find(|(s, _)| s.ends_with(".install")) {
+                        fig.installed.push(t.elapsed());
                     }
                 }
                 DeployEvent::Log { message, .. } if message.starts_with("install sent to ") => {
@@ -348,15 +334,12 @@ async fn bench(
     let mut installed = fig.installed.clone();
     installed.sort();
     outln!("  devices done, install:  {}", timeline(&installed));
-    let mut rebooting = fig.rebooting.clone();
-    rebooting.sort();
     outln!(
-        "  install: command sent {}; devices rebooting (slot saved): {}",
+        "  install: command sent {} (a device answers once its slot is saved, then reboots)",
         fig.sent.map_or("(not seen)".to_string(), |d| format!(
             "at {:.2} s",
             d.as_secs_f64()
         )),
-        timeline(&rebooting)
     );
     outln!("  devices done, baseline: {}", timeline(&done));
     outln!(

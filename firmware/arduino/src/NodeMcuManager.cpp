@@ -166,7 +166,10 @@ class NodeMcuManager::Glue : public tosca::Storage,
   void waitBeforeRetry() override { delay(500); }
 
   bool publish(const tosca::Str& json) override {
-    return m_.mqtt_.publish(m_.response_, String(json.c_str()), false, 1);
+    if (!m_.mqtt_.connected()) return false;  // not sent: the core keeps it for after the boot
+    // QoS 1 waits for the PUBACK; without it the answer may still have arrived: sent.
+    m_.mqtt_.publish(m_.response_, String(json.c_str()), false, 1);
+    return true;
   }
 
   // No loop() and no QoS 1 here: either would read (and acknowledge) a command the engine sent

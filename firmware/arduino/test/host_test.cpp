@@ -99,7 +99,7 @@ struct RecOutbox : Outbox {
   FakeClock* clock = nullptr;
   bool rebooted = false;
   size_t beforeReboot = 0;   // messages published before reboot() was called
-  bool brokerDown = false;   // publishes are not acknowledged
+  bool brokerDown = false;   // no connection: publishes are not sent
   bool publish(const Str& json) override {
     published.push_back(S(json));
     at.push_back(clock ? clock->now : 0);
@@ -306,7 +306,7 @@ void resumedDownload() {
   check(responsesOf(out.published, "d") == std::vector<std::string>{"success"}, "no second answer after the reboot");
 }
 
-// The broker does not acknowledge the install's answer: it is kept and sent after the reboot.
+// No connection when the install's answer is due: it is kept and sent after the reboot.
 void answerKeptWhenTheBrokerIsDown() {
   MemStorage storage;
   State st;

@@ -274,8 +274,10 @@ struct Boot<'a> {
     /// Where the state copies stand, and the state last saved.
     copies: state::Copies,
     saved: DeviceState,
-    /// The last answer handed to MQTT (carried over a reboot its goodbye could not flush).
+    /// The last answer handed to MQTT (carried over a reboot when it certainly was not sent).
     last_answer: Option<Vec<u8>>,
+    /// A publish was written since the last answer was handed (it may have been the answer).
+    wrote: bool,
     /// What the previous boot carried over its planned reboot.
     carried: Carried,
     /// What this boot's planned reboot carries over.
@@ -338,6 +340,7 @@ impl<'a> Boot<'a> {
             dirty_slot: None,
             slot_file: None,
             last_answer: None,
+            wrote: false,
             carried: Carried::default(),
             leftover: Carried::default(),
         }
@@ -424,8 +427,10 @@ impl<'a> Boot<'a> {
                     self.linger(Duration::from_millis(500)).await;
                 }
                 let flushed = self.goodbye().await;
-                // Unflushed, the answer given just before the reboot may not have left.
-                self.leftover.answer = if flushed {
+                // The answer given just before the reboot is sent again after the boot only when
+                // it certainly did not leave: nothing was written after it was handed over. A
+                // second `success` would count for the engine's next operation.
+                self.leftover.answer = if flushed || self.wrote {
                     None
                 } else {
                     self.last_answer.take()
@@ -560,7 +565,6 @@ impl<'a> Boot<'a> {
 
     /// Publish `offline` and disconnect cleanly (a clean disconnect suppresses the last will),
     /// after everything queued before (responses, progress) went out; `true` when it did.
-    /// Control messages read meanwhile are kept for the next boot ([`Carried`]).
     async fn goodbye(&mut self) -> bool {
         if self
             .client
@@ -570,13 +574,32 @@ impl<'a> Boot<'a> {
         {
             return false;
         }
+        self.drive(Duration::from_secs(5), true).await
+    }
+
+    /// Keep the connection going for `d` before the goodbye.
+    async fn linger(&mut self, d: Duration) {
+        self.drive(d, false).await;
+    }
+
+    /// Poll the connection on the way down, for at most `limit`; with `goodbye`, until the
+    /// DISCONNECT went out (`true`). Control messages read meanwhile are kept for the next boot
+    /// ([`Carried`]); a publish written sets `wrote`; a session the broker started anew (it
+    /// lost the old one) is noted, so the next boot subscribes again.
+    async fn drive(&mut self, limit: Duration, goodbye: bool) -> bool {
         let control = &self.spec.control_topic;
         let commands = &mut self.leftover.commands;
+        let wrote = &mut self.wrote;
+        let session_subscribed = &mut self.session_subscribed;
         let eventloop = &mut self.eventloop;
-        tokio::time::timeout(Duration::from_secs(5), async {
+        tokio::time::timeout(limit, async {
             loop {
                 match eventloop.poll().await {
-                    Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => return true,
+                    Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) if goodbye => return true,
+                    Ok(Event::Outgoing(rumqttc::Outgoing::Publish(_))) => *wrote = true,
+                    Ok(Event::Incoming(Packet::ConnAck(ack))) if !ack.session_present => {
+                        *session_subscribed = false;
+                    }
                     Ok(Event::Incoming(Packet::Publish(p))) if p.topic == *control => {
                         commands.push(p.payload);
                     }
@@ -587,26 +610,6 @@ impl<'a> Boot<'a> {
         })
         .await
         .unwrap_or(false)
-    }
-
-    /// Keep the connection going for `d` before the goodbye, keeping control messages for the
-    /// next boot as the goodbye does.
-    async fn linger(&mut self, d: Duration) {
-        let control = &self.spec.control_topic;
-        let commands = &mut self.leftover.commands;
-        let eventloop = &mut self.eventloop;
-        let _ = tokio::time::timeout(d, async {
-            loop {
-                match eventloop.poll().await {
-                    Ok(Event::Incoming(Packet::Publish(p))) if p.topic == *control => {
-                        commands.push(p.payload);
-                    }
-                    Ok(_) => {}
-                    Err(_) => return,
-                }
-            }
-        })
-        .await;
     }
 
     /// Hand an answer (a serialized response) to MQTT.
@@ -620,6 +623,7 @@ impl<'a> Boot<'a> {
             tracing::warn!(device = %self.spec.hardware_id, "publish dropped: {e}");
         }
         self.last_answer = Some(payload);
+        self.wrote = false;
     }
 
     /// Feed one input to the agent and perform its actions; `Some` ends this boot.

@@ -168,8 +168,8 @@ void ManagerCore::install(const Str& url, uint64_t size, const Str& hash) {
   state_.hasConfig = false;
   state_.appConfig.clear();
   persist();
-  // Answer, then reboot (thesis): the answer waits for the broker's acknowledgement. Only when
-  // the broker did not take it does it wait in the state for the next boot.
+  // Answer, then reboot (thesis). Only an answer that could not be sent at all (no connection)
+  // waits in the state for the next boot.
   if (!outbox_.publish(responseJson(id_, kSuccess))) {
     state_.hasPending = true;
     state_.pendingResponse = kSuccess;

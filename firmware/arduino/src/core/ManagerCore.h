@@ -87,7 +87,9 @@ class Downloader {
 class Outbox {
  public:
   virtual ~Outbox() = default;
-  // On the response topic, QoS 1; true when the broker acknowledged it.
+  // On the response topic, QoS 1. false only when it was certainly not sent (no connection to
+  // write it to); a write whose acknowledgement did not come counts as sent, because a second
+  // answer would count for the engine's next operation.
   virtual bool publish(const Str& json) = 0;
   // Restart without reading another message (a command that comes in meanwhile stays with the
   // broker, which sends it again after the boot).
