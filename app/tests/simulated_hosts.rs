@@ -132,6 +132,23 @@ fn two_pis_with_a_broker_on_the_same_port_each_get_their_own_host() {
         );
     }
 
+    // The deploy recorded the container image it sent, so `images prune` keeps it while the
+    // instance stands (`tests/tests/image_prune.rs` deploys NodeMCUs only, which send none).
+    let record_path =
+        provisio_app::deploy::image_use::images_path(&data.path().join("instances"), &id);
+    let record = std::fs::read_to_string(&record_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", record_path.display()));
+    let sent: Vec<&str> = record
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    assert!(
+        sent.iter().any(|l| l.contains("mosquitto")),
+        "no Mosquitto image recorded:\n{record}"
+    );
+    let usage = provisio_app::deploy::image_use::usage(data.path());
+    assert!(!usage.exact.is_empty(), "{usage:?}");
+
     let (code, out) = provisio(data.path(), &["undeploy", &id]);
     assert_eq!(code, 0, "{out}");
     assert!(SimNet::find(&id).is_none(), "network left");

@@ -374,6 +374,7 @@ fn the_command_line_parses() {
 
 /// A deploy records the images it sent before its plan runs (none for a NodeMCU fleet): its
 /// instance then keeps no image, where an older record's snapshot would keep its recipes'.
+/// That a Pi deploy records its container image is checked in `app/tests/simulated_hosts.rs`.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deploy_records_the_images_it_sent() {
     use provisio_app::deploy::{DeployOptions, deploy};
