@@ -416,6 +416,21 @@ mod tests {
         p
     }
 
+    /// The policy of a cache whose only built-in recipe is `x` (amd64), current in `files`,
+    /// used by no instance, with no age that keeps an image.
+    fn policy_for_x<const N: usize>(files: [String; N]) -> Policy {
+        Policy {
+            current: Current {
+                files: files.into(),
+                known: [("x".to_string(), "amd64".to_string())].into(),
+                names: ["x".into()].into(),
+            },
+            usage: Usage::default(),
+            keep_for: Duration::ZERO,
+            now: SystemTime::now(),
+        }
+    }
+
     #[test]
     fn file_names_parse_back_and_others_are_refused() {
         assert_eq!(
@@ -578,16 +593,7 @@ mod tests {
         put(d, &format!("x-amd64-{KEY_A}.tar.gz"), 1, 9 * day);
         put(d, &format!("x-amd64-{KEY_B}.tar.gz"), 1, 60);
         let images = scan(d).unwrap().images;
-        let policy = Policy {
-            current: Current {
-                files: BTreeSet::new(),
-                known: [("x".to_string(), "amd64".to_string())].into(),
-                names: ["x".into()].into(),
-            },
-            usage: Usage::default(),
-            keep_for: Duration::ZERO,
-            now: SystemTime::now(),
-        };
+        let policy = policy_for_x([]);
         let kept: Vec<Vec<Keep>> = judge(&images, &policy)
             .into_iter()
             .map(|v| v.keep)
@@ -610,16 +616,7 @@ mod tests {
         let stale = put(d, &format!("x-amd64-{KEY_A}.tar.gz"), 1000, 3600);
         let current = put(d, &format!("x-amd64-{KEY_B}.tar.gz"), 10, 3600);
         std::fs::create_dir(d.join(".build-x-abcdef")).unwrap();
-        let policy = Policy {
-            current: Current {
-                files: [format!("x-amd64-{KEY_B}.tar.gz")].into(),
-                known: [("x".to_string(), "amd64".to_string())].into(),
-                names: ["x".into()].into(),
-            },
-            usage: Usage::default(),
-            keep_for: Duration::ZERO,
-            now: SystemTime::now(),
-        };
+        let policy = policy_for_x([format!("x-amd64-{KEY_B}.tar.gz")]);
         let never = &mut |p: &Path| panic!("waited for {}", p.display());
         let dry = PruneOptions {
             dry_run: true,
@@ -668,16 +665,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let stale = put(d, &format!("x-amd64-{KEY_A}.tar.gz"), 10, 3600);
-        let policy = Policy {
-            current: Current {
-                files: BTreeSet::new(),
-                known: [("x".to_string(), "amd64".to_string())].into(),
-                names: ["x".into()].into(),
-            },
-            usage: Usage::default(),
-            keep_for: Duration::ZERO,
-            now: SystemTime::now(),
-        };
+        let policy = policy_for_x([]);
         let ready = d.join("locked");
         let mut builder = std::process::Command::new("sh")
             .arg("-c")
