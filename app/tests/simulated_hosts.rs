@@ -178,11 +178,7 @@ fn a_pi_that_cannot_start_fails_only_its_own_steps() {
     let mut inputs = Default::default();
     provisio_app::deploy::simulate::fill_missing_inputs(&loaded.library, &st, &mut inputs, false);
     let mut plan = provisio_model::plan::build_deploy_plan(&loaded.library, &st, &inputs).unwrap();
-    let keys: Vec<_> = plan
-        .steps
-        .iter()
-        .map(|s| provisio_engines::engine::driver::driver_key(&loaded.library, &s.node_type))
-        .collect();
+    let keys = provisio_engines::engine::driver::driver_keys(&loaded.library, &plan);
     let root = tempfile::tempdir().unwrap();
     let b = common::pi_label("192.168.0.21");
     let taken = host_dir(root.path(), &b);

@@ -17,7 +17,7 @@ pub mod simulate;
 use provisio_engines::drivers::nodemcu::{NodeMcuConfig, NodeMcuDriver};
 use provisio_engines::drivers::raspberry::{RaspberryConfig, RaspberryDriver};
 use provisio_engines::drivers::ssh::HostKeys;
-use provisio_engines::engine::driver::{DriverRegistry, ServedArtifact, driver_key};
+use provisio_engines::engine::driver::{DriverRegistry, ServedArtifact, driver_keys};
 use provisio_engines::engine::instance::InstanceState;
 use provisio_engines::engine::run::{PreparedStep, RunOptions, run_plan};
 use provisio_engines::events::{EventSink, Level};
@@ -396,11 +396,7 @@ async fn run(
     }
     let mut standins: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
     let mut aliases = BTreeMap::new();
-    let keys: Vec<Option<&'static str>> = plan
-        .steps
-        .iter()
-        .map(|s| driver_key(lib, &s.node_type))
-        .collect();
+    let keys = driver_keys(lib, &plan);
     let mut gates = std::collections::HashMap::new();
     let mut device_brokers = Vec::new();
     // Simulated hosts that could not start: their steps fail, never reaching real addresses.

@@ -68,3 +68,14 @@ pub fn driver_key(
 ) -> Option<&'static str> {
     provisio_model::drivers::driver_kind(lib, node_type).map(|k| k.key())
 }
+
+/// The driver key of each step of `plan`, by step index.
+pub fn driver_keys(
+    lib: &provisio_model::Library,
+    plan: &provisio_model::plan::Plan,
+) -> Vec<Option<&'static str>> {
+    plan.steps
+        .iter()
+        .map(|s| driver_key(lib, &s.node_type))
+        .collect()
+}

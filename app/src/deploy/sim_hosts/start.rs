@@ -370,11 +370,7 @@ mod tests {
         crate::deploy::simulate::fill_missing_inputs(&loaded.library, &st, &mut inputs, false);
         let mut plan =
             provisio_model::plan::build_deploy_plan(&loaded.library, &st, &inputs).unwrap();
-        let keys: Vec<_> = plan
-            .steps
-            .iter()
-            .map(|s| provisio_engines::engine::driver::driver_key(&loaded.library, &s.node_type))
-            .collect();
+        let keys = provisio_engines::engine::driver::driver_keys(&loaded.library, &plan);
         let wanted = plan_hosts(&plan, &keys);
         let described: Vec<_> = wanted.iter().map(|h| (h.label(), h.describe())).collect();
         assert_eq!(
@@ -474,11 +470,7 @@ mod mixed_tests {
         let mut inputs = BTreeMap::new();
         crate::deploy::simulate::fill_missing_inputs(&loaded.library, &st, &mut inputs, false);
         let plan = provisio_model::plan::build_deploy_plan(&loaded.library, &st, &inputs).unwrap();
-        let keys: Vec<_> = plan
-            .steps
-            .iter()
-            .map(|s| provisio_engines::engine::driver::driver_key(&loaded.library, &s.node_type))
-            .collect();
+        let keys = provisio_engines::engine::driver::driver_keys(&loaded.library, &plan);
         let labels: Vec<_> = plan_hosts(&plan, &keys)
             .iter()
             .map(|h| (h.kind, h.label()))
@@ -503,11 +495,7 @@ mod mixed_tests {
         crate::deploy::simulate::fill_missing_inputs(&loaded.library, &st, &mut inputs, true);
         let plan =
             provisio_model::plan::build_undeploy_plan(&loaded.library, &st, &inputs).unwrap();
-        let keys: Vec<_> = plan
-            .steps
-            .iter()
-            .map(|s| provisio_engines::engine::driver::driver_key(&loaded.library, &s.node_type))
-            .collect();
+        let keys = provisio_engines::engine::driver::driver_keys(&loaded.library, &plan);
         let root = tempfile::tempdir().unwrap();
         assert_eq!(plan_hosts_in(&plan, &keys, root.path()).len(), 2);
         // A device group named `lxc` or `pi-sshd` is not the old layout.
@@ -554,13 +542,7 @@ mod mixed_tests {
         let mut inputs = BTreeMap::new();
         crate::deploy::simulate::fill_missing_inputs(&loaded.library, &st, &mut inputs, false);
         let hosts = |plan: &Plan| {
-            let keys: Vec<_> = plan
-                .steps
-                .iter()
-                .map(|s| {
-                    provisio_engines::engine::driver::driver_key(&loaded.library, &s.node_type)
-                })
-                .collect();
+            let keys = provisio_engines::engine::driver::driver_keys(&loaded.library, plan);
             let mut out: Vec<(String, Vec<String>)> = plan_hosts(plan, &keys)
                 .iter()
                 .map(|h| {
