@@ -109,15 +109,9 @@ fn assert_ended_cleanly(data: &Path, code: Option<i32>) {
 fn short_commands_into_a_closed_pipe_exit_with_their_own_code() {
     let data = tempfile::tempdir().unwrap();
     InstanceState {
-        id: "Room-1796134000-000".into(),
         source: "builtin".into(),
-        service_template: "{ns}Room".into(),
         created: 1_796_134_000,
-        simulated: false,
-        inputs: Default::default(),
-        steps: Vec::new(),
-        devices: Default::default(),
-        phase: "deployed".into(),
+        ..common::instance_record("Room-1796134000-000", "{ns}Room", "deployed")
     }
     .save(&data.path().join("instances"))
     .unwrap();

@@ -488,17 +488,7 @@ fn a_dropped_deploy_removes_its_setup_and_a_live_one_is_left_alone() {
 fn an_instance_whose_process_ended_while_its_plan_ran_is_shown_interrupted() {
     let data = tempfile::tempdir().unwrap();
     let instances = data.path().join("instances");
-    let mut i = InstanceState {
-        id: "Gone-1-000".into(),
-        source: "x.tosca".into(),
-        service_template: "{ns}X".into(),
-        created: 1,
-        simulated: false,
-        inputs: Default::default(),
-        steps: Vec::new(),
-        devices: Default::default(),
-        phase: "running".into(),
-    };
+    let mut i = common::instance_record("Gone-1-000", "{ns}X", "running");
     i.save(&instances).unwrap();
     let dead = Holder {
         pid: u32::MAX,
@@ -558,15 +548,8 @@ fn simnet_prune_removes_a_network_without_owner_and_says_so() {
     let _del = Del(bridge.clone());
     // With a simulated instance listed, `instances` points at it.
     let i = InstanceState {
-        id: "Sim-1-000".into(),
-        source: "x.tosca".into(),
-        service_template: "{ns}X".into(),
-        created: 1,
         simulated: true,
-        inputs: Default::default(),
-        steps: Vec::new(),
-        devices: Default::default(),
-        phase: "deployed".into(),
+        ..common::instance_record("Sim-1-000", "{ns}X", "deployed")
     };
     i.save(&data.path().join("instances")).unwrap();
     let (code, text) = common::provisio(data.path(), &["instances"]);
@@ -621,18 +604,8 @@ fn a_record_with_bad_steps_is_listed_unreadable_and_forgotten_with_force() {
     let data = tempfile::tempdir().unwrap();
     let instances = data.path().join("instances");
     let id = "BadSteps-1-000";
-    let mut record = serde_json::to_value(InstanceState {
-        id: id.into(),
-        source: "x.tosca".into(),
-        service_template: "{ns}X".into(),
-        created: 1,
-        simulated: false,
-        inputs: Default::default(),
-        steps: Vec::new(),
-        devices: Default::default(),
-        phase: "deployed".into(),
-    })
-    .unwrap();
+    let mut record =
+        serde_json::to_value(common::instance_record(id, "{ns}X", "deployed")).unwrap();
     record["steps"] = 5.into();
     record["simulated"] = true.into();
     // What its simulated devices left.

@@ -53,15 +53,9 @@ fn instances(data: &Path) -> std::path::PathBuf {
 
 fn record(data: &Path, id: &str, template: &str, created: u64, phase: &str) {
     InstanceState {
-        id: id.into(),
         source: "builtin".into(),
-        service_template: format!("{{{NS}}}{template}"),
         created,
-        simulated: false,
-        inputs: Default::default(),
-        steps: Vec::new(),
-        devices: Default::default(),
-        phase: phase.into(),
+        ..common::instance_record(id, &format!("{{{NS}}}{template}"), phase)
     }
     .save(&instances(data))
     .unwrap();
@@ -457,15 +451,9 @@ fn undeploying_another_instance_leaves_the_panels_deployment_running() {
 
     // Another instance of the same service template, recorded later (so listed first).
     let other = InstanceState {
-        id: "SensorFleet-other".into(),
         source: "builtin".into(),
-        service_template: mine.service_template.clone(),
         created: mine.created + 1000,
-        simulated: false,
-        inputs: Default::default(),
-        steps: Vec::new(),
-        devices: Default::default(),
-        phase: "deployed".into(),
+        ..common::instance_record("SensorFleet-other", &mine.service_template, "deployed")
     };
     other.save(&instances(d)).unwrap();
     open_instances(&mut h);

@@ -10,6 +10,26 @@ use std::process::Command;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
+/// An instance record as a test writes it: not simulated, no inputs, steps or devices,
+/// created at 1 from `x.tosca`; callers change what their case needs.
+pub fn instance_record(
+    id: &str,
+    service_template: &str,
+    phase: &str,
+) -> provisio_engines::engine::instance::InstanceState {
+    provisio_engines::engine::instance::InstanceState {
+        id: id.into(),
+        source: "x.tosca".into(),
+        service_template: service_template.into(),
+        created: 1,
+        simulated: false,
+        inputs: Default::default(),
+        steps: Vec::new(),
+        devices: Default::default(),
+        phase: phase.into(),
+    }
+}
+
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
